@@ -1,0 +1,45 @@
+"""The `raiv-stereo` command: offline depth, range tables, the demo, the viewer and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules; each has add_parsers(subparsers) registering `func(args) -> int`.
+_COMMAND_MODULES = ('raiv_stereo.offline', 'raiv_stereo.demo', 'raiv_stereo.viewer',
+                    'raiv_stereo.bench')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog='raiv-stereo',
+        description='Stereo depth for the RAiV camera or any calibrated stereo pair.')
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                continue
+            raise
+        module.add_parsers(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; errors print one line and return a non-zero exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, 'func', None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

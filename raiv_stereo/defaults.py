@@ -1,0 +1,41 @@
+"""Every default value of the package, in one place (nodes, launch files, CLI and docs)."""
+
+# RAiV camera geometry (maker's published figures, ../shared/raiv_reference.md).
+BASELINE_MM = 65.0
+FOCAL_LENGTH_MM = 2.8
+PIXEL_SIZE_UM = 3.0
+SENSOR_WIDTH_PX = 1600
+SENSOR_HEIGHT_PX = 1300
+RAIV_LENSES_MM = (2.8, 3.6, 4.0, 6.0, 8.0, 12.0, 16.0, 25.0)
+
+# Depth range and working resolution: the maker's 800x650 "for speed", 300-3000 mm with the
+# 2.8 mm lens.
+MIN_DEPTH_MM = 300.0
+MAX_DEPTH_MM = 3000.0
+SCALE = 0.5
+MIN_SCALE = 0.25
+MAX_SCALE = 1.0
+
+# StereoSGBM (OpenCV's rules: odd block size, disparities in multiples of 16).
+BLOCK_SIZE = 5
+UNIQUENESS_RATIO = 10
+SPECKLE_WINDOW_SIZE = 100
+SPECKLE_RANGE = 2
+DISP12_MAX_DIFF = 1
+PRE_FILTER_CAP = 63
+SGBM_MODE = 'sgbm_3way'
+SGBM_MODES = ('sgbm', 'sgbm_3way', 'hh', 'hh4')
+POST_FILTERS = ('none', 'wls')
+POST_FILTER = 'none'
+
+# Nodes and launch.
+NAMESPACE = 'raiv'
+CAMERA_NAME = 'raiv'
+RATE_HZ = 10.0
+ENCODING = 'bgr8'
+ENCODINGS = ('mono8', 'bgr8')
+DEPTH_FORMAT = '32FC1'
+DEPTH_FORMATS = ('32FC1', '16UC1')
+SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream')
+STREAM_PORT = 12345
+QUEUE_SIZE = 5

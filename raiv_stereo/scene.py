@@ -1,0 +1,252 @@
+"""Synthetic stereo scenes with exact ground truth, rendered through any StereoCalibration.
+
+The world frame is the rectified left camera's optical frame (metres; x right, y down, z forward),
+so ground-truth depth is z in that frame. Each raw camera pixel is back-projected through the
+camera's own K, D and R (distortion and rectification rotation honoured) and intersected with
+textured planes; the right camera sits at (baseline_m, 0, 0). The same scene therefore tests
+rectification, matching and depth conversion together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from raiv_stereo.calibration import CameraModel, StereoCalibration
+
+TEXEL_M = 0.0015
+"""Texture sample spacing: 1.5 mm, so the texture has detail from 0.3 m to 3 m at half scale."""
+
+
+@lru_cache(maxsize=8)
+def _texture_tile(seed: int, size_px: int = 1024) -> np.ndarray:
+    """Return a seamless multi-scale noise tile in [0, 255] (float32), deterministic per seed."""
+    rng = np.random.default_rng(seed)
+    tile = np.zeros((size_px, size_px), np.float32)
+    for cells, weight in ((8, 0.9), (32, 0.8), (128, 0.7), (512, 0.5)):
+        coarse = rng.random((cells, cells), dtype=np.float32)
+        # Wrap-pad so the upsampled tile repeats without seams.
+        padded = np.pad(coarse, 1, mode='wrap')
+        step = size_px / cells
+        big = cv2.resize(padded, (int(size_px + 2 * step), int(size_px + 2 * step)),
+                         interpolation=cv2.INTER_CUBIC)
+        offset = int(step)
+        tile += weight * big[offset:offset + size_px, offset:offset + size_px]
+    tile -= tile.min()
+    tile *= 235.0 / tile.max()
+    return tile + 10.0
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A textured rectangle (or unbounded plane) in the world frame."""
+
+    center_m: tuple[float, float, float]
+    axis_u: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    axis_v: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    half_size_m: tuple[float, float] = (math.inf, math.inf)
+    tint_bgr: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    seed: int = 0
+    motion_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Amplitude of a sinusoidal motion of the centre (metres)."""
+    period_s: float = 4.0
+
+    @property
+    def moving(self) -> bool:
+        """Return True when the plane moves over time."""
+        return any(self.motion_m)
+
+    def center_at(self, time_s: float) -> np.ndarray:
+        """Return the centre at `time_s`."""
+        phase = math.sin(2.0 * math.pi * time_s / self.period_s) if self.moving else 0.0
+        return np.asarray(self.center_m) + phase * np.asarray(self.motion_m)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A set of planes; the first hit along each ray is what a camera sees."""
+
+    planes: tuple[Plane, ...]
+    background_bgr: tuple[int, int, int] = (0, 0, 0)
+
+
+def _rotated_y(angle_deg: float) -> tuple[float, float, float]:
+    """Return the x axis rotated about the vertical (y) axis by `angle_deg`."""
+    a = math.radians(angle_deg)
+    return (math.cos(a), 0.0, -math.sin(a))
+
+
+def sample_scene() -> Scene:
+    """Return the built-in scene: surfaces at known depths between 0.3 m and 3 m, one moving."""
+    return Scene(planes=(
+        # Back wall at 2.8 m, filling the view.
+        Plane(center_m=(0.0, 0.0, 2.8), half_size_m=(6.0, 6.0), tint_bgr=(0.85, 0.95, 1.0),
+              seed=1),
+        # Floor 0.6 m below the camera: depth falls from 2.8 m to about 0.9 m down the image.
+        Plane(center_m=(0.0, 0.6, 1.55), axis_u=(1.0, 0.0, 0.0), axis_v=(0.0, 0.0, 1.0),
+              half_size_m=(6.0, 1.25), tint_bgr=(0.8, 0.9, 0.8), seed=2),
+        # A panel turned 35 degrees, right of centre, depth 1.4..2.0 m.
+        Plane(center_m=(0.55, -0.05, 1.7), axis_u=_rotated_y(35.0), half_size_m=(0.35, 0.3),
+              tint_bgr=(1.0, 0.85, 0.7), seed=3),
+        # A box face at 1.0 m moving left and right.
+        Plane(center_m=(-0.1, 0.05, 1.0), half_size_m=(0.15, 0.15), tint_bgr=(0.7, 0.8, 1.0),
+              seed=4, motion_m=(0.2, 0.0, 0.0), period_s=4.0),
+        # A small near card at 0.5 m, upper left.
+        Plane(center_m=(-0.17, -0.13, 0.5), half_size_m=(0.06, 0.05), tint_bgr=(1.0, 1.0, 0.75),
+              seed=5),
+    ))
+
+
+@dataclass
+class RenderedPair:
+    """Raw left/right images and the ground-truth depth of the rectified left image."""
+
+    left_bgr: np.ndarray
+    right_bgr: np.ndarray
+    depth_rect_m: np.ndarray | None
+
+
+def _camera_rays(camera: CameraModel, rectified: bool) -> np.ndarray:
+    """Return unit-z ray directions (2, H, W: x, y) in the camera's rectified frame, per pixel.
+
+    rectified=False: pixels of the raw image (through K, D, then R). True: pixels of P's image.
+    """
+    w, h = camera.width_px, camera.height_px
+    u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    if rectified:
+        P = camera.P
+        x = (u - P[0, 2]) / P[0, 0]
+        y = (v - P[1, 2]) / P[1, 1]
+        rays = np.stack([x, y, np.ones_like(x)], axis=-1)
+    else:
+        points = np.stack([u.ravel(), v.ravel()], axis=-1).reshape(-1, 1, 2)
+        normalized = cv2.undistortPoints(points, camera.K, camera.D).reshape(h, w, 2)
+        raw = np.concatenate([normalized, np.ones((h, w, 1))], axis=-1)
+        rays = raw @ camera.R.T  # x_rect = R x_raw
+    rays /= rays[..., 2:3]
+    return np.ascontiguousarray(np.moveaxis(rays[..., :2], -1, 0), dtype=np.float32)
+
+
+def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
+           time_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (nearest hit depth z, BGR float image) for `planes`; inf where none hit.
+
+    `rays` is (2, H, W): the x and y of unit-z directions, so a ray's parameter is its depth.
+    """
+    ray_x, ray_y = rays
+    nearest = np.full(ray_x.shape, np.inf, np.float32)
+    colour = np.zeros(ray_x.shape + (3,), np.float32)
+    for plane in planes:
+        center = plane.center_at(time_s) - origin
+        eu = np.asarray(plane.axis_u, np.float64)
+        ev = np.asarray(plane.axis_v, np.float64)
+        normal = np.cross(eu, ev)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            t = np.float32(normal @ center) / (
+                ray_x * np.float32(normal[0]) + ray_y * np.float32(normal[1])
+                + np.float32(normal[2]))
+        # In-plane coordinates of the hit: (ray * t - center) . axis.
+        pu = t * (ray_x * np.float32(eu[0]) + ray_y * np.float32(eu[1]) + np.float32(eu[2])) \
+            - np.float32(center @ eu)
+        pv = t * (ray_x * np.float32(ev[0]) + ray_y * np.float32(ev[1]) + np.float32(ev[2])) \
+            - np.float32(center @ ev)
+        inside = (t > 0) & (np.abs(pu) <= plane.half_size_m[0]) & \
+            (np.abs(pv) <= plane.half_size_m[1]) & (t < nearest)
+        if not inside.any():
+            continue
+        tile = _texture_tile(plane.seed)
+        size = tile.shape[0]
+        rows = np.flatnonzero(inside.any(axis=1))
+        cols = np.flatnonzero(inside.any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        map_u = np.mod(pu[box] / TEXEL_M, size).astype(np.float32)
+        map_v = np.mod(pv[box] / TEXEL_M, size).astype(np.float32)
+        gray = cv2.remap(tile, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        mask = inside[box]
+        nearest[box][mask] = t[box][mask]
+        colour[box][mask] = gray[mask][:, None] * np.asarray(plane.tint_bgr, np.float32)
+    return nearest, colour
+
+
+class Renderer:
+    """Renders a scene for one calibration; rays and static planes are computed once."""
+
+    def __init__(self, calibration: StereoCalibration, scene: Scene | None = None) -> None:
+        """Prepare rays of both raw cameras and of the rectified left camera."""
+        self.calibration = calibration
+        self.scene = scene or sample_scene()
+        self._origins = (np.zeros(3, np.float32),
+                         np.array([calibration.baseline_m, 0.0, 0.0], np.float32))
+        self._rays = (_camera_rays(calibration.left, False),
+                      _camera_rays(calibration.right, False))
+        self._static = [_trace(rays, origin, [p for p in self.scene.planes if not p.moving], 0.0)
+                        for rays, origin in zip(self._rays, self._origins, strict=True)]
+
+    def _image(self, camera_index: int, time_s: float) -> np.ndarray:
+        """Render one raw camera image at `time_s`, compositing moving planes over static ones."""
+        static_z, static_colour = self._static[camera_index]
+        moving = [p for p in self.scene.planes if p.moving]
+        z, colour = static_z, static_colour
+        if moving:
+            moving_z, moving_colour = _trace(self._rays[camera_index],
+                                                  self._origins[camera_index], moving, time_s)
+            front = moving_z < static_z
+            colour = np.where(front[..., None], moving_colour, static_colour)
+            z = np.minimum(moving_z, static_z)
+        image = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
+        image[~np.isfinite(z)] = self.scene.background_bgr
+        return image
+
+    def render(self, time_s: float = 0.0, with_truth: bool = True) -> RenderedPair:
+        """Render the raw pair at `time_s` and, unless with_truth=False, the rectified depth."""
+        truth = truth_depth_m(self.calibration, self.scene, time_s) if with_truth else None
+        return RenderedPair(self._image(0, time_s), self._image(1, time_s), truth)
+
+
+def truth_depth_m(calibration: StereoCalibration, scene: Scene, time_s: float = 0.0) -> np.ndarray:
+    """Return float32 depth (m) of the rectified left image of `calibration`; NaN where no surface.
+
+    Pass `calibration.scaled(s)` for the ground truth at a working scale.
+    """
+    rays = _camera_rays(calibration.left, True)
+    z, _ = _trace(rays, np.zeros(3, np.float32), list(scene.planes), time_s)
+    depth = z.copy()
+    depth[~np.isfinite(depth)] = np.nan
+    return depth
+
+
+def render_stereo(calibration: StereoCalibration, scene: Scene | None = None,
+                  time_s: float = 0.0) -> RenderedPair:
+    """Render one raw stereo pair and its rectified-left ground truth (convenience wrapper)."""
+    return Renderer(calibration, scene).render(time_s)
+
+
+def distorted_rig(base: StereoCalibration, k1: float = -0.08, k2: float = 0.02,
+                  rotation_deg: float = 0.6) -> StereoCalibration:
+    """Return a realistic rig: `base`'s lenses with radial distortion and the right camera rotated.
+
+    Built through cv2.stereoRectify, so its R and P are what a real calibration would give.
+    """
+    from raiv_stereo.calibration import stereo_from_opencv
+
+    K = base.left.K.copy()
+    D1 = np.array([k1, k2, 0.0, 0.0, 0.0])
+    D2 = np.array([k1 * 1.1, k2 * 0.9, 0.0005, -0.0003, 0.0])
+    rvec = np.radians([rotation_deg * 0.5, rotation_deg, -rotation_deg * 0.7])
+    R, _ = cv2.Rodrigues(rvec)
+    T_m = np.array([-base.baseline_m, 0.002, -0.001])
+    K2 = K.copy()
+    K2[0, 2] += 6.0
+    K2[1, 2] -= 4.0
+    K2[0, 0] *= 1.004
+    K2[1, 1] *= 1.004
+    return replace(stereo_from_opencv(K, D1, K2, D2, R, T_m, base.image_size),
+                   description=f'distorted rig from {base.description}')
+
+
+__all__ = ['Plane', 'Scene', 'RenderedPair', 'Renderer', 'sample_scene', 'render_stereo',
+           'truth_depth_m', 'distorted_rig', 'TEXEL_M']
