@@ -1,0 +1,183 @@
+"""Launch arguments -> node parameters, in plain Python (no `launch` import), so it is unit-tested.
+
+The launch files and `raiv-stereo demo` both use this module, so a launch argument means the same
+thing everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from raiv_stereo import defaults
+from raiv_stereo.calibration import focal_px_from_lens
+
+RAIV_SDK_MODULE = 'qCU_Data'
+"""The RAiV device's data-pipeline module; importable only on the camera itself."""
+
+
+def default_source() -> str:
+    """Return the real camera: 'raiv' on the device (its SDK importable), else 'stream' from it."""
+    return 'raiv' if importlib.util.find_spec(RAIV_SDK_MODULE) is not None else 'stream'
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """One launch argument: its default (as a launch string), description and allowed values."""
+
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+def _lens_choices() -> tuple[str, ...]:
+    return tuple(f'{lens:g}' for lens in defaults.RAIV_LENSES_MM)
+
+
+def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgument]:
+    """Return the launch arguments for a launch file with the camera and/or the depth node."""
+    common = [
+        LaunchArgument('namespace', defaults.NAMESPACE,
+                       'ROS namespace of the nodes and their topics'),
+        LaunchArgument('params_file', '',
+                       'YAML parameter file applied last: overrides any node parameter'),
+    ]
+    camera_args = [
+        LaunchArgument('source', 'auto',
+                       "frame source: 'auto' = the real camera ('raiv' on the device, else "
+                       "'stream' waiting for the device to connect); 'sample' = built-in "
+                       'synthetic scene; or images, video, camera',
+                       ('auto',) + defaults.SOURCES),
+        LaunchArgument('baseline_mm', f'{defaults.BASELINE_MM:g}',
+                       'stereo baseline in millimetres (RAiV: 65) for the nominal calibration'),
+        LaunchArgument('focal_length_mm', f'{defaults.FOCAL_LENGTH_MM:g}',
+                       'RAiV lens focal length in millimetres, one of '
+                       f'{", ".join(_lens_choices())} (config/lens_*.yaml has each lens\'s range)'),
+        LaunchArgument('pixel_size_um', f'{defaults.PIXEL_SIZE_UM:g}',
+                       'sensor pixel size in micrometres (RAiV: 3.0)'),
+        LaunchArgument('calibration_file', '',
+                       'OpenCV stereo calibration (K1, D1, K2, D2, R, T); overrides the '
+                       'device and nominal calibration'),
+        LaunchArgument('left_calibration_file', '',
+                       'left camera_info YAML (with right_calibration_file); overrides the '
+                       'device and nominal calibration'),
+        LaunchArgument('right_calibration_file', '', 'right camera_info YAML'),
+        LaunchArgument('rate_hz', f'{defaults.RATE_HZ:g}', 'camera frame rate in Hz'),
+    ]
+    depth_args = [
+        LaunchArgument('min_depth_mm', f'{defaults.MIN_DEPTH_MM:g}',
+                       'nearest depth to measure, mm: sets the largest disparity searched'),
+        LaunchArgument('max_depth_mm', f'{defaults.MAX_DEPTH_MM:g}',
+                       'farthest depth to measure, mm: sets the smallest disparity searched'),
+        LaunchArgument('scale', f'{defaults.SCALE:g}',
+                       'working resolution of the matcher relative to the camera images '
+                       f'({defaults.MIN_SCALE:g}..{defaults.MAX_SCALE:g}; 0.5 = the maker\'s 800x650)'),
+        LaunchArgument('depth_format', defaults.DEPTH_FORMAT,
+                       'depth image encoding: 32FC1 metres (NaN = no depth) or 16UC1 millimetres '
+                       '(0 = no depth), REP 118', defaults.DEPTH_FORMATS),
+        LaunchArgument('rviz', 'false', 'start RViz with config/depth.rviz', ('true', 'false')),
+    ]
+    return common + (camera_args if camera else []) + (depth_args if depth else [])
+
+
+class LaunchArgumentError(ValueError):
+    """A launch argument that cannot become a node parameter; the message says which and why."""
+
+
+def _float(args: Mapping[str, str], name: str, low: float, high: float) -> float:
+    text = str(args[name]).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise LaunchArgumentError(f'{name}:={text!r} is not a number') from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise LaunchArgumentError(f'{name}:={text} is outside {low:g}..{high:g}')
+    return value
+
+
+def _choice(args: Mapping[str, str], argument: LaunchArgument) -> str:
+    value = str(args[argument.name]).strip()
+    if argument.choices and value not in argument.choices:
+        raise LaunchArgumentError(
+            f'{argument.name}:={value!r} is not one of: {", ".join(argument.choices)}')
+    return value
+
+
+def _with_defaults(args: Mapping[str, str], camera: bool, depth: bool) -> dict[str, str]:
+    merged = {a.name: a.default for a in launch_arguments(camera, depth)}
+    merged.update({k: str(v) for k, v in args.items()})
+    return merged
+
+
+def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
+    """Return the camera node's parameters for these launch arguments (strings, as launch gives)."""
+    merged = _with_defaults(args, camera=True, depth=False)
+    by_name = {a.name: a for a in launch_arguments(camera=True, depth=False)}
+    source = _choice(merged, by_name['source'])
+    focal_length_mm = _float(merged, 'focal_length_mm', 0.1, 1000.0)
+    if f'{focal_length_mm:g}' not in _lens_choices():
+        raise LaunchArgumentError(
+            f'focal_length_mm:={focal_length_mm:g} is not a RAiV lens; choose one of '
+            f'{", ".join(_lens_choices())} (or give a calibration file for other lenses)')
+    if bool(merged['left_calibration_file']) != bool(merged['right_calibration_file']):
+        raise LaunchArgumentError(
+            'give both left_calibration_file and right_calibration_file (a camera_info pair)')
+    if merged['calibration_file'] and merged['left_calibration_file']:
+        raise LaunchArgumentError(
+            'give either calibration_file (OpenCV stereo) or the left/right camera_info pair, '
+            'not both')
+    return {
+        'source': default_source() if source == 'auto' else source,
+        'baseline_mm': _float(merged, 'baseline_mm', 1.0, 10000.0),
+        'focal_length_mm': focal_length_mm,
+        'pixel_size_um': _float(merged, 'pixel_size_um', 0.1, 100.0),
+        'calibration_file': merged['calibration_file'],
+        'left_calibration_file': merged['left_calibration_file'],
+        'right_calibration_file': merged['right_calibration_file'],
+        'rate_hz': _float(merged, 'rate_hz', 0.1, 1000.0),
+    }
+
+
+def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
+    """Return the depth node's parameters for these launch arguments."""
+    merged = _with_defaults(args, camera=False, depth=True)
+    by_name = {a.name: a for a in launch_arguments(camera=False, depth=True)}
+    min_depth_mm = _float(merged, 'min_depth_mm', 1.0, 1.0e6)
+    max_depth_mm = _float(merged, 'max_depth_mm', 1.0, 1.0e6)
+    if min_depth_mm >= max_depth_mm:
+        raise LaunchArgumentError(
+            f'min_depth_mm:={min_depth_mm:g} must be below max_depth_mm:={max_depth_mm:g}')
+    return {
+        'min_depth_mm': min_depth_mm,
+        'max_depth_mm': max_depth_mm,
+        'scale': _float(merged, 'scale', defaults.MIN_SCALE, defaults.MAX_SCALE),
+        'depth_format': _choice(merged, by_name['depth_format']),
+    }
+
+
+def wants_rviz(args: Mapping[str, str]) -> bool:
+    """Return True when the rviz launch argument asks for RViz."""
+    value = str(args.get('rviz', 'false')).strip().lower()
+    if value not in ('true', 'false'):
+        raise LaunchArgumentError(f'rviz:={value!r} must be true or false')
+    return value == 'true'
+
+
+def lens_depth_range_mm(focal_length_mm: float, scale: float,
+                        baseline_mm: float = defaults.BASELINE_MM,
+                        pixel_size_um: float = defaults.PIXEL_SIZE_UM) -> tuple[float, float]:
+    """Return the (min, max) depth a lens suits at a working scale, rounded to 10 mm.
+
+    The maker's 300-3000 mm for the 2.8 mm lens at scale 0.5 is a disparity band of 101.1..10.1 px:
+    about 96 disparities to search (speed) and at least 10 px at the far end (depth resolution).
+    Every lens and scale keeps that band, so the range grows with the focal length in pixels.
+    """
+    f_b_px_mm = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale * baseline_mm
+    reference = focal_px_from_lens(defaults.FOCAL_LENGTH_MM, defaults.PIXEL_SIZE_UM) * \
+        defaults.SCALE * defaults.BASELINE_MM
+    near_px = reference / defaults.MIN_DEPTH_MM
+    far_px = reference / defaults.MAX_DEPTH_MM
+    return round(f_b_px_mm / near_px, -1), round(f_b_px_mm / far_px, -1)

@@ -1,0 +1,47 @@
+"""The launch descriptions behind launch/*.launch.py (needs ROS's `launch` and `launch_ros`)."""
+
+from __future__ import annotations
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from raiv_stereo import launch_config
+
+PACKAGE = 'raiv_stereo'
+
+
+def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
+    """Resolve the launch arguments and build the node actions they describe."""
+    names = [a.name for a in launch_config.launch_arguments(camera, depth)]
+    args = {name: LaunchConfiguration(name).perform(context) for name in names}
+    overrides = [args['params_file']] if args['params_file'] else []
+    namespace = args['namespace']
+    actions = []
+    if camera:
+        actions.append(Node(
+            package=PACKAGE, executable='camera_node', name='camera_node', namespace=namespace,
+            parameters=[launch_config.camera_parameters(args), *overrides], output='screen'))
+    if depth:
+        actions.append(Node(
+            package=PACKAGE, executable='depth_node', name='depth_node', namespace=namespace,
+            parameters=[launch_config.depth_parameters(args), *overrides], output='screen'))
+        if launch_config.wants_rviz(args):
+            rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
+            actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                                namespace=namespace, arguments=['-d', rviz_config],
+                                output='screen'))
+    return actions
+
+
+def build(camera: bool = True, depth: bool = True) -> LaunchDescription:
+    """Return a launch description with the camera driver and/or the depth node."""
+    declared = [DeclareLaunchArgument(a.name, default_value=a.default, description=a.description,
+                                      **({'choices': list(a.choices)} if a.choices else {}))
+                for a in launch_config.launch_arguments(camera, depth)]
+    return LaunchDescription(
+        declared + [OpaqueFunction(function=_nodes, kwargs={'camera': camera, 'depth': depth})])

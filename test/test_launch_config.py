@@ -1,0 +1,108 @@
+"""Launch arguments -> node parameters, lens presets and the launch files' declared arguments."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from raiv_stereo import defaults, launch_config
+from raiv_stereo.calibration import load_calibration
+from raiv_stereo.launch_config import (
+    LaunchArgumentError, camera_parameters, depth_parameters, lens_depth_range_mm)
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_map_to_the_raiv_geometry_and_the_real_camera():
+    camera = camera_parameters({})
+    assert camera['baseline_mm'] == 65.0 and camera['focal_length_mm'] == 2.8
+    assert camera['pixel_size_um'] == 3.0
+    # No RAiV SDK on this machine: the default is the network stream from the device, never
+    # the synthetic sample.
+    assert camera['source'] == 'stream'
+    depth = depth_parameters({})
+    assert depth == {'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5,
+                     'depth_format': '32FC1'}
+
+
+def test_strings_become_typed_parameters():
+    camera = camera_parameters({'source': 'sample', 'focal_length_mm': '6.0', 'rate_hz': '15'})
+    assert camera['source'] == 'sample' and camera['focal_length_mm'] == 6.0
+    assert camera['rate_hz'] == 15.0
+    depth = depth_parameters({'min_depth_mm': '300', 'max_depth_mm': '600', 'scale': '1.0',
+                              'depth_format': '16UC1'})
+    assert (depth['min_depth_mm'], depth['max_depth_mm'], depth['scale']) == (300.0, 600.0, 1.0)
+    assert depth['depth_format'] == '16UC1'
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'focal_length_mm': '5'}, 'not a RAiV lens'),
+    ({'focal_length_mm': 'wide'}, 'not a number'),
+    ({'baseline_mm': '-65'}, 'outside'),
+    ({'source': 'webcam'}, 'not one of'),
+    ({'left_calibration_file': 'left.yaml'}, 'both left_calibration_file'),
+    ({'calibration_file': 's.yaml', 'left_calibration_file': 'l.yaml',
+      'right_calibration_file': 'r.yaml'}, 'not both'),
+])
+def test_bad_camera_arguments_are_refused_with_a_reason(args, message):
+    with pytest.raises(LaunchArgumentError, match=message):
+        camera_parameters(args)
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'min_depth_mm': '3000', 'max_depth_mm': '300'}, 'must be below'),
+    ({'scale': '2'}, 'outside 0.25..1'),
+    ({'scale': 'nan'}, 'outside'),
+    ({'depth_format': 'mono16'}, 'not one of'),
+])
+def test_bad_depth_arguments_are_refused_with_a_reason(args, message):
+    with pytest.raises(LaunchArgumentError, match=message):
+        depth_parameters(args)
+
+
+def test_lens_ranges_follow_the_makers_band():
+    assert lens_depth_range_mm(2.8, 0.5) == (300.0, 3000.0)  # the maker's own figures
+    assert lens_depth_range_mm(2.8, 1.0) == (600.0, 6000.0)
+    assert lens_depth_range_mm(6.0, 0.5) == (640.0, 6430.0)
+
+
+@pytest.mark.parametrize('lens_mm', defaults.RAIV_LENSES_MM)
+def test_lens_presets_match_the_geometry(lens_mm):
+    preset = yaml.safe_load((PACKAGE_ROOT / 'config' / f'lens_{lens_mm:g}mm.yaml').read_text())
+    camera = preset['/**/camera_node']['ros__parameters']
+    depth = preset['/**/depth_node']['ros__parameters']
+    assert camera['focal_length_mm'] == lens_mm
+    assert (depth['min_depth_mm'], depth['max_depth_mm']) == lens_depth_range_mm(lens_mm, 0.5)
+    # The preset's range is the same disparity band: about 96 disparities to search.
+    f_b = lens_mm / 0.003 * 0.5 * 65.0
+    assert f_b / depth['min_depth_mm'] - f_b / depth['max_depth_mm'] == pytest.approx(91, abs=1.5)
+
+
+def test_example_calibration_pair_loads():
+    calib = load_calibration([PACKAGE_ROOT / 'config' / 'example_left.yaml',
+                              PACKAGE_ROOT / 'config' / 'example_right.yaml'])
+    assert calib.image_size == (1600, 1300)
+    assert calib.baseline_mm == pytest.approx(65.04, abs=0.01)
+    assert not calib.is_rectified
+
+
+def _load_launch_file(name):
+    spec = importlib.util.spec_from_file_location(name, PACKAGE_ROOT / 'launch' / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate_launch_description()
+
+
+@pytest.mark.parametrize('name, camera, depth', [
+    ('depth.launch.py', True, True), ('camera.launch.py', True, False),
+    ('stereo_depth.launch.py', False, True)])
+def test_launch_files_declare_every_argument_with_a_description(name, camera, depth):
+    pytest.importorskip('launch_ros', reason='launch_ros comes with a ROS install')
+    description = _load_launch_file(name)
+    declared = {a.name: a for a in description.get_launch_arguments()}
+    expected = launch_config.launch_arguments(camera, depth)
+    assert list(declared) == [a.name for a in expected]
+    for argument in expected:
+        assert declared[argument.name].description.startswith(argument.description)
+        assert declared[argument.name].default_value[0].text == argument.default
