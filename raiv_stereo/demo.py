@@ -1,0 +1,276 @@
+"""`raiv-stereo demo`: the camera and depth nodes on the built-in sample scene, over real topics.
+
+Both nodes run in this process with the same launch-argument mapping as depth.launch.py; a
+monitor node subscribes like any other ROS user would, measures frame rate, latency and the depth
+error against the sample scene's exact geometry, and saves pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from raiv_stereo import defaults, launch_config
+
+
+def ensure_local_dds() -> str:
+    """Keep DDS on this host and pick a domain unless the user set one; return the domain id."""
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 101)))
+    return os.environ['ROS_DOMAIN_ID']
+
+
+@dataclass
+class DepthAccuracy:
+    """Depth error of one frame against ground truth, over pixels where the truth is in range."""
+
+    completeness: float
+    within_1pct: float
+    within_2pct: float
+    within_5pct: float
+    median_error_mm: float
+
+    @classmethod
+    def measure(cls, depth_m: np.ndarray, truth_m: np.ndarray, min_depth_m: float,
+                max_depth_m: float, valid_window: tuple[int, int, int, int] | None = None
+                ) -> DepthAccuracy:
+        """Compare `depth_m` (NaN = none) with `truth_m` inside the range and the valid window."""
+        judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
+        if valid_window is not None:
+            x0, y0, x1, y1 = valid_window
+            window = np.zeros_like(judged)
+            window[y0:y1, x0:x1] = True
+            judged &= window
+        total = max(int(judged.sum()), 1)
+        found = judged & np.isfinite(depth_m)
+        relative = np.abs(depth_m[found] - truth_m[found]) / truth_m[found]
+        error_mm = np.abs(depth_m[found] - truth_m[found]) * 1000.0
+        return cls(found.sum() / total, (relative <= 0.01).sum() / total,
+                   (relative <= 0.02).sum() / total, (relative <= 0.05).sum() / total,
+                   float(np.median(error_mm)) if error_mm.size else float('nan'))
+
+
+@dataclass
+class DemoResult:
+    """What the demo measured."""
+
+    frames: int = 0
+    elapsed_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    accuracy: list[DepthAccuracy] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    processing_ms: list[float] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Return depth frames received per second."""
+        return self.frames / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: float,
+                 max_depth_m: float) -> np.ndarray:
+    """Return `left | colour depth | metre scale bar` as one picture."""
+    from raiv_stereo.depth import depth_legend
+
+    if left_bgr.ndim == 2:
+        left_bgr = cv2.cvtColor(left_bgr, cv2.COLOR_GRAY2BGR)
+    legend = depth_legend(depth_color.shape[0], min_depth_m, max_depth_m)
+    return np.hstack([left_bgr, depth_color, legend])
+
+
+def run_demo(args: argparse.Namespace) -> DemoResult:
+    """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo, Image
+    from stereo_msgs.msg import DisparityImage
+
+    from raiv_stereo.calibration import rectified_pinhole
+    from raiv_stereo.ros.camera_node import CameraNode
+    from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.scene import sample_scene, truth_depth_m
+
+    launch_args = {'source': 'sample', 'focal_length_mm': f'{args.focal_length_mm:g}',
+                   'min_depth_mm': f'{args.min_depth_mm:g}',
+                   'max_depth_mm': f'{args.max_depth_mm:g}', 'scale': f'{args.scale:g}',
+                   'rate_hz': f'{args.rate_hz:g}'}
+    camera_params = launch_config.camera_parameters(launch_args)
+    depth_params = launch_config.depth_parameters(launch_args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = DemoResult()
+    scene = sample_scene()
+    scene_times: dict[tuple[int, int], float] = {}
+    latest: dict[str, object] = {}
+    lock = threading.Lock()
+
+    def overrides(params: dict) -> list[Parameter]:
+        return [Parameter(name, value=value) for name, value in params.items()]
+
+    rclpy.init()
+    try:
+        camera = CameraNode(namespace=args.namespace,
+                            parameter_overrides=overrides(camera_params))
+        depth_node = DepthNode(namespace=args.namespace,
+                               parameter_overrides=overrides(depth_params))
+        monitor = rclpy.create_node('demo_monitor', namespace=args.namespace)
+
+        def on_frame(stamp, frame) -> None:
+            with lock:
+                scene_times[(stamp.sec, stamp.nanosec)] = frame.scene_time_s
+
+        def on_depth(msg: Image) -> None:
+            now_ns = monitor.get_clock().now().nanoseconds
+            stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            with lock:
+                result.frames += 1
+                result.latencies_ms.append((now_ns - stamp_ns) / 1e6)
+                latest['depth'] = msg
+
+        def keep(name: str):
+            def callback(msg) -> None:
+                with lock:
+                    latest[name] = msg
+            return callback
+
+        camera.add_frame_listener(on_frame)
+        monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
+        monitor.create_subscription(Image, 'depth/color', keep('color'), 10)
+        monitor.create_subscription(Image, 'left/image_rect', keep('left'), 10)
+        monitor.create_subscription(DisparityImage, 'disparity', keep('disparity'), 10)
+        monitor.create_subscription(CameraInfo, 'depth/camera_info', keep('info'), 10)
+
+        executor = MultiThreadedExecutor(num_threads=4)
+        for node in (camera, depth_node, monitor):
+            executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+
+        # Warm up (first frames build maps and the matcher), then measure.
+        deadline = time.monotonic() + 30.0
+        while result.frames < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if result.frames < 2:
+            raise RuntimeError('no depth image arrived within 30 s; is DDS working on this host?')
+        with lock:
+            result.frames, result.latencies_ms = 0, []
+        started = time.monotonic()
+        evaluated: set[tuple[int, int]] = set()
+        while time.monotonic() - started < args.seconds:
+            time.sleep(0.2)
+            with lock:
+                msg, disparity, info = (latest.get(k) for k in ('depth', 'disparity', 'info'))
+            if any(v is None for v in (msg, disparity, info)) or \
+                    len(result.accuracy) >= args.evaluate_frames:
+                continue
+            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            scene_time_s = scene_times.get(key)
+            if key in evaluated or scene_time_s is None:
+                continue
+            evaluated.add(key)
+            depth_m = msg_to_image(msg).astype(np.float32)
+            if msg.encoding == '16UC1':
+                depth_m = np.where(depth_m > 0, depth_m / 1000.0, np.nan).astype(np.float32)
+            working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,
+                                        info.k[2], info.k[5])
+            truth = truth_depth_m(working, scene, scene_time_s)
+            window = disparity.valid_window
+            result.accuracy.append(DepthAccuracy.measure(
+                depth_m, truth, args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0,
+                (window.x_offset, window.y_offset, window.x_offset + window.width,
+                 window.y_offset + window.height)))
+        result.elapsed_s = time.monotonic() - started
+        result.processing_ms = list(getattr(depth_node, 'processing_times_ms', []))
+
+        with lock:
+            color, left = latest.get('color'), latest.get('left')
+        if color is not None:
+            color_bgr = msg_to_image(color, 'bgr8')
+            path = out_dir / 'depth_color.png'
+            cv2.imwrite(str(path), color_bgr)
+            result.files.append(path)
+            if left is not None:
+                picture = side_by_side(msg_to_image(left, 'bgr8'), color_bgr,
+                                       args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0)
+                path = out_dir / 'side_by_side.png'
+                cv2.imwrite(str(path), picture)
+                result.files.append(path)
+        executor.shutdown()
+        for node in (camera, depth_node, monitor):
+            node.destroy_node()
+    finally:
+        if rclpy.ok():
+            rclpy.shutdown()
+    return result
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float('nan')
+
+
+def report(result: DemoResult, args: argparse.Namespace) -> str:
+    """Return the demo's printed summary."""
+    lines = [
+        f'raiv-stereo demo: sample scene, RAiV {args.focal_length_mm:g} mm lens, 65 mm baseline, '
+        f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm',
+        f'  depth frames received : {result.frames} in {result.elapsed_s:.1f} s = '
+        f'{result.fps:.1f} fps (camera at {args.rate_hz:g} Hz)',
+        f'  latency camera->depth : median {_percentile(result.latencies_ms, 50):.0f} ms, '
+        f'p90 {_percentile(result.latencies_ms, 90):.0f} ms',
+    ]
+    if result.processing_ms:
+        lines.append(f'  depth node processing : median '
+                     f'{statistics.median(result.processing_ms):.0f} ms per frame')
+    if result.accuracy:
+        def mean(name: str) -> float:
+            return float(np.mean([getattr(a, name) for a in result.accuracy]))
+        lines += [
+            f'  depth vs ground truth ({len(result.accuracy)} frames, pixels in range and in '
+            'the valid window):',
+            f'    completeness {100 * mean("completeness"):.1f} %, within 1 % '
+            f'{100 * mean("within_1pct"):.1f} %, within 2 % {100 * mean("within_2pct"):.1f} %, '
+            f'within 5 % {100 * mean("within_5pct"):.1f} %',
+            f'    median error {mean("median_error_mm"):.1f} mm',
+        ]
+    lines += [f'  wrote {path}' for path in result.files]
+    return '\n'.join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print what it measured."""
+    domain = ensure_local_dds()
+    print(f'ROS_DOMAIN_ID={domain}, DDS discovery '
+          f'{os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"]}; running {args.seconds:g} s ...',
+          flush=True)
+    result = run_demo(args)
+    print(report(result, args))
+    return 0 if result.frames > 0 else 1
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `demo` subcommand."""
+    parser = subparsers.add_parser(
+        'demo', help='run the camera and depth nodes on the sample scene over real ROS topics',
+        description=__doc__.splitlines()[0])
+    parser.add_argument('--seconds', type=float, default=8.0, help='measurement time (s)')
+    parser.add_argument('--out', default='demo_output', help='folder for the pictures')
+    parser.add_argument('--namespace', default=defaults.NAMESPACE)
+    parser.add_argument('--scale', type=float, default=defaults.SCALE)
+    parser.add_argument('--min-depth-mm', type=float, default=defaults.MIN_DEPTH_MM)
+    parser.add_argument('--max-depth-mm', type=float, default=defaults.MAX_DEPTH_MM)
+    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM)
+    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ)
+    parser.add_argument('--evaluate-frames', type=int, default=5,
+                        help='frames compared with ground truth')
+    parser.set_defaults(func=run)
