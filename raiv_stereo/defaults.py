@@ -39,3 +39,18 @@ DEPTH_FORMATS = ('32FC1', '16UC1')
 SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream')
 STREAM_PORT = 12345
 QUEUE_SIZE = 5
+
+# Depth node (raiv_stereo/depth_params.py describes each one).
+INPUT_RECTIFIED = False
+SYNC = 'exact'
+SYNC_MODES = ('exact', 'approximate')
+SYNC_SLOP_S = 0.01
+MIN_DISPARITY = -1  # -1 = from the depth range
+NUM_DISPARITIES = 0  # 0 = from the depth range
+P1 = 0  # 0 = OpenCV's usual 8 * channels * block_size^2
+P2 = 0  # 0 = OpenCV's usual 32 * channels * block_size^2
+MASK_OUT_OF_RANGE = True
+POINT_CLOUD_RGB = True
+POINT_CLOUD_KEEP_NAN = False
+DIAGNOSTICS_PERIOD_S = 2.0
+SYNC_WARNING_S = 3.0
