@@ -54,3 +54,20 @@ POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False
 DIAGNOSTICS_PERIOD_S = 2.0
 SYNC_WARNING_S = 3.0
+
+# Camera node (raiv_stereo/camera_params.py describes each one).
+SOURCE = 'sample'
+CAMERA_SCALE = 1.0  # published size relative to the calibration's (sensor) size
+MIN_CAMERA_SCALE = 0.05
+LOOP = True
+CAMERA_DEVICE_SIZE_PX = 0  # 0 = the capture device's own width/height
+CAMERA_FPS = 0.0  # 0 = the capture device's own rate
+STREAM_MODES = ('listen', 'connect')
+STREAM_MODE = 'listen'
+STREAM_HOST = '0.0.0.0'
+STREAM_TIMEOUT_S = 5.0
+STREAM_MAX_SENDERS = 1
+STREAM_COMPRESSIONS = ('any', 'none', 'png', 'jpeg')
+STREAM_COMPRESSION = 'any'
+STREAM_POLL_HZ = 200.0  # how often the node polls a pushed (stream, raiv) source
+ERROR_THROTTLE_S = 5.0
