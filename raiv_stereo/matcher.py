@@ -1,0 +1,166 @@
+"""Range-driven semi-global block matching: a depth range becomes the SGBM search window."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from raiv_stereo import defaults
+
+_SGBM_MODES = {
+    'sgbm': cv2.StereoSGBM_MODE_SGBM,
+    'sgbm_3way': cv2.StereoSGBM_MODE_SGBM_3WAY,
+    'hh': cv2.StereoSGBM_MODE_HH,
+    'hh4': cv2.StereoSGBM_MODE_HH4,
+}
+DISPARITY_SCALE = 16
+"""SGBM returns fixed-point disparities in 1/16 px (DisparityImage.delta_d = 1/16)."""
+
+
+@dataclass(frozen=True)
+class MatcherSettings:
+    """Everything that shapes the matcher; None/0 values are derived (window from range, P1/P2)."""
+
+    min_depth_mm: float = defaults.MIN_DEPTH_MM
+    max_depth_mm: float = defaults.MAX_DEPTH_MM
+    min_disparity: int | None = None
+    num_disparities: int | None = None
+    block_size: int = defaults.BLOCK_SIZE
+    p1: int = 0
+    p2: int = 0
+    uniqueness_ratio: int = defaults.UNIQUENESS_RATIO
+    speckle_window_size: int = defaults.SPECKLE_WINDOW_SIZE
+    speckle_range: int = defaults.SPECKLE_RANGE
+    disp12_max_diff: int = defaults.DISP12_MAX_DIFF
+    pre_filter_cap: int = defaults.PRE_FILTER_CAP
+    mode: str = defaults.SGBM_MODE
+    post_filter: str = defaults.POST_FILTER
+
+
+def wls_available() -> bool:
+    """Return True when opencv-contrib's ximgproc (the WLS filter) is importable."""
+    return hasattr(cv2, 'ximgproc')
+
+
+def settings_problems(settings: MatcherSettings) -> list[str]:
+    """Return what is wrong with `settings` (one sentence each); empty when usable."""
+    problems = []
+    if not 0 < settings.min_depth_mm < settings.max_depth_mm:
+        problems.append(f'min_depth_mm ({settings.min_depth_mm:g}) must be positive and below '
+                        f'max_depth_mm ({settings.max_depth_mm:g})')
+    if settings.block_size < 1 or settings.block_size % 2 == 0:
+        problems.append(f'block_size must be odd and >= 1, got {settings.block_size}')
+    if settings.num_disparities is not None and (
+            settings.num_disparities <= 0 or settings.num_disparities % DISPARITY_SCALE):
+        problems.append(f'num_disparities must be a positive multiple of 16, got '
+                        f'{settings.num_disparities}')
+    if (settings.min_disparity is None) != (settings.num_disparities is None):
+        problems.append('give both min_disparity and num_disparities, or neither (then the '
+                        'depth range sets them)')
+    if settings.p1 or settings.p2:
+        if not 0 < settings.p1 < settings.p2:
+            problems.append(f'P1 ({settings.p1}) and P2 ({settings.p2}) must satisfy '
+                            '0 < P1 < P2 (or both 0 for the defaults from block size)')
+    if settings.mode not in _SGBM_MODES:
+        problems.append(f'mode {settings.mode!r} is not one of {", ".join(_SGBM_MODES)}')
+    if settings.post_filter not in defaults.POST_FILTERS:
+        problems.append(f'post_filter {settings.post_filter!r} is not one of '
+                        f'{", ".join(defaults.POST_FILTERS)}')
+    elif settings.post_filter == 'wls' and not wls_available():
+        problems.append("post_filter 'wls' needs OpenCV's ximgproc: install "
+                        'opencv-contrib-python-headless (ROS: ros-<distro>-opencv-contrib)')
+    if not 1 <= settings.pre_filter_cap <= 63:
+        problems.append(f'pre_filter_cap must be in 1..63, got {settings.pre_filter_cap}')
+    if not 0 <= settings.uniqueness_ratio <= 100:
+        problems.append(f'uniqueness_ratio must be in 0..100, got {settings.uniqueness_ratio}')
+    return problems
+
+
+def disparity_px(focal_px: float, baseline_mm: float, depth_mm: float) -> float:
+    """Return the disparity of a point at `depth_mm`: d = f·B/Z."""
+    return focal_px * baseline_mm / depth_mm
+
+
+def search_window(focal_px: float, baseline_mm: float, min_depth_mm: float,
+                  max_depth_mm: float) -> tuple[int, int]:
+    """Return (min_disparity, num_disparities) covering [min_depth_mm, max_depth_mm].
+
+    The window is the whole-pixel span of f·B/max .. f·B/min, widened to a multiple of 16.
+    """
+    d_low = disparity_px(focal_px, baseline_mm, max_depth_mm)
+    d_high = disparity_px(focal_px, baseline_mm, min_depth_mm)
+    min_disparity = math.floor(d_low)
+    span = math.ceil(d_high) - min_disparity + 1
+    num_disparities = max(DISPARITY_SCALE, -(-span // DISPARITY_SCALE) * DISPARITY_SCALE)
+    return min_disparity, num_disparities
+
+
+class StereoMatcher:
+    """OpenCV SGBM (optionally left-right checked and WLS-filtered) on rectified pairs."""
+
+    def __init__(self, settings: MatcherSettings, focal_px: float, baseline_mm: float) -> None:
+        """Build the matcher for rectified images with focal length `focal_px` (working scale)."""
+        problems = settings_problems(settings)
+        if problems:
+            raise ValueError('; '.join(problems))
+        self.settings = settings
+        if settings.min_disparity is None or settings.num_disparities is None:
+            self.min_disparity, self.num_disparities = search_window(
+                focal_px, baseline_mm, settings.min_depth_mm, settings.max_depth_mm)
+        else:
+            self.min_disparity = settings.min_disparity
+            self.num_disparities = settings.num_disparities
+        self.max_disparity = self.min_disparity + self.num_disparities - 1
+        block = settings.block_size
+        self.p1 = settings.p1 or 8 * block * block
+        self.p2 = settings.p2 or 32 * block * block
+        self._sgbm = cv2.StereoSGBM.create(
+            minDisparity=self.min_disparity, numDisparities=self.num_disparities,
+            blockSize=block, P1=self.p1, P2=self.p2, disp12MaxDiff=settings.disp12_max_diff,
+            preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
+            speckleWindowSize=settings.speckle_window_size, speckleRange=settings.speckle_range,
+            mode=_SGBM_MODES[settings.mode])
+        self._wls = None
+        if settings.post_filter == 'wls':
+            self._right_matcher = cv2.ximgproc.createRightMatcher(self._sgbm)
+            self._wls = cv2.ximgproc.createDisparityWLSFilter(self._sgbm)
+            self._wls.setLambda(8000.0)
+            self._wls.setSigmaColor(1.5)
+
+    def compute_fixed_point(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
+        """Return SGBM's int16 disparity in 1/16 px (invalid < min_disparity·16)."""
+        raw = self._sgbm.compute(left_rect, right_rect)
+        if self._wls is not None:
+            right_raw = self._right_matcher.compute(right_rect, left_rect)
+            raw = self._wls.filter(raw, left_rect, disparity_map_right=right_raw)
+        return raw
+
+    def to_disparity_px(self, fixed_point: np.ndarray) -> np.ndarray:
+        """Return float32 disparity in pixels; NaN outside the search window (never a guess)."""
+        disparity = fixed_point.astype(np.float32) * np.float32(1.0 / DISPARITY_SCALE)
+        invalid = (fixed_point < self.min_disparity * DISPARITY_SCALE) | \
+                  (fixed_point > self.max_disparity * DISPARITY_SCALE)
+        disparity[invalid] = np.nan
+        return disparity
+
+    def compute(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
+        """Return the float32 disparity (px) of the rectified left image; NaN = no match."""
+        if left_rect.shape != right_rect.shape:
+            raise ValueError(f'left {left_rect.shape} and right {right_rect.shape} rectified '
+                             'images differ in size')
+        return self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
+
+    def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
+        """Return (x0, y0, x1, y1), x1/y1 exclusive: where SGBM can find a match at all.
+
+        OpenCV's getValidDisparityROI for full-image inputs, clipped to the image.
+        """
+        half = self.settings.block_size // 2
+        x0 = min(width_px, max(0, self.max_disparity + half))
+        x1 = max(x0, min(width_px, width_px + min(self.min_disparity, 0) - half))
+        y0 = min(height_px, half)
+        y1 = max(y0, height_px - half)
+        return x0, y0, x1, y1

@@ -1,0 +1,83 @@
+"""The stereo core end to end: raw pair -> rectified, matched, converted to depth (no ROS)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.depth import disparity_to_depth_m
+from raiv_stereo.matcher import MatcherSettings, StereoMatcher
+from raiv_stereo.rectify import Rectifier, rectifier_for
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Return a single-channel view of a mono or BGR image (SGBM matches intensity)."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+@dataclass
+class PipelineResult:
+    """One processed pair, everything at the working scale in the rectified left camera."""
+
+    left_rect: np.ndarray
+    """The rectified left image, mono8 (what was matched)."""
+    disparity_px: np.ndarray
+    depth_m: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def valid_share(self) -> float:
+        """Return the share of pixels with a depth."""
+        return float(np.isfinite(self.depth_m).mean()) if self.depth_m.size else 0.0
+
+
+class StereoPipeline:
+    """Rectify (cached maps) -> SGBM over the range's window -> depth, for one configuration."""
+
+    def __init__(self, calibration: StereoCalibration, scale: float,
+                 settings: MatcherSettings | None = None) -> None:
+        """Build the rectifier and matcher; raises CalibrationError or ValueError with a reason."""
+        self.settings = settings or MatcherSettings()
+        self.rectifier: Rectifier = rectifier_for(calibration, scale)
+        self.matcher = StereoMatcher(self.settings, self.working.focal_px,
+                                     self.working.baseline_mm)
+
+    @property
+    def working(self) -> StereoCalibration:
+        """Return the rectified calibration at the working size (what outputs are in)."""
+        return self.rectifier.working
+
+    def reconfigure(self, calibration: StereoCalibration | None = None,
+                    scale: float | None = None,
+                    settings: MatcherSettings | None = None) -> None:
+        """Apply what changed; maps and matcher are rebuilt only when their inputs change."""
+        rectifier = rectifier_for(calibration or self.rectifier.calibration,
+                                  self.rectifier.scale if scale is None else scale)
+        settings = settings or self.settings
+        if rectifier is not self.rectifier or settings != self.settings:
+            matcher = StereoMatcher(settings, rectifier.working.focal_px,
+                                    rectifier.working.baseline_mm)
+            self.rectifier, self.matcher, self.settings = rectifier, matcher, settings
+
+    def process(self, left_raw: np.ndarray, right_raw: np.ndarray,
+                mask_out_of_range: bool = False) -> PipelineResult:
+        """Return rectified left, disparity (px, NaN = none) and depth (m, NaN = none)."""
+        if left_raw.shape != right_raw.shape:
+            raise ValueError(f'left image {left_raw.shape[1]}x{left_raw.shape[0]} and right '
+                             f'{right_raw.shape[1]}x{right_raw.shape[0]} differ in size')
+        started = time.perf_counter()
+        left_rect, right_rect = self.rectifier.rectify(to_gray(left_raw), to_gray(right_raw))
+        rectified = time.perf_counter()
+        disparity = self.matcher.compute(left_rect, right_rect)
+        matched = time.perf_counter()
+        working = self.working
+        limits = ((self.settings.min_depth_mm / 1000.0, self.settings.max_depth_mm / 1000.0)
+                  if mask_out_of_range else (None, None))
+        depth = disparity_to_depth_m(disparity, working.focal_px, working.baseline_m, *limits)
+        done = time.perf_counter()
+        return PipelineResult(left_rect, disparity, depth, {
+            'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
+            'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})

@@ -1,0 +1,86 @@
+"""Rectification to a working resolution: raw pair -> row-aligned pair at `scale`, maps cached."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+
+from raiv_stereo.calibration import CameraModel, CalibrationError, StereoCalibration
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix='rectify')
+"""Left and right are independent: OpenCV releases the GIL, so two threads use two cores."""
+
+
+def _rectified_camera(cam: CameraModel) -> CameraModel:
+    """Return the ideal camera a rectified image is in: K = P[:3, :3], no distortion, R = I."""
+    return CameraModel(cam.width_px, cam.height_px, cam.P[:, :3], np.zeros(5), np.eye(3), cam.P)
+
+
+class Rectifier:
+    """Rectifies raw pairs of one calibration at one working scale (area-downscale, then remap)."""
+
+    def __init__(self, calibration: StereoCalibration, scale: float) -> None:
+        """Build the remap tables once; raises CalibrationError for an unusable calibration."""
+        calibration.validate()
+        self.calibration = calibration
+        self.scale = float(scale)
+        self.input_size = calibration.image_size
+        scaled = calibration.scaled(scale)
+        self.output_size = scaled.image_size
+        self.working = StereoCalibration(_rectified_camera(scaled.left),
+                                         _rectified_camera(scaled.right),
+                                         f'{calibration.description}, rectified at {scale:g}')
+        self._maps = None
+        if not calibration.is_rectified:
+            self._maps = [cv2.initUndistortRectifyMap(cam.K, cam.D, cam.R, cam.P[:, :3],
+                                                      self.output_size, cv2.CV_16SC2)
+                          for cam in (scaled.left, scaled.right)]
+
+    def _one(self, image: np.ndarray, index: int) -> np.ndarray:
+        """Rectify one raw image (0 = left, 1 = right) to the working size."""
+        height, width = image.shape[:2]
+        if (width, height) != self.input_size:
+            raise CalibrationError(
+                f'image is {width}x{height} but the calibration is for '
+                f'{self.input_size[0]}x{self.input_size[1]}; publish images at the calibrated '
+                'size or give the calibration for this size')
+        if self.output_size != self.input_size:
+            image = cv2.resize(image, self.output_size, interpolation=cv2.INTER_AREA)
+        if self._maps is None:
+            return image
+        map_xy, map_fraction = self._maps[index]
+        return cv2.remap(image, map_xy, map_fraction, cv2.INTER_LINEAR)
+
+    def rectify_left(self, image: np.ndarray) -> np.ndarray:
+        """Return the rectified left image at the working size."""
+        return self._one(image, 0)
+
+    def rectify(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the rectified (left, right) pair, both images processed in parallel."""
+        right_future = _POOL.submit(self._one, right, 1)
+        left_rect = self._one(left, 0)
+        return left_rect, right_future.result()
+
+
+_CACHE: OrderedDict[tuple[str, float], Rectifier] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def rectifier_for(calibration: StereoCalibration, scale: float) -> Rectifier:
+    """Return the cached Rectifier of (calibration content, scale), building it on first use."""
+    key = (calibration.key, round(float(scale), 6))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    rectifier = Rectifier(calibration, scale)
+    with _CACHE_LOCK:
+        _CACHE[key] = rectifier
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return rectifier
