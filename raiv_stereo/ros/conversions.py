@@ -1,0 +1,277 @@
+"""Conversions between numpy / the stereo core and ROS messages (no node code here).
+
+Images go through cv_bridge (compat: the real one, or its stand-in without ROS); CameraInfo,
+DisparityImage and PointCloud2 follow the ROS conventions (REP 103 optical frame, REP 118
+depth, stereo_image_proc's DisparityImage) so standard ROS consumers read them unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from builtin_interfaces.msg import Time
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
+from stereo_msgs.msg import DisparityImage
+
+from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.ros.compat import CvBridge, CvBridgeError
+
+# sensor_msgs/DisparityImage.delta_d of OpenCV's SGBM (fixed point, 4 fractional bits).
+DISPARITY_DELTA_D = 1.0 / 16.0
+_NS_PER_S = 1_000_000_000
+
+# Encodings msg_to_image accepts: name -> (numpy dtype, channels); plus the generic 8U..64F Cn.
+_NAMED_ENCODINGS = {
+    'mono8': ('uint8', 1), 'mono16': ('uint16', 1),
+    'bgr8': ('uint8', 3), 'rgb8': ('uint8', 3), 'bgra8': ('uint8', 4), 'rgba8': ('uint8', 4),
+    'bgr16': ('uint16', 3), 'rgb16': ('uint16', 3), 'bgra16': ('uint16', 4),
+    'rgba16': ('uint16', 4),
+}
+_GENERIC_DEPTHS = {'8U': 'uint8', '8S': 'int8', '16U': 'uint16', '16S': 'int16',
+                   '32S': 'int32', '32F': 'float32', '64F': 'float64'}
+
+_bridge = CvBridge()
+
+
+class ConversionError(ValueError):
+    """A message or array that cannot be converted; the message says what and what to do."""
+
+
+def _encoding_layout(encoding: str) -> tuple[np.dtype, int]:
+    """Return (dtype, channels) of a supported encoding, or raise ConversionError."""
+    if encoding in _NAMED_ENCODINGS:
+        dtype_name, channels = _NAMED_ENCODINGS[encoding]
+        return np.dtype(dtype_name), channels
+    match = re.fullmatch(r'(8U|8S|16U|16S|32S|32F|64F)(?:C([1-4]))?', encoding)
+    if match is None:
+        raise ConversionError(
+            f"unsupported image encoding '{encoding}'; publish one of "
+            f"{', '.join(sorted(_NAMED_ENCODINGS))}, 16UC1 or 32FC1 (Bayer and YUV images must "
+            'be debayered / converted first, e.g. by image_proc)')
+    return np.dtype(_GENERIC_DEPTHS[match.group(1)]), int(match.group(2) or 1)
+
+
+def image_to_msg(image: np.ndarray, encoding: str, header: Any = None) -> Image:
+    """Return a sensor_msgs/Image of `image` in `encoding` (dtype and channels must fit)."""
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        raise ConversionError(
+            f'image must be a non-empty 2-D or 3-D numpy array, got '
+            f'{getattr(image, "shape", type(image).__name__)}')
+    _encoding_layout(encoding)
+    try:
+        return _bridge.cv2_to_imgmsg(np.ascontiguousarray(image), encoding, header)
+    except (CvBridgeError, KeyError, TypeError) as error:
+        raise ConversionError(
+            f"cannot publish a {image.dtype.name} image of shape {image.shape} as '{encoding}': "
+            f'{error}') from None
+
+
+def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarray:
+    """Return the pixels of a sensor_msgs/Image (honouring step and is_bigendian) as numpy."""
+    dtype, channels = _encoding_layout(msg.encoding)
+    if desired_encoding != 'passthrough':
+        _encoding_layout(desired_encoding)
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    pixel_bytes = dtype.itemsize * channels
+    if width <= 0 or height <= 0:
+        raise ConversionError(f'image is {width}x{height}; width and height must be positive')
+    if step < width * pixel_bytes:
+        raise ConversionError(
+            f"image step {step} is smaller than width {width} x {pixel_bytes} bytes per "
+            f"'{msg.encoding}' pixel = {width * pixel_bytes}; the publisher sets step wrongly")
+    size = len(msg.data)
+    if size != height * step:
+        raise ConversionError(
+            f"image data has {size} bytes but height {height} x step {step} = "
+            f"{height * step} ({width}x{height} '{msg.encoding}'); the message is truncated or "
+            'its width/height/step are wrong')
+    if step % dtype.itemsize or (channels > 1 and step % pixel_bytes):
+        # Rows padded by a non-multiple of the pixel size: repack them tightly for the bridge.
+        rows = np.frombuffer(msg.data, dtype=np.uint8).reshape(height, step)
+        packed = Image(header=msg.header, height=height, width=width, encoding=msg.encoding,
+                       is_bigendian=msg.is_bigendian, step=width * pixel_bytes)
+        packed.data.frombytes(np.ascontiguousarray(rows[:, :width * pixel_bytes]).tobytes())
+        msg = packed
+    try:
+        image = _bridge.imgmsg_to_cv2(msg, desired_encoding)
+    except (CvBridgeError, TypeError, ValueError) as error:
+        raise ConversionError(
+            f"cannot convert a '{msg.encoding}' image to '{desired_encoding}': {error}") from None
+    return np.asarray(image)
+
+
+def camera_info_msg(model: CameraModel, header: Any = None) -> CameraInfo:
+    """Return the sensor_msgs/CameraInfo of one camera (binning 0, zero ROI = full image)."""
+    info = CameraInfo()
+    if header is not None:
+        info.header = header
+    info.width = int(model.width_px)
+    info.height = int(model.height_px)
+    info.distortion_model = model.distortion_model
+    info.d = [float(v) for v in model.D.ravel()]
+    info.k = [float(v) for v in model.K.ravel()]
+    info.r = [float(v) for v in model.R.ravel()]
+    info.p = [float(v) for v in model.P.ravel()]
+    info.binning_x = 0
+    info.binning_y = 0
+    info.roi = RegionOfInterest()
+    return info
+
+
+def camera_model_from_msg(info: CameraInfo) -> CameraModel:
+    """Return the CameraModel of a CameraInfo; raise CalibrationError if zero or malformed."""
+    model = CameraModel(info.width, info.height, list(info.k), list(info.d), list(info.r),
+                        list(info.p), info.distortion_model or 'plumb_bob')
+    if model.width_px <= 0 or model.height_px <= 0:
+        raise CalibrationError(
+            f'CameraInfo size is {model.width_px}x{model.height_px}; width and height must be '
+            'set (is the camera driver publishing a calibration?)')
+    if not np.any(model.K) or not np.any(model.P):
+        raise CalibrationError(
+            'CameraInfo K or P is all zeros: the camera is not calibrated; calibrate it '
+            '(camera_calibration) or give the driver a calibration file')
+    for name, matrix in (('K', model.K), ('P', model.P)):
+        if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+            raise CalibrationError(
+                f'CameraInfo {name} has focal length fx={matrix[0, 0]:g}, fy={matrix[1, 1]:g}; '
+                'both must be positive (is the camera calibrated?)')
+        if not np.allclose(matrix[2, :3], [0.0, 0.0, 1.0]) or matrix[1, 0] != 0:
+            raise CalibrationError(
+                f'CameraInfo {name} is malformed: its last row must start 0, 0, 1 and '
+                f'{name}[1,0] must be 0, got {matrix.ravel().tolist()} (row-major 3x'
+                f'{matrix.shape[1]})')
+    return model
+
+
+def stereo_from_msgs(left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:
+    """Return the validated StereoCalibration of a left/right CameraInfo pair."""
+    cams = []
+    for side, info in (('left', left_info), ('right', right_info)):
+        try:
+            cams.append(camera_model_from_msg(info))
+        except CalibrationError as error:
+            raise CalibrationError(f'{side} camera_info: {error}') from None
+    left, right = cams
+    if (left.width_px, left.height_px) != (right.width_px, right.height_px):
+        raise CalibrationError(
+            f'left camera_info is {left.width_px}x{left.height_px} but right is '
+            f'{right.width_px}x{right.height_px}; both cameras must publish one image size')
+    return StereoCalibration(left, right, 'camera_info').validate()
+
+
+def disparity_msg(disparity_px: np.ndarray, header: Any, focal_px: float, baseline_m: float,
+                  min_disparity: float, max_disparity: float,
+                  valid_window: Sequence[int]) -> DisparityImage:
+    """Return a stereo_msgs/DisparityImage as stereo_image_proc publishes it.
+
+    Invalid (non-finite) pixels are set to min_disparity - 1; valid_window is (x0, y0, x1, y1)
+    with x1, y1 exclusive, clipped to the image.
+    """
+    disparity = np.asarray(disparity_px, dtype=np.float32)
+    if disparity.ndim != 2 or disparity.size == 0:
+        raise ConversionError(f'disparity must be a non-empty 2-D array, got {disparity.shape}')
+    if not (focal_px > 0 and baseline_m > 0):
+        raise ConversionError(
+            f'focal length ({focal_px} px) and baseline ({baseline_m} m) must be positive')
+    if max_disparity < min_disparity:
+        raise ConversionError(
+            f'max_disparity {max_disparity} is below min_disparity {min_disparity}')
+    height_px, width_px = disparity.shape
+    disparity = np.where(np.isfinite(disparity), disparity,
+                         np.float32(min_disparity - 1)).astype(np.float32)
+    x0, y0, x1, y1 = (int(v) for v in valid_window)
+    x0, x1 = min(max(x0, 0), width_px), min(max(x1, 0), width_px)
+    y0, y1 = min(max(y0, 0), height_px), min(max(y1, 0), height_px)
+    msg = DisparityImage()
+    if header is not None:
+        msg.header = header
+    msg.image = image_to_msg(disparity, '32FC1', msg.header)
+    msg.f = float(focal_px)
+    msg.t = float(baseline_m)
+    msg.valid_window = RegionOfInterest(x_offset=x0, y_offset=y0, width=max(0, x1 - x0),
+                                        height=max(0, y1 - y0), do_rectify=False)
+    msg.min_disparity = float(min_disparity)
+    msg.max_disparity = float(max_disparity)
+    msg.delta_d = DISPARITY_DELTA_D
+    return msg
+
+
+def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
+                    colors_bgr: np.ndarray | None = None,
+                    keep_nan: bool = False) -> PointCloud2:
+    """Return a PointCloud2 (x, y, z float32 m [+ rgb]) of depth · K⁻¹ [u v 1] per pixel.
+
+    Points are in the camera's optical frame (REP 103: x right, y down, z forward). With
+    keep_nan the cloud is organised (height x width, NaN where no depth), else only finite
+    points are kept (height 1). rgb is 0x00RRGGBB reinterpreted as float32, as PCL/RViz expect.
+    """
+    depth = np.asarray(depth_m, dtype=np.float32)
+    if depth.ndim != 2 or depth.size == 0:
+        raise ConversionError(f'depth must be a non-empty 2-D array, got {depth.shape}')
+    K = np.asarray(K, dtype=np.float64).reshape(3, 3)
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ConversionError(f'K has focal lengths fx={K[0, 0]:g}, fy={K[1, 1]:g}; '
+                              'both must be positive')
+    height_px, width_px = depth.shape
+    colors = None
+    if colors_bgr is not None:
+        colors = np.asarray(colors_bgr)
+        if colors.ndim == 2:
+            colors = np.repeat(colors[:, :, None], 3, axis=2)
+        if colors.shape[:2] != depth.shape or colors.shape[2] < 3 or colors.dtype != np.uint8:
+            raise ConversionError(
+                f'colors_bgr must be uint8 {width_px}x{height_px} (bgr8 or mono8) like the '
+                f'depth image, got {colors.dtype.name} {colors.shape}')
+    u, v = np.meshgrid(np.arange(width_px, dtype=np.float64),
+                       np.arange(height_px, dtype=np.float64))
+    rays = np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
+    z = depth.ravel().astype(np.float64)
+    z = np.where(z > 0, z, np.nan)  # depth 0 or negative: no measurement
+    xyz = (rays * z).T.astype(np.float32)
+    fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+              for i, name in enumerate('xyz')]
+    dtype = [('x', '<f4'), ('y', '<f4'), ('z', '<f4')]
+    if colors is not None:
+        fields.append(PointField(name='rgb', offset=12, datatype=PointField.FLOAT32, count=1))
+        dtype.append(('rgb', '<f4'))
+    points = np.zeros(depth.size, dtype=dtype)
+    points['x'], points['y'], points['z'] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    if colors is not None:
+        bgr = colors[:, :, :3].reshape(-1, 3).astype(np.uint32)
+        packed = (bgr[:, 2] << 16) | (bgr[:, 1] << 8) | bgr[:, 0]
+        points['rgb'] = packed.astype('<u4').view('<f4')
+    finite = np.isfinite(xyz).all(axis=1)
+    msg = PointCloud2()
+    if header is not None:
+        msg.header = header
+    if keep_nan:
+        points['x'][~finite] = np.nan
+        points['y'][~finite] = np.nan
+        points['z'][~finite] = np.nan
+        msg.height, msg.width = height_px, width_px
+        msg.is_dense = bool(finite.all())
+    else:
+        points = points[finite]
+        msg.height, msg.width = 1, int(points.size)
+        msg.is_dense = True
+    msg.fields = fields
+    msg.is_bigendian = False
+    msg.point_step = points.dtype.itemsize
+    msg.row_step = msg.point_step * msg.width
+    msg.data.frombytes(points.tobytes())
+    return msg
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """Return a builtin_interfaces/Time (or rclpy Time) as integer nanoseconds."""
+    if hasattr(stamp, 'nanoseconds'):
+        return int(stamp.nanoseconds)
+    return int(stamp.sec) * _NS_PER_S + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    """Return integer nanoseconds as a builtin_interfaces/Time."""
+    sec, nanosec = divmod(int(ns), _NS_PER_S)
+    return Time(sec=sec, nanosec=nanosec)
