@@ -1,4 +1,6 @@
-"""Only the depth node, for your own camera driver: `ros2 launch raiv_stereo stereo_depth.launch.py`.
+"""Only the depth node, for your own camera driver.
+
+`ros2 launch raiv_stereo stereo_depth.launch.py`
 
 Remap or namespace your driver's left/right image_raw and camera_info into `namespace`.
 """

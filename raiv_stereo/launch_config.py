@@ -55,7 +55,8 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        'stereo baseline in millimetres (RAiV: 65) for the nominal calibration'),
         LaunchArgument('focal_length_mm', f'{defaults.FOCAL_LENGTH_MM:g}',
                        'RAiV lens focal length in millimetres, one of '
-                       f'{", ".join(_lens_choices())} (config/lens_*.yaml has each lens\'s range)'),
+                       f'{", ".join(_lens_choices())} '
+                       "(config/lens_*.yaml has each lens's range)"),
         LaunchArgument('pixel_size_um', f'{defaults.PIXEL_SIZE_UM:g}',
                        'sensor pixel size in micrometres (RAiV: 3.0)'),
         LaunchArgument('calibration_file', '',
@@ -74,7 +75,8 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        'farthest depth to measure, mm: sets the smallest disparity searched'),
         LaunchArgument('scale', f'{defaults.SCALE:g}',
                        'working resolution of the matcher relative to the camera images '
-                       f'({defaults.MIN_SCALE:g}..{defaults.MAX_SCALE:g}; 0.5 = the maker\'s 800x650)'),
+                       f'({defaults.MIN_SCALE:g}..{defaults.MAX_SCALE:g}; '
+                       "0.5 = the maker's 800x650)"),
         LaunchArgument('depth_format', defaults.DEPTH_FORMAT,
                        'depth image encoding: 32FC1 metres (NaN = no depth) or 16UC1 millimetres '
                        '(0 = no depth), REP 118', defaults.DEPTH_FORMATS),
@@ -113,7 +115,7 @@ def _with_defaults(args: Mapping[str, str], camera: bool, depth: bool) -> dict[s
 
 
 def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
-    """Return the camera node's parameters for these launch arguments (strings, as launch gives)."""
+    """Return the camera node's parameters for these launch arguments (strings, as from launch)."""
     merged = _with_defaults(args, camera=True, depth=False)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=False)}
     source = _choice(merged, by_name['source'])

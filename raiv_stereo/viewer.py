@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if window:
         cv2.namedWindow('raiv-stereo depth')
         cv2.setMouseCallback('raiv-stereo depth',
-                            lambda event, x, y, flags, param: cursor.__setitem__(slice(0, 2), [x, y]))
+                            lambda event, x, y, flags, param:
+                            cursor.__setitem__(slice(0, 2), [x, y]))
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         print(f'no display: writing a snapshot every {args.interval_s:g} s to {out_dir}/')
@@ -129,5 +130,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--snapshots', action='store_true', help='write snapshots, no window')
     parser.add_argument('--out', default='view_snapshots', help='snapshot folder')
     parser.add_argument('--interval-s', type=float, default=2.0, help='time between snapshots')
-    parser.add_argument('--seconds', type=float, default=0.0, help='stop after this long (0 = never)')
+    parser.add_argument('--seconds', type=float, default=0.0,
+                        help='stop after this long (0 = never)')
     parser.set_defaults(func=run)

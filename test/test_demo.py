@@ -1,4 +1,4 @@
-"""The main job end to end: `raiv-stereo demo` through real nodes and DDS, with measured accuracy."""
+"""The main job end to end: `raiv-stereo demo` through real nodes and DDS, measured accuracy."""
 
 import os
 import re

@@ -1,7 +1,9 @@
 """Lint the package the ROS way (like ament_flake8 / ament_pep257), with ruff."""
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,12 @@ RUFF_ARGS = [
 
 @pytest.mark.linter
 def test_ruff():
-    ruff = shutil.which('ruff')
-    if ruff is None:
+    # The ruff of this interpreter's environment first (a venv need not be activated).
+    if importlib.util.find_spec('ruff') is not None:
+        ruff = [sys.executable, '-m', 'ruff']
+    elif shutil.which('ruff'):
+        ruff = [shutil.which('ruff')]
+    else:
         pytest.skip('ruff is not installed (pip install ruff, or the [test] extra)')
-    result = subprocess.run([ruff, *RUFF_ARGS], cwd=PACKAGE_ROOT, capture_output=True, text=True)
+    result = subprocess.run([*ruff, *RUFF_ARGS], cwd=PACKAGE_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f'ruff found problems:\n{result.stdout}{result.stderr}'

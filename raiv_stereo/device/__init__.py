@@ -1,0 +1,1 @@
+"""Code that runs on the RAiV camera itself (no ROS import)."""

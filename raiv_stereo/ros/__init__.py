@@ -1,0 +1,1 @@
+"""ROS 2 nodes, message conversions and stand-ins; the only place that imports rclpy."""

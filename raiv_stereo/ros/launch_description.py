@@ -31,7 +31,8 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
             package=PACKAGE, executable='depth_node', name='depth_node', namespace=namespace,
             parameters=[launch_config.depth_parameters(args), *overrides], output='screen'))
         if launch_config.wants_rviz(args):
-            rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
+            rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config',
+                                       'depth.rviz')
             actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                                 namespace=namespace, arguments=['-d', rviz_config],
                                 output='screen'))
