@@ -1,0 +1,253 @@
+"""The camera node's parameters as plain data: names, types, defaults, ranges and their checks.
+
+No ROS import: the node declares its descriptors from this table, the README table is generated
+from it, and `camera_settings_problems` is unit-tested without a node.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from raiv_stereo import defaults
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """Integer range as rcl_interfaces/IntegerRange: from_value + k * step, up to to_value."""
+
+    from_value: int
+    to_value: int
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """Floating-point range as rcl_interfaces/FloatingPointRange (step 0 = continuous)."""
+
+    from_value: float
+    to_value: float
+    step: float = 0.0
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: name, default (its type is the parameter's), description, limits."""
+
+    name: str
+    default: Any
+    description: str
+    value_range: IntRange | FloatRange | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = True
+
+    @property
+    def type_name(self) -> str:
+        """Return the ROS parameter type name: bool, integer, double or string."""
+        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(self.default)]
+
+    def limits_text(self) -> str:
+        """Return the allowed values in words (for descriptors and the README)."""
+        if self.choices:
+            return 'one of ' + ', '.join(self.choices)
+        r = self.value_range
+        if r is None:
+            return ''
+        step = f', step {r.step:g}' if r.step and r.step != 1 else ''
+        return f'{r.from_value:g}..{r.to_value:g}{step}'
+
+
+_FILE = 'path; empty = not used'
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('source', defaults.SOURCE,
+              "frame source: 'sample' built-in synthetic scene, 'images' files, 'video' files, "
+              "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device",
+              choices=defaults.SOURCES),
+    ParamSpec('rate_hz', defaults.RATE_HZ,
+              'publish rate, Hz (sample, images, video, camera); stream and raiv publish what '
+              'arrives', FloatRange(0.1, 1000.0), read_only=False),
+    ParamSpec('loop', defaults.LOOP,
+              'start finite sources (images, video) again at their end; false = publish once and '
+              'stop'),
+    ParamSpec('encoding', defaults.ENCODING,
+              'published image encoding (colour or grey)', choices=defaults.ENCODINGS,
+              read_only=False),
+    ParamSpec('scale', defaults.CAMERA_SCALE,
+              'published image size relative to the calibration (1.0 = sensor size); images are '
+              'resized and CameraInfo scaled to match',
+              FloatRange(defaults.MIN_CAMERA_SCALE, 1.0)),
+    ParamSpec('camera_name', defaults.CAMERA_NAME,
+              'camera name: default frame ids and ~/.ros/camera_info/<camera_name>_left.yaml'),
+    ParamSpec('left_frame_id', '',
+              'left header frame_id; empty = <camera_name>_left_optical_frame (REP 103/105)',
+              read_only=False),
+    ParamSpec('right_frame_id', '',
+              'right header frame_id; empty = <camera_name>_right_optical_frame',
+              read_only=False),
+    ParamSpec('calibration_file', '',
+              'OpenCV stereo calibration (K1, D1, K2, D2, R, T, image size); ' + _FILE),
+    ParamSpec('left_calibration_file', '',
+              'left camera_info YAML (with right_calibration_file); set_camera_info writes it; '
+              + _FILE),
+    ParamSpec('right_calibration_file', '',
+              'right camera_info YAML (with left_calibration_file); ' + _FILE),
+    ParamSpec('baseline_mm', defaults.BASELINE_MM,
+              'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
+              FloatRange(1.0, 10000.0)),
+    ParamSpec('focal_length_mm', defaults.FOCAL_LENGTH_MM,
+              'lens focal length, mm, for the nominal calibration (RAiV lenses: '
+              f'{", ".join(f"{f:g}" for f in defaults.RAIV_LENSES_MM)})',
+              FloatRange(0.1, 1000.0)),
+    ParamSpec('pixel_size_um', defaults.PIXEL_SIZE_UM,
+              'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
+    ParamSpec('images_left', '',
+              'images source: left image file, directory or glob pattern; ' + _FILE),
+    ParamSpec('images_right', '',
+              'images source: right image file, directory or glob pattern; ' + _FILE),
+    ParamSpec('images_list', '',
+              'images source: text file of "left right" path pairs, one per line; ' + _FILE),
+    ParamSpec('video_left', '', 'video source: left video file; ' + _FILE),
+    ParamSpec('video_right', '', 'video source: right video file; ' + _FILE),
+    ParamSpec('video_side_by_side', '',
+              'video source: one side-by-side video (left half | right half); ' + _FILE),
+    ParamSpec('camera_device_left', '',
+              'camera source: left device index or path (e.g. 0 or /dev/video0); the one '
+              'device when camera_side_by_side'),
+    ParamSpec('camera_device_right', '', 'camera source: right device index or path'),
+    ParamSpec('camera_side_by_side', False,
+              'camera source: camera_device_left is one side-by-side stereo camera (left half | '
+              'right half)'),
+    ParamSpec('camera_width', defaults.CAMERA_DEVICE_SIZE_PX,
+              'camera source: requested capture width, px (side-by-side: both halves); 0 = '
+              "the device's", IntRange(0, 16384)),
+    ParamSpec('camera_height', defaults.CAMERA_DEVICE_SIZE_PX,
+              "camera source: requested capture height, px; 0 = the device's",
+              IntRange(0, 16384)),
+    ParamSpec('camera_fps', defaults.CAMERA_FPS,
+              "camera source: requested capture rate, Hz; 0 = the device's",
+              FloatRange(0.0, 1000.0)),
+    ParamSpec('stream_mode', defaults.STREAM_MODE,
+              "stream source: 'listen' for the device to connect, or 'connect' to the device",
+              choices=defaults.STREAM_MODES),
+    ParamSpec('stream_host', defaults.STREAM_HOST,
+              'stream source: address to listen on, or the device to connect to'),
+    ParamSpec('stream_port', defaults.STREAM_PORT, 'stream source: TCP port',
+              IntRange(1, 65535)),
+    ParamSpec('stream_token', '',
+              'stream source: shared secret a sender must present; empty = none'),
+    ParamSpec('stream_timeout_s', defaults.STREAM_TIMEOUT_S,
+              'stream source: a sender silent this long (or stalled mid-frame) is dropped, s',
+              FloatRange(0.1, 3600.0)),
+    ParamSpec('stream_max_senders', defaults.STREAM_MAX_SENDERS,
+              'stream source: senders connected at a time', IntRange(1, 16)),
+    ParamSpec('stream_compression', defaults.STREAM_COMPRESSION,
+              "stream source: image compression accepted from the sender ('any' = whatever it "
+              'sends)', choices=defaults.STREAM_COMPRESSIONS),
+)
+
+BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
+
+
+def default_values() -> dict[str, Any]:
+    """Return every parameter's default value by name."""
+    return {p.name: p.default for p in PARAMETERS}
+
+
+def loosely_typed(spec: ParamSpec) -> bool:
+    """Return True for parameters that accept other types (30 for 30.0, 0 for the path '0')."""
+    return isinstance(spec.default, float) or \
+        (isinstance(spec.default, str) and spec.choices is None)
+
+
+def coerce(spec: ParamSpec, value: Any) -> Any:
+    """Return `value` as the parameter's type where that loses nothing (int -> float, -> str)."""
+    if isinstance(spec.default, float) and type(value) is int:
+        return float(value)
+    if loosely_typed(spec) and isinstance(spec.default, str) and type(value) in (int, float):
+        return str(value)
+    return value
+
+
+def value_problem(spec: ParamSpec, value: Any) -> str | None:
+    """Return what is wrong with one value alone (type, choices, range), None when fine."""
+    expected = type(spec.default)
+    if not (type(value) is expected or (expected is float and type(value) is int)):
+        return f'{spec.name} must be a {spec.type_name}, got {value!r}'
+    if spec.choices is not None and value not in spec.choices:
+        return f'{spec.name} is {value!r}; choose one of {", ".join(spec.choices)}'
+    r = spec.value_range
+    if r is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'{spec.name} must be a finite number, got {value!r}'
+    if not r.from_value <= value <= r.to_value:
+        return f'{spec.name} is {value:g}; allowed {spec.limits_text()}'
+    return None
+
+
+def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
+    """Return what is wrong with these parameter values, alone or together (empty = usable).
+
+    Missing names take their defaults. Each message names the parameter and what to do.
+    """
+    v = default_values()
+    v.update(values)
+    problems = [f'unknown parameter {name!r}' for name in values if name not in BY_NAME]
+    problems += [p for p in (value_problem(s, v[s.name]) for s in PARAMETERS) if p]
+    if problems:
+        return problems
+    if bool(v['left_calibration_file']) != bool(v['right_calibration_file']):
+        problems.append('give both left_calibration_file and right_calibration_file (a '
+                        'camera_info YAML pair), or neither')
+    if v['calibration_file'] and (v['left_calibration_file'] or v['right_calibration_file']):
+        problems.append('give either calibration_file (OpenCV stereo) or the left/right '
+                        'camera_info pair, not both')
+    if v['left_frame_id'] and v['left_frame_id'] == v['right_frame_id']:
+        problems.append(f'left_frame_id and right_frame_id are both {v["left_frame_id"]!r}; the '
+                        'two cameras need different frames')
+    if not v['camera_name'].strip() and not (v['left_frame_id'] and v['right_frame_id']):
+        problems.append('camera_name is empty; give a name (it makes the frame ids) or both '
+                        'frame ids')
+    source = v['source']
+    if source == 'images':
+        pair = bool(v['images_left']) and bool(v['images_right'])
+        if not pair and not v['images_list']:
+            problems.append("source 'images' needs images_left and images_right (files, "
+                            'directories or glob patterns) or images_list')
+        elif pair and v['images_list']:
+            problems.append('give images_left/images_right or images_list, not both')
+    elif source == 'video':
+        pair = bool(v['video_left']) and bool(v['video_right'])
+        if pair == bool(v['video_side_by_side']):
+            problems.append("source 'video' needs video_left and video_right, or "
+                            'video_side_by_side (one of the two)')
+    elif source == 'camera':
+        if v['camera_side_by_side'] and not v['camera_device_left']:
+            problems.append('camera_side_by_side needs camera_device_left (an index such as 0 '
+                            'or a path such as /dev/video0)')
+        elif not v['camera_side_by_side'] and \
+                not (v['camera_device_left'] and v['camera_device_right']):
+            problems.append("source 'camera' needs camera_device_left and camera_device_right, "
+                            'or camera_side_by_side:=true with camera_device_left')
+    elif source == 'stream' and v['stream_mode'] == 'connect' and \
+            v['stream_host'] in ('', '0.0.0.0', '::'):
+        problems.append("stream_mode 'connect' needs stream_host set to the device's address")
+    return problems
+
+
+def parameter_table_markdown() -> str:
+    """Return the parameters as a Markdown table (name, type, default, allowed, description)."""
+    rows = ['| Parameter | Type | Default | Allowed | Runtime | Description |',
+            '|---|---|---|---|---|---|']
+    for p in PARAMETERS:
+        if isinstance(p.default, bool):
+            default = f'`{str(p.default).lower()}`'
+        elif isinstance(p.default, str):
+            default = f"`'{p.default}'`"
+        else:
+            default = f'`{p.default}`'
+        rows.append(f'| `{p.name}` | {p.type_name} | {default} | {p.limits_text()} | '
+                    f'{"no" if p.read_only else "yes"} | {p.description} |')
+    return '\n'.join(rows) + '\n'

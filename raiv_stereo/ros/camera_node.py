@@ -1,0 +1,447 @@
+"""Camera driver node: synchronized left/right Image + CameraInfo from any frame source.
+
+Thin plumbing: parameters come from raiv_stereo.camera_params, frames from raiv_stereo.sources,
+calibration from raiv_stereo.calibration; this node stamps, converts and publishes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_system_default
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.srv import SetCameraInfo
+from std_msgs.msg import Header
+
+from raiv_stereo import calibration as calib
+from raiv_stereo import camera_params, defaults
+from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.ros.conversions import (camera_info_msg, camera_model_from_msg, image_to_msg,
+                                         ns_to_stamp)
+from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame, open_source
+
+PUSHED_SOURCES = ('stream', 'raiv')
+"""Sources that deliver frames when the device sends them: polled fast, published as they come."""
+ASPECT_TOLERANCE = 0.01
+"""Relative aspect-ratio difference up to which a frame is resized to the published size."""
+
+FrameListener = Callable[[Any, StereoFrame], None]
+
+
+class CameraSetupError(RuntimeError):
+    """Parameters that cannot work together; the message names them and what to do."""
+
+
+def _descriptor(spec: camera_params.ParamSpec) -> ParameterDescriptor:
+    """Return the ROS descriptor of one parameter of the table."""
+    limits = spec.limits_text()
+    descriptor = ParameterDescriptor(
+        description=spec.description, read_only=spec.read_only,
+        dynamic_typing=camera_params.loosely_typed(spec),
+        additional_constraints=f'allowed: {limits}' if limits else '')
+    r = spec.value_range
+    if isinstance(r, camera_params.FloatRange):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
+    elif isinstance(r, camera_params.IntRange):
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(r.from_value), to_value=int(r.to_value), step=int(r.step))]
+    return descriptor
+
+
+def ros_home() -> Path:
+    """Return $ROS_HOME, else ~/.ros (where camera_info_manager keeps calibrations)."""
+    return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros')
+
+
+def to_encoding(image: np.ndarray, encoding: str) -> np.ndarray:
+    """Return an 8-bit grey or BGR image as `encoding` (mono8 or bgr8); ValueError otherwise."""
+    if image.dtype != np.uint8:
+        raise ValueError(f'frame has pixel type {image.dtype}; the camera node publishes 8-bit')
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.ndim == 3 and channels == 1:
+        image, channels = image[:, :, 0], 1
+    if channels not in (1, 3, 4):
+        raise ValueError(f'frame has {channels} channels; expected grey, BGR or BGRA')
+    if encoding == 'mono8':
+        code = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
+    else:
+        code = {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
+    return cv2.cvtColor(image, code) if code is not None else image
+
+
+class CameraNode(Node):
+    """Publishes left/right image_raw and camera_info with one stamp per pair."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('camera_node', **kwargs)
+        self._listeners: list[FrameListener] = []
+        self._source: FrameSource | None = None
+        self._timer = None
+        self._finished = False
+        self._published = 0
+        try:
+            self._setup()
+        except BaseException:
+            self._close_source()
+            self.destroy_node()
+            raise
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        """Declare parameters, build calibration and source, then publishers, services, timer."""
+        for spec in camera_params.PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        values = self.parameter_values()
+        problems = camera_params.camera_settings_problems(values)
+        if problems:
+            raise CameraSetupError('camera_node parameters: ' + '; '.join(problems))
+        self._kind = values['source']
+        self._scale = float(values['scale'])
+        self._encoding = values['encoding']
+        self._camera_name = values['camera_name']
+        self._frame_ids = self._make_frame_ids(values)
+
+        file_calibration = self._file_calibration(values)
+        nominal = calib.raiv_nominal(values['baseline_mm'], values['focal_length_mm'],
+                                     values['pixel_size_um'])
+        published = (file_calibration or nominal).scaled(self._scale)
+        self._source = open_source(self._kind, values, published)
+        if file_calibration is not None:
+            self._use_calibration(file_calibration, 'calibration file')
+        elif self._source.calibration is not None:
+            self._use_calibration(self._source.calibration, "the device's own calibration")
+        else:
+            self._use_calibration(nominal, 'RAiV nominal model')
+            if self._kind in PUSHED_SOURCES:
+                self.get_logger().info(
+                    "until the device sends its own calibration; then that one is used")
+        self._device_calibration_key = None if self._source.calibration is None \
+            else self._source.calibration.key
+        self._file_calibration_set = file_calibration is not None
+
+        qos = qos_profile_system_default
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._image_pubs = [self.create_publisher(Image, f'{side}/image_raw', qos,
+                                                  qos_overriding_options=overrides)
+                            for side in ('left', 'right')]
+        self._info_pubs = [self.create_publisher(CameraInfo, f'{side}/camera_info', qos,
+                                                 qos_overriding_options=overrides)
+                           for side in ('left', 'right')]
+        self._services = [
+            self.create_service(SetCameraInfo, f'{side}/set_camera_info',
+                                lambda req, resp, i=index: self._on_set_camera_info(i, req, resp))
+            for index, side in enumerate(('left', 'right'))]
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._on_parameters_set)
+        self._rate_hz = float(values['rate_hz'])
+        self._make_timer()
+        self.get_logger().info(
+            f"source '{self._kind}', publishing {self._size[0]}x{self._size[1]} "
+            f'{self._encoding} at {self._timer_text()}')
+
+    def parameter_values(self) -> dict[str, Any]:
+        """Return every declared parameter of the table by name (the options sources get)."""
+        return {spec.name: camera_params.coerce(spec, self.get_parameter(spec.name).value)
+                for spec in camera_params.PARAMETERS}
+
+    def _make_frame_ids(self, values: dict[str, Any]) -> tuple[str, str]:
+        name = values['camera_name']
+        return (values['left_frame_id'] or f'{name}_left_optical_frame',
+                values['right_frame_id'] or f'{name}_right_optical_frame')
+
+    def _file_calibration(self, values: dict[str, Any]) -> StereoCalibration | None:
+        """Return the calibration from the file parameters, None when none is given."""
+        if values['calibration_file']:
+            return calib.load_calibration([values['calibration_file']])
+        if values['left_calibration_file']:
+            return calib.load_calibration([values['left_calibration_file'],
+                                           values['right_calibration_file']])
+        return None
+
+    def _use_calibration(self, calibration: StereoCalibration, origin: str) -> None:
+        """Publish CameraInfo from `calibration` (full size) scaled to the published size."""
+        self._calibration = calibration
+        published = calibration.scaled(self._scale)
+        self._size = published.image_size
+        self._models = [published.left, published.right]
+        self._infos = [self._info_msg(model) for model in self._models]
+        self.get_logger().info(f'calibration: {origin}: {calibration.description}; published at '
+                               f'{self._size[0]}x{self._size[1]} (scale {self._scale:g})')
+
+    def _info_msg(self, model: CameraModel) -> CameraInfo:
+        return camera_info_msg(model, Header())
+
+    def _make_timer(self) -> None:
+        """(Re)create the read timer: rate_hz, or the fast poll rate for pushed sources."""
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+        rate_hz = max(self._rate_hz, defaults.STREAM_POLL_HZ) if self._kind in PUSHED_SOURCES \
+            else self._rate_hz
+        self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
+
+    def _timer_text(self) -> str:
+        if self._kind in PUSHED_SOURCES:
+            return 'the rate the device sends'
+        return f'{self._rate_hz:g} Hz'
+
+    # --- public ------------------------------------------------------------------------------
+
+    def add_frame_listener(self, callback: FrameListener) -> None:
+        """Call `callback(stamp, frame)` after each published pair (frame as published)."""
+        self._listeners.append(callback)
+
+    @property
+    def calibration(self) -> StereoCalibration:
+        """Return the calibration in use at the published size."""
+        return StereoCalibration(self._models[0], self._models[1],
+                                 self._calibration.description)
+
+    @property
+    def published_count(self) -> int:
+        """Return how many pairs this node has published."""
+        return self._published
+
+    @property
+    def finished(self) -> bool:
+        """Return True once a finite source has ended (nothing more will be published)."""
+        return self._finished
+
+    def destroy_node(self) -> None:
+        """Close the source, then destroy the node."""
+        self._close_source()
+        super().destroy_node()
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            source, self._source = self._source, None
+            try:
+                source.close()
+            except Exception as error:  # noqa: BLE001 (closing must not hide the real error)
+                self.get_logger().warning(f'closing the {self._kind} source: {error}')
+
+    # --- frames ------------------------------------------------------------------------------
+
+    def _error(self, message: str) -> None:
+        self.get_logger().error(message, throttle_duration_sec=defaults.ERROR_THROTTLE_S)
+
+    def _on_timer(self) -> None:
+        """Read one pair from the source (never blocks long) and publish it."""
+        if self._finished or self._source is None:
+            return
+        try:
+            frame = self._source.read()
+        except EndOfSource:
+            self._finished = True
+            self._timer.cancel()
+            self.get_logger().info(
+                f"source '{self._kind}' ended after {self._published} published pairs; "
+                'stopping (set loop:=true to start again at the end)')
+            return
+        except SourceError as error:
+            self._error(f"source '{self._kind}': {error}")
+            return
+        if frame is None:
+            return
+        self._check_device_calibration()
+        try:
+            left, right = (self._prepare(image, name)
+                           for image, name in ((frame.left, 'left'), (frame.right, 'right')))
+        except ValueError as error:
+            self._error(f'dropped a frame: {error}')
+            return
+        self._publish(dataclasses.replace(frame, left=left, right=right))
+
+    def _check_device_calibration(self) -> None:
+        """Switch to a calibration the source learned (device, stream) unless a file is given."""
+        device = self._source.calibration
+        if self._file_calibration_set or device is None or \
+                device.key == self._device_calibration_key:
+            return
+        self._device_calibration_key = device.key
+        try:
+            self._use_calibration(device.validate(), "the device's own calibration")
+        except CalibrationError as error:
+            self._error(f'the device sent an unusable calibration ({error}); keeping '
+                        f'{self._calibration.description}')
+
+    def _prepare(self, image: np.ndarray, name: str) -> np.ndarray:
+        """Return `image` at the published size and encoding; ValueError says why not."""
+        if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+            raise ValueError(f'{name} image is not a 2-D grey or colour image')
+        width, height = self._size
+        h, w = image.shape[:2]
+        if (w, h) != (width, height):
+            if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+                raise ValueError(
+                    f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
+                    f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '
+                    'with the aspect ratio of the calibration, or a calibration for these images')
+            shrink = w * h > width * height
+            image = cv2.resize(image, (width, height),
+                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return to_encoding(image, self._encoding)
+
+    def _publish(self, frame: StereoFrame) -> None:
+        """Publish both images and camera_infos with one stamp, then tell the listeners."""
+        if frame.capture_time_ns is not None:
+            stamp = ns_to_stamp(frame.capture_time_ns)
+        else:
+            stamp = self.get_clock().now().to_msg()
+        for index, image in enumerate((frame.left, frame.right)):
+            header = Header(stamp=stamp, frame_id=self._frame_ids[index])
+            self._image_pubs[index].publish(image_to_msg(image, self._encoding, header))
+        for index in range(2):
+            info = self._infos[index]
+            info.header = Header(stamp=stamp, frame_id=self._frame_ids[index])
+            self._info_pubs[index].publish(info)
+        self._published += 1
+        for listener in list(self._listeners):
+            listener(stamp, frame)
+
+    # --- set_camera_info ---------------------------------------------------------------------
+
+    def calibration_paths(self) -> tuple[Path, Path]:
+        """Return where set_camera_info stores each camera (the YAML pair, else ~/.ros)."""
+        left = self.get_parameter('left_calibration_file').value
+        right = self.get_parameter('right_calibration_file').value
+        if left and right:
+            return Path(left), Path(right)
+        folder = ros_home() / 'camera_info'
+        name = self._camera_name
+        return folder / f'{name}_left.yaml', folder / f'{name}_right.yaml'
+
+    def _on_set_camera_info(self, index: int, request: SetCameraInfo.Request,
+                            response: SetCameraInfo.Response) -> SetCameraInfo.Response:
+        """Validate and store one camera's new calibration, then publish it."""
+        side = ('left', 'right')[index]
+        try:
+            model = camera_model_from_msg(request.camera_info)
+            model = self._checked_model(model, side)
+            native = self._calibration.image_size
+            path = self.calibration_paths()[index]
+            calib.save_camera_info_yaml(path, model.scaled_to(*native),
+                                        f'{self._camera_name}_{side}')
+        except (CalibrationError, ValueError, OSError) as error:
+            response.success = False
+            response.status_message = f'{side} calibration not stored: {error}'
+            self.get_logger().error(response.status_message)
+            return response
+        models = list(self._models)
+        models[index] = model
+        self._models = models
+        self._infos[index] = self._info_msg(model)
+        full = [self._calibration.left, self._calibration.right]
+        full[index] = model.scaled_to(*self._calibration.image_size)
+        note = ''
+        try:
+            self._calibration = StereoCalibration(full[0], full[1],
+                                                  f'set_camera_info, stored in {path}').validate()
+        except CalibrationError as error:
+            note = f' (the pair is not consistent yet: {error}; set the other camera too)'
+            self._calibration = StereoCalibration(full[0], full[1],
+                                                  f'set_camera_info, stored in {path}')
+        if self.get_parameter('calibration_file').value:
+            note += ('; calibration_file is set and takes precedence at the next start: pass '
+                     'left/right_calibration_file instead')
+        elif path.parent == ros_home() / 'camera_info':
+            note += ('; to use it at the next start pass left_calibration_file and '
+                     'right_calibration_file')
+        response.success = True
+        response.status_message = f'stored {side} calibration in {path}{note}'
+        self.get_logger().info(response.status_message)
+        return response
+
+    def _checked_model(self, model: CameraModel, side: str) -> CameraModel:
+        """Return `model` at the published size, or raise CalibrationError saying what is wrong."""
+        width, height = self._size
+        if model.width_px <= 0 or model.height_px <= 0:
+            raise CalibrationError(f'image size {model.width_px}x{model.height_px} is not '
+                                   'positive')
+        if abs((model.width_px / model.height_px) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+            raise CalibrationError(
+                f'image size {model.width_px}x{model.height_px} does not have the aspect ratio '
+                f'of the published {width}x{height} images')
+        if (model.width_px, model.height_px) != (width, height):
+            model = model.scaled_to(width, height)
+        if model.K[0, 0] <= 0 or model.K[1, 1] <= 0 or model.P[0, 0] <= 0 or model.P[1, 1] <= 0:
+            raise CalibrationError('K and P need positive focal lengths (is the camera '
+                                   'calibrated?)')
+        if side == 'right' and model.P[0, 3] > 0:
+            raise CalibrationError(
+                f'right P[0,3] (Tx) is {model.P[0, 3]:g} > 0; ROS expects -fx * baseline_m < 0 '
+                '(left and right swapped?)')
+        return model
+
+    # --- parameters at runtime ---------------------------------------------------------------
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Accept a change only if every value and the resulting set are usable."""
+        values = self.parameter_values()
+        problems = []
+        for param in params:
+            spec = camera_params.BY_NAME.get(param.name)
+            if spec is None:
+                continue
+            value = camera_params.coerce(spec, param.value)
+            problem = camera_params.value_problem(spec, value)
+            if problem:
+                problems.append(problem)
+            values[param.name] = value
+        if not problems:
+            problems = camera_params.camera_settings_problems(values)
+        if problems:
+            return SetParametersResult(successful=False, reason='; '.join(problems))
+        return SetParametersResult(successful=True)
+
+    def _on_parameters_set(self, params: list[Parameter]) -> None:
+        """Apply accepted changes: encoding and frame ids at once, rate_hz by a new timer."""
+        names = {param.name for param in params}
+        values = self.parameter_values()
+        self._encoding = values['encoding']
+        self._frame_ids = self._make_frame_ids(values)
+        if 'rate_hz' in names and float(values['rate_hz']) != self._rate_hz:
+            self._rate_hz = float(values['rate_hz'])
+            if not self._finished:
+                self._make_timer()
+            self.get_logger().info(f'rate_hz is now {self._rate_hz:g}')
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the camera node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = CameraNode()
+        rclpy.spin(node)
+    except (SourceError, CalibrationError, CameraSetupError, ParameterException) as error:
+        get_logger('camera_node').error(str(error))
+        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
