@@ -172,33 +172,90 @@ def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
     return nearest, colour
 
 
+def _plane_box(camera: CameraModel, origin: np.ndarray, plane: Plane, time_s: float | None = None,
+               margin_px: int = 3) -> tuple[slice, slice] | None:
+    """Return the pixel box of a raw camera that `plane` covers at `time_s` (None: ever).
+
+    Projects dense points on every edge of the convex hull of the rectangle (at both motion
+    extremes when time_s is None; distortion bends straight edges, so edges are sampled, not just
+    corners). Returns the full image when the plane is unbounded or reaches behind the camera,
+    None when it is out of view.
+    """
+    full = (slice(0, camera.height_px), slice(0, camera.width_px))
+    if not all(math.isfinite(h) for h in plane.half_size_m):
+        return full
+    eu, ev = np.asarray(plane.axis_u, np.float64), np.asarray(plane.axis_v, np.float64)
+    centers = ([np.asarray(plane.center_m) + m * np.asarray(plane.motion_m) for m in (-1.0, 1.0)]
+               if time_s is None else [plane.center_at(time_s)])
+    corners = [c + a * plane.half_size_m[0] * eu + b * plane.half_size_m[1] * ev
+               - np.asarray(origin, np.float64)
+               for c in centers for a in (-1.0, 1.0) for b in (-1.0, 1.0)]
+    steps = np.linspace(0.0, 1.0, 65)[:, None]
+    points = np.concatenate([p + steps * (q - p) for i, p in enumerate(corners)
+                             for q in corners[i + 1:]])
+    raw = points @ camera.R  # x_raw = R^T x_rect
+    if raw[:, 2].min() <= 1e-3:
+        return full
+    pixels, _ = cv2.projectPoints(raw.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), camera.K,
+                                  camera.D)
+    pixels = pixels.reshape(-1, 2)
+    x0 = max(0, int(np.floor(pixels[:, 0].min())) - margin_px)
+    x1 = min(camera.width_px, int(np.ceil(pixels[:, 0].max())) + margin_px + 1)
+    y0 = max(0, int(np.floor(pixels[:, 1].min())) - margin_px)
+    y1 = min(camera.height_px, int(np.ceil(pixels[:, 1].max())) + margin_px + 1)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _union(boxes: list[tuple[slice, slice] | None]) -> tuple[slice, slice] | None:
+    """Return the bounding box of several boxes (None entries ignored)."""
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return None
+    return (slice(min(b[0].start for b in boxes), max(b[0].stop for b in boxes)),
+            slice(min(b[1].start for b in boxes), max(b[1].stop for b in boxes)))
+
+
 class Renderer:
-    """Renders a scene for one calibration; rays and static planes are computed once."""
+    """Renders a scene for one calibration; rays and static planes are computed once.
+
+    Per frame only the box of pixels the moving planes cover at that time is traced.
+    """
 
     def __init__(self, calibration: StereoCalibration, scene: Scene | None = None) -> None:
-        """Prepare rays of both raw cameras and of the rectified left camera."""
+        """Prepare rays of both raw cameras and the static images."""
         self.calibration = calibration
         self.scene = scene or sample_scene()
         self._origins = (np.zeros(3, np.float32),
                          np.array([calibration.baseline_m, 0.0, 0.0], np.float32))
         self._rays = (_camera_rays(calibration.left, False),
                       _camera_rays(calibration.right, False))
+        self._moving = [p for p in self.scene.planes if p.moving]
         self._static = [_trace(rays, origin, [p for p in self.scene.planes if not p.moving], 0.0)
                         for rays, origin in zip(self._rays, self._origins, strict=True)]
+        self._static_images = [self._to_image(z, colour) for z, colour in self._static]
+
+    def _to_image(self, z: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """Return the uint8 image of traced colours, background where no surface was hit."""
+        image = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
+        image[~np.isfinite(z)] = self.scene.background_bgr
+        return image
 
     def _image(self, camera_index: int, time_s: float) -> np.ndarray:
         """Render one raw camera image at `time_s`, compositing moving planes over static ones."""
-        static_z, static_colour = self._static[camera_index]
-        moving = [p for p in self.scene.planes if p.moving]
-        z, colour = static_z, static_colour
-        if moving:
-            moving_z, moving_colour = _trace(self._rays[camera_index],
-                                                  self._origins[camera_index], moving, time_s)
-            front = moving_z < static_z
-            colour = np.where(front[..., None], moving_colour, static_colour)
-            z = np.minimum(moving_z, static_z)
-        image = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
-        image[~np.isfinite(z)] = self.scene.background_bgr
+        image = self._static_images[camera_index].copy()
+        camera = (self.calibration.left, self.calibration.right)[camera_index]
+        box = _union([_plane_box(camera, self._origins[camera_index], p, time_s)
+                      for p in self._moving])
+        if box is None:
+            return image
+        static_z, static_colour = (a[box] for a in self._static[camera_index])
+        rays = self._rays[camera_index][(slice(None),) + box]
+        moving_z, moving_colour = _trace(rays, self._origins[camera_index], self._moving, time_s)
+        front = moving_z < static_z
+        colour = np.where(front[..., None], moving_colour, static_colour)
+        image[box] = self._to_image(np.minimum(moving_z, static_z), colour)
         return image
 
     def render(self, time_s: float = 0.0, with_truth: bool = True) -> RenderedPair:
