@@ -1,0 +1,306 @@
+"""Conversions between numpy / the stereo core and ROS messages, through real message types."""
+
+import struct
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from raiv_stereo.calibration import CalibrationError, CameraModel, raiv_nominal
+from raiv_stereo.ros.conversions import (ConversionError, camera_info_msg,
+                                         camera_model_from_msg, disparity_msg, image_to_msg,
+                                         msg_to_image, ns_to_stamp, point_cloud_msg,
+                                         stamp_to_ns, stereo_from_msgs)
+
+RNG = np.random.default_rng(7)
+ENCODINGS = {  # encoding -> (dtype, channels)
+    'mono8': (np.uint8, 1), 'bgr8': (np.uint8, 3), 'rgb8': (np.uint8, 3),
+    'bgra8': (np.uint8, 4), 'rgba8': (np.uint8, 4), 'mono16': (np.uint16, 1),
+    '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
+}
+
+
+def _image(dtype, channels, width=7, height=5):
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    if np.dtype(dtype).kind == 'f':
+        return RNG.uniform(-100.0, 100.0, shape).astype(dtype)
+    return RNG.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+
+
+def _header(sec=12, nanosec=345, frame_id='cam'):
+    header = Header(frame_id=frame_id)
+    header.stamp.sec, header.stamp.nanosec = sec, nanosec
+    return header
+
+
+def _padded_msg(image, encoding, pad_bytes, big_endian=False):
+    """Build an Image by hand with `pad_bytes` of junk after each row."""
+    data = image.astype(image.dtype.newbyteorder('>' if big_endian else '<'))
+    rows = data.reshape(image.shape[0], -1).view(np.uint8)
+    padded = np.concatenate([rows, np.full((rows.shape[0], pad_bytes), 0xAB, np.uint8)], axis=1)
+    msg = Image(height=image.shape[0], width=image.shape[1], encoding=encoding,
+                is_bigendian=big_endian, step=padded.shape[1])
+    msg.data.frombytes(padded.tobytes())
+    return msg
+
+
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+def test_round_trip_every_encoding(encoding):
+    image = _image(*ENCODINGS[encoding])
+    msg = image_to_msg(image, encoding, _header())
+    assert (msg.encoding, msg.width, msg.height) == (encoding, 7, 5)
+    assert msg.step == 7 * image.itemsize * ENCODINGS[encoding][1]
+    assert msg.header.stamp.sec == 12 and msg.header.frame_id == 'cam'
+    back = msg_to_image(msg)
+    assert back.dtype == image.dtype and back.shape == image.shape
+    np.testing.assert_array_equal(back, image)
+
+
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+@pytest.mark.parametrize('pad_bytes', [1, 2, 8])
+def test_step_padding_is_honoured(encoding, pad_bytes):
+    image = _image(*ENCODINGS[encoding])
+    msg = _padded_msg(image, encoding, pad_bytes)
+    assert msg.step > msg.width * image.itemsize * ENCODINGS[encoding][1]
+    np.testing.assert_array_equal(msg_to_image(msg), image)
+
+
+@pytest.mark.parametrize('encoding', ['mono16', '16UC1', '32FC1'])
+def test_big_endian_data_is_read_as_values(encoding):
+    image = _image(*ENCODINGS[encoding])
+    msg = _padded_msg(image, encoding, 2, big_endian=True)
+    back = msg_to_image(msg)
+    np.testing.assert_array_equal(back, image)
+    assert back.dtype.isnative
+
+
+def test_colour_conversions_follow_cv_bridge():
+    bgr = _image(np.uint8, 3)
+    msg = image_to_msg(bgr, 'bgr8')
+    np.testing.assert_array_equal(msg_to_image(msg, 'rgb8'), bgr[:, :, ::-1])
+    np.testing.assert_array_equal(msg_to_image(msg, 'mono8'),
+                                  cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    np.testing.assert_array_equal(msg_to_image(msg, 'bgra8')[:, :, 3], 255)
+    mono = _image(np.uint8, 1)
+    as_bgr = msg_to_image(image_to_msg(mono, 'mono8'), 'bgr8')
+    np.testing.assert_array_equal(as_bgr, np.dstack([mono] * 3))
+    # 8 <-> 16 bit scales by 65535 / 255 = 257, as cv_bridge's cvtColor does.
+    np.testing.assert_array_equal(msg_to_image(image_to_msg(mono, 'mono8'), 'mono16'),
+                                  mono.astype(np.uint16) * 257)
+    mono16 = np.array([[0, 257, 65535]], np.uint16)
+    np.testing.assert_array_equal(msg_to_image(image_to_msg(mono16, 'mono16'), 'mono8'),
+                                  [[0, 1, 255]])
+
+
+def test_impossible_conversions_raise_conversion_error():
+    depth = image_to_msg(_image(np.float32, 1), '32FC1')
+    with pytest.raises(ConversionError, match="'32FC1' image to 'mono8'"):
+        msg_to_image(depth, 'mono8')
+    with pytest.raises(ConversionError, match='unsupported image encoding .bayer_rggb8'):
+        msg_to_image(Image(width=2, height=2, step=2, encoding='bayer_rggb8', data=[0] * 4))
+    with pytest.raises(ConversionError, match="unsupported image encoding 'jpeg'"):
+        image_to_msg(_image(np.uint8, 3), 'jpeg')
+    with pytest.raises(ConversionError, match="as 'bgr8'"):
+        image_to_msg(_image(np.float32, 1), 'bgr8')
+
+
+def test_wrong_data_size_is_a_clear_error():
+    msg = image_to_msg(_image(np.uint8, 3), 'bgr8')
+    short = Image(height=msg.height, width=msg.width, encoding='bgr8', step=msg.step)
+    short.data.frombytes(bytes(msg.data)[:-1])
+    with pytest.raises(ConversionError, match=r'104 bytes but height 5 x step 21 = 105'):
+        msg_to_image(short)
+    long = Image(height=msg.height, width=msg.width, encoding='bgr8', step=msg.step)
+    long.data.frombytes(bytes(msg.data) + b'\0')
+    with pytest.raises(ConversionError, match='truncated or its width/height/step are wrong'):
+        msg_to_image(long)
+    narrow = Image(height=5, width=7, encoding='bgr8', step=20)
+    narrow.data.frombytes(bytes(100))
+    with pytest.raises(ConversionError, match=r'step 20 is smaller than width 7 x 3 bytes'):
+        msg_to_image(narrow)
+    with pytest.raises(ConversionError, match='width and height must be positive'):
+        msg_to_image(Image(height=0, width=7, encoding='mono8', step=7))
+
+
+def test_camera_info_round_trip_through_camera_model():
+    calib = raiv_nominal().scaled(0.5)
+    model = CameraModel(calib.left.width_px, calib.left.height_px, calib.left.K,
+                        [0.1, -0.02, 0.001, 0.002, 0.003], np.eye(3), calib.right.P)
+    info = camera_info_msg(model, _header(frame_id='left_optical'))
+    assert (info.width, info.height) == (800, 650)
+    assert info.distortion_model == 'plumb_bob' and info.header.frame_id == 'left_optical'
+    assert (info.binning_x, info.binning_y) == (0, 0)
+    assert (info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height) == (0, 0, 0, 0)
+    np.testing.assert_array_equal(info.k, model.K.ravel())
+    np.testing.assert_array_equal(info.p, model.P.ravel())
+    back = camera_model_from_msg(info)
+    assert (back.width_px, back.height_px) == (800, 650)
+    for name in 'KDRP':
+        np.testing.assert_array_equal(getattr(back, name), getattr(model, name))
+
+
+def _pair_infos(calib=None):
+    calib = calib or raiv_nominal().scaled(0.5)
+    return camera_info_msg(calib.left), camera_info_msg(calib.right)
+
+
+def test_stereo_from_msgs_gives_focal_and_baseline():
+    stereo = stereo_from_msgs(*_pair_infos())
+    nominal = raiv_nominal().scaled(0.5)
+    assert stereo.image_size == (800, 650)
+    assert stereo.focal_px == pytest.approx(nominal.focal_px)
+    assert stereo.baseline_mm == pytest.approx(65.0)
+
+
+def test_stereo_from_msgs_rejects_zero_focal_length():
+    left, right = _pair_infos()
+    left.k = [0.0] * 9
+    left.p = [0.0] * 12
+    with pytest.raises(CalibrationError, match='left camera_info: .*not calibrated'):
+        stereo_from_msgs(left, right)
+    left, right = _pair_infos()
+    p = right.p.copy()
+    p[0] = 0.0
+    right.p = p
+    with pytest.raises(CalibrationError, match='right camera_info: .*fx=0'):
+        stereo_from_msgs(left, right)
+
+
+def test_stereo_from_msgs_rejects_zero_baseline_and_wrong_sign():
+    left, right = _pair_infos()
+    p = right.p.copy()
+    p[3] = 0.0
+    right.p = p
+    with pytest.raises(CalibrationError, match='zero baseline'):
+        stereo_from_msgs(left, right)
+    p[3] = +0.065 * p[0]
+    right.p = p
+    with pytest.raises(CalibrationError, match=r'Tx\) is .* > 0.*swapped'):
+        stereo_from_msgs(left, right)
+
+
+def test_stereo_from_msgs_rejects_sizes_that_differ():
+    left, _ = _pair_infos()
+    _, right = _pair_infos(raiv_nominal().scaled(0.25))
+    with pytest.raises(CalibrationError, match='left camera_info is 800x650 but right is 400x325'):
+        stereo_from_msgs(left, right)
+
+
+def test_stereo_from_msgs_rejects_malformed_k_and_p():
+    left, right = _pair_infos()
+    k = left.k.copy()
+    k[8] = 0.0
+    left.k = k
+    with pytest.raises(CalibrationError, match='left camera_info: CameraInfo K is malformed'):
+        stereo_from_msgs(left, right)
+    left, right = _pair_infos()
+    p = right.p.copy()
+    p[10] = 0.0
+    right.p = p
+    with pytest.raises(CalibrationError, match='right camera_info: CameraInfo P is malformed'):
+        stereo_from_msgs(left, right)
+    left, right = _pair_infos()
+    k = left.k.copy()
+    k[4] = np.nan
+    left.k = k
+    with pytest.raises(CalibrationError, match='K contains NaN'):
+        stereo_from_msgs(left, right)
+
+
+def test_disparity_msg_fields():
+    disparity = RNG.uniform(10.0, 60.0, (6, 9)).astype(np.float32)
+    disparity[2, 3] = np.nan
+    disparity[4, 0] = np.inf
+    msg = disparity_msg(disparity, _header(3, 4, 'rect'), 466.6, 0.065, 8, 71, (2, 1, 8, 5))
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id) == (3, 4, 'rect')
+    assert msg.image.header.frame_id == 'rect'
+    assert msg.image.encoding == '32FC1'
+    assert msg.f == pytest.approx(466.6) and msg.t == pytest.approx(0.065)
+    assert (msg.min_disparity, msg.max_disparity) == (8.0, 71.0)
+    assert msg.delta_d == pytest.approx(1.0 / 16.0)
+    window = msg.valid_window
+    assert (window.x_offset, window.y_offset, window.width, window.height) == (2, 1, 6, 4)
+    image = msg_to_image(msg.image)
+    assert image[2, 3] == 7.0 and image[4, 0] == 7.0  # invalid = min_disparity - 1
+    valid = np.isfinite(disparity)
+    np.testing.assert_array_equal(image[valid], disparity[valid])
+
+
+def test_disparity_msg_clips_window_and_rejects_bad_geometry():
+    msg = disparity_msg(np.zeros((4, 5), np.float32), None, 100.0, 0.1, 0, 15, (-3, 0, 99, 9))
+    window = msg.valid_window
+    assert (window.x_offset, window.y_offset, window.width, window.height) == (0, 0, 5, 4)
+    with pytest.raises(ConversionError, match='baseline'):
+        disparity_msg(np.zeros((4, 5), np.float32), None, 100.0, 0.0, 0, 15, (0, 0, 5, 4))
+
+
+def _cloud_points(msg):
+    names = [f.name for f in msg.fields]
+    dtype = np.dtype({'names': names, 'formats': ['<f4'] * len(names),
+                      'offsets': [f.offset for f in msg.fields], 'itemsize': msg.point_step})
+    return np.frombuffer(bytes(msg.data), dtype=dtype)
+
+
+def test_point_cloud_coordinates_equal_depth_times_inverse_k():
+    K = np.array([[500.0, 0.0, 4.5], [0.0, 480.0, 3.0], [0.0, 0.0, 1.0]])
+    depth = RNG.uniform(0.5, 3.0, (6, 8)).astype(np.float32)
+    depth[1, 2] = np.nan
+    depth[5, 7] = 0.0
+    msg = point_cloud_msg(depth, K, _header(frame_id='left_optical'))
+    assert [f.name for f in msg.fields] == ['x', 'y', 'z']
+    assert msg.point_step == 12 and msg.height == 1 and msg.width == 46 and msg.is_dense
+    assert msg.row_step == 12 * 46 and msg.header.frame_id == 'left_optical'
+    points = _cloud_points(msg)
+    valid = np.isfinite(depth) & (depth > 0)
+    us, vs = np.nonzero(valid.T)[0], np.nonzero(valid.T)[1]
+    order = np.lexsort((us, vs))  # row-major pixel order
+    for index in (0, 7, 20, 45):
+        u, v = us[order][index], vs[order][index]
+        expected = depth[v, u] * np.linalg.inv(K) @ [u, v, 1.0]
+        got = [points['x'][index], points['y'][index], points['z'][index]]
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # A pixel right of and below the principal point is at +x (right), +y (down), +z (forward).
+    organised = _cloud_points(point_cloud_msg(depth, K, None, keep_nan=True)).reshape(6, 8)
+    assert organised['x'][5, 6] > 0 and organised['y'][5, 6] > 0 and organised['z'][5, 6] > 0
+    np.testing.assert_allclose(organised['x'][0, 0], depth[0, 0] * (0 - 4.5) / 500.0, rtol=1e-6)
+
+
+def test_point_cloud_keep_nan_is_organised():
+    K = np.array([[100.0, 0.0, 2.0], [0.0, 100.0, 1.5], [0.0, 0.0, 1.0]])
+    depth = np.full((4, 5), 2.0, np.float32)
+    depth[0, 1] = np.nan
+    msg = point_cloud_msg(depth, K, None, keep_nan=True)
+    assert (msg.height, msg.width, msg.row_step) == (4, 5, 60) and not msg.is_dense
+    points = _cloud_points(msg).reshape(4, 5)
+    assert np.isnan(points['x'][0, 1]) and np.isnan(points['z'][0, 1])
+    assert points['z'][3, 4] == pytest.approx(2.0)
+    full = point_cloud_msg(np.full((4, 5), 2.0, np.float32), K, None, keep_nan=True)
+    assert full.is_dense and full.width * full.height == 20
+
+
+def test_point_cloud_rgb_unpacks_back():
+    K = np.array([[100.0, 0.0, 1.0], [0.0, 100.0, 1.0], [0.0, 0.0, 1.0]])
+    depth = np.ones((2, 3), np.float32)
+    depth[1, 1] = np.nan
+    colors = RNG.integers(0, 255, (2, 3, 3), endpoint=True).astype(np.uint8)
+    msg = point_cloud_msg(depth, K, None, colors_bgr=colors)
+    assert [(f.name, f.offset, f.datatype) for f in msg.fields][-1] == ('rgb', 12, 7)
+    assert msg.point_step == 16 and msg.width == 5
+    points = _cloud_points(msg)
+    for index, (v, u) in enumerate([(0, 0), (0, 1), (0, 2), (1, 0), (1, 2)]):
+        packed = struct.unpack('<I', struct.pack('<f', points['rgb'][index]))[0]
+        b, g, r = colors[v, u]
+        assert packed == (int(r) << 16) | (int(g) << 8) | int(b)
+    with pytest.raises(ConversionError, match='colors_bgr must be uint8'):
+        point_cloud_msg(depth, K, None, colors_bgr=colors[:1])
+
+
+def test_stamp_conversions():
+    stamp = ns_to_stamp(1_700_000_123_456_789_012)
+    assert (stamp.sec, stamp.nanosec) == (1_700_000_123, 456_789_012)
+    assert stamp_to_ns(stamp) == 1_700_000_123_456_789_012
+    assert stamp_to_ns(_header(5, 7).stamp) == 5_000_000_007
+    from rclpy.time import Time
+    assert stamp_to_ns(Time(nanoseconds=42)) == 42
