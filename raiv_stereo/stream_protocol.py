@@ -1,0 +1,382 @@
+"""RAiV stream protocol v1: versioned, length-prefixed binary messages (device -> robot, no ROS).
+
+Every message is a 16-byte header, then `length` payload bytes (big-endian throughout):
+magic b'RAIV', version u8, type u8, flags u16 (0, reserved), length u32, crc32(payload) u32.
+Limits are checked on the header, before any payload buffer is allocated. The layout is
+documented for users in the README (notes/protocol.md); change PROTOCOL_VERSION with it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+MAGIC = b'RAIV'
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct('>4sBBHII')
+HEADER_SIZE = HEADER.size  # 16
+
+# Message types.
+HELLO = 1  # sender -> receiver, first message: JSON {"protocol", "token", "sender"}
+WELCOME = 2  # receiver -> sender: accepted, JSON {"receiver"}
+REJECT = 3  # either way, then close: JSON {"code", "reason"}
+CALIBRATION = 4  # sender -> receiver: JSON StereoCalibration.to_dict()
+FRAME = 5  # sender -> receiver: one stereo pair (FRAME_HEAD, then IMAGE_HEAD + bytes twice)
+PING = 6  # either way, empty: keeps an idle connection alive
+BYE = 7  # sender -> receiver, empty: orderly end of stream
+MESSAGE_NAMES = {HELLO: 'HELLO', WELCOME: 'WELCOME', REJECT: 'REJECT',
+                 CALIBRATION: 'CALIBRATION', FRAME: 'FRAME', PING: 'PING', BYE: 'BYE'}
+
+# REJECT codes.
+REJECT_AUTH = 1  # missing or wrong token: a configuration error, do not retry blindly
+REJECT_BUSY = 2  # the receiver already serves its maximum number of senders: retry later
+REJECT_PROTOCOL = 3  # malformed input, unknown version or type: fix the sender
+
+# Image codecs inside a FRAME.
+CODEC_RAW = 0
+CODEC_PNG = 1
+CODEC_JPEG = 2
+CODECS = {'raw': CODEC_RAW, 'png': CODEC_PNG, 'jpeg': CODEC_JPEG}
+CODEC_NAMES = {value: name for name, value in CODECS.items()}
+
+FRAME_HEAD = struct.Struct('>QQ')  # sequence u64, capture_time_ns u64 (device clock)
+IMAGE_HEAD = struct.Struct('>BHHBI')  # codec u8, width u16, height u16, channels u8, length u32
+
+# Protocol limits (part of the v1 specification, not tunables): a 2048 x 2048 BGR pair raw.
+MAX_WIDTH_PX = 2048
+MAX_HEIGHT_PX = 2048
+CHANNELS = (1, 3)
+MAX_IMAGE_BYTES = MAX_WIDTH_PX * MAX_HEIGHT_PX * 3
+MAX_FRAME_PAYLOAD = FRAME_HEAD.size + 2 * (IMAGE_HEAD.size + MAX_IMAGE_BYTES)
+MAX_CONTROL_PAYLOAD = 64 * 1024  # HELLO, WELCOME, REJECT, PING, BYE
+MAX_CALIBRATION_PAYLOAD = 1024 * 1024
+MAX_PAYLOAD = {FRAME: MAX_FRAME_PAYLOAD, CALIBRATION: MAX_CALIBRATION_PAYLOAD}
+KEEPALIVE_S = 1.0  # a sender idle this long sends PING, so receivers can time out dead peers
+
+
+class ProtocolError(ValueError):
+    """Bytes that do not follow the stream protocol; the message says what and where."""
+
+
+@dataclass
+class Message:
+    """One complete, checksum-verified message."""
+
+    type: int
+    payload: bytes | bytearray | memoryview
+    flags: int = 0
+
+    @property
+    def name(self) -> str:
+        """Return the message type's name."""
+        return MESSAGE_NAMES.get(self.type, f'type {self.type}')
+
+
+@dataclass
+class FramePayload:
+    """A decoded FRAME: the pair, its device capture time and the codec it travelled in."""
+
+    sequence: int
+    capture_time_ns: int
+    left: np.ndarray
+    right: np.ndarray
+    codec: str
+
+
+def max_payload(message_type: int) -> int:
+    """Return the largest payload allowed for a message type."""
+    return MAX_PAYLOAD.get(message_type, MAX_CONTROL_PAYLOAD)
+
+
+# ---------------------------------------------------------------- encoding
+
+def encode_message(message_type: int, parts: Sequence[bytes | bytearray | memoryview] = (),
+                   flags: int = 0) -> list[bytes | memoryview]:
+    """Return [header, *parts] of one message; the parts are not copied (send with send_parts)."""
+    if message_type not in MESSAGE_NAMES:
+        raise ProtocolError(f'cannot encode unknown message type {message_type}')
+    views = [memoryview(part).cast('B') for part in parts]
+    length = sum(view.nbytes for view in views)
+    if length > max_payload(message_type):
+        raise ProtocolError(f'{MESSAGE_NAMES[message_type]} payload of {length} bytes exceeds '
+                            f'the protocol limit of {max_payload(message_type)} bytes')
+    crc = 0
+    for view in views:
+        crc = zlib.crc32(view, crc)
+    return [HEADER.pack(MAGIC, PROTOCOL_VERSION, message_type, flags, length, crc), *views]
+
+
+def encode_json(message_type: int, data: Any) -> list[bytes | memoryview]:
+    """Return a message whose payload is compact UTF-8 JSON."""
+    return encode_message(message_type, [json.dumps(data, separators=(',', ':')).encode()])
+
+
+def encode_hello(token: str = '', sender: str = '') -> list[bytes | memoryview]:
+    """Return the HELLO a sender sends first (token '' when the receiver needs none)."""
+    return encode_json(HELLO, {'protocol': PROTOCOL_VERSION, 'token': token, 'sender': sender})
+
+
+def encode_reject(code: int, reason: str) -> list[bytes | memoryview]:
+    """Return a REJECT telling the peer why it is being disconnected."""
+    return encode_json(REJECT, {'code': code, 'reason': reason})
+
+
+def encode_calibration(calibration_dict: dict[str, Any]) -> list[bytes | memoryview]:
+    """Return a CALIBRATION message carrying StereoCalibration.to_dict()."""
+    return encode_json(CALIBRATION, calibration_dict)
+
+
+def encode_image(image: np.ndarray, codec: str = 'raw',
+                 jpeg_quality: int = 90, png_level: int = 1) -> tuple[bytes, memoryview]:
+    """Return (IMAGE_HEAD, bytes) for one 8-bit gray or BGR image; raw bytes are not copied."""
+    if codec not in CODECS:
+        raise ProtocolError(f'unknown codec {codec!r}; use one of {", ".join(CODECS)}')
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or \
+            (image.ndim == 3 and image.shape[2] not in CHANNELS):
+        raise ProtocolError(f'images must be 8-bit gray or BGR, got dtype {image.dtype}, '
+                            f'shape {image.shape}')
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if not (0 < width <= MAX_WIDTH_PX and 0 < height <= MAX_HEIGHT_PX):
+        raise ProtocolError(f'image of {width}x{height} exceeds the protocol limit of '
+                            f'{MAX_WIDTH_PX}x{MAX_HEIGHT_PX}')
+    if codec == 'raw':
+        data = memoryview(np.ascontiguousarray(image)).cast('B')
+    else:
+        params = ([cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if codec == 'jpeg'
+                  else [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)])
+        ok, encoded = cv2.imencode('.jpg' if codec == 'jpeg' else '.png', image, params)
+        if not ok:
+            raise ProtocolError(f'OpenCV could not encode a {width}x{height} image as {codec}')
+        data = memoryview(encoded).cast('B')
+    return IMAGE_HEAD.pack(CODECS[codec], width, height, channels, data.nbytes), data
+
+
+def encode_frame(sequence: int, capture_time_ns: int, left: np.ndarray, right: np.ndarray,
+                 codec: str = 'raw', jpeg_quality: int = 90, png_level: int = 1,
+                 encoded: Sequence[tuple[bytes, memoryview]] | None = None,
+                 ) -> list[bytes | memoryview]:
+    """Return one FRAME message as buffers; pass `encoded` to reuse encode_image() results."""
+    if encoded is None:
+        encoded = [encode_image(image, codec, jpeg_quality, png_level) for image in (left, right)]
+    (left_head, left_data), (right_head, right_data) = encoded
+    head = FRAME_HEAD.pack(sequence, capture_time_ns) + left_head
+    return encode_message(FRAME, [head, left_data, right_head, right_data])
+
+
+def to_bytes(buffers: Iterable[bytes | memoryview]) -> bytes:
+    """Join encoded buffers into one bytes object (tests, fuzzing)."""
+    return b''.join(buffers)
+
+
+def send_parts(sock: socket.socket, buffers: Sequence[bytes | memoryview]) -> None:
+    """Send buffers with scatter/gather writes, resuming after partial sends (no big copy)."""
+    views = [memoryview(buffer).cast('B') for buffer in buffers if len(buffer)]
+    while views:
+        sent = sock.sendmsg(views[:64])
+        while sent and views:
+            if sent >= views[0].nbytes:
+                sent -= views[0].nbytes
+                views.pop(0)
+            else:
+                views[0] = views[0][sent:]
+                sent = 0
+
+
+# ---------------------------------------------------------------- decoding
+
+def parse_header(header: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
+    """Check one 16-byte header; return (type, flags, length, crc) or raise ProtocolError."""
+    magic, version, message_type, flags, length, crc = HEADER.unpack(header)
+    if magic != MAGIC:
+        raise ProtocolError(f'bad magic {bytes(magic)!r} (expected {MAGIC!r}): the peer is not a '
+                            'RAiV stream sender or the stream lost sync')
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f'unknown protocol version {version} (this receiver speaks version '
+                            f'{PROTOCOL_VERSION}); update the sender or the receiver')
+    if message_type not in MESSAGE_NAMES:
+        raise ProtocolError(f'unknown message type {message_type}')
+    limit = max_payload(message_type)
+    if length > limit:
+        raise ProtocolError(f'{MESSAGE_NAMES[message_type]} length field {length} exceeds the '
+                            f'limit of {limit} bytes; refusing to allocate it')
+    return message_type, flags, length, crc
+
+
+class FrameDecoder:
+    """Incremental reader: feed() socket bytes, get complete, verified messages back.
+
+    Memory is bounded: one header, and one payload buffer allocated only after the header's
+    length passed the limits. After a ProtocolError the stream is out of sync: drop the decoder.
+    """
+
+    def __init__(self, allowed_types: Iterable[int] | None = None) -> None:
+        self.allowed_types: set[int] | None = set(allowed_types) if allowed_types else None
+        """Message types accepted (None = all); e.g. only HELLO before a sender is admitted."""
+        self._header = bytearray()
+        self._payload: bytearray | None = None
+        self._filled = 0
+        self._pending: tuple[int, int, int] | None = None
+
+    @property
+    def mid_message(self) -> bool:
+        """Return True while a message has started but is not complete."""
+        return bool(self._header) or self._payload is not None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Return the bytes held for the incomplete message (allocated payload included)."""
+        return len(self._header) + (len(self._payload) if self._payload is not None else 0)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
+        """Consume bytes; return the messages they complete; raise ProtocolError on bad input."""
+        view = memoryview(data).cast('B')
+        messages: list[Message] = []
+        while view.nbytes:
+            if self._payload is None:
+                take = min(HEADER_SIZE - len(self._header), view.nbytes)
+                self._header += view[:take]
+                view = view[take:]
+                if len(self._header) < HEADER_SIZE:
+                    break
+                message_type, flags, length, crc = parse_header(self._header)
+                self._header.clear()
+                if self.allowed_types is not None and message_type not in self.allowed_types:
+                    raise ProtocolError(
+                        f'unexpected {MESSAGE_NAMES[message_type]} message here (expected '
+                        f'{", ".join(MESSAGE_NAMES[t] for t in sorted(self.allowed_types))})')
+                self._payload, self._filled = bytearray(length), 0
+                self._pending = (message_type, flags, crc)
+            take = min(len(self._payload) - self._filled, view.nbytes)
+            self._payload[self._filled:self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+            if self._filled == len(self._payload):
+                messages.append(self._finish())
+        return messages
+
+    def _finish(self) -> Message:
+        """Verify the completed payload's checksum and return it as a Message."""
+        assert self._payload is not None and self._pending is not None
+        payload, (message_type, flags, crc) = self._payload, self._pending
+        self._payload, self._pending, self._filled = None, None, 0
+        actual = zlib.crc32(payload)
+        if actual != crc:
+            raise ProtocolError(f'{MESSAGE_NAMES[message_type]} payload of {len(payload)} bytes '
+                                f'has crc32 {actual:08x}, header says {crc:08x}: corrupted')
+        return Message(message_type, payload, flags)
+
+
+def decode_json(message: Message) -> Any:
+    """Return the JSON payload of a control or calibration message."""
+    try:
+        return json.loads(bytes(message.payload).decode('utf-8'))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ProtocolError(f'{message.name} payload is not UTF-8 JSON: {error}') from None
+
+
+def decode_hello(message: Message) -> dict[str, Any]:
+    """Return a HELLO's fields: protocol (int), token (str), sender (str)."""
+    data = decode_json(message)
+    if not isinstance(data, dict) or not isinstance(data.get('token', ''), str):
+        raise ProtocolError('HELLO payload must be a JSON object with a string "token"')
+    return {'protocol': data.get('protocol', PROTOCOL_VERSION),
+            'token': data.get('token', ''), 'sender': str(data.get('sender', ''))}
+
+
+def decode_reject(message: Message) -> tuple[int, str]:
+    """Return (code, reason) of a REJECT."""
+    data = decode_json(message)
+    if not isinstance(data, dict):
+        raise ProtocolError('REJECT payload must be a JSON object')
+    return int(data.get('code', 0)), str(data.get('reason', 'no reason given'))
+
+
+def _image_dims(data: memoryview, codec: int) -> tuple[int, int] | None:
+    """Return (width, height) from a PNG/JPEG header without decoding, None if not found."""
+    head = bytes(data[:65536]) if codec == CODEC_JPEG else bytes(data[:24])
+    if codec == CODEC_PNG:
+        if len(head) < 24 or head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
+            return None
+        return struct.unpack('>II', head[16:24])
+    if len(head) < 4 or head[:2] != b'\xff\xd8':
+        return None
+    pos = 2
+    while pos + 4 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        (segment,) = struct.unpack('>H', head[pos + 2:pos + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if pos + 9 > len(head):
+                return None
+            height, width = struct.unpack('>HH', head[pos + 5:pos + 9])
+            return width, height
+        pos += 2 + segment
+    return None
+
+
+def _decode_image(payload: memoryview, offset: int, side: str) -> tuple[np.ndarray, int, str]:
+    """Decode one IMAGE_HEAD + bytes at offset; return (image, next offset, codec name)."""
+    if offset + IMAGE_HEAD.size > payload.nbytes:
+        raise ProtocolError(f'FRAME truncated: no room for the {side} image header')
+    codec, width, height, channels, length = IMAGE_HEAD.unpack_from(payload, offset)
+    offset += IMAGE_HEAD.size
+    if codec not in CODEC_NAMES:
+        raise ProtocolError(f'{side} image has unknown codec {codec}')
+    if not (0 < width <= MAX_WIDTH_PX and 0 < height <= MAX_HEIGHT_PX) or channels not in CHANNELS:
+        raise ProtocolError(f'{side} image header says {width}x{height}x{channels}; allowed up to '
+                            f'{MAX_WIDTH_PX}x{MAX_HEIGHT_PX} with 1 or 3 channels')
+    if offset + length > payload.nbytes:
+        raise ProtocolError(f'FRAME truncated: {side} image needs {length} bytes, '
+                            f'{payload.nbytes - offset} left')
+    data = payload[offset:offset + length]
+    name = CODEC_NAMES[codec]
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    if codec == CODEC_RAW:
+        if length != width * height * channels:
+            raise ProtocolError(f'{side} raw image has {length} bytes, but {width}x{height}x'
+                                f'{channels} needs {width * height * channels}')
+        return np.frombuffer(data, np.uint8).reshape(shape), offset + length, name
+    dims = _image_dims(data, codec)
+    if dims is None:
+        raise ProtocolError(f'{side} image is not a valid {name} (no readable {name} header)')
+    if dims != (width, height):
+        raise ProtocolError(f'{side} {name} is {dims[0]}x{dims[1]} but the frame header says '
+                            f'{width}x{height}')
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ProtocolError(f'{side} {name} image ({length} bytes) is truncated or corrupt: '
+                            'OpenCV could not decode it')
+    if image.dtype != np.uint8 or image.shape != shape:
+        raise ProtocolError(f'{side} {name} decoded to {image.dtype} {image.shape}, but the frame '
+                            f'header says uint8 {shape}')
+    return image, offset + length, name
+
+
+def decode_frame(message: Message) -> FramePayload:
+    """Decode a FRAME into images; raise ProtocolError on any inconsistency (never half a pair)."""
+    payload = memoryview(message.payload).cast('B')
+    if payload.nbytes < FRAME_HEAD.size:
+        raise ProtocolError(f'FRAME of {payload.nbytes} bytes is shorter than its '
+                            f'{FRAME_HEAD.size}-byte head')
+    sequence, capture_time_ns = FRAME_HEAD.unpack_from(payload, 0)
+    left, offset, left_codec = _decode_image(payload, FRAME_HEAD.size, 'left')
+    right, offset, right_codec = _decode_image(payload, offset, 'right')
+    if offset != payload.nbytes:
+        raise ProtocolError(f'FRAME has {payload.nbytes - offset} unexpected trailing bytes')
+    if left.shape != right.shape:
+        raise ProtocolError(f'left image is {left.shape} but right is {right.shape}; a stereo '
+                            'pair must share one size and channel count')
+    codec = left_codec if left_codec == right_codec else f'{left_codec}+{right_codec}'
+    return FramePayload(sequence, capture_time_ns, left, right, codec)
