@@ -1,0 +1,121 @@
+"""USB camera source: one side-by-side stereo device or two devices, through cv2.VideoCapture."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping
+
+import cv2
+
+from raiv_stereo import defaults
+from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources.images import check_pair
+from raiv_stereo.sources.video import split_side_by_side
+
+
+def parse_device(value: Any) -> int | str | None:
+    """Return a device index or path from a parameter value; None for unused (-1 or '')."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        index = int(text)
+    except ValueError:
+        return os.path.expanduser(text)
+    return index if index >= 0 else None
+
+
+def open_device(device: int | str, width_px: int, height_px: int, fps: float,
+                option: str) -> cv2.VideoCapture:
+    """Open a capture device and request its size and rate; raise SourceError if it won't open."""
+    if isinstance(device, str) and not os.path.exists(device):
+        raise SourceError(f'{option}: camera device {device} does not exist; check the cable and '
+                          'the path (ls /dev/video*)')
+    capture = cv2.VideoCapture(device)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(
+            f'{option}: cannot open camera device {device}; check that it is connected, not in '
+            'use by another program, and that you may read it (video group)')
+    if width_px > 0:
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, float(width_px))
+    if height_px > 0:
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, float(height_px))
+    if fps > 0:
+        capture.set(cv2.CAP_PROP_FPS, float(fps))
+    return capture
+
+
+class CameraSource(FrameSource):
+    """Live pairs from a side-by-side stereo camera or from two cameras grabbed back to back.
+
+    camera_width/camera_height are the size requested from each device (for a side-by-side
+    camera: the whole frame, both halves), camera_fps its rate; 0 keeps the driver's default.
+    """
+
+    def __init__(self, captures: list[cv2.VideoCapture], names: list[str]) -> None:
+        """Take ownership of opened captures: one side-by-side, or (left, right)."""
+        self._captures = captures
+        self.names = names
+        self._sequence = 0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any],
+                     calibration: StereoCalibration) -> CameraSource:
+        """Open camera_device_left (+ camera_device_right unless camera_side_by_side)."""
+        left = parse_device(options.get('camera_device_left', -1))
+        right = parse_device(options.get('camera_device_right', -1))
+        width = int(options.get('camera_width', defaults.CAMERA_DEVICE_SIZE_PX) or 0)
+        height = int(options.get('camera_height', defaults.CAMERA_DEVICE_SIZE_PX) or 0)
+        fps = float(options.get('camera_fps', defaults.CAMERA_FPS) or 0.0)
+        if bool(options.get('camera_side_by_side', False)):
+            device = left if left is not None else right
+            if device is None:
+                raise SourceError('camera_side_by_side needs camera_device_left (an index such '
+                                  'as 0 or a path such as /dev/video0)')
+            option = 'camera_device_left' if left is not None else 'camera_device_right'
+            return cls([open_device(device, width, height, fps, option)], [str(device)])
+        if left is None or right is None:
+            raise SourceError('source "camera" needs camera_device_left and camera_device_right '
+                              '(indices or /dev paths), or camera_side_by_side with one device')
+        captures = [open_device(left, width, height, fps, 'camera_device_left')]
+        try:
+            captures.append(open_device(right, width, height, fps, 'camera_device_right'))
+        except SourceError:
+            captures[0].release()
+            raise
+        return cls(captures, [str(left), str(right)])
+
+    def read(self) -> StereoFrame | None:
+        """Grab all devices first (closest in time), then decode; None when a grab fails."""
+        if not self._captures:
+            raise SourceError(f'camera {", ".join(self.names)} is closed')
+        if not all(capture.grab() for capture in self._captures):
+            return None
+        stamp_ns = time.time_ns()
+        images = []
+        for capture in self._captures:
+            ok, image = capture.retrieve()
+            if not ok or image is None:
+                return None
+            images.append(image)
+        what = 'camera ' + ' / '.join(self.names)
+        if len(images) == 1:
+            left, right = split_side_by_side(images[0], what)
+        else:
+            left, right = check_pair(images[0], images[1], what)
+        frame = StereoFrame(left, right, capture_time_ns=stamp_ns, sequence=self._sequence)
+        self._sequence += 1
+        return frame
+
+    def close(self) -> None:
+        """Release the devices."""
+        for capture in self._captures:
+            capture.release()
+        self._captures = []

@@ -1,0 +1,125 @@
+"""Video-file source: two synchronized files (left, right) or one side-by-side file."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from raiv_stereo import defaults
+from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources.images import check_pair
+
+
+def open_video(path: str, option: str) -> cv2.VideoCapture:
+    """Open a video file; raise SourceError naming the file when it is missing or unreadable."""
+    if not os.path.isfile(path):
+        raise SourceError(f'{option}: video file {path} does not exist; check the path')
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(f'{option}: cannot open video {path} (not a video OpenCV can decode)')
+    return capture
+
+
+def split_side_by_side(image: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split a side-by-side frame into left and right halves (an odd last column is dropped)."""
+    half = image.shape[1] // 2
+    if half == 0:
+        raise SourceError(f'{what}: frame is {image.shape[1]} px wide, too narrow to split')
+    return image[:, :half].copy(), image[:, half:2 * half].copy()
+
+
+class VideoSource(FrameSource):
+    """Plays a pair of videos (or one side-by-side video) once, or looped by reopening."""
+
+    def __init__(self, paths: tuple[str, ...], loop: bool = True) -> None:
+        """Open the files: (left, right) or (side_by_side,)."""
+        self.paths = paths
+        self.loop = bool(loop)
+        self._options = (('video_left', 'video_right') if len(paths) == 2
+                         else ('video_side_by_side',))
+        self._captures: list[cv2.VideoCapture] = []
+        self._sequence = 0
+        self._frames_this_pass = 0
+        self._open()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any],
+                     calibration: StereoCalibration) -> VideoSource:
+        """Build from video_side_by_side, or video_left + video_right."""
+        loop = bool(options.get('loop', defaults.LOOP))
+        side_by_side = str(options.get('video_side_by_side', '') or '').strip()
+        left = str(options.get('video_left', '') or '').strip()
+        right = str(options.get('video_right', '') or '').strip()
+        if side_by_side:
+            if left or right:
+                raise SourceError('give either video_side_by_side or video_left + video_right, '
+                                  'not both')
+            return cls((os.path.expanduser(side_by_side),), loop)
+        if not left or not right:
+            raise SourceError('source "video" needs video_left and video_right, or '
+                              'video_side_by_side (one file, left half | right half)')
+        return cls((os.path.expanduser(left), os.path.expanduser(right)), loop)
+
+    def _open(self) -> None:
+        """(Re)open every file from its first frame."""
+        self._release()
+        try:
+            for path, option in zip(self.paths, self._options, strict=True):
+                self._captures.append(open_video(path, option))
+        except SourceError:
+            self._release()
+            raise
+        self._frames_this_pass = 0
+
+    def _release(self) -> None:
+        """Release open captures."""
+        for capture in self._captures:
+            capture.release()
+        self._captures = []
+
+    def _grab(self) -> list[np.ndarray] | None:
+        """Return one frame per file, or None when any file has ended."""
+        frames = []
+        for capture in self._captures:
+            ok, image = capture.read()
+            if not ok or image is None:
+                return None
+            frames.append(image)
+        return frames
+
+    def read(self) -> StereoFrame | None:
+        """Decode the next pair; at the end reopen (loop) or raise EndOfSource."""
+        if not self._captures:
+            if not self.loop:
+                raise EndOfSource(f'video {", ".join(self.paths)} ended')
+            self._open()
+        frames = self._grab()
+        if frames is None:
+            if self._frames_this_pass == 0:
+                raise SourceError(f'video {", ".join(self.paths)} has no decodable frames')
+            if not self.loop:
+                self._release()
+                raise EndOfSource(f'video {", ".join(self.paths)} ended after '
+                                  f'{self._frames_this_pass} frames')
+            self._open()
+            frames = self._grab()
+            if frames is None:
+                raise SourceError(f'video {", ".join(self.paths)} cannot be replayed')
+        what = ' / '.join(self.paths)
+        if len(frames) == 1:
+            left, right = split_side_by_side(frames[0], what)
+        else:
+            left, right = check_pair(frames[0], frames[1], what)
+        self._frames_this_pass += 1
+        frame = StereoFrame(left, right, capture_time_ns=None, sequence=self._sequence)
+        self._sequence += 1
+        return frame
+
+    def close(self) -> None:
+        """Release the files."""
+        self._release()

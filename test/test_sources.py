@@ -1,0 +1,324 @@
+"""Frame sources on small files written here: order, looping, end of source, clear errors."""
+
+import base64
+import sys
+import textwrap
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from raiv_stereo.calibration import raiv_nominal
+from raiv_stereo.scene import Plane, Renderer, Scene, sample_scene, truth_depth_m
+from raiv_stereo.sources import EndOfSource, SourceError, open_source
+from raiv_stereo.sources.camera import parse_device
+
+CALIB = raiv_nominal().scaled(0.1)  # 160x130
+
+
+def _pair(k, size=(40, 30)):
+    """Return a distinguishable left/right pair number k (uniform levels survive MJPG)."""
+    w, h = size
+    left = np.full((h, w, 3), 20 + 40 * k, np.uint8)
+    right = np.full((h, w, 3), 30 + 40 * k, np.uint8)
+    right[:, :, 0] = 200  # right differs in its blue channel
+    return left, right
+
+
+def _levels(frame):
+    return tuple(int(round(float(im[:, :, 1].mean()))) for im in (frame.left, frame.right))
+
+
+def _write_pairs(directory, count=3, size=(40, 30)):
+    (directory / 'left').mkdir(parents=True)
+    (directory / 'right').mkdir()
+    for k in range(count):
+        left, right = _pair(k, size)
+        cv2.imwrite(str(directory / 'left' / f'img_{k:03d}.png'), left)
+        cv2.imwrite(str(directory / 'right' / f'img_{k:03d}.png'), right)
+
+
+# --- sample -----------------------------------------------------------------------------------
+
+def test_sample_frames_have_the_calibration_size_and_advance_scene_time():
+    calib = raiv_nominal().scaled(0.25)
+    source = open_source('sample', {'rate_hz': 20.0}, calib)
+    before = time.time_ns()
+    frames = [source.read() for _ in range(3)]
+    for k, frame in enumerate(frames):
+        assert frame.left.shape == (325, 400, 3) and frame.right.shape == (325, 400, 3)
+        assert frame.left.dtype == np.uint8
+        assert frame.sequence == k
+        assert frame.scene_time_s == pytest.approx(k / 20.0)
+        assert before <= frame.capture_time_ns <= time.time_ns()
+    # The box moves: consecutive frames differ, but only where it is.
+    changed = np.any(frames[0].left != frames[2].left, axis=2)
+    assert 0.001 < changed.mean() < 0.2
+
+
+def test_sample_rejects_a_non_positive_rate():
+    with pytest.raises(SourceError, match='rate_hz'):
+        open_source('sample', {'rate_hz': 0.0}, CALIB)
+
+
+def test_fast_render_equals_a_full_trace_of_the_same_instant():
+    # Freeze the moving box where it is at t: an all-static scene is traced over every pixel.
+    calib = raiv_nominal().scaled(0.25)
+    scene = sample_scene()
+    renderer = Renderer(calib, scene)
+    for t in (0.0, 0.7, 1.0, 3.1):
+        frozen = Scene(planes=tuple(
+            Plane(**{**p.__dict__, 'center_m': tuple(p.center_at(t)), 'motion_m': (0, 0, 0)})
+            if p.moving else p for p in scene.planes))
+        fast = renderer.render(t, with_truth=False)
+        full = Renderer(calib, frozen).render(0.0, with_truth=False)
+        assert np.array_equal(fast.left_bgr, full.left_bgr)
+        assert np.array_equal(fast.right_bgr, full.right_bgr)
+
+
+def test_sample_disparity_agrees_with_f_b_over_z():
+    calib = raiv_nominal().scaled(0.5)  # 800x650, f = 466.7 px, B = 65 mm: rectified already
+    source = open_source('sample', {'rate_hz': 10.0}, calib)
+    source.read()
+    frame = source.read()  # scene time 0.1 s: the box is moving
+    truth_px = calib.focal_px * calib.baseline_m / truth_depth_m(calib, sample_scene(),
+                                                                 frame.scene_time_s)
+    sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=80, blockSize=5, P1=8 * 25,
+                                 P2=32 * 25, uniquenessRatio=10,
+                                 mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
+    left, right = (cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in (frame.left, frame.right))
+    disparity = sgbm.compute(left, right).astype(np.float32) / 16.0
+    valid = disparity > 0
+    valid[:, :90] = False  # no match possible left of the search window
+    assert valid.mean() > 0.6
+    error = np.abs(disparity[valid] - truth_px[valid])
+    assert np.median(error) < 0.5
+    assert np.mean(error < 1.0) > 0.85
+    # The near card (0.5 m, 60.7 px) and the wall (2.8 m, 10.8 px) both show up at their depth.
+    assert np.nanmax(truth_px) == pytest.approx(60.67, abs=0.01)
+    assert np.nanmin(truth_px) == pytest.approx(10.83, abs=0.01)
+
+
+# --- images -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('mode', ['directory', 'glob', 'list'])
+def test_images_play_in_sorted_order_then_end(tmp_path, mode):
+    _write_pairs(tmp_path)
+    if mode == 'directory':
+        options = {'images_left': str(tmp_path / 'left'), 'images_right': str(tmp_path / 'right')}
+    elif mode == 'glob':
+        options = {'images_left': str(tmp_path / 'left' / '*.png'),
+                   'images_right': str(tmp_path / 'right' / 'img_*.png')}
+    else:
+        lines = [f'left/img_{k:03d}.png right/img_{k:03d}.png' for k in (2, 0, 1)]
+        (tmp_path / 'pairs.txt').write_text('# left right\n\n' + '\n'.join(lines) + '\n')
+        options = {'images_list': str(tmp_path / 'pairs.txt')}
+    source = open_source('images', {**options, 'loop': False}, CALIB)
+    levels = [_levels(source.read()) for _ in range(3)]
+    expected_order = (2, 0, 1) if mode == 'list' else (0, 1, 2)
+    assert levels == [(20 + 40 * k, 30 + 40 * k) for k in expected_order]
+    with pytest.raises(EndOfSource):
+        source.read()
+    with pytest.raises(EndOfSource):
+        source.read()
+
+
+def test_images_loop_and_single_pair(tmp_path):
+    _write_pairs(tmp_path, count=2)
+    source = open_source('images', {'images_left': str(tmp_path / 'left'),
+                                    'images_right': str(tmp_path / 'right'), 'loop': True}, CALIB)
+    frames = [source.read() for _ in range(5)]
+    assert [_levels(f)[0] for f in frames] == [20, 60, 20, 60, 20]
+    assert [f.sequence for f in frames] == [0, 1, 2, 3, 4]
+    assert frames[0].left.shape == (30, 40, 3)  # native size: the node resizes
+    single = open_source('images', {'images_left': str(tmp_path / 'left' / 'img_001.png'),
+                                    'images_right': str(tmp_path / 'right' / 'img_001.png'),
+                                    'loop': True}, CALIB)
+    assert [_levels(single.read())[0] for _ in range(2)] == [60, 60]
+
+
+def test_images_errors_name_the_path(tmp_path):
+    _write_pairs(tmp_path)
+    missing = str(tmp_path / 'nowhere' / '*.png')
+    with pytest.raises(SourceError, match='nowhere'):
+        open_source('images', {'images_left': missing,
+                               'images_right': str(tmp_path / 'right')}, CALIB)
+    with pytest.raises(SourceError, match='no_such_dir'):
+        open_source('images', {'images_left': str(tmp_path / 'left'),
+                               'images_right': str(tmp_path / 'no_such_dir')}, CALIB)
+    with pytest.raises(SourceError, match='images_left and images_right'):
+        open_source('images', {}, CALIB)
+    # Unequal counts.
+    (tmp_path / 'right' / 'img_000.png').unlink()
+    with pytest.raises(SourceError, match=r'3 files.*2'):
+        open_source('images', {'images_left': str(tmp_path / 'left'),
+                               'images_right': str(tmp_path / 'right')}, CALIB)
+    # A list naming a missing file.
+    (tmp_path / 'pairs.txt').write_text('left/img_000.png right/img_000.png\n')
+    with pytest.raises(SourceError, match=r'pairs.txt:1.*img_000.png'):
+        open_source('images', {'images_list': str(tmp_path / 'pairs.txt')}, CALIB)
+    (tmp_path / 'bad.txt').write_text('only_one_path.png\n')
+    with pytest.raises(SourceError, match='bad.txt:1'):
+        open_source('images', {'images_list': str(tmp_path / 'bad.txt')}, CALIB)
+
+
+def test_images_unreadable_and_mismatched_sizes(tmp_path):
+    left, right = _pair(0)
+    cv2.imwrite(str(tmp_path / 'l.png'), left)
+    (tmp_path / 'r.png').write_bytes(b'not a png at all')
+    source = open_source('images', {'images_left': str(tmp_path / 'l.png'),
+                                    'images_right': str(tmp_path / 'r.png')}, CALIB)
+    with pytest.raises(SourceError, match=r'r\.png'):
+        source.read()
+    cv2.imwrite(str(tmp_path / 'big.png'), np.zeros((31, 40, 3), np.uint8))
+    source = open_source('images', {'images_left': str(tmp_path / 'l.png'),
+                                    'images_right': str(tmp_path / 'big.png')}, CALIB)
+    with pytest.raises(SourceError, match=r'40x30.*40x31'):
+        source.read()
+
+
+# --- video ------------------------------------------------------------------------------------
+
+def _write_video(path, frames):
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (w, h))
+    assert writer.isOpened()
+    for image in frames:
+        writer.write(image)
+    writer.release()
+
+
+def test_video_pair_plays_in_order_and_ends(tmp_path):
+    pairs = [_pair(k, (48, 32)) for k in range(3)]
+    _write_video(tmp_path / 'l.avi', [p[0] for p in pairs])
+    _write_video(tmp_path / 'r.avi', [p[1] for p in pairs])
+    options = {'video_left': str(tmp_path / 'l.avi'), 'video_right': str(tmp_path / 'r.avi')}
+    source = open_source('video', {**options, 'loop': False}, CALIB)
+    levels = [_levels(source.read()) for _ in range(3)]
+    for k, (left, right) in enumerate(levels):
+        assert abs(left - (20 + 40 * k)) <= 3 and abs(right - (30 + 40 * k)) <= 3
+    with pytest.raises(EndOfSource):
+        source.read()
+    source.close()
+    looped = open_source('video', {**options, 'loop': True}, CALIB)
+    firsts = [_levels(looped.read())[0] for _ in range(7)]
+    assert [round((v - 20) / 40) for v in firsts] == [0, 1, 2, 0, 1, 2, 0]
+    looped.close()
+
+
+def test_video_side_by_side(tmp_path):
+    frames = [np.hstack(_pair(k, (48, 32))) for k in range(2)]
+    _write_video(tmp_path / 'sbs.avi', frames)
+    source = open_source('video', {'video_side_by_side': str(tmp_path / 'sbs.avi'),
+                                   'loop': False}, CALIB)
+    first = source.read()
+    assert first.left.shape == (32, 48, 3) and first.right.shape == (32, 48, 3)
+    assert abs(_levels(first)[0] - 20) <= 3 and abs(_levels(first)[1] - 30) <= 3
+    assert abs(float(first.right[4:-4, 4:-4, 0].mean()) - 200) <= 4
+    source.read()
+    with pytest.raises(EndOfSource):
+        source.read()
+
+
+def test_video_errors_name_the_file(tmp_path):
+    with pytest.raises(SourceError, match='missing.avi'):
+        open_source('video', {'video_side_by_side': str(tmp_path / 'missing.avi')}, CALIB)
+    (tmp_path / 'junk.avi').write_bytes(b'\x00' * 100)
+    with pytest.raises(SourceError, match='junk.avi'):
+        source = open_source('video', {'video_side_by_side': str(tmp_path / 'junk.avi')}, CALIB)
+        source.read()
+    with pytest.raises(SourceError, match='video_left and video_right'):
+        open_source('video', {'video_left': str(tmp_path / 'junk.avi')}, CALIB)
+    _write_video(tmp_path / 'l.avi', [np.zeros((32, 48, 3), np.uint8)] * 2)
+    _write_video(tmp_path / 'r.avi', [np.zeros((40, 48, 3), np.uint8)] * 2)
+    source = open_source('video', {'video_left': str(tmp_path / 'l.avi'),
+                                   'video_right': str(tmp_path / 'r.avi')}, CALIB)
+    with pytest.raises(SourceError, match=r'48x32.*48x40'):
+        source.read()
+
+
+# --- camera -----------------------------------------------------------------------------------
+
+def test_parse_device():
+    assert parse_device(0) == 0 and parse_device('2') == 2
+    assert parse_device(-1) is None and parse_device('') is None and parse_device('-1') is None
+    assert parse_device('/dev/video3') == '/dev/video3'
+
+
+def test_camera_that_does_not_open_gives_a_clear_error(tmp_path):
+    missing = str(tmp_path / 'video99')
+    with pytest.raises(SourceError, match='video99.*does not exist'):
+        open_source('camera', {'camera_device_left': missing, 'camera_side_by_side': True}, CALIB)
+    with pytest.raises(SourceError, match='cannot open camera device 63'):
+        open_source('camera', {'camera_device_left': 63, 'camera_device_right': 62}, CALIB)
+    with pytest.raises(SourceError, match='camera_device_right'):
+        open_source('camera', {'camera_device_left': 0}, CALIB)
+
+
+# --- raiv -------------------------------------------------------------------------------------
+
+FAKE_SDK = textwrap.dedent('''
+    """Stand-in for the RAiV qCU_Data SDK, written by test_sources.py."""
+    INIT_RESULT = True
+    QUEUE = []
+
+
+    class qCUData:
+        def init(self):
+            return INIT_RESULT
+
+        def getDataAi(self):
+            return QUEUE.pop(0) if QUEUE else None
+''')
+
+
+@pytest.fixture
+def fake_sdk(tmp_path, monkeypatch):
+    (tmp_path / 'qCU_Data.py').write_text(FAKE_SDK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, 'qCU_Data', raising=False)
+    import qCU_Data
+    yield qCU_Data
+    sys.modules.pop('qCU_Data', None)
+
+
+def test_raiv_without_the_sdk_says_so(monkeypatch):
+    monkeypatch.delitem(sys.modules, 'qCU_Data', raising=False)
+    monkeypatch.setattr(sys, 'path', [p for p in sys.path if 'qCU' not in p])
+    with pytest.raises(SourceError, match=r'qCU_Data\) is not importable: this source runs only '
+                                          'on the camera'):
+        open_source('raiv', {}, CALIB)
+
+
+def test_raiv_with_the_sdk(fake_sdk):
+    device = raiv_nominal().scaled(0.05)  # 80x65
+    left, right = _pair(1, (80, 65))
+    encoded = cv2.imencode('.png', np.hstack(_pair(2, (80, 65))))[1].tobytes()
+    fake_sdk.QUEUE.extend([
+        {'left': left, 'right': right, 'calibration': device.to_dict()},
+        None,
+        {'data': {'image': base64.b64encode(encoded).decode()}},
+        {'error': 'shared memory lost'},
+        {'something': 1},
+    ])
+    source = open_source('raiv', {}, CALIB)
+    assert source.calibration is None  # not known before the first data
+    frame = source.read()
+    assert _levels(frame) == (60, 70) and frame.capture_time_ns is not None
+    assert source.calibration is not None and source.calibration.key == device.key
+    assert source.read() is None
+    frame = source.read()
+    assert frame.left.shape == (65, 80, 3) and _levels(frame) == (100, 110)
+    assert frame.sequence == 1
+    with pytest.raises(SourceError, match='shared memory lost'):
+        source.read()
+    with pytest.raises(SourceError, match='something'):
+        source.read()
+    assert source.read() is None
+
+
+def test_raiv_init_failure(fake_sdk):
+    fake_sdk.INIT_RESULT = False
+    with pytest.raises(SourceError, match=r'init\(\) returned False'):
+        open_source('raiv', {}, CALIB)
