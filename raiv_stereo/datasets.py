@@ -1,4 +1,4 @@
-"""Rectified stereo pairs with ground-truth disparity (Middlebury, KITTI, ETH3D) and their scoring."""
+"""Rectified stereo pairs with ground-truth disparity (Middlebury, KITTI, ETH3D), and scoring."""
 
 from __future__ import annotations
 

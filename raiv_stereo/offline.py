@@ -1,4 +1,4 @@
-"""`raiv-stereo range` (depth <-> disparity and the SGBM window) and `raiv-stereo depth` on files."""
+"""`raiv-stereo range` (depth vs disparity, SGBM window) and `raiv-stereo depth` on files."""
 
 from __future__ import annotations
 
