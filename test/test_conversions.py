@@ -244,7 +244,7 @@ def _cloud_points(msg):
 
 
 def test_point_cloud_coordinates_equal_depth_times_inverse_k():
-    K = np.array([[500.0, 0.0, 4.5], [0.0, 480.0, 3.0], [0.0, 0.0, 1.0]])
+    K = np.array([[500.0, 0.7, 4.5], [0.0, 480.0, 3.0], [0.0, 0.0, 1.0]])  # with skew
     depth = RNG.uniform(0.5, 3.0, (6, 8)).astype(np.float32)
     depth[1, 2] = np.nan
     depth[5, 7] = 0.0
@@ -304,3 +304,9 @@ def test_stamp_conversions():
     assert stamp_to_ns(_header(5, 7).stamp) == 5_000_000_007
     from rclpy.time import Time
     assert stamp_to_ns(Time(nanoseconds=42)) == 42
+
+
+def test_point_cloud_rejects_a_matrix_that_is_not_k():
+    with pytest.raises(ConversionError, match='K must be a camera matrix'):
+        point_cloud_msg(np.ones((2, 2), np.float32),
+                        [[100.0, 0.0, 1.0], [0.0, 100.0, 1.0], [0.0, 0.0, 2.0]], None)

@@ -214,6 +214,9 @@ def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
     if K[0, 0] <= 0 or K[1, 1] <= 0:
         raise ConversionError(f'K has focal lengths fx={K[0, 0]:g}, fy={K[1, 1]:g}; '
                               'both must be positive')
+    if K[1, 0] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+        raise ConversionError(f'K must be a camera matrix [[fx s cx] [0 fy cy] [0 0 1]], got '
+                              f'{K.ravel().tolist()}')
     height_px, width_px = depth.shape
     colors = None
     if colors_bgr is not None:
@@ -224,25 +227,27 @@ def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
             raise ConversionError(
                 f'colors_bgr must be uint8 {width_px}x{height_px} (bgr8 or mono8) like the '
                 f'depth image, got {colors.dtype.name} {colors.shape}')
-    u, v = np.meshgrid(np.arange(width_px, dtype=np.float64),
-                       np.arange(height_px, dtype=np.float64))
-    rays = np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
-    z = depth.ravel().astype(np.float64)
-    z = np.where(z > 0, z, np.nan)  # depth 0 or negative: no measurement
-    xyz = (rays * z).T.astype(np.float32)
+    # K is upper triangular, so K^-1 [u v 1] = [a u + b v + c, e v + f, 1]: broadcast per axis.
+    k_inv = np.linalg.inv(K)
+    u = np.arange(width_px, dtype=np.float64)[None, :]
+    v = np.arange(height_px, dtype=np.float64)[:, None]
+    z = np.where(depth > 0, depth, np.float32(np.nan))  # 0 or negative depth: no measurement
+    dtype = [('x', '<f4'), ('y', '<f4'), ('z', '<f4')]
     fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
               for i, name in enumerate('xyz')]
-    dtype = [('x', '<f4'), ('y', '<f4'), ('z', '<f4')]
     if colors is not None:
         fields.append(PointField(name='rgb', offset=12, datatype=PointField.FLOAT32, count=1))
         dtype.append(('rgb', '<f4'))
-    points = np.zeros(depth.size, dtype=dtype)
-    points['x'], points['y'], points['z'] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    points = np.empty((height_px, width_px), dtype=dtype)
+    points['x'] = ((k_inv[0, 0] * u + k_inv[0, 1] * v + k_inv[0, 2]) * z).astype(np.float32)
+    points['y'] = ((k_inv[1, 1] * v + k_inv[1, 2]) * z).astype(np.float32)
+    points['z'] = z
     if colors is not None:
-        bgr = colors[:, :, :3].reshape(-1, 3).astype(np.uint32)
-        packed = (bgr[:, 2] << 16) | (bgr[:, 1] << 8) | bgr[:, 0]
+        bgr = colors[:, :, :3].astype(np.uint32)
+        packed = (bgr[:, :, 2] << 16) | (bgr[:, :, 1] << 8) | bgr[:, :, 0]
         points['rgb'] = packed.astype('<u4').view('<f4')
-    finite = np.isfinite(xyz).all(axis=1)
+    points = points.ravel()
+    finite = np.isfinite(points['x']) & np.isfinite(points['y']) & np.isfinite(points['z'])
     msg = PointCloud2()
     if header is not None:
         msg.header = header
