@@ -1,0 +1,550 @@
+"""Depth node: synchronized stereo pairs in; disparity, REP 118 depth and a point cloud out.
+
+Plumbing only: the stereo core (raiv_stereo.pipeline) does the work; this node pairs the topics
+with message_filters, keeps the newest pair for a worker thread (callbacks always drain, latency
+stays bounded), publishes the results, applies parameter changes and reports diagnostics.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType, SetParametersResult)
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
+
+from raiv_stereo import defaults, depth_params
+from raiv_stereo.calibration import (CalibrationError, CameraModel, StereoCalibration,
+                                     rectified_pinhole)
+from raiv_stereo.ros import conversions
+from raiv_stereo.ros.compat import message_filters
+
+ERROR_THROTTLE_S = 5.0
+"""Each kind of input error is logged at most once per this many seconds."""
+STATS_WINDOW = 100
+"""Frames kept for the processing-time and latency statistics."""
+
+_PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
+                    'integer': ParameterType.PARAMETER_INTEGER,
+                    'double': ParameterType.PARAMETER_DOUBLE,
+                    'string': ParameterType.PARAMETER_STRING}
+
+
+class InputError(ValueError):
+    """A stereo pair the node cannot use; the message names the topic and what to do."""
+
+
+def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
+    """Return the ROS descriptor (type, description, range, read-only) of one parameter."""
+    limits = spec.limits_text()
+    descriptor = ParameterDescriptor(
+        name=spec.name, type=_PARAMETER_TYPES[spec.type_name],
+        description=spec.description, read_only=spec.read_only,
+        additional_constraints=f'allowed: {limits}' if limits else '')
+    r = spec.value_range
+    if isinstance(r, depth_params.IntRange):
+        descriptor.integer_range = [IntegerRange(from_value=r.from_value, to_value=r.to_value,
+                                                 step=r.step)]
+    elif isinstance(r, depth_params.FloatRange):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
+    return descriptor
+
+
+def _info_key(info: CameraInfo) -> tuple:
+    """Return the content of a CameraInfo that the calibration depends on (a cache key)."""
+    return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
+            tuple(info.r), tuple(info.p))
+
+
+def _stamp_ns(msg: Any) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+@dataclass
+class _TopicWatch:
+    """Arrivals on one input topic, for explaining a pair that never syncs."""
+
+    resolved_name: str
+    count: int = 0
+    last_arrival_s: float | None = None
+    last_stamp_ns: int | None = None
+
+
+@dataclass
+class _Stats:
+    """Per-frame measurements shared by the worker thread and the diagnostics timer."""
+
+    processing_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    core_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    valid_share: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    frames: int = 0
+    frames_at_last_report: int = 0
+    rejected: int = 0
+    search_window: str = 'not yet computed'
+    working_size: str = 'not yet known'
+    last_problem: str = ''
+
+
+class DepthNode(Node):
+    """Stereo depth from synchronized left/right images and camera_infos (see module doc)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('depth_node', **kwargs)
+        # Parameters, with descriptors and ranges from depth_params.
+        for spec in depth_params.PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        self._values = {spec.name: self.get_parameter(spec.name).value
+                        for spec in depth_params.PARAMETERS}
+        problems = depth_params.depth_settings_problems(self._values)
+        if problems:
+            raise ValueError('depth_node parameters: ' + '; '.join(problems))
+
+        # The core is built on the first pair (it needs the calibration from CameraInfo).
+        self._pipeline = None
+        self._pipeline_calibration_key: str | None = None
+        self._pipeline_settings = None
+        self._pipeline_scale: float | None = None
+        self._info_cache: tuple[tuple, StereoCalibration | Exception] | None = None
+        self._values_lock = threading.Lock()
+        self._values_version = 0
+
+        # State shared between the sync callback, the worker and the timers.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: tuple | None = None
+        self._stopping = False
+        self.dropped_frames = 0
+        self.processing_times_ms: deque = deque(maxlen=STATS_WINDOW)
+        self._stats = _Stats(processing_ms=self.processing_times_ms)
+        self._error_times: dict[str, float] = {}
+        self._started_s = time.monotonic()
+        self._last_sync_s: float | None = None
+        self._last_report_s = time.monotonic()
+
+        # Publishers: reliable, QoS overridable (REP 2003).
+        overrides = QoSOverridingOptions.with_default_policies()
+
+        def publisher(msg_type: type, topic: str):
+            return self.create_publisher(msg_type, topic, 10, qos_overriding_options=overrides)
+
+        self._pub_disparity = publisher(DisparityImage, 'disparity')
+        self._pub_depth = publisher(Image, 'depth/image_rect')
+        self._pub_depth_info = publisher(CameraInfo, 'depth/camera_info')
+        self._pub_color = publisher(Image, 'depth/color')
+        self._pub_left_rect = publisher(Image, 'left/image_rect')
+        self._pub_points = publisher(PointCloud2, 'points')
+        self._pub_diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        # Subscriptions: best-effort sensor data through message_filters.
+        image_suffix = 'image_rect' if self._values['input_rectified'] else 'image_raw'
+        topics = [(Image, f'left/{image_suffix}'), (Image, f'right/{image_suffix}'),
+                  (CameraInfo, 'left/camera_info'), (CameraInfo, 'right/camera_info')]
+        self._filters = []
+        self._watch: list[_TopicWatch] = []
+        for msg_type, topic in topics:
+            sub = message_filters.Subscriber(self, msg_type, topic,
+                                             qos_profile=qos_profile_sensor_data,
+                                             qos_overriding_options=overrides)
+            watch = _TopicWatch(self.resolve_topic_name(topic))
+            sub.registerCallback(self._on_arrival, watch)
+            self._filters.append(sub)
+            self._watch.append(watch)
+        queue_size = self._values['queue_size']
+        if self._values['sync'] == 'approximate':
+            self._sync = message_filters.ApproximateTimeSynchronizer(
+                self._filters, queue_size, self._values['sync_slop_s'])
+        else:
+            self._sync = message_filters.TimeSynchronizer(self._filters, queue_size)
+        self._sync.registerCallback(self._on_pair)
+
+        # Runtime parameter changes: checked together, applied on the next frame.
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+
+        self._diagnostics_timer = self.create_timer(self._values['diagnostics_period_s'],
+                                                    self._report)
+        self._sync_timer = self.create_timer(1.0, self._check_sync)
+        self._worker = threading.Thread(target=self._work, name='depth_node_worker', daemon=True)
+        self._worker.start()
+        names = ', '.join(w.resolved_name for w in self._watch)
+        self.get_logger().info(
+            f'depth node ready: {self._values["sync"]} sync of {names}; '
+            f'{self._values["min_depth_mm"]:g}-{self._values["max_depth_mm"]:g} mm at scale '
+            f'{self._values["scale"]:g}')
+
+    # --- callbacks (executor threads) ----------------------------------------------------------
+
+    def _on_arrival(self, msg: Any, watch: _TopicWatch) -> None:
+        """Count a message on one input topic (explains pairs that never sync)."""
+        with self._lock:
+            watch.count += 1
+            watch.last_arrival_s = time.monotonic()
+            watch.last_stamp_ns = _stamp_ns(msg)
+
+    def _on_pair(self, left: Image, right: Image, left_info: CameraInfo,
+                 right_info: CameraInfo) -> None:
+        """Keep only the newest synchronized pair and wake the worker (never blocks)."""
+        with self._wake:
+            self._last_sync_s = time.monotonic()
+            if self._pending is not None:
+                self.dropped_frames += 1
+            self._pending = (left, right, left_info, right_info)
+            self._wake.notify()
+
+    def _check_parameters(self, parameters: list) -> SetParametersResult:
+        """Accept a change only when the merged values pass depth_settings_problems."""
+        with self._values_lock:
+            merged = dict(self._values)
+        changed = {p.name: p.value for p in parameters if p.name in depth_params.BY_NAME}
+        if not changed:
+            return SetParametersResult(successful=True)
+        merged.update(changed)
+        problems = depth_params.depth_settings_problems(merged)
+        if problems:
+            reason = '; '.join(problems)
+            self.get_logger().warning(f'rejected parameter change {changed}: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters: list) -> None:
+        """Store accepted values; the worker applies them to the next frame."""
+        with self._values_lock:
+            for p in parameters:
+                if p.name in depth_params.BY_NAME:
+                    self._values[p.name] = p.value
+            self._values_version += 1
+
+    # --- worker thread -------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        """Process the newest pair whenever there is one, until the node is destroyed."""
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                pair, self._pending = self._pending, None
+            started = time.perf_counter()
+            try:
+                core_ms = self._process(*pair)
+            except (InputError, CalibrationError, conversions.ConversionError) as error:
+                with self._lock:
+                    self._stats.rejected += 1
+                    self._stats.last_problem = str(error)
+                kind = type(error).__name__ + re.sub(r'\d+', '#', str(error))
+                self._error(kind, f'frame dropped: {error}')
+                continue
+            except Exception as error:  # noqa: BLE001 - the node must survive any bad frame
+                with self._lock:
+                    self._stats.rejected += 1
+                    self._stats.last_problem = repr(error)
+                self._error('unexpected', f'frame dropped, unexpected error: {error!r}')
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            with self._lock:
+                self.processing_times_ms.append(elapsed_ms)
+                self._stats.core_ms.append(core_ms)
+                self._stats.frames += 1
+
+    def _error(self, kind: str, message: str) -> None:
+        """Log an error at most once per ERROR_THROTTLE_S for each kind of problem."""
+        now = time.monotonic()
+        last = self._error_times.get(kind)
+        if last is not None and now - last < ERROR_THROTTLE_S:
+            return
+        self._error_times[kind] = now
+        self.get_logger().error(message)
+
+    def _topic(self, index: int) -> str:
+        return self._watch[index].resolved_name
+
+    def _calibration(self, left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:
+        """Return the stereo calibration of these CameraInfos, cached by their content."""
+        key = (_info_key(left_info), _info_key(right_info), self._values['input_rectified'])
+        if self._info_cache is None or self._info_cache[0] != key:
+            try:
+                calibration = conversions.stereo_from_msgs(left_info, right_info)
+                if self._values['input_rectified']:
+                    # image_rect topics: only the rectified projections P apply.
+                    P = np.asarray(left_info.p, dtype=float).reshape(3, 4)
+                    calibration = rectified_pinhole(calibration.focal_px, calibration.baseline_m,
+                                                    left_info.width, left_info.height,
+                                                    P[0, 2], P[1, 2])
+                self._info_cache = (key, calibration)
+            except (CalibrationError, ValueError) as error:
+                self._info_cache = (key, error)
+        value = self._info_cache[1]
+        if isinstance(value, Exception):
+            raise CalibrationError(
+                f'{self._topic(2)} and {self._topic(3)} do not describe a usable stereo pair: '
+                f'{value}. Publish the stereo calibration of this rig (right P[0,3] = -fx * '
+                'baseline, both cameras the same size), e.g. from camera_calibration.') from None
+        return value
+
+    def _images(self, left: Image, right: Image,
+                left_info: CameraInfo) -> tuple[np.ndarray, np.ndarray]:
+        """Convert and check the image pair (sizes against each other and the CameraInfo)."""
+        same = left.encoding == right.encoding and left.encoding in ('mono8', 'bgr8')
+        images = []
+        for index, msg in enumerate((left, right)):
+            try:
+                images.append(conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
+            except conversions.ConversionError as error:
+                raise conversions.ConversionError(
+                    f'{self._topic(index)}: {error}. Publish mono8, bgr8 or another encoding '
+                    'convertible to bgr8 (rgb8, bgra8, rgba8, mono16).') from None
+        if (left.width, left.height) != (right.width, right.height):
+            raise InputError(
+                f'{self._topic(0)} is {left.width}x{left.height} but {self._topic(1)} is '
+                f'{right.width}x{right.height}; publish both cameras at the same size')
+        if (left.width, left.height) != (left_info.width, left_info.height):
+            raise InputError(
+                f'{self._topic(0)} is {left.width}x{left.height} but {self._topic(2)} describes '
+                f'{left_info.width}x{left_info.height}; publish the CameraInfo of the size '
+                'actually sent (scale K and P with the image)')
+        return images[0], images[1]
+
+    def _configured_pipeline(self, calibration: StereoCalibration):
+        """Return the pipeline for this calibration and the current settings (built lazily)."""
+        from raiv_stereo import pipeline
+
+        with self._values_lock:
+            values = dict(self._values)
+        settings = depth_params.matcher_settings(values)
+        scale = float(values['scale'])
+        if self._pipeline is None:
+            self._pipeline = pipeline.StereoPipeline(calibration, scale, settings)
+        elif (calibration.key, scale, settings) != (self._pipeline_calibration_key,
+                                                   self._pipeline_scale, self._pipeline_settings):
+            self._pipeline.reconfigure(
+                calibration=None if calibration.key == self._pipeline_calibration_key
+                else calibration,
+                scale=None if scale == self._pipeline_scale else scale,
+                settings=None if settings == self._pipeline_settings else settings)
+        self._pipeline_calibration_key = calibration.key
+        self._pipeline_scale = scale
+        self._pipeline_settings = settings
+        return self._pipeline, values
+
+    def _process(self, left: Image, right: Image, left_info: CameraInfo,
+                 right_info: CameraInfo) -> float:
+        """Compute and publish everything for one pair; return the core's time in ms."""
+        from raiv_stereo import depth
+
+        left_raw, right_raw = self._images(left, right, left_info)
+        calibration = self._calibration(left_info, right_info)
+        core, values = self._configured_pipeline(calibration)
+        started = time.perf_counter()
+        result = core.process(left_raw, right_raw)
+        core_ms = (time.perf_counter() - started) * 1000.0
+
+        working = core.working
+        matcher = core.matcher
+        disparity_px = result.disparity_px
+        height_px, width_px = disparity_px.shape[:2]
+        focal_px, baseline_m = working.focal_px, working.baseline_m
+        min_depth_m = values['min_depth_mm'] / 1000.0
+        max_depth_m = values['max_depth_mm'] / 1000.0
+        header = _header(left.header.stamp, left_info.header.frame_id)
+        window = matcher.valid_window(width_px, height_px)
+
+        self._pub_disparity.publish(conversions.disparity_msg(
+            disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
+            matcher.max_disparity, window))
+
+        if values['mask_out_of_range']:
+            depth_m = depth.disparity_to_depth_m(disparity_px, focal_px, baseline_m,
+                                                 min_depth_m, max_depth_m)
+        else:
+            depth_m = depth.disparity_to_depth_m(disparity_px, focal_px, baseline_m)
+        if values['depth_format'] == '16UC1':
+            depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
+                                                 header)
+        else:
+            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32), '32FC1', header)
+        self._pub_depth.publish(depth_msg)
+        left_model = working.left
+        K = left_model.P[:3, :3].copy()
+        info_model = CameraModel(width_px, height_px, K, np.zeros(5), np.eye(3),
+                                 np.hstack([K, np.zeros((3, 1))]))
+        self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
+        now_ns = self.get_clock().now().nanoseconds
+
+        want_left = self._pub_left_rect.get_subscription_count() > 0
+        want_points = self._pub_points.get_subscription_count() > 0
+        if self._pub_color.get_subscription_count() > 0:
+            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
+            self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
+        left_rect = result.left_rect  # mono8, what was matched
+        if left_raw.ndim == 3 and (want_left or (want_points and values['point_cloud_rgb'])):
+            left_rect = core.rectifier.rectify_left(left_raw)  # in colour for people
+        if want_left:
+            encoding = 'mono8' if left_rect.ndim == 2 else 'bgr8'
+            self._pub_left_rect.publish(conversions.image_to_msg(left_rect, encoding, header))
+        if want_points:
+            self._pub_points.publish(conversions.point_cloud_msg(
+                depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
+                keep_nan=bool(values['point_cloud_keep_nan'])))
+
+        x0, y0, x1, y1 = window
+        inside = depth_m[y0:y1, x0:x1]
+        share = float(np.isfinite(inside).mean()) if inside.size else 0.0
+        with self._lock:
+            self._stats.latency_ms.append((now_ns - _stamp_ns(left)) / 1e6)
+            self._stats.valid_share.append(share)
+            self._stats.search_window = (
+                f'{matcher.min_disparity}..{matcher.max_disparity} px '
+                f'({matcher.num_disparities} disparities)')
+            self._stats.working_size = f'{width_px}x{height_px}'
+        return core_ms
+
+    # --- timers (executor thread) --------------------------------------------------------------
+
+    def _check_sync(self) -> None:
+        """Explain, in plain words, why no pair has synced for a while."""
+        now = time.monotonic()
+        with self._lock:
+            last_sync = self._last_sync_s
+            watches = [(w.resolved_name, w.count, w.last_arrival_s, w.last_stamp_ns)
+                       for w in self._watch]
+        waited = now - (last_sync if last_sync is not None else self._started_s)
+        if waited < defaults.SYNC_WARNING_S:
+            return
+        recent = [w for w in watches if w[2] is not None and now - w[2] < waited]
+        if not recent:
+            if now - self._started_s > 10.0 * defaults.SYNC_WARNING_S:
+                self._error('no input', f'no messages on any input topic for {waited:.0f} s '
+                            f'({", ".join(w[0] for w in watches)}); is the camera node running '
+                            'in this namespace?')
+            return
+        parts = []
+        silent = [w for w in watches if w not in recent]
+        for name, *_ in silent:
+            parts.append(f'{name} is silent ({self._publisher_text(name)})')
+        stamps = {name: stamp for name, _, arrival, stamp in recent}
+        left_name, right_name = self._watch[0].resolved_name, self._watch[1].resolved_name
+        hint = ''
+        if left_name in stamps and right_name in stamps:
+            delta_ms = abs(stamps[left_name] - stamps[right_name]) / 1e6
+            parts.append(f'the latest left/right image stamps are {delta_ms:.3f} ms apart')
+            if delta_ms > 0:
+                if self._values['sync'] == 'exact':
+                    hint = (' Exact sync needs identical stamps: set sync:=approximate with '
+                            f'sync_slop_s above {delta_ms / 1000.0 * 1.5:.4f}, or stamp both '
+                            'images with one capture time.')
+                else:
+                    hint = (f' They are further apart than sync_slop_s '
+                            f'({self._values["sync_slop_s"]:g} s)? Raise sync_slop_s above '
+                            f'{delta_ms / 1000.0 * 1.5:.4f}.')
+        if len(stamps) > 1:
+            spread_ms = (max(stamps.values()) - min(stamps.values())) / 1e6
+            parts.append(f'latest stamps over the arriving topics span {spread_ms:.3f} ms')
+        self._error('no sync', f'no synchronized stereo pair for {waited:.1f} s although '
+                    f'messages arrive: {"; ".join(parts)}.{hint}')
+
+    def _publisher_text(self, topic: str) -> str:
+        """Describe a silent topic's publishers and whether their QoS can match ours."""
+        try:
+            publishers = self.get_publishers_info_by_topic(topic)
+        except Exception:  # noqa: BLE001 - the graph query is only for the message
+            return 'publishers unknown'
+        if not publishers:
+            return 'no publisher: check the topic name, namespace and remappings'
+        kinds = sorted({p.qos_profile.reliability.name.lower() for p in publishers})
+        text = (f'{len(publishers)} publisher(s), {"/".join(kinds)}, but nothing arrived; '
+                'this node subscribes best-effort (matches any publisher) unless '
+                'qos_overrides say otherwise')
+        if QoSReliabilityPolicy.BEST_EFFORT.name.lower() in kinds:
+            text += ('; a reliable subscription override does not match a best-effort '
+                     'publisher')
+        return text
+
+    def _report(self) -> None:
+        """Publish /diagnostics and log the statistics of the last period."""
+        now = time.monotonic()
+        with self._lock:
+            s = self._stats
+            period_s = max(now - self._last_report_s, 1e-6)
+            fps = (s.frames - s.frames_at_last_report) / period_s
+            s.frames_at_last_report = s.frames
+            self._last_report_s = now
+            processing = statistics.median(s.processing_ms) if s.processing_ms else float('nan')
+            core = statistics.median(s.core_ms) if s.core_ms else float('nan')
+            latency = statistics.median(s.latency_ms) if s.latency_ms else float('nan')
+            valid = statistics.mean(s.valid_share) * 100.0 if s.valid_share else float('nan')
+            values = {
+                'processing ms (median)': f'{processing:.1f}',
+                'core ms (median)': f'{core:.1f}',
+                'latency ms (median)': f'{latency:.1f}',
+                'fps': f'{fps:.2f}',
+                'frames': str(s.frames),
+                'dropped frames': str(self.dropped_frames),
+                'rejected frames': str(s.rejected),
+                'valid pixels %': f'{valid:.1f}',
+                'search window': s.search_window,
+                'working size': s.working_size,
+            }
+            last_problem = s.last_problem
+        status = DiagnosticStatus(name='raiv_stereo: depth_node',
+                                  hardware_id=self.get_fully_qualified_name())
+        if fps > 0:
+            status.level, status.message = DiagnosticStatus.OK, f'{fps:.1f} fps'
+        else:
+            status.level = DiagnosticStatus.WARN
+            status.message = 'no frames processed' + (f': {last_problem}' if last_problem else '')
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._pub_diagnostics.publish(array)
+        self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then destroy the node."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def _header(stamp: Any, frame_id: str) -> Header:
+    """Return a std_msgs/Header with this stamp and frame."""
+    return Header(stamp=stamp, frame_id=frame_id)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the depth node until Ctrl-C or shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = DepthNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,296 @@
+"""Depth node over real rclpy and DDS: synthetic pairs in, published depth checked against truth."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Log
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
+
+from raiv_stereo import defaults, depth_params
+from raiv_stereo.calibration import CameraModel, raiv_nominal
+from raiv_stereo.matcher import MatcherSettings, StereoMatcher, search_window
+from raiv_stereo.ros import conversions
+from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
+from raiv_stereo.scene import Renderer, sample_scene, truth_depth_m
+
+INPUT_SCALE = 0.5
+"""Synthetic pairs are 800x650 (half the sensor): SGBM at full working scale stays accurate."""
+NODE_SCALE = 1.0
+OUTPUTS = {'disparity': DisparityImage, 'depth/image_rect': Image,
+           'depth/camera_info': CameraInfo, 'depth/color': Image, 'left/image_rect': Image,
+           'points': PointCloud2}
+_namespaces = itertools.count()
+
+
+@pytest.fixture(scope='module')
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        yield ctx
+    finally:
+        rclpy.shutdown(context=ctx)
+
+
+@pytest.fixture(scope='module')
+def scene_pair():
+    calibration = raiv_nominal().scaled(INPUT_SCALE)
+    rendered = Renderer(calibration, sample_scene()).render(0.0, with_truth=False)
+    return calibration, rendered.left_bgr, rendered.right_bgr
+
+
+class Rig:
+    """A depth node plus a tester node that publishes its inputs and records its outputs/logs."""
+
+    def __init__(self, context, params: dict, outputs=tuple(OUTPUTS)) -> None:
+        self.namespace = f'/depth_test_{next(_namespaces)}'
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        self.node = DepthNode(context=context, namespace=self.namespace,
+                              parameter_overrides=overrides)
+        self.io = rclpy.create_node('tester', namespace=self.namespace, context=context)
+        self.lock = threading.Lock()
+        self.received: dict[str, list] = {topic: [] for topic in OUTPUTS}
+        self.received['/diagnostics'] = []
+        self.logs: list[Log] = []
+        self.publishers = {
+            topic: self.io.create_publisher(msg_type, topic, 10)
+            for msg_type, topic in ((Image, 'left/image_raw'), (Image, 'right/image_raw'),
+                                    (CameraInfo, 'left/camera_info'),
+                                    (CameraInfo, 'right/camera_info'))}
+        for topic in outputs:
+            self.io.create_subscription(OUTPUTS[topic], topic, self._keep(topic), 10)
+        self.io.create_subscription(DiagnosticArray, '/diagnostics',
+                                    self._keep('/diagnostics'), 10)
+        rosout_qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.io.create_subscription(Log, '/rosout', self._on_log, rosout_qos)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.io)
+        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinner.start()
+        self._wait(lambda: all(p.get_subscription_count() > 0
+                               for p in self.publishers.values()) and
+                   all(self.io.count_publishers(f'{self.namespace}/{t}') > 0 for t in outputs),
+                   10.0, 'discovery')
+
+    def _keep(self, topic: str):
+        def callback(msg) -> None:
+            with self.lock:
+                self.received[topic].append(msg)
+        return callback
+
+    def _on_log(self, msg: Log) -> None:
+        if self.namespace.strip('/') in msg.name:
+            with self.lock:
+                self.logs.append(msg)
+
+    @staticmethod
+    def _wait(condition, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f'timed out after {timeout_s} s waiting for {what}')
+            time.sleep(0.01)
+
+    def publish(self, calibration, left, right, stamp_ns: int, right_stamp_ns: int | None = None,
+                left_info: CameraInfo | None = None, right_info: CameraInfo | None = None,
+                encoding: str = 'bgr8') -> None:
+        """Publish one pair with its camera_infos (right stamps may differ)."""
+        right_stamp_ns = stamp_ns if right_stamp_ns is None else right_stamp_ns
+        headers = [Header(stamp=conversions.ns_to_stamp(ns), frame_id=frame)
+                   for ns, frame in ((stamp_ns, 'left_optical'), (right_stamp_ns, 'right_optical'))]
+        if left_info is None:
+            left_info = conversions.camera_info_msg(calibration.left)
+        if right_info is None:
+            right_info = conversions.camera_info_msg(calibration.right)
+        left_info.header, right_info.header = headers
+        for topic, msg in (('left/camera_info', left_info), ('right/camera_info', right_info),
+                           ('left/image_raw', _image_msg(left, encoding, headers[0])),
+                           ('right/image_raw', _image_msg(right, encoding, headers[1]))):
+            self.publishers[topic].publish(msg)
+
+    def count(self, topic: str) -> int:
+        with self.lock:
+            return len(self.received[topic])
+
+    def latest(self, topic: str):
+        with self.lock:
+            return self.received[topic][-1]
+
+    def wait_for(self, topic: str, count: int, timeout_s: float = 10.0):
+        """Wait until `count` messages arrived on `topic`; return the newest."""
+        self._wait(lambda: self.count(topic) >= count, timeout_s, f'{count} on {topic}')
+        return self.latest(topic)
+
+    def wait_for_stamp(self, topic: str, stamp_ns: int, timeout_s: float = 10.0):
+        """Wait for the message on `topic` stamped `stamp_ns`; return it."""
+        def found():
+            with self.lock:
+                return [m for m in self.received[topic] if _header_ns(m) == stamp_ns]
+        self._wait(found, timeout_s, f'{topic} stamped {stamp_ns}')
+        return found()[-1]
+
+    def wait_log(self, *fragments: str, timeout_s: float = 10.0) -> str:
+        """Wait for a log line of the depth node containing every fragment; return it."""
+        def match():
+            with self.lock:
+                return [m.msg for m in self.logs if 'depth_node' in m.name and
+                        all(f in m.msg for f in fragments)]
+        self._wait(match, timeout_s, f'a log line with {fragments}')
+        return match()[0]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.spinner.join(timeout=5.0)
+        self.node.destroy_node()
+        self.io.destroy_node()
+
+
+def _image_msg(image: np.ndarray, encoding: str, header: Header) -> Image:
+    if encoding in ('bgr8', 'mono8'):
+        return conversions.image_to_msg(image, encoding, header)
+    msg = Image(header=header, height=image.shape[0], width=image.shape[1], encoding=encoding,
+                step=image.shape[1] * 2)
+    msg.data.frombytes(np.zeros(image.shape[0] * image.shape[1] * 2, np.uint8).tobytes())
+    return msg
+
+
+def _header_ns(msg) -> int:
+    return conversions.stamp_to_ns(msg.header.stamp)
+
+
+@pytest.fixture
+def rig_factory(context):
+    rigs = []
+
+    def make(params: dict | None = None, **kwargs) -> Rig:
+        rig = Rig(context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()
+
+
+def _stamp(i: int) -> int:
+    return 1_700_000_000_000_000_000 + i * 100_000_000
+
+
+def _depth_m(msg: Image) -> np.ndarray:
+    depth = conversions.msg_to_image(msg).astype(np.float32)
+    if msg.encoding == '16UC1':
+        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
+    return depth
+
+
+# --- the published outputs against ground truth ------------------------------------------------
+
+def test_outputs_match_ground_truth(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory({'point_cloud_keep_nan': True, 'diagnostics_period_s': 0.5})
+    stamp = _stamp(1)
+    rig.publish(calibration, left, right, stamp)
+    depth_msg = rig.wait_for_stamp('depth/image_rect', stamp)
+    disparity = rig.wait_for_stamp('disparity', stamp)
+    info = rig.wait_for_stamp('depth/camera_info', stamp)
+    cloud = rig.wait_for_stamp('points', stamp)
+    color = rig.wait_for_stamp('depth/color', stamp)
+    left_rect = rig.wait_for_stamp('left/image_rect', stamp)
+
+    # The working camera: full scale of the 800x650 input, rectified pinhole.
+    width_px, height_px = calibration.image_size
+    focal_px = calibration.focal_px * NODE_SCALE
+    assert (width_px, height_px) == (800, 650)
+    for msg in (depth_msg, disparity, info, cloud, color, left_rect):
+        assert msg.header.frame_id == 'left_optical'
+
+    # REP 118 depth, 32FC1 metres: >= 90 % of valid in-range pixels within 2 % of the truth.
+    assert depth_msg.encoding == '32FC1'
+    assert (depth_msg.width, depth_msg.height) == (width_px, height_px)
+    depth_m = _depth_m(depth_msg)
+    working = raiv_nominal().scaled(INPUT_SCALE)
+    truth = truth_depth_m(working, sample_scene(), 0.0)
+    window = disparity.valid_window
+    x0, y0 = window.x_offset, window.y_offset
+    x1, y1 = x0 + window.width, y0 + window.height
+    in_range = np.zeros_like(truth, bool)
+    in_range[y0:y1, x0:x1] = (truth[y0:y1, x0:x1] >= 0.3) & (truth[y0:y1, x0:x1] <= 3.0)
+    found = in_range & np.isfinite(depth_m)
+    assert found.sum() >= 0.85 * in_range.sum()
+    relative = np.abs(depth_m[found] - truth[found]) / truth[found]
+    assert (relative < 0.02).mean() >= 0.90
+    assert np.nanmin(depth_m) >= 0.3 and np.nanmax(depth_m) <= 3.0  # mask_out_of_range
+
+    # DisparityImage as stereo_image_proc: f and T of the working scale, window from the range.
+    min_disparity, num_disparities = search_window(focal_px, 65.0, 300.0, 3000.0)
+    assert disparity.f == pytest.approx(focal_px, rel=1e-6)
+    assert disparity.t == pytest.approx(0.065, rel=1e-6)
+    assert disparity.min_disparity == min_disparity == 10
+    assert disparity.max_disparity == min_disparity + num_disparities - 1 == 105
+    assert disparity.delta_d == pytest.approx(1.0 / 16.0)
+    half = defaults.BLOCK_SIZE // 2
+    assert (x0, y0, x1, y1) == (105 + half, half, width_px - half, height_px - half)
+    assert (x0, y0, x1, y1) == StereoMatcher(MatcherSettings(), focal_px, 65.0).valid_window(
+        width_px, height_px)
+    disparity_px = conversions.msg_to_image(disparity.image)
+    assert disparity.image.encoding == '32FC1'
+    invalid = ~np.isfinite(depth_m) & (disparity_px < min_disparity)
+    assert np.all(disparity_px[invalid] == min_disparity - 1)
+    valid = np.isfinite(depth_m)
+    np.testing.assert_allclose(depth_m[valid], focal_px * 0.065 / disparity_px[valid], rtol=1e-5)
+
+    # depth/camera_info matches the depth image exactly: working K, no distortion, R = I.
+    K = np.array(info.k).reshape(3, 3)
+    np.testing.assert_allclose(K, calibration.left.P[:3, :3], rtol=1e-9)
+    assert (info.width, info.height) == (depth_msg.width, depth_msg.height)
+    assert not any(info.d)
+    np.testing.assert_allclose(np.array(info.r).reshape(3, 3), np.eye(3))
+    np.testing.assert_allclose(np.array(info.p).reshape(3, 4)[:, :3], K)
+    assert np.array(info.p)[3] == 0.0
+
+    # Organised XYZRGB cloud: each point is depth * K^-1 [u v 1].
+    assert (cloud.width, cloud.height) == (width_px, height_px)
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'rgb']
+    points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(height_px, width_px, 4)
+    for v, u in [(200, 300), (400, 500), (600, 700), (100, 150)]:
+        z = depth_m[v, u]
+        assert np.isfinite(z), (u, v)
+        expected = z * np.linalg.inv(K) @ np.array([u, v, 1.0])
+        np.testing.assert_allclose(points[v, u, :3], expected, rtol=1e-5)
+    assert np.all(np.isnan(points[:, :, 2][~np.isfinite(depth_m)]))
+
+    # Colour depth and the rectified left image at the working size, for people.
+    assert (color.encoding, color.width, color.height) == ('bgr8', width_px, height_px)
+    assert (left_rect.encoding, left_rect.width, left_rect.height) == \
+        ('bgr8', width_px, height_px)
+
+    # Diagnostics on /diagnostics with the numbers of this frame.
+    def ours():
+        with rig.lock:
+            return [s for a in rig.received['/diagnostics'] for s in a.status
+                    if s.name == 'raiv_stereo: depth_node' and s.hardware_id.startswith(
+                        rig.namespace) and dict((kv.key, kv.value) for kv in s.values)
+                    .get('frames') == '1']
+    rig._wait(ours, 5.0, 'diagnostics')
+    values = {kv.key: kv.value for kv in ours()[-1].values}
+    assert values['search window'] == '10..105 px (96 disparities)'
+    assert values['working size'] == '800x650'
+    assert float(values['valid pixels %']) > 80.0
+    assert float(values['processing ms (median)']) > 0.0
+    assert values['dropped frames'] == '0'
+    assert len(rig.node.processing_times_ms) == 1
