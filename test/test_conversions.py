@@ -264,7 +264,11 @@ def test_point_cloud_coordinates_equal_depth_times_inverse_k():
     # A pixel right of and below the principal point is at +x (right), +y (down), +z (forward).
     organised = _cloud_points(point_cloud_msg(depth, K, None, keep_nan=True)).reshape(6, 8)
     assert organised['x'][5, 6] > 0 and organised['y'][5, 6] > 0 and organised['z'][5, 6] > 0
-    np.testing.assert_allclose(organised['x'][0, 0], depth[0, 0] * (0 - 4.5) / 500.0, rtol=1e-6)
+    # x = z (u - cx - s (v - cy) / fy) / fx, y = z (v - cy) / fy (pinhole with skew s).
+    np.testing.assert_allclose(organised['x'][0, 0],
+                               depth[0, 0] * (0 - 4.5 - 0.7 * (0 - 3.0) / 480.0) / 500.0,
+                               rtol=1e-6)
+    np.testing.assert_allclose(organised['y'][0, 0], depth[0, 0] * (0 - 3.0) / 480.0, rtol=1e-6)
 
 
 def test_point_cloud_keep_nan_is_organised():
