@@ -42,8 +42,12 @@ def test_compat_uses_standins_only_when_the_real_module_is_missing():
 
 
 def test_signatures_match_kilted():
+    # Kilted: Subscriber(*args, **kwargs), args = (node, msg_type, topic), qos_profile only by
+    # keyword (a positional one lands in create_subscription's callback slot), default 10.
     params = inspect.signature(mf.Subscriber.__init__).parameters
     assert list(params) == ['self', 'node', 'msg_type', 'topic', 'qos_profile', 'kwargs']
+    assert params['topic'].kind is inspect.Parameter.POSITIONAL_ONLY
+    assert params['qos_profile'].kind is inspect.Parameter.KEYWORD_ONLY
     assert params['qos_profile'].default == 10
     assert list(inspect.signature(mf.TimeSynchronizer.__init__).parameters) == [
         'self', 'fs', 'queue_size']

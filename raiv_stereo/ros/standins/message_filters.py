@@ -37,9 +37,13 @@ class SimpleFilter:
 
 
 class Subscriber(SimpleFilter):
-    """A subscription as a filter: passes every received message to its callbacks."""
+    """A subscription as a filter: passes every received message to its callbacks.
 
-    def __init__(self, node, msg_type, topic, qos_profile=10, **kwargs):
+    Kilted's real one is `__init__(self, *args, **kwargs)` with `qos_profile` defaulting to 10
+    and usable only as a keyword; hence node, msg_type, topic positional and qos by keyword.
+    """
+
+    def __init__(self, node, msg_type, topic, /, *, qos_profile=10, **kwargs):
         SimpleFilter.__init__(self)
         self.node = node
         self.topic = topic
