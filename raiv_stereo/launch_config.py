@@ -183,3 +183,14 @@ def lens_depth_range_mm(focal_length_mm: float, scale: float,
     near_px = reference / defaults.MIN_DEPTH_MM
     far_px = reference / defaults.MAX_DEPTH_MM
     return round(f_b_px_mm / near_px, -1), round(f_b_px_mm / far_px, -1)
+
+
+def launch_arguments_markdown() -> str:
+    """Return the launch arguments as a Markdown table (for the README)."""
+    rows = ['| Argument | Default | Description |', '|---|---|---|']
+    for argument in launch_arguments():
+        allowed = f' (one of: {", ".join(argument.choices)})' if argument.choices else ''
+        default = argument.default or "''"
+        rows.append(f'| `{argument.name}` | `{default}` | '
+                    f'{argument.description}{allowed} |')
+    return '\n'.join(rows) + '\n'
