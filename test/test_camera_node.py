@@ -1,0 +1,424 @@
+"""Camera node end to end: real rclpy nodes over real DDS (isolated by conftest.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.srv import SetCameraInfo
+
+from raiv_stereo import calibration as calib
+from raiv_stereo import camera_params
+from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
+from raiv_stereo.ros.conversions import camera_info_msg, msg_to_image, stamp_to_ns
+from raiv_stereo.sources import SourceError
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+CONFIG = PACKAGE_ROOT / 'config'
+TOPICS = {'left': (Image, 'left/image_raw'), 'right': (Image, 'right/image_raw'),
+          'left_info': (CameraInfo, 'left/camera_info'),
+          'right_info': (CameraInfo, 'right/camera_info')}
+HAS_SAMPLE = (PACKAGE_ROOT / 'raiv_stereo' / 'sources' / 'sample.py').exists()
+needs_sample = pytest.mark.skipif(not HAS_SAMPLE, reason='sources/sample.py not there yet')
+
+
+class Ros:
+    """One rclpy context with an executor; destroys its nodes and shuts down on exit."""
+
+    def __init__(self) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes: list = []
+
+    def camera(self, namespace: str, **params) -> CameraNode:
+        node = CameraNode(context=self.context, namespace=namespace,
+                          parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.add(node)
+        return node
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def collector(self, namespace: str) -> dict[str, list]:
+        """Subscribe to the camera topics in `namespace`; return lists filled as messages come."""
+        node = self.add(rclpy.create_node('collector', namespace=namespace,
+                                          context=self.context))
+        received: dict[str, list] = {key: [] for key in TOPICS}
+        for key, (msg_type, topic) in TOPICS.items():
+            node.create_subscription(msg_type, topic, received[key].append, 10)
+        return received
+
+    def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.02)
+        return predicate()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        for node in self.nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@contextlib.contextmanager
+def ros():
+    session = Ros()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def stamp_key(msg) -> int:
+    return stamp_to_ns(msg.header.stamp)
+
+
+def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.ndarray, ...]]:
+    """Write textured left_i.png/right_i.png pairs of the given sizes; return the images."""
+    rng = np.random.default_rng(7)
+    pairs = []
+    for index, (width, height) in enumerate(sizes):
+        left = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        right = np.roll(left, -8, axis=1)
+        cv2.imwrite(str(folder / f'left_{index}.png'), left)
+        cv2.imwrite(str(folder / f'right_{index}.png'), right)
+        pairs.append((left, right))
+    return pairs
+
+
+# --- the parameter table (pure) ------------------------------------------------------------------
+
+DESIGN_PARAMETERS = (
+    'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id calibration_file '
+    'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
+    'images_left images_right images_list video_left video_right video_side_by_side '
+    'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
+    'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
+    'stream_max_senders stream_compression').split()
+
+
+def test_parameter_table_has_every_design_parameter_and_renders():
+    assert [p.name for p in camera_params.PARAMETERS] == DESIGN_PARAMETERS
+    table = camera_params.parameter_table_markdown()
+    assert table.count('\n') == len(DESIGN_PARAMETERS) + 2
+    assert "| `rate_hz` | double | `10.0` | 0.1..1000 | yes |" in table
+    assert "| `source` | string | `'sample'` | one of sample, images, video, camera, raiv, " \
+        'stream | no |' in table
+    assert camera_params.camera_settings_problems({}) == []
+
+
+@pytest.mark.parametrize('values, expected', [
+    ({'rate_hz': 0.0}, 'rate_hz is 0; allowed 0.1..1000'),
+    ({'encoding': 'rgb8'}, "encoding is 'rgb8'; choose one of mono8, bgr8"),
+    ({'scale': 'half'}, "scale must be a double, got 'half'"),
+    ({'left_calibration_file': 'l.yaml'}, 'give both left_calibration_file and right_'),
+    ({'calibration_file': 'c.yaml', 'left_calibration_file': 'l.yaml',
+      'right_calibration_file': 'r.yaml'}, 'give either calibration_file'),
+    ({'source': 'images'}, "source 'images' needs images_left and images_right"),
+    ({'source': 'video', 'video_left': 'a.mp4'}, "source 'video' needs video_left and"),
+    ({'source': 'camera', 'camera_side_by_side': True}, 'camera_side_by_side needs camera_'),
+    ({'left_frame_id': 'cam', 'right_frame_id': 'cam'}, 'the two cameras need different'),
+    ({'source': 'stream', 'stream_mode': 'connect'}, "stream_mode 'connect' needs stream_host"),
+    ({'bogus': 1}, "unknown parameter 'bogus'"),
+])
+def test_camera_settings_problems_name_what_is_wrong(values, expected):
+    problems = camera_params.camera_settings_problems(values)
+    assert any(expected in p for p in problems), problems
+
+
+# --- sample source -------------------------------------------------------------------------------
+
+@needs_sample
+def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
+    with ros() as session:
+        camera = session.camera('/cam_a', source='sample', scale=0.25, rate_hz=20.0)
+        got = session.collector('/cam_a')
+        scene_times = {}
+        camera.add_frame_listener(
+            lambda stamp, frame: scene_times.__setitem__(stamp_to_ns(stamp), frame.scene_time_s))
+        assert session.spin_until(lambda: all(len(v) >= 6 for v in got.values()))
+        expected = calib.raiv_nominal().scaled(0.25)
+        left_stamps = [stamp_key(m) for m in got['left']]
+        assert len(set(left_stamps)) == len(left_stamps)
+        # Every pair: the four messages of one frame carry one identical stamp.
+        for key in ('right', 'left_info', 'right_info'):
+            assert set(left_stamps[:5]) <= {stamp_key(m) for m in got[key]}
+        for image in got['left'] + got['right']:
+            assert (image.width, image.height, image.encoding) == (400, 325, 'bgr8')
+        assert {m.header.frame_id for m in got['left'] + got['left_info']} == \
+            {'raiv_left_optical_frame'}
+        assert {m.header.frame_id for m in got['right'] + got['right_info']} == \
+            {'raiv_right_optical_frame'}
+        left_info, right_info = got['left_info'][0], got['right_info'][0]
+        assert (left_info.width, left_info.height) == (400, 325)
+        np.testing.assert_allclose(np.reshape(left_info.k, (3, 3)), expected.left.K)
+        np.testing.assert_allclose(np.reshape(left_info.p, (3, 4)), expected.left.P)
+        np.testing.assert_allclose(np.reshape(right_info.p, (3, 4)), expected.right.P)
+        fx = 2800.0 / 3.0 * 0.25  # 2.8 mm / 3 um at quarter size
+        assert right_info.p[3] == pytest.approx(-fx * 0.065, rel=1e-9)
+        assert set(left_stamps) <= set(scene_times)
+        pair = (got['left'][-1], next(m for m in got['right']
+                                      if stamp_key(m) == stamp_key(got['left'][-1])))
+        check_disparity_matches_scene(pair, scene_times[stamp_key(pair[0])], expected)
+
+
+def check_disparity_matches_scene(pair, scene_time_s, calibration):
+    """Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px)."""
+    from raiv_stereo.scene import sample_scene, truth_depth_m
+
+    left, right = (msg_to_image(m, 'mono8') for m in pair)
+    sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=48, blockSize=5,
+                                 P1=8 * 25, P2=32 * 25, uniquenessRatio=10,
+                                 mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
+    disparity = sgbm.compute(left, right).astype(np.float32) / 16.0
+    truth_m = truth_depth_m(calibration, sample_scene(), scene_time_s)
+    f_b = calibration.focal_px * calibration.baseline_m
+    checked = 0
+    for depth_m in (2.8, 0.5):  # back wall, near card (fronto-parallel planes)
+        region = np.isclose(truth_m, depth_m, rtol=1e-3).astype(np.uint8)
+        region = cv2.erode(region, np.ones((9, 9), np.uint8)).astype(bool)
+        region[:, :48] = False  # no match possible left of the search window
+        valid = region & (disparity > 0)
+        assert valid.sum() > 200, f'too few pixels at {depth_m} m'
+        measured = float(np.median(disparity[valid]))
+        assert measured == pytest.approx(f_b / depth_m, abs=0.5), depth_m
+        checked += 1
+    assert checked == 2
+
+
+@needs_sample
+def test_main_runs_publishes_and_stops_cleanly_on_ctrl_c():
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r', '__ns:=/cam_m',
+         '-p', 'source:=sample', '-p', 'scale:=0.25', '-p', 'rate_hz:=20', '-p',
+         'encoding:=mono8'], cwd=PACKAGE_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        with ros() as session:
+            got = session.collector('/cam_m')
+            assert session.spin_until(lambda: len(got['left']) >= 3, timeout_s=20.0)
+            assert got['left'][0].encoding == 'mono8'
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, output
+    assert 'Traceback' not in output
+    assert 'calibration: RAiV nominal model' in output
+
+
+# --- images source -------------------------------------------------------------------------------
+
+def test_images_resized_to_published_size_then_end_of_source(tmp_path):
+    # 800x650 = nominal aspect: resized to 400x325; the 640x480 pair has another aspect: dropped.
+    pairs = write_pairs(tmp_path, [(800, 650), (800, 650), (800, 650), (640, 480)])
+    with ros() as session:
+        camera = session.camera('/cam_b', source='images', images_left=str(tmp_path / 'left_*'),
+                                images_right=str(tmp_path / 'right_*'), loop=False,
+                                scale=0.25, rate_hz=50.0, encoding='mono8')
+        got = session.collector('/cam_b')
+        assert session.spin_until(lambda: camera.finished and len(got['right_info']) >= 3)
+        session.spin_until(lambda: False, timeout_s=0.3)  # nothing more arrives
+        assert camera.published_count == 3
+        assert [len(got[key]) for key in TOPICS] == [3, 3, 3, 3]
+        for index, msg in enumerate(got['left']):
+            expected = cv2.cvtColor(cv2.resize(pairs[index][0], (400, 325),
+                                               interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+            np.testing.assert_array_equal(msg_to_image(msg), expected)
+            assert msg.encoding == 'mono8'
+        # Files carry no capture time: stamped now, one stamp for all four messages of a pair.
+        for key in ('right', 'left_info', 'right_info'):
+            assert [stamp_key(m) for m in got[key]] == [stamp_key(m) for m in got['left']]
+
+
+def test_camera_info_from_a_camera_info_yaml_pair(tmp_path):
+    write_pairs(tmp_path, [(800, 650)])
+    left_yaml, right_yaml = CONFIG / 'example_left.yaml', CONFIG / 'example_right.yaml'
+    with ros() as session:
+        session.camera('/cam_c', source='images', images_left=str(tmp_path / 'left_0.png'),
+                       images_right=str(tmp_path / 'right_0.png'), scale=0.5, rate_hz=20.0,
+                       left_calibration_file=str(left_yaml),
+                       right_calibration_file=str(right_yaml), camera_name='rig',
+                       right_frame_id='rig_right')
+        got = session.collector('/cam_c')
+        assert session.spin_until(lambda: got['left_info'] and got['right_info'])
+        expected = calib.load_calibration([left_yaml, right_yaml]).scaled(0.5)
+        for msg, model in ((got['left_info'][0], expected.left),
+                           (got['right_info'][0], expected.right)):
+            assert (msg.width, msg.height) == (800, 650)
+            np.testing.assert_allclose(np.reshape(msg.k, (3, 3)), model.K)
+            np.testing.assert_allclose(msg.d, model.D)
+            np.testing.assert_allclose(np.reshape(msg.r, (3, 3)), model.R)
+            np.testing.assert_allclose(np.reshape(msg.p, (3, 4)), model.P)
+        assert got['left_info'][0].header.frame_id == 'rig_left_optical_frame'
+        assert got['right_info'][0].header.frame_id == 'rig_right'
+        assert got['right_info'][0].p[3] < 0
+
+
+def call(session: Ros, client, request, timeout_s: float = 5.0):
+    assert client.wait_for_service(timeout_sec=timeout_s)
+    future = client.call_async(request)
+    assert session.spin_until(future.done, timeout_s)
+    return future.result()
+
+
+def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatch):
+    write_pairs(tmp_path, [(800, 650)])
+    left_yaml, right_yaml = tmp_path / 'cal' / 'left.yaml', tmp_path / 'cal' / 'right.yaml'
+    left_yaml.parent.mkdir()
+    shutil.copy(CONFIG / 'example_left.yaml', left_yaml)
+    shutil.copy(CONFIG / 'example_right.yaml', right_yaml)
+    monkeypatch.setenv('ROS_HOME', str(tmp_path / 'ros_home'))
+    images = {'images_left': str(tmp_path / 'left_0.png'),
+              'images_right': str(tmp_path / 'right_0.png')}
+    with ros() as session:
+        session.camera('/cam_d', source='images', scale=0.5, rate_hz=20.0,
+                       left_calibration_file=str(left_yaml),
+                       right_calibration_file=str(right_yaml), **images)
+        session.camera('/cam_e', source='images', scale=0.5, rate_hz=20.0, camera_name='spare',
+                       **images)
+        got = session.collector('/cam_d')
+        client_node = session.add(rclpy.create_node('client', context=session.context))
+
+        # A new left calibration at the published size (800x650), fx changed.
+        old = calib.load_calibration([left_yaml, right_yaml]).scaled(0.5)
+        K, P = old.left.K.copy(), old.left.P.copy()
+        K[0, 0] = K[1, 1] = 470.0
+        P[0, 0] = P[1, 1] = 460.0
+        new_left = calib.CameraModel(800, 650, K, old.left.D, old.left.R, P)
+        request = SetCameraInfo.Request(camera_info=camera_info_msg(new_left))
+        response = call(session, client_node.create_client(
+            SetCameraInfo, '/cam_d/left/set_camera_info'), request)
+        assert response.success, response.status_message
+        assert str(left_yaml) in response.status_message
+        stored = calib.load_camera_info_yaml(left_yaml)
+        assert (stored.width_px, stored.height_px) == (1600, 1300)  # stored at sensor size
+        reloaded = stored.scaled_to(800, 650)
+        np.testing.assert_allclose(reloaded.K, new_left.K, atol=1e-9)
+        np.testing.assert_allclose(reloaded.P, new_left.P, atol=1e-9)
+        np.testing.assert_allclose(reloaded.D, new_left.D)
+        assert sorted(p.name for p in left_yaml.parent.iterdir()) == ['left.yaml', 'right.yaml']
+        got['left_info'].clear()
+        assert session.spin_until(lambda: len(got['left_info']) >= 1)
+        assert got['left_info'][-1].k[0] == pytest.approx(470.0)
+
+        # Without calibration files: camera_info_manager's place, $ROS_HOME/camera_info.
+        response = call(session, client_node.create_client(
+            SetCameraInfo, '/cam_e/right/set_camera_info'),
+            SetCameraInfo.Request(camera_info=camera_info_msg(old.right)))
+        assert response.success, response.status_message
+        stored = calib.load_camera_info_yaml(tmp_path / 'ros_home' / 'camera_info' /
+                                             'spare_right.yaml')
+        np.testing.assert_allclose(stored.scaled_to(800, 650).P, old.right.P, atol=1e-9)
+
+        # A calibration that cannot be right is refused, and nothing is written.
+        bad = CameraInfo(width=800, height=650)
+        response = call(session, client_node.create_client(
+            SetCameraInfo, '/cam_d/left/set_camera_info'), SetCameraInfo.Request(camera_info=bad))
+        assert not response.success
+        assert 'left calibration not stored' in response.status_message
+        np.testing.assert_allclose(calib.load_camera_info_yaml(left_yaml).scaled_to(800, 650).K,
+                                   new_left.K, atol=1e-9)
+
+
+def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path):
+    write_pairs(tmp_path, [(800, 650)])
+    with ros() as session:
+        camera = session.camera('/cam_f', source='images', scale=0.25, rate_hz=10.0,
+                                images_left=str(tmp_path / 'left_0.png'),
+                                images_right=str(tmp_path / 'right_0.png'))
+        cases = [([Parameter('rate_hz', value=-5.0)], 'rate_hz'),
+                 ([Parameter('rate_hz', value='fast')], 'rate_hz must be a double'),
+                 ([Parameter('encoding', value='rgb8')], 'choose one of mono8, bgr8'),
+                 ([Parameter('source', value='sample')], 'read-only'),
+                 ([Parameter('left_frame_id', value='cam'),
+                   Parameter('right_frame_id', value='cam')], 'different frames')]
+        for params, reason in cases:
+            result = camera.set_parameters_atomically(params)
+            assert not result.successful, params
+            assert reason in result.reason, result.reason
+        assert camera.get_parameter('rate_hz').value == 10.0
+        assert camera._timer.timer_period_ns == 100_000_000
+        assert camera.set_parameters_atomically([Parameter('rate_hz', value=25)]).successful
+        assert camera._timer.timer_period_ns == 40_000_000
+        got = session.collector('/cam_f')
+        assert session.spin_until(lambda: len(got['left']) >= 2)
+
+
+def test_setup_errors_are_exceptions_with_clear_messages(tmp_path):
+    with ros() as session:
+        with pytest.raises(SourceError, match='images_left'):
+            session.camera('/cam_g', source='images', images_left=str(tmp_path / 'none_*.png'),
+                           images_right=str(tmp_path / 'none_*.png'))
+        with pytest.raises(CameraSetupError, match='give both left_calibration_file'):
+            session.camera('/cam_g', left_calibration_file=str(CONFIG / 'example_left.yaml'))
+        with pytest.raises(calib.CalibrationError, match='missing.yaml does not exist'):
+            session.camera('/cam_g', calibration_file=str(tmp_path / 'missing.yaml'))
+
+
+def test_missing_images_dir_exits_1_with_a_message_not_a_traceback():
+    proc = subprocess.run(
+        [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-p',
+         'source:=images', '-p', 'images_left:=/nonexistent', '-p', 'images_right:=/nonexistent'],
+        cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=30)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert '/nonexistent' in output and 'images_left' in output, output
+    assert 'Traceback' not in output
+
+
+def test_raiv_source_without_the_sdk_exits_nonzero_plainly():
+    pytest.importorskip('raiv_stereo.sources.raiv')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-p', 'source:=raiv'],
+        cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=30)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert 'qCU_Data' in output, output
+    assert 'Traceback' not in output
+
+
+# --- publish rate at sensor size -----------------------------------------------------------------
+
+@needs_sample
+@pytest.mark.slow
+def test_publish_rate_full_size_bgr8_pairs():
+    """Sample source at 1600x1300 bgr8, 30 Hz asked; a subscriber in this process counts pairs."""
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r',
+         '__ns:=/cam_rate', '-p', 'source:=sample', '-p', 'scale:=1.0', '-p', 'rate_hz:=30.0',
+         '-p', 'encoding:=bgr8'], cwd=PACKAGE_ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        with ros() as session:
+            got = session.collector('/cam_rate')
+            assert session.spin_until(lambda: len(got['right']) >= 3, timeout_s=60.0)
+            start_count, started = len(got['right']), time.monotonic()
+            session.spin_until(lambda: False, timeout_s=10.0)
+            rate_hz = (len(got['right']) - start_count) / (time.monotonic() - started)
+            assert got['left'][-1].width == 1600 and got['left'][-1].encoding == 'bgr8'
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+    print(f'\n1600x1300 bgr8 pairs received: {rate_hz:.1f} Hz (asked 30)')
+    assert rate_hz > 1.0, output
