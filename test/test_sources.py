@@ -94,7 +94,12 @@ def test_sample_disparity_agrees_with_f_b_over_z():
     assert valid.mean() > 0.6
     error = np.abs(disparity[valid] - truth_px[valid])
     assert np.median(error) < 0.5
-    assert np.mean(error < 1.0) > 0.85
+    assert np.mean(error < 1.0) > 0.95
+    # Where the moving box is now but not at 2 s, the pair matches the truth of scene_time_s.
+    other_px = calib.focal_px * calib.baseline_m / truth_depth_m(calib, sample_scene(), 2.0)
+    moved = valid & (np.abs(truth_px - other_px) > 2.0)
+    assert moved.sum() > 2000
+    assert np.median(np.abs(disparity[moved] - truth_px[moved])) < 0.5
     # The near card (0.5 m, 60.7 px) and the wall (2.8 m, 10.8 px) both show up at their depth.
     assert np.nanmax(truth_px) == pytest.approx(60.67, abs=0.01)
     assert np.nanmin(truth_px) == pytest.approx(10.83, abs=0.01)
