@@ -1,9 +1,8 @@
-"""Depth node over real rclpy and DDS: synthetic pairs in, published depth checked against truth."""
+"""Depth node over real rclpy and DDS: synthetic pairs in, published depth checked with truth."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import threading
 import time
 
@@ -20,7 +19,7 @@ from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
 from raiv_stereo import defaults, depth_params
-from raiv_stereo.calibration import CameraModel, raiv_nominal
+from raiv_stereo.calibration import raiv_nominal
 from raiv_stereo.matcher import MatcherSettings, StereoMatcher, search_window
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
@@ -111,8 +110,8 @@ class Rig:
                 encoding: str = 'bgr8') -> None:
         """Publish one pair with its camera_infos (right stamps may differ)."""
         right_stamp_ns = stamp_ns if right_stamp_ns is None else right_stamp_ns
-        headers = [Header(stamp=conversions.ns_to_stamp(ns), frame_id=frame)
-                   for ns, frame in ((stamp_ns, 'left_optical'), (right_stamp_ns, 'right_optical'))]
+        headers = [Header(stamp=conversions.ns_to_stamp(ns), frame_id=frame) for ns, frame in
+                   ((stamp_ns, 'left_optical'), (right_stamp_ns, 'right_optical'))]
         if left_info is None:
             left_info = conversions.camera_info_msg(calibration.left)
         if right_info is None:
@@ -294,3 +293,190 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     assert float(values['processing ms (median)']) > 0.0
     assert values['dropped frames'] == '0'
     assert len(rig.node.processing_times_ms) == 1
+
+
+# --- runtime parameters -------------------------------------------------------------------------
+
+def _set(node, **values):
+    return node.set_parameters_atomically([Parameter(k, value=v) for k, v in values.items()])
+
+
+def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory()
+    focal_px = calibration.focal_px * NODE_SCALE
+    rig.publish(calibration, left, right, _stamp(1))
+    first = rig.wait_for_stamp('disparity', _stamp(1))
+    assert (first.min_disparity, first.max_disparity) == (10, 105)
+
+    # A nearer limit of 600 mm halves the largest disparity; applied from the next frame.
+    assert _set(rig.node, min_depth_mm=600.0).successful
+    rig.publish(calibration, left, right, _stamp(2))
+    second = rig.wait_for_stamp('disparity', _stamp(2))
+    min_disparity, num_disparities = search_window(focal_px, 65.0, 600.0, 3000.0)
+    assert (second.min_disparity, second.max_disparity) == \
+        (min_disparity, min_disparity + num_disparities - 1) == (10, 57)
+    depth_32 = _depth_m(rig.wait_for_stamp('depth/image_rect', _stamp(2)))
+    assert np.nanmin(depth_32) >= 0.6
+
+    # 16UC1 millimetres, 0 = no depth (REP 118), the same depths.
+    assert _set(rig.node, depth_format='16UC1').successful
+    rig.publish(calibration, left, right, _stamp(3))
+    depth_msg = rig.wait_for_stamp('depth/image_rect', _stamp(3))
+    assert depth_msg.encoding == '16UC1'
+    depth_mm = conversions.msg_to_image(depth_msg)
+    assert depth_mm.dtype == np.uint16
+    np.testing.assert_array_equal(depth_mm == 0, ~np.isfinite(depth_32))
+    valid = depth_mm > 0
+    assert np.abs(depth_mm[valid] - np.rint(depth_32[valid] * 1000.0)).max() <= 1
+
+    # An explicit search window.
+    assert _set(rig.node, min_disparity=8, num_disparities=64).successful
+    rig.publish(calibration, left, right, _stamp(4))
+    fourth = rig.wait_for_stamp('disparity', _stamp(4))
+    assert (fourth.min_disparity, fourth.max_disparity) == (8, 71)
+
+    # Invalid values: rejected with the reason, the old value kept.
+    rejected = {
+        'min_depth_mm': (dict(min_depth_mm=5000.0), 'must be below max_depth_mm'),
+        'block_size': (dict(block_size=4), 'not a valid step'),
+        'num_disparities': (dict(num_disparities=20), 'not a valid step'),
+        'p1': (dict(p1=2000, p2=1000), 'p1 (2000) must be below p2 (1000)'),
+        'sgbm_mode': (dict(sgbm_mode='fast'), 'choose one of sgbm, sgbm_3way, hh, hh4'),
+        'min_disparity': (dict(min_disparity=-1), 'give both min_disparity and num_disparities'),
+        'sync': (dict(sync='approximate'), 'read-only'),
+    }
+    for name, (values, reason) in rejected.items():
+        before = rig.node.get_parameter(name).value
+        result = _set(rig.node, **values)
+        assert not result.successful, name
+        assert reason in result.reason, (name, result.reason)
+        assert rig.node.get_parameter(name).value == before
+    rig.wait_log('rejected parameter change', 'must be below max_depth_mm')
+
+    # The node still works with the values it kept.
+    rig.publish(calibration, left, right, _stamp(5))
+    fifth = rig.wait_for_stamp('disparity', _stamp(5))
+    assert (fifth.min_disparity, fifth.max_disparity) == (8, 71)
+
+
+# --- synchronisation ----------------------------------------------------------------------------
+
+def test_exact_sync_rejects_offset_stamps_and_says_why(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory({'sync': 'exact'}, outputs=('disparity',))
+    started = time.monotonic()
+    i = 0
+    while time.monotonic() - started < defaults.SYNC_WARNING_S + 1.5:
+        i += 1
+        rig.publish(calibration, left, right, _stamp(i), right_stamp_ns=_stamp(i) + 5_000_000)
+        time.sleep(0.1)
+        if any('no synchronized stereo pair' in m.msg for m in list(rig.logs)):
+            break
+    line = rig.wait_log('no synchronized stereo pair', '5.000 ms apart', 'sync:=approximate',
+                        timeout_s=3.0)
+    assert 'silent' not in line  # every topic arrives; only the stamps disagree
+    assert rig.count('disparity') == 0
+    rig.publish(calibration, left, right, _stamp(100))
+    rig.wait_for_stamp('disparity', _stamp(100))
+
+
+def test_approximate_sync_pairs_offset_stamps(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory({'sync': 'approximate', 'sync_slop_s': 0.01}, outputs=('disparity',))
+    for i in (1, 2, 3):
+        rig.publish(calibration, left, right, _stamp(i), right_stamp_ns=_stamp(i) + 5_000_000)
+        time.sleep(0.05)
+    for i in (1, 2, 3):
+        msg = rig.wait_for_stamp('disparity', _stamp(i))  # stamped with the left image
+        assert msg.f == pytest.approx(calibration.focal_px)
+
+
+def test_newest_pair_processed_older_dropped(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory(outputs=('depth/image_rect',))
+    burst = 12
+    for i in range(1, burst + 1):
+        rig.publish(calibration, left, right, _stamp(i))
+    rig.wait_for_stamp('depth/image_rect', _stamp(burst))
+    time.sleep(0.2)
+    processed = rig.count('depth/image_rect')
+    assert rig.node.dropped_frames >= 1
+    assert processed + rig.node.dropped_frames <= burst
+    assert processed < burst
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+def _bad_cases(calibration, left, right):
+    """Yield (name, publish kwargs, log fragments) of every bad input the node must survive."""
+    small = raiv_nominal().scaled(INPUT_SCALE / 2)
+    info = conversions.camera_info_msg
+
+    def right_info(tx: float) -> CameraInfo:
+        msg = info(calibration.right)
+        p = list(msg.p)
+        p[3] = tx
+        msg.p = p
+        return msg
+
+    zero_k = info(calibration.left)
+    zero_k.k = [0.0] * 9
+    fx_b = calibration.focal_px * calibration.baseline_m
+    yield 'encoding', dict(encoding='yuv422'), ('left/image_raw', "unsupported image encoding")
+    yield 'left/right size', dict(right=right[:325, :400]), (
+        'left/image_raw is 800x650 but', 'right/image_raw is 400x325')
+    yield 'camera_infos disagree', dict(right_info=info(small.right)), (
+        'right/camera_info', 'left camera_info is 800x650 but right is 400x325')
+    yield 'zero focal length', dict(left_info=zero_k), (
+        'left/camera_info', 'K or P is all zeros')
+    yield 'zero baseline', dict(right_info=right_info(0.0)), ('zero baseline',)
+    yield 'wrong-sign Tx', dict(right_info=right_info(fx_b)), (
+        'right projection P[0,3] (Tx) is', 'swapped')
+    yield 'image vs camera_info size', dict(left=left[:325, :400], right=right[:325, :400]), (
+        'left/image_raw is 400x325 but', 'left/camera_info describes 800x650')
+
+
+def test_bad_input_logged_frame_dropped_node_alive(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory(outputs=('depth/image_rect',))
+    cases = list(_bad_cases(calibration, left, right))
+    for i, (name, kwargs, fragments) in enumerate(cases):
+        pair = {'left': left, 'right': right, **kwargs}
+        pair['left'], pair['right'] = np.ascontiguousarray(pair['left']), \
+            np.ascontiguousarray(pair['right'])
+        rig.publish(calibration, stamp_ns=_stamp(2 * i), **pair)
+        line = rig.wait_log('frame dropped', *fragments)
+        assert rig.namespace in line, (name, line)  # names the topic
+        rig.publish(calibration, left, right, _stamp(2 * i + 1))
+        rig.wait_for_stamp('depth/image_rect', _stamp(2 * i + 1))
+    assert rig.count('depth/image_rect') == len(cases)
+
+
+# --- the parameter table ------------------------------------------------------------------------
+
+DESIGN_PARAMETERS = (
+    'input_rectified sync sync_slop_s queue_size scale min_depth_mm max_depth_mm min_disparity '
+    'num_disparities block_size p1 p2 uniqueness_ratio speckle_window_size speckle_range '
+    'disp12_max_diff pre_filter_cap sgbm_mode post_filter depth_format mask_out_of_range '
+    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()
+
+
+def test_parameter_table():
+    assert [p.name for p in depth_params.PARAMETERS] == DESIGN_PARAMETERS
+    table = depth_params.parameter_table_markdown()
+    assert all(f'| `{name}` |' in table for name in DESIGN_PARAMETERS)
+    block = parameter_descriptor(depth_params.BY_NAME['block_size'])
+    assert (block.integer_range[0].from_value, block.integer_range[0].to_value,
+            block.integer_range[0].step) == (1, 31, 2)
+    assert parameter_descriptor(depth_params.BY_NAME['num_disparities']).integer_range[0].step \
+        == 16
+    assert parameter_descriptor(depth_params.BY_NAME['sync']).read_only
+    assert depth_params.depth_settings_problems({}) == []
+    assert depth_params.depth_settings_problems({'min_depth_mm': 3000.0}) == [
+        'min_depth_mm (3000) must be below max_depth_mm (3000)']
+    assert depth_params.depth_settings_problems({'block_size': 6})[0].startswith('block_size')
+    settings = depth_params.matcher_settings({'min_disparity': 4, 'num_disparities': 32})
+    assert (settings.min_disparity, settings.num_disparities, settings.mode) == \
+        (4, 32, defaults.SGBM_MODE)
+    assert depth_params.matcher_settings({}) == MatcherSettings()

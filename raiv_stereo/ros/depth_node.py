@@ -148,7 +148,9 @@ class DepthNode(Node):
         self._pub_depth = publisher(Image, 'depth/image_rect')
         self._pub_depth_info = publisher(CameraInfo, 'depth/camera_info')
         self._pub_color = publisher(Image, 'depth/color')
-        self._pub_left_rect = publisher(Image, 'left/image_rect')
+        # With rectified input, left/image_rect is this node's input: never publish onto it.
+        self._pub_left_rect = None if self._values['input_rectified'] else \
+            publisher(Image, 'left/image_rect')
         self._pub_points = publisher(PointCloud2, 'points')
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
@@ -308,9 +310,7 @@ class DepthNode(Node):
             try:
                 images.append(conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
             except conversions.ConversionError as error:
-                raise conversions.ConversionError(
-                    f'{self._topic(index)}: {error}. Publish mono8, bgr8 or another encoding '
-                    'convertible to bgr8 (rgb8, bgra8, rgba8, mono16).') from None
+                raise conversions.ConversionError(f'{self._topic(index)}: {error}') from None
         if (left.width, left.height) != (right.width, right.height):
             raise InputError(
                 f'{self._topic(0)} is {left.width}x{left.height} but {self._topic(1)} is '
@@ -388,7 +388,8 @@ class DepthNode(Node):
         self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
         now_ns = self.get_clock().now().nanoseconds
 
-        want_left = self._pub_left_rect.get_subscription_count() > 0
+        want_left = self._pub_left_rect is not None and \
+            self._pub_left_rect.get_subscription_count() > 0
         want_points = self._pub_points.get_subscription_count() > 0
         if self._pub_color.get_subscription_count() > 0:
             color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
