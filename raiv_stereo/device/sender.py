@@ -1,0 +1,458 @@
+"""raiv-stereo-sender: streams stereo pairs and calibration to the robot (stream_protocol v1).
+
+Runs on the RAiV camera (pure Python + numpy + OpenCV, no ROS). Pairs come from the device SDK
+(qCU_Data, the default), from image files (--from-files, for testing anywhere) or from the
+synthetic scene (--sample). It reconnects with backoff whenever the robot side goes away.
+
+SDK ASSUMPTION, NOT VERIFIED ON A DEVICE: getDataAi() returns a dict whose image and calibration
+keys are unknown; extraction reuses raiv_stereo.sources.raiv (left/right keys such as 'left',
+'left_image', 'imgL', a side-by-side 'image', calibration under 'calibration'/'calib'). The
+capture time is this device's time.time_ns() when getDataAi() returned a new pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import os
+import select
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from raiv_stereo import defaults
+from raiv_stereo import stream_protocol as sp
+
+LOGGER = logging.getLogger('raiv_stereo.sender')
+ROBOT_HOST = '192.168.10.2'  # the maker's example PC address (connect mode default)
+JPEG_QUALITY = 90
+PNG_LEVEL = 1  # OpenCV's fastest zlib level: PNG mostly buys bandwidth, not ratio
+BACKOFF_S = (0.2, 5.0)  # reconnect delay: first and longest
+HANDSHAKE_TIMEOUT_S = 5.0
+SEND_TIMEOUT_S = 10.0  # a robot that stops reading this long is dropped and reconnected
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm')
+EXIT_OK, EXIT_UNAVAILABLE, EXIT_REFUSED = 0, 2, 3
+
+
+class Refused(Exception):
+    """The receiver sent REJECT; `code` says whether retrying can help."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class Pair:
+    """One captured pair in the device clock."""
+
+    def __init__(self, left: np.ndarray, right: np.ndarray, capture_time_ns: int) -> None:
+        self.left, self.right, self.capture_time_ns = left, right, capture_time_ns
+
+
+# ---------------------------------------------------------------- pair providers
+
+def _image_list(spec: str) -> list[str]:
+    """Return the sorted image files of a directory or a glob pattern."""
+    if os.path.isdir(spec):
+        return sorted(os.path.join(spec, name) for name in os.listdir(spec)
+                      if name.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(glob.glob(spec))
+
+
+def file_pairs(specs: list[str]) -> list[tuple[str, str]]:
+    """Return (left, right) paths from LEFT RIGHT globs/directories, or from one directory.
+
+    One directory holds left/ and right/ subdirectories, or files named *left* and *right*.
+    """
+    if len(specs) == 1:
+        root = specs[0]
+        sides = [os.path.join(root, 'left'), os.path.join(root, 'right')]
+        if all(os.path.isdir(side) for side in sides):
+            specs = sides
+        elif os.path.isdir(root):
+            files = _image_list(root)
+            specs_left = [f for f in files if 'left' in os.path.basename(f).lower()]
+            specs_right = [f for f in files if 'right' in os.path.basename(f).lower()]
+            return _zip_pairs(specs_left, specs_right, root, root)
+        else:
+            raise ValueError(f'--from-files with one argument needs a directory, got {root!r}')
+    if len(specs) != 2:
+        raise ValueError('--from-files takes LEFT RIGHT (globs or directories) or one directory')
+    return _zip_pairs(_image_list(specs[0]), _image_list(specs[1]), specs[0], specs[1])
+
+
+def _zip_pairs(left: list[str], right: list[str], left_spec: str,
+               right_spec: str) -> list[tuple[str, str]]:
+    """Pair two sorted lists, refusing empty or unequal ones."""
+    if not left or not right:
+        raise ValueError(f'no images found for {left_spec!r} (left: {len(left)}) or '
+                         f'{right_spec!r} (right: {len(right)})')
+    if len(left) != len(right):
+        raise ValueError(f'{len(left)} left images but {len(right)} right images')
+    return list(zip(left, right, strict=True))
+
+
+def _read_image(path: str) -> np.ndarray:
+    """Read an 8-bit gray or BGR image file."""
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint8:
+        raise ValueError(f'{path}: not a readable 8-bit image')
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+class FileProvider:
+    """Replays image pairs from files, once or looping; caches them when looping."""
+
+    def __init__(self, pairs: list[tuple[str, str]], loop: bool) -> None:
+        self.pairs, self.loop, self.index = pairs, loop, 0
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache_bytes = 0
+
+    def calibration(self) -> dict[str, Any] | None:
+        """Return None: image files carry no calibration (use --calibration)."""
+        return None
+
+    def next(self) -> Pair | None:
+        """Return the next pair; raise StopIteration after the last one unless looping."""
+        if self.index >= len(self.pairs):
+            if not self.loop:
+                raise StopIteration
+            self.index = 0
+        index = self.index
+        self.index += 1
+        if index in self._cache:
+            left, right = self._cache[index]
+        else:
+            left, right = (_read_image(path) for path in self.pairs[index])
+            if left.shape != right.shape:
+                raise ValueError(f'{self.pairs[index][0]} is {left.shape} but '
+                                 f'{self.pairs[index][1]} is {right.shape}')
+            if self.loop and self._cache_bytes + 2 * left.nbytes <= 512 * 1024 * 1024:
+                self._cache[index] = (left, right)
+                self._cache_bytes += 2 * left.nbytes
+        return Pair(left, right, time.time_ns())
+
+
+class SampleProvider:
+    """Renders the built-in synthetic scene (raiv_stereo.scene) at the nominal RAiV geometry."""
+
+    def __init__(self, scale: float) -> None:
+        from raiv_stereo.calibration import raiv_nominal
+        from raiv_stereo.scene import Renderer
+        self._calibration = raiv_nominal().scaled(scale)
+        self._renderer = Renderer(self._calibration)
+        self._start = time.monotonic()
+
+    def calibration(self) -> dict[str, Any] | None:
+        """Return the nominal calibration the scene is rendered with."""
+        return self._calibration.to_dict()
+
+    def next(self) -> Pair | None:
+        """Render the scene at the current time."""
+        rendered = self._renderer.render(time.monotonic() - self._start, with_truth=False)
+        return Pair(rendered.left_bgr, rendered.right_bgr, time.time_ns())
+
+
+class SdkProvider:
+    """Pairs and factory calibration from the device's qCU_Data pipeline (keys unverified)."""
+
+    def __init__(self) -> None:
+        from raiv_stereo.sources import raiv
+        self._raiv = raiv
+        sdk = raiv.import_sdk()  # SourceError when absent
+        self._data = sdk.qCUData()
+        if not self._data.init():
+            raise RuntimeError('qCUData().init() returned False: is the camera pipeline '
+                               'running (device web interface)?')
+        self._calibration: dict[str, Any] | None = None
+
+    def calibration(self) -> dict[str, Any] | None:
+        """Return the calibration last seen in the data dict."""
+        return self._calibration
+
+    def next(self) -> Pair | None:
+        """Return a pair when getDataAi() has a new one, else None."""
+        data = self._data.getDataAi()
+        if not data:
+            return None
+        capture_time_ns = time.time_ns()
+        if isinstance(data, dict) and 'error' in data:
+            LOGGER.warning('getDataAi() reported an error: %s', data['error'])
+            return None
+        left, right = self._raiv.extract_pair(data)
+        calibration = self._raiv.extract_calibration(data, (left.shape[1], left.shape[0]))
+        if calibration is not None:
+            self._calibration = calibration.to_dict()
+        return Pair(left, right, capture_time_ns)
+
+
+class FileCalibration:
+    """--calibration files, reloaded when they change on disk."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        self._stamp: tuple[float, ...] = ()
+        self._value: dict[str, Any] | None = None
+
+    def get(self) -> dict[str, Any] | None:
+        """Return the calibration dict, reloading it if a file's mtime changed."""
+        from raiv_stereo.calibration import CalibrationError, load_calibration
+        try:
+            stamp = tuple(os.stat(path).st_mtime_ns for path in self.paths)
+        except OSError as error:
+            LOGGER.warning('calibration file: %s (keeping the last one)', error)
+            return self._value
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._value = load_calibration(self.paths).to_dict()
+            except (CalibrationError, OSError, ValueError) as error:
+                LOGGER.error('calibration %s is not usable: %s', self.paths, error)
+        return self._value
+
+
+# ---------------------------------------------------------------- connection
+
+class Link:
+    """The TCP connection to the robot, in connect or listen mode, with the HELLO handshake."""
+
+    def __init__(self, mode: str, host: str, port: int, token: str, name: str) -> None:
+        self.mode, self.host, self.port, self.token, self.name = mode, host, port, token, name
+        self._listener: socket.socket | None = None
+
+    def open(self, stop: Callable[[], bool] = lambda: False) -> socket.socket:
+        """Connect (or accept), say HELLO, and return the socket once WELCOME arrives."""
+        if self.mode == 'connect':
+            sock = socket.create_connection((self.host, self.port), timeout=HANDSHAKE_TIMEOUT_S)
+        else:
+            if self._listener is None:
+                self._listener = socket.create_server((self.host, self.port), reuse_port=False)
+                LOGGER.info('listening on %s:%d for the robot', *self._listener.getsockname()[:2])
+            self._listener.settimeout(0.5)
+            while True:
+                try:
+                    sock, _ = self._listener.accept()
+                    break
+                except TimeoutError:
+                    if stop():
+                        raise OSError('stopped') from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(HANDSHAKE_TIMEOUT_S)
+            sp.send_parts(sock, sp.encode_hello(self.token, self.name))
+            decoder = sp.FrameDecoder(allowed_types=[sp.WELCOME, sp.REJECT, sp.PING])
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    raise OSError('the receiver closed the connection during the handshake')
+                for message in decoder.feed(data):
+                    if message.type == sp.REJECT:
+                        raise Refused(*sp.decode_reject(message))
+                    if message.type == sp.WELCOME:
+                        sock.settimeout(SEND_TIMEOUT_S)
+                        return sock
+        except BaseException:
+            sock.close()
+            raise
+
+    def close(self) -> None:
+        """Close the listening socket (listen mode)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
+def check_incoming(sock: socket.socket, decoder: sp.FrameDecoder) -> None:
+    """Read what the receiver sent (REJECT, PING) without blocking; raise when it is gone."""
+    while select.select([sock], [], [], 0)[0]:
+        data = sock.recv(65536)
+        if not data:
+            raise OSError('the receiver closed the connection')
+        for message in decoder.feed(data):
+            if message.type == sp.REJECT:
+                raise Refused(*sp.decode_reject(message))
+
+
+# ---------------------------------------------------------------- main loop
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog='raiv-stereo-sender',
+        description='Stream stereo pairs and calibration from the RAiV camera to the robot.')
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--from-files', nargs='+', metavar='SPEC',
+                        help='replay image pairs: LEFT_GLOB RIGHT_GLOB, two directories, or one '
+                             'directory with left/ and right/ (or *left*/*right* files)')
+    source.add_argument('--sample', action='store_true',
+                        help='stream the built-in synthetic scene instead of the camera')
+    parser.add_argument('--sample-scale', type=float, default=0.5,
+                        help='--sample image size relative to 1600x1300 (default 0.5)')
+    parser.add_argument('--loop', action='store_true', help='replay --from-files forever')
+    parser.add_argument('--mode', choices=('connect', 'listen'), default='connect',
+                        help='connect to the robot (default; the node listens) or listen for it')
+    parser.add_argument('--host', default=None,
+                        help=f'robot address (connect, default {ROBOT_HOST}) or the address to '
+                             'listen on (listen, default 0.0.0.0)')
+    parser.add_argument('--port', type=int, default=defaults.STREAM_PORT)
+    parser.add_argument('--codec', choices=tuple(sp.CODECS), default='raw',
+                        help='raw (fastest on a LAN), png (lossless) or jpeg (lossy, smallest)')
+    parser.add_argument('--jpeg-quality', type=int, default=JPEG_QUALITY)
+    parser.add_argument('--png-level', type=int, default=PNG_LEVEL, choices=range(10))
+    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
+                        help='maximum pairs per second (0 = as fast as possible)')
+    parser.add_argument('--token', default='', help="shared secret: the node's stream_token")
+    parser.add_argument('--calibration', nargs='+', metavar='FILE',
+                        help='calibration to send: one OpenCV stereo file or a left/right '
+                             'camera_info YAML pair (reloaded when changed)')
+    parser.add_argument('--count', type=int, default=0,
+                        help='stop after sending N pairs (0 = never)')
+    parser.add_argument('--name', default=socket.gethostname(), help='sender name in logs')
+    parser.add_argument('-q', '--quiet', action='store_true', help='log warnings only')
+    args = parser.parse_args(argv)
+    if args.host is None:
+        args.host = ROBOT_HOST if args.mode == 'connect' else '0.0.0.0'
+    return args
+
+
+def make_provider(args: argparse.Namespace) -> Any:
+    """Return the pair provider the arguments select; raise RuntimeError when unavailable."""
+    if args.from_files:
+        return FileProvider(file_pairs(args.from_files), args.loop)
+    if args.sample:
+        return SampleProvider(args.sample_scale)
+    return SdkProvider()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sender; exit 0 when --count pairs were sent, 2 when no source, 3 when refused."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format='raiv-stereo-sender: %(message)s')
+    try:
+        provider = make_provider(args)
+    except Exception as error:  # SDK absent (SourceError), no files, init failure
+        print(f'raiv-stereo-sender: cannot read pairs: {error}', file=sys.stderr)
+        if not (args.from_files or args.sample):
+            print('raiv-stereo-sender: the RAiV SDK is only on the camera; here use '
+                  '--from-files LEFT RIGHT or --sample', file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    file_calibration = FileCalibration(args.calibration) if args.calibration else None
+    link = Link(args.mode, args.host, args.port, args.token, args.name)
+    try:
+        return stream(args, provider, file_calibration, link)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        link.close()
+
+
+def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibration | None,
+           link: Link) -> int:
+    """Send pairs until --count or the end of the files, reconnecting whenever needed."""
+    sent, backoff_s, sock = 0, BACKOFF_S[0], None
+    pending: Pair | None = None
+    sent_calibration: dict[str, Any] | None = None
+    period_s = 1.0 / args.rate_hz if args.rate_hz > 0 else 0.0
+    next_due = last_tx = time.monotonic()
+    encoder = ThreadPoolExecutor(max_workers=2) if args.codec != 'raw' else None
+    decoder = sp.FrameDecoder(allowed_types=[sp.REJECT, sp.PING])
+    try:
+        while args.count <= 0 or sent < args.count:
+            if sock is None:
+                try:
+                    sock = link.open()
+                except Refused as refusal:
+                    if refusal.code == sp.REJECT_AUTH:
+                        LOGGER.error('refused by the receiver: %s', refusal)
+                        return EXIT_REFUSED
+                    LOGGER.warning('refused by the receiver: %s; retrying in %.1f s',
+                                   refusal, backoff_s)
+                except (OSError, sp.ProtocolError) as error:
+                    LOGGER.warning('no connection to %s:%d (%s); retrying in %.1f s',
+                                   link.host, link.port, error, backoff_s)
+                if sock is None:
+                    time.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, BACKOFF_S[1])
+                    continue
+                LOGGER.info('connected to %s:%d', link.host, link.port)
+                backoff_s, sent_calibration = BACKOFF_S[0], None
+                decoder = sp.FrameDecoder(allowed_types=[sp.REJECT, sp.PING])
+            try:
+                check_incoming(sock, decoder)
+                if pending is None:
+                    delay_s = next_due - time.monotonic()
+                    if delay_s > 0:
+                        time.sleep(min(delay_s, sp.KEEPALIVE_S / 2))
+                        if time.monotonic() - last_tx >= sp.KEEPALIVE_S:
+                            sp.send_parts(sock, sp.encode_message(sp.PING))
+                            last_tx = time.monotonic()
+                        continue
+                    try:
+                        pending = provider.next()
+                    except StopIteration:
+                        break
+                    if pending is None:  # the device has no new pair yet
+                        next_due = time.monotonic() + 0.005
+                        continue
+                    next_due = max(next_due + period_s, time.monotonic()) if period_s else 0.0
+                calibration = (file_calibration.get() if file_calibration
+                               else provider.calibration())
+                if calibration is not None and calibration != sent_calibration:
+                    sp.send_parts(sock, sp.encode_calibration(calibration))
+                    sent_calibration = calibration
+                    LOGGER.info('calibration sent')
+                sp.send_parts(sock, encode_pair(pending, sent, args, encoder))
+                last_tx = time.monotonic()
+                pending, sent = None, sent + 1
+            except Refused as refusal:
+                LOGGER.warning('the receiver closed the stream: %s', refusal)
+                sock.close()
+                sock = None
+                if refusal.code == sp.REJECT_AUTH:
+                    return EXIT_REFUSED
+            except (OSError, sp.ProtocolError) as error:
+                LOGGER.warning('connection lost (%s); reconnecting', error)
+                sock.close()
+                sock = None
+        if sock is not None:
+            try:
+                sp.send_parts(sock, sp.encode_message(sp.BYE))
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(1.0)
+                while sock.recv(65536):  # let the receiver read everything before closing
+                    pass
+            except OSError:
+                pass
+        LOGGER.info('sent %d pairs', sent)
+        return EXIT_OK
+    finally:
+        if sock is not None:
+            sock.close()
+        if encoder is not None:
+            encoder.shutdown()
+
+
+def encode_pair(pair: Pair, sequence: int, args: argparse.Namespace,
+                encoder: ThreadPoolExecutor | None) -> list[bytes | memoryview]:
+    """Encode a pair as one FRAME, compressing left and right in parallel."""
+    def one(image: np.ndarray) -> tuple[bytes, memoryview]:
+        return sp.encode_image(image, args.codec, args.jpeg_quality, args.png_level)
+    if encoder is None:
+        encoded = [one(pair.left), one(pair.right)]
+    else:
+        encoded = list(encoder.map(one, (pair.left, pair.right)))
+    return sp.encode_frame(sequence, pair.capture_time_ns, pair.left, pair.right,
+                           encoded=encoded)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

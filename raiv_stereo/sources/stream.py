@@ -1,0 +1,428 @@
+"""Network stream source: stereo pairs and calibration from a RAiV sender (stream_protocol, v1).
+
+A background thread owns the sockets and decodes; read() only hands over the newest complete
+pair. Every fault (garbage, oversized or unknown messages, corrupt images, stalls, strangers)
+resets that one connection with a log line on logger 'raiv_stereo.stream'; the source goes on.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import hmac
+import logging
+import selectors
+import socket
+import threading
+import time
+from typing import Any, Mapping
+
+from raiv_stereo import defaults
+from raiv_stereo import stream_protocol as sp
+from raiv_stereo.calibration import CalibrationError, StereoCalibration
+from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
+
+LOGGER = logging.getLogger('raiv_stereo.stream')
+RECV_CHUNK_BYTES = 1 << 20
+MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
+CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
+CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
+COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
+                      'png': ('png',), 'jpeg': ('jpeg',)}
+
+
+class ClockMapper:
+    """Maps device capture times to this host's time.time_ns() clock, monotonically.
+
+    The offset is the minimum of (arrival - capture) over a sliding window: the least-delayed
+    frame bounds the true offset, so stamps sit close to capture and never after arrival.
+    """
+
+    def __init__(self, window: int = CLOCK_WINDOW) -> None:
+        self._samples: collections.deque[int] = collections.deque(maxlen=window)
+        self._last_capture_ns: int | None = None
+        self.last_stamp_ns = 0
+
+    def reset(self) -> None:
+        """Forget the offset (new sender, or the device clock jumped)."""
+        self._samples.clear()
+        self._last_capture_ns = None
+
+    @property
+    def offset_ns(self) -> int | None:
+        """Return the current offset estimate (host - device), None before the first frame."""
+        return min(self._samples) if self._samples else None
+
+    def map(self, capture_ns: int, arrival_ns: int) -> int:
+        """Return the host-clock stamp of a frame captured at capture_ns (device clock)."""
+        if self._last_capture_ns is not None and capture_ns < self._last_capture_ns:
+            self.reset()  # the device clock stepped back (or the device restarted)
+        self._last_capture_ns = capture_ns
+        self._samples.append(arrival_ns - capture_ns)
+        stamp = min(capture_ns + min(self._samples), arrival_ns)
+        stamp = max(stamp, self.last_stamp_ns + 1)
+        self.last_stamp_ns = stamp
+        return stamp
+
+
+class _Connection:
+    """One peer: its socket, incremental decoder and admission state."""
+
+    def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.decoder = sp.FrameDecoder(allowed_types=[sp.HELLO])
+        self.admitted = False
+        self.sender = ''
+        self.last_rx = time.monotonic()
+        self.opened = self.last_rx
+
+
+class StreamSource(FrameSource):
+    """Stereo pairs pushed by a RAiV sender over TCP; listens (default) or connects."""
+
+    def __init__(self, mode: str = defaults.STREAM_MODE, host: str = defaults.STREAM_HOST,
+                 port: int = defaults.STREAM_PORT, token: str = '',
+                 timeout_s: float = defaults.STREAM_TIMEOUT_S,
+                 max_senders: int = defaults.STREAM_MAX_SENDERS,
+                 compression: str = defaults.STREAM_COMPRESSION) -> None:
+        if mode not in defaults.STREAM_MODES:
+            raise SourceError(f'stream_mode {mode!r} is not one of {defaults.STREAM_MODES}')
+        if compression not in COMPRESSION_CODECS:
+            raise SourceError(f'stream_compression {compression!r} is not one of '
+                              f'{", ".join(COMPRESSION_CODECS)}')
+        if timeout_s <= 0 or max_senders < 1:
+            raise SourceError(f'stream_timeout_s ({timeout_s}) must be > 0 and '
+                              f'stream_max_senders ({max_senders}) >= 1')
+        if not 0 <= port <= 65535:
+            raise SourceError(f'stream_port {port} is not a TCP port (0-65535)')
+        self.mode, self.host, self.port = mode, host, port
+        self.token, self.timeout_s, self.max_senders = token, float(timeout_s), max_senders
+        self.allowed_codecs = COMPRESSION_CODECS[compression]
+        self.calibration: StereoCalibration | None = None
+        self.counters: dict[str, int] = collections.Counter()
+        """frames_received, frames_delivered, frames_superseded, connections, rejected,
+        protocol_errors, timeouts, disconnects, calibrations, bytes_received."""
+        self.last_error = ''
+        self.last_device_time_ns: int | None = None
+        """Device capture time of the last frame read() returned (for latency figures)."""
+        self.last_arrival_ns: int | None = None
+        self._lock = threading.Lock()
+        self._latest: tuple[StereoFrame, int, int] | None = None
+        self._stop = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self._connections: dict[socket.socket, _Connection] = {}
+        self._listener: socket.socket | None = None
+        self._clock = ClockMapper()
+        self._buffer = memoryview(bytearray(RECV_CHUNK_BYTES))
+        self._next_connect = 0.0
+        self._backoff_s = CONNECT_BACKOFF_S[0]
+        self._state = ''
+        if mode == 'listen':
+            self._listener = self._listen(host, port)
+            self.address: tuple[str, int] = self._listener.getsockname()[:2]
+            self._state = f'listening on {self.address[0]}:{self.address[1]}, no sender'
+        else:
+            if host in ('', '0.0.0.0', '::'):
+                raise SourceError('stream_mode connect needs stream_host set to the sender '
+                                  f'address (got {host!r})')
+            self.address = (host, port)
+            self._state = f'connecting to {host}:{port}'
+        self._thread = threading.Thread(target=self._run, name='raiv-stream', daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any],
+                     calibration: StereoCalibration) -> StreamSource:
+        """Build from the camera node's parameters (stream_mode, stream_host, stream_port, ...)."""
+        del calibration  # the stream carries its own (native-size) calibration
+        try:
+            return cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
+                       host=str(options.get('stream_host', defaults.STREAM_HOST)),
+                       port=int(options.get('stream_port', defaults.STREAM_PORT)),
+                       token=str(options.get('stream_token', '') or ''),
+                       timeout_s=float(options.get('stream_timeout_s',
+                                                   defaults.STREAM_TIMEOUT_S)),
+                       max_senders=int(options.get('stream_max_senders',
+                                                   defaults.STREAM_MAX_SENDERS)),
+                       compression=str(options.get('stream_compression',
+                                                   defaults.STREAM_COMPRESSION)))
+        except (TypeError, ValueError) as error:
+            raise SourceError(f'bad stream option: {error}') from None
+
+    # ------------------------------------------------------------ public API
+
+    def read(self) -> StereoFrame | None:
+        """Return the newest complete pair not yet returned, or None (never blocks)."""
+        with self._lock:
+            latest, self._latest = self._latest, None
+        if latest is None:
+            return None
+        frame, self.last_device_time_ns, self.last_arrival_ns = latest
+        self.counters['frames_delivered'] += 1
+        return frame
+
+    @property
+    def status(self) -> str:
+        """Return a one-line state for diagnostics (listening, streaming from whom, last error)."""
+        with self._lock:
+            state = self._state
+        return state + (f'; last error: {self.last_error}' if self.last_error else '')
+
+    @property
+    def connected_senders(self) -> int:
+        """Return how many senders are admitted right now."""
+        with self._lock:
+            return sum(conn.admitted for conn in self._connections.values())
+
+    def close(self) -> None:
+        """Stop the I/O thread and close every socket (returns within about a second)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+    # ------------------------------------------------------------ I/O thread
+
+    @staticmethod
+    def _listen(host: str, port: int) -> socket.socket:
+        """Bind the listening socket or raise SourceError saying why."""
+        try:
+            family = socket.AF_INET6 if ':' in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(8)
+            sock.setblocking(False)
+            return sock
+        except OSError as error:
+            raise SourceError(f'cannot listen on {host}:{port}: {error.strerror or error}; '
+                              'choose another stream_port or stop the program using it') from None
+
+    def _run(self) -> None:
+        """Serve sockets until close(); no exception escapes (each one resets a connection)."""
+        if self._listener is not None:
+            self._selector.register(self._listener, selectors.EVENT_READ)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._step()
+                except Exception as error:  # a bug must not kill the stream: log, keep going
+                    LOGGER.exception('stream: unexpected error: %s', error)
+                    self._set_error(f'internal error: {error}')
+                    time.sleep(0.05)
+        finally:
+            for conn in list(self._connections.values()):
+                self._drop(conn, None)
+            if self._listener is not None:
+                self._listener.close()
+            self._selector.close()
+
+    def _step(self) -> None:
+        """One select round: accept/connect, read, and time out stalled peers."""
+        if self.mode == 'connect' and not self._connections and \
+                time.monotonic() >= self._next_connect:
+            self._connect()
+        for key, _ in self._selector.select(timeout=0.05):
+            if key.fileobj is self._listener:
+                self._accept()
+            elif key.fileobj in self._connections:
+                self._receive(self._connections[key.fileobj])
+        now = time.monotonic()
+        for conn in list(self._connections.values()):
+            silent_s = now - conn.last_rx
+            if silent_s <= self.timeout_s:
+                continue
+            if not conn.admitted:
+                why = f'sent no valid HELLO within {self.timeout_s:g} s'
+            elif conn.decoder.mid_message:
+                why = f'stalled mid-message for {silent_s:.1f} s (stream_timeout_s ' \
+                      f'{self.timeout_s:g}); partial message dropped'
+            else:
+                why = f'silent for {silent_s:.1f} s (senders send PING every ' \
+                      f'{sp.KEEPALIVE_S:g} s)'
+            self.counters['timeouts'] += 1
+            self._fault(conn, f'timed out: {why}', sp.REJECT_PROTOCOL)
+
+    def _connect(self) -> None:
+        """Connect mode: one attempt to reach the sender, with growing backoff on failure."""
+        try:
+            sock = socket.create_connection(self.address, timeout=min(1.0, self.timeout_s))
+        except OSError as error:
+            self._next_connect = time.monotonic() + self._backoff_s
+            self._set_state(f'connecting to {self.address[0]}:{self.address[1]} '
+                            f'(retry in {self._backoff_s:g} s: {error.strerror or error})')
+            self._backoff_s = min(self._backoff_s * 2, CONNECT_BACKOFF_S[1])
+            return
+        self._backoff_s = CONNECT_BACKOFF_S[0]
+        self._add(sock, f'{self.address[0]}:{self.address[1]}')
+
+    def _accept(self) -> None:
+        """Accept a peer; refuse it at once when too many connections are open."""
+        try:
+            sock, address = self._listener.accept()  # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                time.sleep(0.1)
+            return
+        peer = f'{address[0]}:{address[1]}'
+        if len(self._connections) >= self.max_senders + MAX_PENDING:
+            self.counters['rejected'] += 1
+            self._set_error(f'{peer} refused: {len(self._connections)} connections already open')
+            LOGGER.warning('stream: %s refused: too many open connections', peer)
+            self._send(sock, sp.encode_reject(sp.REJECT_BUSY, 'too many open connections'))
+            sock.close()
+            return
+        self._add(sock, peer)
+
+    def _add(self, sock: socket.socket, peer: str) -> None:
+        """Register a new connection, waiting for its HELLO."""
+        sock.setblocking(False)
+        conn = _Connection(sock, peer)
+        with self._lock:
+            self._connections[sock] = conn
+        self._selector.register(sock, selectors.EVENT_READ)
+        self.counters['connections'] += 1
+        LOGGER.info('stream: %s connected, waiting for HELLO', peer)
+
+    def _receive(self, conn: _Connection) -> None:
+        """Read what the socket has and handle every complete message."""
+        try:
+            count = conn.sock.recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self.counters['disconnects'] += 1
+            self._drop(conn, f'{conn.peer}: connection error: {error.strerror or error}',
+                       logging.WARNING)
+            return
+        if count == 0:
+            self.counters['disconnects'] += 1
+            if conn.decoder.mid_message:
+                self._set_error(f'{conn.peer} disconnected mid-message; partial message dropped')
+                self._drop(conn, f'{conn.peer} disconnected mid-message '
+                                 f'({conn.decoder.buffered_bytes} bytes dropped)', logging.WARNING)
+            else:
+                self._drop(conn, f'{conn.peer} disconnected', logging.INFO)
+            return
+        conn.last_rx = time.monotonic()
+        self.counters['bytes_received'] += count
+        try:
+            for message in conn.decoder.feed(self._buffer[:count]):
+                if not self._handle(conn, message):
+                    return
+        except sp.ProtocolError as error:
+            self.counters['protocol_errors'] += 1
+            self._fault(conn, str(error), sp.REJECT_PROTOCOL)
+
+    def _handle(self, conn: _Connection, message: sp.Message) -> bool:
+        """Act on one message; return False when the connection was closed."""
+        if message.type == sp.HELLO:
+            return self._hello(conn, message)
+        if message.type == sp.FRAME:
+            self._frame(conn, sp.decode_frame(message))
+        elif message.type == sp.CALIBRATION:
+            try:
+                calibration = StereoCalibration.from_dict(sp.decode_json(message))
+            except (CalibrationError, KeyError, TypeError, ValueError) as error:
+                raise sp.ProtocolError(f'CALIBRATION is not a valid stereo calibration: '
+                                       f'{error}') from None
+            self.calibration = calibration
+            self.counters['calibrations'] += 1
+            LOGGER.info('stream: calibration from %s: %dx%d, baseline %.1f mm, f %.1f px',
+                        conn.sender or conn.peer, *calibration.image_size,
+                        calibration.baseline_mm, calibration.focal_px)
+        elif message.type == sp.BYE:
+            self._drop(conn, f'{conn.sender or conn.peer} ended the stream (BYE)', logging.INFO)
+            return False
+        elif message.type == sp.REJECT:
+            _, reason = sp.decode_reject(message)
+            self._drop(conn, f'{conn.peer} closed the stream: {reason}', logging.WARNING)
+            return False
+        return True
+
+    def _hello(self, conn: _Connection, message: sp.Message) -> bool:
+        """Admit a sender whose HELLO carries the right token, if a sender slot is free."""
+        hello = sp.decode_hello(message)
+        if hello['protocol'] != sp.PROTOCOL_VERSION:
+            raise sp.ProtocolError(f'sender speaks protocol {hello["protocol"]}, this receiver '
+                                   f'{sp.PROTOCOL_VERSION}')
+        if not hmac.compare_digest(hello['token'].encode(), self.token.encode()):
+            self.counters['rejected'] += 1
+            what = 'no token' if not hello['token'] else 'a wrong token'
+            self._fault(conn, f'refused: HELLO carries {what} (set the sender\'s --token to the '
+                              'node\'s stream_token)', sp.REJECT_AUTH)
+            return False
+        admitted = sum(c.admitted for c in self._connections.values())
+        if admitted >= self.max_senders:
+            self.counters['rejected'] += 1
+            self._fault(conn, f'refused: already streaming from {admitted} sender(s) '
+                              f'(stream_max_senders {self.max_senders})', sp.REJECT_BUSY)
+            return False
+        conn.admitted, conn.sender = True, hello['sender'] or conn.peer
+        conn.decoder.allowed_types = {sp.CALIBRATION, sp.FRAME, sp.PING, sp.BYE, sp.REJECT}
+        self._clock.reset()
+        self._send(conn.sock, sp.encode_json(sp.WELCOME, {'receiver': 'raiv_stereo'}))
+        self._set_state(f'streaming from {conn.sender} ({conn.peer})')
+        LOGGER.info('stream: sender %s (%s) admitted', conn.sender, conn.peer)
+        return True
+
+    def _frame(self, conn: _Connection, frame: sp.FramePayload) -> None:
+        """Stamp a decoded pair in this host's clock and make it the newest one."""
+        arrival_ns = time.time_ns()
+        if frame.codec not in self.allowed_codecs:
+            raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
+                                   f'allows only {", ".join(self.allowed_codecs)}')
+        stamp_ns = self._clock.map(frame.capture_time_ns, arrival_ns)
+        pair = StereoFrame(frame.left, frame.right, capture_time_ns=stamp_ns,
+                           sequence=frame.sequence)
+        self.counters['frames_received'] += 1
+        with self._lock:
+            if self._latest is not None:
+                self.counters['frames_superseded'] += 1
+            self._latest = (pair, frame.capture_time_ns, arrival_ns)
+
+    # ------------------------------------------------------------ helpers
+
+    def _fault(self, conn: _Connection, reason: str, code: int) -> None:
+        """Log why, tell the peer (best effort) and reset the connection."""
+        self._set_error(f'{conn.peer}: {reason}')
+        self._send(conn.sock, sp.encode_reject(code, reason))
+        self._drop(conn, f'{conn.peer}: {reason}; connection reset', logging.WARNING)
+
+    @staticmethod
+    def _send(sock: socket.socket, buffers: list[bytes | memoryview]) -> None:
+        """Send a small control message without blocking; drop it if the socket is full."""
+        try:
+            sock.send(sp.to_bytes(buffers))
+        except OSError:
+            pass
+
+    def _drop(self, conn: _Connection, reason: str | None, level: int = logging.INFO) -> None:
+        """Close a connection (whatever it had half-received is discarded)."""
+        if reason:
+            LOGGER.log(level, 'stream: %s', reason)
+        with self._lock:
+            self._connections.pop(conn.sock, None)
+            if conn.admitted and not any(c.admitted for c in self._connections.values()):
+                self._state = (f'listening on {self.address[0]}:{self.address[1]}, no sender'
+                               if self.mode == 'listen'
+                               else f'connecting to {self.address[0]}:{self.address[1]}')
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+        if self.mode == 'connect':
+            self._next_connect = time.monotonic() + self._backoff_s
+
+    def _set_state(self, state: str) -> None:
+        """Record the connection state for `status`."""
+        with self._lock:
+            self._state = state
+
+    def _set_error(self, error: str) -> None:
+        """Record the last fault for `status` / `last_error`."""
+        with self._lock:
+            self.last_error = error
