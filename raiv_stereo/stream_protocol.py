@@ -246,8 +246,9 @@ class FrameDecoder:
                 view = view[take:]
                 if len(self._header) < HEADER_SIZE:
                     break
-                message_type, flags, length, crc = parse_header(self._header)
+                header = bytes(self._header)
                 self._header.clear()
+                message_type, flags, length, crc = parse_header(header)
                 if self.allowed_types is not None and message_type not in self.allowed_types:
                     raise ProtocolError(
                         f'unexpected {MESSAGE_NAMES[message_type]} message here (expected '
@@ -354,6 +355,11 @@ def _decode_image(payload: memoryview, offset: int, side: str) -> tuple[np.ndarr
     if dims != (width, height):
         raise ProtocolError(f'{side} {name} is {dims[0]}x{dims[1]} but the frame header says '
                             f'{width}x{height}')
+    tail = bytes(data[-12:])
+    if (codec == CODEC_PNG and tail[4:8] != b'IEND') or \
+            (codec == CODEC_JPEG and tail[-2:] != b'\xff\xd9'):
+        raise ProtocolError(f'{side} {name} image ({length} bytes) is truncated: it lacks the '
+                            f'{name} end marker')
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ProtocolError(f'{side} {name} image ({length} bytes) is truncated or corrupt: '
