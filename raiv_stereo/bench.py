@@ -1,0 +1,899 @@
+"""`raiv-stereo bench`: our core and node pipeline side by side with plain OpenCV, and accuracy.
+
+Plain OpenCV is done the way the maker's example does it: remap at full resolution with maps from
+initUndistortRectifyMap, cv2.resize to the working scale, StereoSGBM on the resized images (the
+input's own channels: colour for bgr8, as OpenCV's stereo_match sample), depth = f·B/d.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from raiv_stereo import defaults
+from raiv_stereo.calibration import StereoCalibration, raiv_nominal, rectified_pinhole
+from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
+from raiv_stereo.pipeline import StereoPipeline
+
+_SGBM_MODES = {'sgbm': cv2.StereoSGBM_MODE_SGBM, 'sgbm_3way': cv2.StereoSGBM_MODE_SGBM_3WAY,
+               'hh': cv2.StereoSGBM_MODE_HH, 'hh4': cv2.StereoSGBM_MODE_HH4}
+RANGES_MM = ((300.0, 3000.0), (300.0, 600.0))
+SCALES = (0.5, 1.0)
+ENCODINGS = ('bgr8', 'mono8')
+MODES = ('sgbm_3way', 'sgbm')
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux >= 4.0) so each run gets its own peak."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as handle:
+            handle.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    """Return the RSS high-water mark (VmHWM) in MB, else getrusage's lifetime peak."""
+    try:
+        with open('/proc/self/status') as handle:
+            for line in handle:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass
+class Timing:
+    """Per-frame wall times of one configuration and what the process used meanwhile."""
+
+    ms: list[float]
+    cpu_share: float
+    """Process CPU time / wall time (2.0 = both of two cores busy)."""
+    peak_rss_mb: float
+
+    @property
+    def median_ms(self) -> float:
+        """Return the median time per frame."""
+        return float(np.median(self.ms))
+
+    @property
+    def p90_ms(self) -> float:
+        """Return the 90th percentile time per frame."""
+        return float(np.percentile(self.ms, 90))
+
+    @property
+    def fps(self) -> float:
+        """Return frames per second at the median time (one frame after another)."""
+        return 1000.0 / self.median_ms if self.median_ms > 0 else float('nan')
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the summary figures."""
+        return {'median_ms': self.median_ms, 'p90_ms': self.p90_ms, 'fps': self.fps,
+                'cpu_share': self.cpu_share, 'peak_rss_mb': self.peak_rss_mb}
+
+
+def time_frames(process: Callable[[np.ndarray, np.ndarray], object],
+                frames: list[tuple[np.ndarray, np.ndarray]], count: int,
+                warmup: int = 1) -> Timing:
+    """Run `process` on `count` frames (cycling), after `warmup` untimed ones."""
+    for index in range(warmup):
+        process(*frames[index % len(frames)])
+    _reset_peak_rss()
+    times_ms = []
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for index in range(count):
+        started = time.perf_counter()
+        process(*frames[index % len(frames)])
+        times_ms.append((time.perf_counter() - started) * 1000.0)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return Timing(times_ms, cpu / wall if wall > 0 else float('nan'), _peak_rss_mb())
+
+
+# --- the alternative: plain OpenCV --------------------------------------------------------------
+
+class PlainOpenCV:
+    """Remap at full size, resize to scale, StereoSGBM on the input's channels, f·B/d."""
+
+    def __init__(self, calibration: StereoCalibration, scale: float, settings: MatcherSettings,
+                 channels: int, min_disparity: int | None = None,
+                 num_disparities: int | None = None) -> None:
+        """Build full-size maps and SGBM with OpenCV's usual P1/P2 for `channels`."""
+        size = calibration.image_size
+        self.maps = [cv2.initUndistortRectifyMap(cam.K, cam.D, cam.R, cam.P[:, :3], size,
+                                                 cv2.CV_16SC2)
+                     for cam in (calibration.left, calibration.right)]
+        self.scale = scale
+        self.output_size = (int(size[0] * scale + 0.5), int(size[1] * scale + 0.5))
+        self.focal_px = calibration.focal_px * scale
+        self.baseline_m = calibration.baseline_m
+        if min_disparity is None or num_disparities is None:
+            min_disparity, num_disparities = search_window(
+                self.focal_px, calibration.baseline_mm, settings.min_depth_mm,
+                settings.max_depth_mm)
+        self.min_disparity, self.num_disparities = min_disparity, num_disparities
+        block = settings.block_size
+        self.sgbm = cv2.StereoSGBM.create(
+            minDisparity=min_disparity, numDisparities=num_disparities, blockSize=block,
+            P1=8 * channels * block * block, P2=32 * channels * block * block,
+            disp12MaxDiff=settings.disp12_max_diff, preFilterCap=settings.pre_filter_cap,
+            uniquenessRatio=settings.uniqueness_ratio,
+            speckleWindowSize=settings.speckle_window_size, speckleRange=settings.speckle_range,
+            mode=_SGBM_MODES[settings.mode])
+
+    def rectify(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the pair remapped at full size, then resized to the working scale."""
+        out = []
+        for image, (map_xy, map_fraction) in zip((left, right), self.maps, strict=True):
+            image = cv2.remap(image, map_xy, map_fraction, cv2.INTER_LINEAR)
+            if self.scale != 1.0:
+                image = cv2.resize(image, self.output_size)
+            out.append(image)
+        return out[0], out[1]
+
+    def disparity_px(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
+        """Return SGBM disparity in px, NaN where SGBM found none."""
+        raw = self.sgbm.compute(left_rect, right_rect)
+        disparity = raw.astype(np.float32) / DISPARITY_SCALE
+        disparity[raw < self.min_disparity * DISPARITY_SCALE] = np.nan
+        return disparity
+
+    def process(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (disparity px, depth m) for one raw pair."""
+        disparity = self.disparity_px(*self.rectify(left, right))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            depth = np.float32(self.focal_px * self.baseline_m) / disparity
+        depth[~(disparity > 0)] = np.nan
+        return disparity, depth
+
+
+# --- frames -------------------------------------------------------------------------------------
+
+def rig(width_px: int = defaults.SENSOR_WIDTH_PX,
+        height_px: int = defaults.SENSOR_HEIGHT_PX) -> StereoCalibration:
+    """Return the distorted, slightly misaligned RAiV rig the synthetic frames come from."""
+    from raiv_stereo.scene import distorted_rig
+
+    return distorted_rig(raiv_nominal(width_px=width_px, height_px=height_px))
+
+
+def render_frames(calibration: StereoCalibration, count: int,
+                  with_truth: bool = False) -> list:
+    """Return `count` RenderedPairs of the sample scene at different times."""
+    from raiv_stereo.scene import Renderer
+
+    renderer = Renderer(calibration)
+    return [renderer.render(0.37 * index, with_truth=with_truth) for index in range(count)]
+
+
+def _as(encoding: str, pairs: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the (left, right) raw images of `pairs` in `encoding`."""
+    if encoding == 'mono8':
+        return [(cv2.cvtColor(p.left_bgr, cv2.COLOR_BGR2GRAY),
+                 cv2.cvtColor(p.right_bgr, cv2.COLOR_BGR2GRAY)) for p in pairs]
+    return [(p.left_bgr, p.right_bgr) for p in pairs]
+
+
+# --- 1. speed -----------------------------------------------------------------------------------
+
+def speed_configs(quick: bool, with_hh: bool) -> list[dict]:
+    """Return the speed configurations (scale, range, mode, encoding)."""
+    if quick:
+        return [{'scale': 0.5, 'min_depth_mm': 300.0, 'max_depth_mm': 3000.0,
+                 'mode': 'sgbm_3way', 'encoding': 'mono8'}]
+    configs = []
+    for scale in SCALES:
+        for min_mm, max_mm in RANGES_MM:
+            modes = MODES + (('hh',) if with_hh or scale == 0.5 else ())
+            for mode in modes:
+                for encoding in ENCODINGS:
+                    configs.append({'scale': scale, 'min_depth_mm': min_mm,
+                                    'max_depth_mm': max_mm, 'mode': mode,
+                                    'encoding': encoding})
+    return configs
+
+
+def _frame_count(base: int, scale: float, mode: str) -> int:
+    """Return fewer frames for the slow configurations."""
+    if mode == 'hh':
+        return max(3, base // 4)
+    return base if scale <= 0.5 else max(4, base // 2)
+
+
+def bench_speed(calibration: StereoCalibration, pairs: list, configs: list[dict],
+                frames: int, log: Callable[[str], None]) -> list[dict]:
+    """Time plain OpenCV and our core on the same frames for each configuration."""
+    rows = []
+    for config in configs:
+        settings = MatcherSettings(min_depth_mm=config['min_depth_mm'],
+                                   max_depth_mm=config['max_depth_mm'], mode=config['mode'])
+        images = _as(config['encoding'], pairs)
+        channels = 3 if config['encoding'] == 'bgr8' else 1
+        count = _frame_count(frames, config['scale'], config['mode'])
+        opencv = PlainOpenCV(calibration, config['scale'], settings, channels)
+        ours = StereoPipeline(calibration, config['scale'], settings)
+        opencv_timing = time_frames(opencv.process, images, count)
+        ours_timing = time_frames(ours.process, images, count)
+        row = dict(config, num_disparities=ours.matcher.num_disparities,
+                   min_disparity=ours.matcher.min_disparity, frames=count,
+                   opencv=opencv_timing.to_dict(), ours=ours_timing.to_dict(),
+                   ratio=ours_timing.median_ms / opencv_timing.median_ms)
+        rows.append(row)
+        log(f'  speed {_config_label(config)}: OpenCV {opencv_timing.median_ms:.1f} ms, '
+            f'ours {ours_timing.median_ms:.1f} ms (x{row["ratio"]:.2f})')
+    return rows
+
+
+def _config_label(config: dict) -> str:
+    return (f'scale {config["scale"]:g}, {config["min_depth_mm"]:g}-'
+            f'{config["max_depth_mm"]:g} mm, {config["mode"]}, {config["encoding"]}')
+
+
+# --- 3. accuracy --------------------------------------------------------------------------------
+
+def _judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
+                 window: tuple[int, int, int, int]) -> np.ndarray:
+    judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
+    x0, y0, x1, y1 = window
+    inside = np.zeros_like(judged)
+    inside[y0:y1, x0:x1] = True
+    return judged & inside
+
+
+def synthetic_accuracy(calibration: StereoCalibration, scale: float,
+                       min_depth_mm: float, max_depth_mm: float, count: int,
+                       encoding: str = 'bgr8') -> dict:
+    """Return depth and disparity error of ours and plain OpenCV against the scene's truth.
+
+    Also the per-depth-bin error (for the error-vs-depth plot).
+    """
+    from raiv_stereo.datasets import disparity_error_rates
+    from raiv_stereo.demo import DepthAccuracy
+    from raiv_stereo.scene import sample_scene, truth_depth_m
+
+    settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
+    ours = StereoPipeline(calibration, scale, settings)
+    opencv = PlainOpenCV(calibration, scale, settings, 3 if encoding == 'bgr8' else 1)
+    working = ours.working
+    height_px, width_px = working.image_size[1], working.image_size[0]
+    window = ours.matcher.valid_window(width_px, height_px)
+    scene = sample_scene()
+    pairs = render_frames(calibration, count)
+    images = _as(encoding, pairs)
+    min_m, max_m = min_depth_mm / 1000.0, max_depth_mm / 1000.0
+    bins_m = np.linspace(min_m, max_m, 10)
+    results: dict = {}
+    for name in ('ours', 'opencv'):
+        results[name] = {'depth': [], 'disparity': [], 'bins': []}
+    for index, (left, right) in enumerate(images):
+        truth = truth_depth_m(working, scene, 0.37 * index)
+        judged = _judged_mask(truth, min_m, max_m, window)
+        truth_px = np.where(judged, working.focal_px * working.baseline_m / truth, np.inf)
+        result = ours.process(left, right)
+        disparity, depth = opencv.process(left, right)
+        for name, (disp, dep) in (('ours', (result.disparity_px, result.depth_m)),
+                                  ('opencv', (disparity, depth))):
+            accuracy = DepthAccuracy.measure(dep, truth, min_m, max_m, window)
+            results[name]['depth'].append(accuracy.__dict__)
+            results[name]['disparity'].append(disparity_error_rates(disp, truth_px))
+            relative = np.abs(dep - truth) / truth
+            per_bin = []
+            for low, high in zip(bins_m[:-1], bins_m[1:], strict=True):
+                in_bin = judged & (truth >= low) & (truth < high)
+                found = in_bin & np.isfinite(dep)
+                per_bin.append((float(np.median(relative[found])) * 100.0
+                                if found.sum() > 20 else float('nan'),
+                                float(found.sum() / max(in_bin.sum(), 1)) * 100.0))
+            results[name]['bins'].append(per_bin)
+    summary = {'scale': scale, 'min_depth_mm': min_depth_mm, 'max_depth_mm': max_depth_mm,
+               'encoding': encoding, 'frames': count,
+               'bin_centres_m': list((bins_m[:-1] + bins_m[1:]) / 2.0)}
+    for name, values in results.items():
+        depth_keys = values['depth'][0].keys()
+        rate_keys = values['disparity'][0].keys()
+        summary[name] = {key: float(np.mean([v[key] for v in values['depth']]))
+                         for key in depth_keys}
+        summary[name].update({key: float(np.mean([v[key] for v in values['disparity']]))
+                              for key in rate_keys})
+        bins = np.array(values['bins'], dtype=float)
+        summary[name]['median_error_pct_by_bin'] = list(np.nanmean(bins[:, :, 0], axis=0))
+        summary[name]['completeness_pct_by_bin'] = list(np.nanmean(bins[:, :, 1], axis=0))
+    return summary
+
+
+def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
+    """Return bad-1/2/4 and density of ours and plain OpenCV on every stereo_data scene."""
+    from raiv_stereo import datasets
+
+    rows = []
+    for scene_dir in datasets.scenes():
+        pair = datasets.load_pair(scene_dir)
+        num = int(np.ceil((pair.max_disparity_px + 1) / 16.0)) * 16
+        settings = MatcherSettings(min_disparity=0, num_disparities=num)
+        height_px, width_px = pair.left.shape[:2]
+        calibration = rectified_pinhole(1000.0, 0.1, width_px, height_px)
+        ours = StereoPipeline(calibration, 1.0, settings)
+        row = {'scene': pair.name, 'num_disparities': num}
+        for name, channels, left, right in (
+                ('opencv', 3, pair.left, pair.right),
+                ('opencv_grey', 1, cv2.cvtColor(pair.left, cv2.COLOR_BGR2GRAY),
+                 cv2.cvtColor(pair.right, cv2.COLOR_BGR2GRAY))):
+            opencv = PlainOpenCV(calibration, 1.0, settings, channels, 0, num)
+            started = time.perf_counter()
+            disparity = opencv.disparity_px(left, right)
+            row[name] = dict(datasets.disparity_error_rates(disparity, pair.disparity_px),
+                             ms=(time.perf_counter() - started) * 1000.0)
+        result = ours.process(pair.left, pair.right)
+        row['ours'] = dict(datasets.disparity_error_rates(result.disparity_px,
+                                                          pair.disparity_px),
+                           ms=result.timings_ms['total'])
+        rows.append(row)
+        log(f'  {pair.name}: bad-2 OpenCV {row["opencv"]["bad-2"]:.1f} %, ours '
+            f'{row["ours"]["bad-2"]:.1f} %')
+    return rows
+
+
+# --- 4. scaling and stages ----------------------------------------------------------------------
+
+def bench_input_size(sizes: list[tuple[int, int]], frames: int, scale: float) -> list[dict]:
+    """Time ours and plain OpenCV (mono8, 300-3000 mm) for several sensor sizes at `scale`."""
+    rows = []
+    settings = MatcherSettings()
+    for width_px, height_px in sizes:
+        calibration = rig(width_px, height_px)
+        images = _as('mono8', render_frames(calibration, 2))
+        ours = StereoPipeline(calibration, scale, settings)
+        opencv = PlainOpenCV(calibration, scale, settings, 1)
+        rows.append({'input': f'{width_px}x{height_px}', 'pixels': width_px * height_px,
+                     'scale': scale, 'num_disparities': ours.matcher.num_disparities,
+                     'ours': time_frames(ours.process, images, frames).to_dict(),
+                     'opencv': time_frames(opencv.process, images, frames).to_dict()})
+    return rows
+
+
+def bench_window(calibration: StereoCalibration, pairs: list, windows: list[int],
+                 frames: int, scale: float = 0.5) -> list[dict]:
+    """Time ours and plain OpenCV against numDisparities (min_disparity 0, mono8)."""
+    rows = []
+    images = _as('mono8', pairs)
+    for num in windows:
+        settings = MatcherSettings(min_disparity=0, num_disparities=num)
+        ours = StereoPipeline(calibration, scale, settings)
+        opencv = PlainOpenCV(calibration, scale, settings, 1, 0, num)
+        ours_t = time_frames(ours.process, images, frames)
+        match_ms = float(np.median([ours.process(*images[i % len(images)]).timings_ms['match']
+                                    for i in range(frames)]))
+        rows.append({'num_disparities': num, 'ours': ours_t.to_dict(),
+                     'ours_match_ms': match_ms,
+                     'opencv': time_frames(opencv.process, images, frames).to_dict()})
+    return rows
+
+
+def _median_ms(function: Callable[[], object], count: int) -> float:
+    function()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000.0)
+    return float(np.median(times))
+
+
+def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> dict:
+    """Return where the time of one bgr8 frame at scale 0.5, 300-3000 mm goes (ms, medians).
+
+    Core stages from the pipeline's own timings; message conversion and publish measured here
+    with real rclpy publishers (a subscriber present, so DDS does serialize and deliver).
+    """
+    from raiv_stereo import depth as depth_module
+    from raiv_stereo.ros import conversions
+
+    settings = MatcherSettings()
+    core = StereoPipeline(calibration, 0.5, settings)
+    images = _as('bgr8', pairs)
+    core.process(*images[0])
+    timings = [core.process(*images[i % len(images)]).timings_ms for i in range(frames)]
+    stages = {f'core.{key}': float(np.median([t[key] for t in timings])) for key in timings[0]}
+    opencv = PlainOpenCV(calibration, 0.5, settings, 3)
+    stages['opencv.rectify (remap full + resize)'] = _median_ms(
+        lambda: opencv.rectify(*images[0]), frames)
+    rect = opencv.rectify(*images[0])
+    stages['opencv.match (SGBM, colour)'] = _median_ms(lambda: opencv.disparity_px(*rect),
+                                                       frames)
+    grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in rect]
+    opencv_grey = PlainOpenCV(calibration, 0.5, settings, 1)
+    stages['opencv.match (SGBM, grey)'] = _median_ms(lambda: opencv_grey.disparity_px(*grey),
+                                                     frames)
+
+    from std_msgs.msg import Header
+    header = Header(frame_id='bench')
+    result = core.process(*images[0])
+    raw_msg = conversions.image_to_msg(images[0][0], 'bgr8', header)
+    window = core.matcher.valid_window(result.depth_m.shape[1], result.depth_m.shape[0])
+    working = core.working
+    stages['node.msg_to_image x2 (1600x1300 bgr8)'] = _median_ms(
+        lambda: (conversions.msg_to_image(raw_msg), conversions.msg_to_image(raw_msg)), frames)
+    stages['node.depth (masked f·B/d)'] = _median_ms(
+        lambda: depth_module.disparity_to_depth_m(result.disparity_px, working.focal_px,
+                                                  working.baseline_m, 0.3, 3.0), frames)
+    stages['node.disparity_msg'] = _median_ms(
+        lambda: conversions.disparity_msg(result.disparity_px, header, working.focal_px,
+                                          working.baseline_m, core.matcher.min_disparity,
+                                          core.matcher.max_disparity, window), frames)
+    stages['node.image_to_msg depth 32FC1'] = _median_ms(
+        lambda: conversions.image_to_msg(result.depth_m, '32FC1', header), frames)
+    stages['node.colorize_depth (only if subscribed)'] = _median_ms(
+        lambda: depth_module.colorize_depth(result.depth_m, 0.3, 3.0), frames)
+    stages['node.point_cloud_msg (only if subscribed)'] = _median_ms(
+        lambda: conversions.point_cloud_msg(result.depth_m, working.left.K, header,
+                                            colors_bgr=None), frames)
+    stages.update(_publish_times(raw_msg, conversions.image_to_msg(result.depth_m, '32FC1',
+                                                                     header), frames))
+    return stages
+
+
+def _publish_times(raw_msg, depth_msg, frames: int) -> dict[str, float]:
+    """Time publish() of a raw camera image and a depth image with a subscriber on each."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    out: dict[str, float] = {}
+    nodes = []
+    try:
+        publisher_node = rclpy.create_node('bench_publisher', context=context)
+        subscriber_node = rclpy.create_node('bench_subscriber', context=context)
+        nodes = [publisher_node, subscriber_node]
+        received: list[int] = []
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(subscriber_node)
+        for label, topic, msg in (('node.publish raw 1600x1300 bgr8', 'bench_raw', raw_msg),
+                                  ('node.publish depth 800x650 32FC1', 'bench_depth',
+                                   depth_msg)):
+            publisher = publisher_node.create_publisher(Image, topic, 5)
+            subscriber_node.create_subscription(Image, topic,
+                                                lambda m: received.append(len(m.data)), 5)
+            deadline = time.monotonic() + 5.0
+            while publisher.get_subscription_count() < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            times = []
+            for _ in range(frames):
+                started = time.perf_counter()
+                publisher.publish(msg)
+                times.append((time.perf_counter() - started) * 1000.0)
+                executor.spin_once(timeout_sec=0.5)
+            out[label] = float(np.median(times))
+        out['node.publish delivered messages'] = float(len(received))
+        executor.shutdown()
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        context.try_shutdown()
+    return out
+
+
+# --- 2. the node pipeline through DDS -----------------------------------------------------------
+
+@dataclass
+class PipelineRun:
+    """What a subscriber of depth/image_rect saw from camera node -> depth node over DDS."""
+
+    rate_hz: float
+    seconds: float
+    encoding: str
+    received: int = 0
+    published: int = 0
+    elapsed_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    processing_ms: list[float] = field(default_factory=list)
+    dropped: int = 0
+    cpu_share: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Return the summary figures."""
+        def pct(values: list[float], q: float) -> float:
+            return float(np.percentile(values, q)) if values else float('nan')
+        return {'rate_hz': self.rate_hz, 'encoding': self.encoding,
+                'seconds': self.elapsed_s, 'received': self.received,
+                'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
+                'camera_fps': self.published / self.elapsed_s if self.elapsed_s else 0.0,
+                'latency_median_ms': pct(self.latencies_ms, 50),
+                'latency_p90_ms': pct(self.latencies_ms, 90),
+                'processing_median_ms': pct(self.processing_ms, 50),
+                'processing_p90_ms': pct(self.processing_ms, 90),
+                'dropped': self.dropped, 'cpu_share': self.cpu_share,
+                'peak_rss_mb': self.peak_rss_mb}
+
+
+def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
+                      scale: float = 0.5, min_depth_mm: float = 300.0,
+                      max_depth_mm: float = 3000.0) -> PipelineRun:
+    """Run CameraNode (sample) -> DepthNode -> a depth subscriber in this process over DDS."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from raiv_stereo import launch_config
+    from raiv_stereo.demo import ensure_local_dds
+    from raiv_stereo.ros.camera_node import CameraNode
+    from raiv_stereo.ros.depth_node import DepthNode
+
+    ensure_local_dds()
+    launch_args = {'source': 'sample', 'scale': f'{scale:g}', 'rate_hz': f'{rate_hz:g}',
+                   'min_depth_mm': f'{min_depth_mm:g}', 'max_depth_mm': f'{max_depth_mm:g}'}
+    camera_params = dict(launch_config.camera_parameters(launch_args), encoding=encoding)
+    depth_params = launch_config.depth_parameters(launch_args)
+    run = PipelineRun(rate_hz, seconds, encoding)
+    lock = threading.Lock()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = []
+    executor = None
+    try:
+        def overrides(params: dict) -> list[Parameter]:
+            return [Parameter(name, value=value) for name, value in params.items()]
+
+        camera = CameraNode(namespace='bench', context=context,
+                            parameter_overrides=overrides(camera_params))
+        nodes.append(camera)
+        depth_node = DepthNode(namespace='bench', context=context,
+                               parameter_overrides=overrides(depth_params))
+        nodes.append(depth_node)
+        monitor = rclpy.create_node('bench_monitor', namespace='bench', context=context)
+        nodes.append(monitor)
+
+        def on_frame(stamp, frame) -> None:
+            with lock:
+                run.published += 1
+
+        def on_depth(msg: Image) -> None:
+            now_ns = monitor.get_clock().now().nanoseconds
+            stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            with lock:
+                run.received += 1
+                run.latencies_ms.append((now_ns - stamp_ns) / 1e6)
+
+        camera.add_frame_listener(on_frame)
+        monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
+        executor = MultiThreadedExecutor(num_threads=4, context=context)
+        for node in nodes:
+            executor.add_node(node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        deadline = time.monotonic() + 30.0
+        while run.received < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if run.received < 3:
+            raise RuntimeError('no depth image arrived within 30 s; is DDS working here?')
+        with lock:
+            run.received, run.published, run.latencies_ms = 0, 0, []
+            depth_node.processing_times_ms.clear()
+            dropped0 = depth_node.dropped_frames
+        _reset_peak_rss()
+        wall0, cpu0 = time.monotonic(), time.process_time()
+        time.sleep(seconds)
+        with lock:
+            run.elapsed_s = time.monotonic() - wall0
+            run.cpu_share = (time.process_time() - cpu0) / run.elapsed_s
+            run.processing_ms = list(depth_node.processing_times_ms)
+            run.dropped = depth_node.dropped_frames - dropped0
+        run.peak_rss_mb = _peak_rss_mb()
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        for node in reversed(nodes):
+            node.destroy_node()
+        context.try_shutdown()
+    return run
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def machine() -> dict[str, str]:
+    """Return the machine the figures come from."""
+    model = platform.processor() or 'unknown'
+    try:
+        with open('/proc/cpuinfo') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {'cpus': str(os.cpu_count()), 'cpu_model': model, 'opencv': cv2.__version__,
+            'opencv_threads': str(cv2.getNumThreads()), 'python': platform.python_version(),
+            'wls_available': str(hasattr(cv2, 'ximgproc'))}
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return 'n/a' if value is None or not np.isfinite(value) else f'{value:.{digits}f}'
+
+
+def markdown(report: dict) -> str:
+    """Return the whole report as Markdown tables."""
+    info = report['machine']
+    lines = ['# raiv-stereo bench', '',
+             f'Machine: {info["cpus"]} CPUs ({info["cpu_model"]}), OpenCV {info["opencv"]} '
+             f'({info["opencv_threads"]} threads), Python {info["python"]}. Input: the sample '
+             'scene rendered through a distorted, slightly misaligned RAiV rig (2.8 mm lens, '
+             '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
+             'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
+             'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
+             'then remap at the working size, both images in parallel). CPU = process CPU time '
+             '/ wall time (200 % = both cores).', '']
+    if report.get('speed'):
+        lines += ['## 1. Speed, same frames, one process', '',
+                  '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
+                  '| ours ms med/p90 | ours fps | ours/OpenCV time | CPU % OpenCV/ours '
+                  '| peak RSS MB OpenCV/ours |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
+        for row in report['speed']:
+            o, u = row['opencv'], row['ours']
+            lines.append(
+                f'| {row["scale"]:g} | {row["min_depth_mm"]:g}-{row["max_depth_mm"]:g} | '
+                f'{row["num_disparities"]} | {row["mode"]} | {row["encoding"]} | '
+                f'{_f(o["median_ms"])}/{_f(o["p90_ms"])} | {_f(o["fps"])} | '
+                f'{_f(u["median_ms"])}/{_f(u["p90_ms"])} | {_f(u["fps"])} | '
+                f'{_f(row["ratio"], 2)} | {_f(100 * o["cpu_share"], 0)}/'
+                f'{_f(100 * u["cpu_share"], 0)} | {_f(o["peak_rss_mb"], 0)}/'
+                f'{_f(u["peak_rss_mb"], 0)} |')
+        lines.append('')
+    if report.get('pipeline'):
+        lines += ['## 2. Node pipeline over DDS (camera node -> depth node -> subscriber), '
+                  '1600x1300 -> 0.5, 300-3000 mm', '',
+                  '| camera | rate_hz asked | camera fps | depth fps | latency ms med/p90 '
+                  '| depth node ms med/p90 | dropped | CPU % | peak RSS MB '
+                  '| plain OpenCV fps (same input) | pipeline / OpenCV fps |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|']
+        for row in report['pipeline']:
+            lines.append(
+                f'| {row["encoding"]} | {row["rate_hz"]:g} | {_f(row["camera_fps"])} | '
+                f'{_f(row["fps"])} | {_f(row["latency_median_ms"], 0)}/'
+                f'{_f(row["latency_p90_ms"], 0)} | {_f(row["processing_median_ms"])}/'
+                f'{_f(row["processing_p90_ms"])} | {row["dropped"]} | '
+                f'{_f(100 * row["cpu_share"], 0)} | {_f(row["peak_rss_mb"], 0)} | '
+                f'{_f(row.get("opencv_fps", float("nan")))} | '
+                f'{_f(100 * row.get("fps_vs_opencv", float("nan")), 0)} % |')
+        lines.append('')
+    synthetic = report.get('synthetic', [])
+    if synthetic:
+        lines += ['## 3a. Accuracy on the distorted synthetic rig (truth = exact scene depth; '
+                  'pixels with truth in range, inside the valid window)', '',
+                  '| scale | range mm | input | method | completeness % | within 1 % | '
+                  'within 2 % | within 5 % | median err mm | bad-1 % | bad-2 % | bad-4 % |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
+        for row in synthetic:
+            for name, label in (('opencv', 'plain OpenCV'), ('ours', 'ours')):
+                a = row[name]
+                lines.append(
+                    f'| {row["scale"]:g} | {row["min_depth_mm"]:g}-{row["max_depth_mm"]:g} | '
+                    f'{row["encoding"]} | {label} | {_f(100 * a["completeness"])} | '
+                    f'{_f(100 * a["within_1pct"])} | {_f(100 * a["within_2pct"])} | '
+                    f'{_f(100 * a["within_5pct"])} | {_f(a["median_error_mm"])} | '
+                    f'{_f(a["bad-1"])} | {_f(a["bad-2"])} | {_f(a["bad-4"])} |')
+        lines.append('')
+    if report.get('datasets'):
+        lines += ['## 3b. Accuracy on stereo_data (rectified pairs; bad-N % of known pixels, '
+                  'missing = bad)', '',
+                  '| scene | disp. | OpenCV colour bad-1/2/4 | density | ms '
+                  '| OpenCV grey bad-1/2/4 | density | ours bad-1/2/4 | density | ms |',
+                  '|---|---|---|---|---|---|---|---|---|---|']
+        for row in report['datasets']:
+            cells = [row['scene'], str(row['num_disparities'])]
+            for name, with_ms in (('opencv', True), ('opencv_grey', False), ('ours', True)):
+                r = row[name]
+                cells += [f'{_f(r["bad-1"])}/{_f(r["bad-2"])}/{_f(r["bad-4"])}',
+                          _f(r['density'])]
+                if with_ms:
+                    cells.append(_f(r['ms'], 0))
+            lines.append('| ' + ' | '.join(cells) + ' |')
+        lines += ['', 'WLS post-filter row: not measured, cv2.ximgproc is not available '
+                  '(opencv-python-headless has no contrib modules).'
+                  if info['wls_available'] != 'True' else '', '']
+    if report.get('size'):
+        lines += ['## 4a. Time vs input size (scale 0.5, 300-3000 mm, mono8, sgbm_3way)', '',
+                  '| input | disp. | OpenCV ms | ours ms | ours/OpenCV |', '|---|---|---|---|---|']
+        for row in report['size']:
+            lines.append(f'| {row["input"]} | {row["num_disparities"]} | '
+                         f'{_f(row["opencv"]["median_ms"])} | {_f(row["ours"]["median_ms"])} | '
+                         f'{_f(row["ours"]["median_ms"] / row["opencv"]["median_ms"], 2)} |')
+        lines.append('')
+    if report.get('window'):
+        lines += ['## 4b. Time vs search window (numDisparities; 1600x1300 -> 0.5, mono8, '
+                  'sgbm_3way) - plot time_vs_window.png', '',
+                  '| numDisparities | OpenCV ms | ours ms | ours match ms |', '|---|---|---|---|']
+        for row in report['window']:
+            lines.append(f'| {row["num_disparities"]} | {_f(row["opencv"]["median_ms"])} | '
+                         f'{_f(row["ours"]["median_ms"])} | {_f(row["ours_match_ms"])} |')
+        lines.append('')
+    if report.get('stages'):
+        lines += ['## 4c. Where the time goes (1600x1300 bgr8 -> 0.5, 300-3000 mm, ms median)',
+                  '', '| stage | ms |', '|---|---|']
+        for name, value in report['stages'].items():
+            lines.append(f'| {name} | {_f(value, 2)} |')
+        lines.append('')
+    for note in report.get('notes', []):
+        lines.append(f'- {note}')
+    return '\n'.join(lines) + '\n'
+
+
+# --- plots (OpenCV drawing, no new dependency) --------------------------------------------------
+
+_COLOURS = [(40, 40, 220), (200, 120, 20), (30, 160, 30), (150, 40, 150)]
+
+
+def line_plot(path: Path, title: str, x_label: str, y_label: str,
+              series: dict[str, tuple[list[float], list[float]]]) -> None:
+    """Draw `series` (name -> (x, y)) as a line plot with axes and a legend into a PNG."""
+    width, height, margin = 800, 520, 70
+    image = np.full((height, width, 3), 255, np.uint8)
+    xs = [x for values in series.values() for x, y in zip(*values, strict=True)
+          if np.isfinite(y)]
+    ys = [y for values in series.values() for y in values[1] if np.isfinite(y)]
+    if not xs:
+        xs, ys = [0.0, 1.0], [0.0, 1.0]
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1.0
+    y0, y1 = 0.0, max(ys) * 1.1 if max(ys) > 0 else 1.0
+
+    def point(x: float, y: float) -> tuple[int, int]:
+        return (int(margin + (x - x0) / (x1 - x0) * (width - 2 * margin)),
+                int(height - margin - (y - y0) / (y1 - y0) * (height - 2 * margin)))
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.rectangle(image, point(x0, y0), point(x1, y1), (0, 0, 0), 1)
+    for i in range(6):
+        x = x0 + (x1 - x0) * i / 5
+        y = y0 + (y1 - y0) * i / 5
+        px, _ = point(x, y0)
+        _, py = point(x0, y)
+        cv2.line(image, (px, height - margin), (px, height - margin + 5), (0, 0, 0), 1)
+        cv2.putText(image, f'{x:.3g}', (px - 15, height - margin + 20), font, 0.4, (0, 0, 0), 1)
+        cv2.line(image, (margin - 5, py), (margin, py), (0, 0, 0), 1)
+        cv2.putText(image, f'{y:.3g}', (5, py + 4), font, 0.4, (0, 0, 0), 1)
+    cv2.putText(image, title, (margin, 30), font, 0.6, (0, 0, 0), 1)
+    cv2.putText(image, x_label, (width // 2 - 60, height - 20), font, 0.5, (0, 0, 0), 1)
+    cv2.putText(image, y_label, (5, margin - 15), font, 0.5, (0, 0, 0), 1)
+    for index, (name, (x_values, y_values)) in enumerate(series.items()):
+        colour = _COLOURS[index % len(_COLOURS)]
+        points = [point(x, y) for x, y in zip(x_values, y_values, strict=True)
+                  if np.isfinite(y)]
+        for a, b in itertools.pairwise(points):
+            cv2.line(image, a, b, colour, 2, cv2.LINE_AA)
+        for p in points:
+            cv2.circle(image, p, 4, colour, -1, cv2.LINE_AA)
+        cv2.putText(image, name, (width - margin - 260, margin + 20 + 20 * index), font, 0.5,
+                    colour, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+
+
+def write_plots(report: dict, out: Path) -> list[Path]:
+    """Write time_vs_window.png and error_vs_depth.png from the report."""
+    files = []
+    if report.get('window'):
+        windows = [row['num_disparities'] for row in report['window']]
+        path = out / 'time_vs_window.png'
+        line_plot(path, 'Time per frame vs search window (1600x1300 -> 0.5, mono8)',
+                  'numDisparities', 'ms per frame', {
+                      'plain OpenCV (total)': (windows, [r['opencv']['median_ms']
+                                                         for r in report['window']]),
+                      'ours (total)': (windows, [r['ours']['median_ms']
+                                                 for r in report['window']]),
+                      'ours (match only)': (windows, [r['ours_match_ms']
+                                                      for r in report['window']])})
+        files.append(path)
+    if report.get('synthetic'):
+        row = report['synthetic'][0]
+        centres = row['bin_centres_m']
+        path = out / 'error_vs_depth.png'
+        line_plot(path, f'Median depth error vs depth (synthetic rig, scale {row["scale"]:g})',
+                  'true depth (m)', 'median |error| %', {
+                      'plain OpenCV': (centres, row['opencv']['median_error_pct_by_bin']),
+                      'ours': (centres, row['ours']['median_error_pct_by_bin'])})
+        files.append(path)
+    return files
+
+
+# --- the command --------------------------------------------------------------------------------
+
+def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
+    """Run every measurement the options ask for and return the report (plain data)."""
+    report: dict = {'machine': machine(), 'quick': bool(args.quick), 'notes': []}
+    frames = args.frames or (3 if args.quick else 12)
+    calibration = rig()
+    log('rendering frames ...')
+    pairs = render_frames(calibration, 2 if args.quick else 4)
+
+    log('1. speed')
+    report['speed'] = bench_speed(calibration, pairs, speed_configs(args.quick, args.hh),
+                                  frames, log)
+
+    if not args.no_ros:
+        log('2. node pipeline over DDS')
+        opencv_fps = {}
+        for row in report['speed']:
+            if (row['scale'], row['min_depth_mm'], row['max_depth_mm'], row['mode']) == \
+                    (0.5, 300.0, 3000.0, 'sgbm_3way'):
+                opencv_fps[row['encoding']] = row['opencv']['fps']
+        report['pipeline'] = []
+        for encoding in (('mono8',) if args.quick else ('bgr8', 'mono8')):
+            run = run_node_pipeline(args.seconds, args.rate_hz, encoding).to_dict()
+            if encoding in opencv_fps:
+                run['opencv_fps'] = opencv_fps[encoding]
+                run['fps_vs_opencv'] = run['fps'] / opencv_fps[encoding]
+            report['pipeline'].append(run)
+            log(f'  {encoding}: {run["fps"]:.1f} fps (camera {run["camera_fps"]:.1f} fps), '
+                f'latency {run["latency_median_ms"]:.0f} ms')
+
+    log('3. accuracy')
+    report['synthetic'] = [synthetic_accuracy(calibration, 0.5, 300.0, 3000.0,
+                                              2 if args.quick else 3)]
+    if not args.quick:
+        report['synthetic'].append(synthetic_accuracy(calibration, 0.5, 300.0, 600.0, 3))
+        report['synthetic'].append(synthetic_accuracy(calibration, 1.0, 300.0, 3000.0, 2))
+        report['datasets'] = dataset_accuracy(log)
+
+    log('4. scaling')
+    if args.quick:
+        report['window'] = bench_window(calibration, pairs, [16, 64], 2)
+    else:
+        report['size'] = bench_input_size([(800, 650), (1200, 975), (1600, 1300),
+                                           (2400, 1950)], 6, 0.5)
+        report['window'] = bench_window(calibration, pairs, [16, 32, 64, 96, 128, 192, 256],
+                                        6)
+        report['stages'] = bench_stages(calibration, pairs, frames)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report['files'] = [str(p) for p in write_plots(report, out)]
+    text = markdown(report)
+    (out / 'bench.md').write_text(text)
+    (out / 'bench.json').write_text(json.dumps(report, indent=1, default=float))
+    report['files'] += [str(out / 'bench.md'), str(out / 'bench.json')]
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark, print the Markdown table and where the files went."""
+    report = run_bench(args, log=lambda text: print(text, flush=True))
+    print(markdown(report))
+    for path in report['files']:
+        print(f'wrote {path}')
+    return 0
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `bench` subcommand."""
+    parser = subparsers.add_parser(
+        'bench', help='benchmark the core and the node pipeline against plain OpenCV',
+        description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='bench_results', help='folder for bench.md and plots')
+    parser.add_argument('--quick', action='store_true',
+                        help='smallest subset: one configuration, few frames')
+    parser.add_argument('--frames', type=int, default=0, help='frames per configuration')
+    parser.add_argument('--hh', action='store_true',
+                        help="also time SGBM mode 'hh' at scale 1.0 (very slow)")
+    parser.add_argument('--no-ros', action='store_true', help='skip the DDS node pipeline')
+    parser.add_argument('--seconds', type=float, default=8.0,
+                        help='measurement time of each node pipeline run (s)')
+    parser.add_argument('--rate-hz', type=float, default=60.0,
+                        help='camera rate for the node pipeline (high, so it is not the limit)')
+    parser.set_defaults(func=run)
