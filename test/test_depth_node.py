@@ -55,6 +55,8 @@ class Rig:
     """A depth node plus a tester node that publishes its inputs and records its outputs/logs."""
 
     def __init__(self, context, params: dict, outputs=tuple(OUTPUTS)) -> None:
+        image = 'image_rect' if params.get('input_rectified') else 'image_raw'
+        self.image_topics = (f'left/{image}', f'right/{image}')
         self.namespace = f'/depth_test_{next(_namespaces)}'
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         self.node = DepthNode(context=context, namespace=self.namespace,
@@ -66,7 +68,7 @@ class Rig:
         self.logs: list[Log] = []
         self.publishers = {
             topic: self.io.create_publisher(msg_type, topic, 10)
-            for msg_type, topic in ((Image, 'left/image_raw'), (Image, 'right/image_raw'),
+            for msg_type, topic in ((Image, self.image_topics[0]), (Image, self.image_topics[1]),
                                     (CameraInfo, 'left/camera_info'),
                                     (CameraInfo, 'right/camera_info'))}
         for topic in outputs:
@@ -107,8 +109,8 @@ class Rig:
 
     def publish(self, calibration, left, right, stamp_ns: int, right_stamp_ns: int | None = None,
                 left_info: CameraInfo | None = None, right_info: CameraInfo | None = None,
-                encoding: str = 'bgr8') -> None:
-        """Publish one pair with its camera_infos (right stamps may differ)."""
+                encoding: str = 'bgr8', skip: tuple[str, ...] = ()) -> None:
+        """Publish one pair with its camera_infos (right stamps may differ; skip topics)."""
         right_stamp_ns = stamp_ns if right_stamp_ns is None else right_stamp_ns
         headers = [Header(stamp=conversions.ns_to_stamp(ns), frame_id=frame) for ns, frame in
                    ((stamp_ns, 'left_optical'), (right_stamp_ns, 'right_optical'))]
@@ -118,9 +120,10 @@ class Rig:
             right_info = conversions.camera_info_msg(calibration.right)
         left_info.header, right_info.header = headers
         for topic, msg in (('left/camera_info', left_info), ('right/camera_info', right_info),
-                           ('left/image_raw', _image_msg(left, encoding, headers[0])),
-                           ('right/image_raw', _image_msg(right, encoding, headers[1]))):
-            self.publishers[topic].publish(msg)
+                           (self.image_topics[0], _image_msg(left, encoding, headers[0])),
+                           (self.image_topics[1], _image_msg(right, encoding, headers[1]))):
+            if topic not in skip:
+                self.publishers[topic].publish(msg)
 
     def count(self, topic: str) -> int:
         with self.lock:
@@ -294,6 +297,25 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     assert values['dropped frames'] == '0'
     assert len(rig.node.processing_times_ms) == 1
 
+    # REP 2003: best-effort subscriptions (match any driver), reliable publishers.
+    subscription = rig.io.get_subscriptions_info_by_topic(f'{rig.namespace}/left/image_raw')[0]
+    assert subscription.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+    publisher = rig.io.get_publishers_info_by_topic(f'{rig.namespace}/depth/image_rect')[0]
+    assert publisher.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert rig.node.has_parameter(
+        f'qos_overrides.{rig.namespace}/depth/image_rect.publisher.reliability')
+
+
+def test_rectified_input(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory({'input_rectified': True}, outputs=('depth/image_rect', 'disparity'))
+    publishers = rig.node.get_publishers_info_by_topic(f'{rig.namespace}/left/image_rect')
+    assert [p.node_name for p in publishers] == ['tester']  # its input: never published onto
+    rig.publish(calibration, left, right, _stamp(1))
+    disparity = rig.wait_for_stamp('disparity', _stamp(1))
+    assert (disparity.min_disparity, disparity.max_disparity) == (10, 105)
+    assert disparity.f == pytest.approx(calibration.focal_px)
+
 
 # --- runtime parameters -------------------------------------------------------------------------
 
@@ -379,6 +401,23 @@ def test_exact_sync_rejects_offset_stamps_and_says_why(rig_factory, scene_pair):
     assert rig.count('disparity') == 0
     rig.publish(calibration, left, right, _stamp(100))
     rig.wait_for_stamp('disparity', _stamp(100))
+
+
+def test_silent_topic_named(rig_factory, scene_pair):
+    calibration, left, right = scene_pair
+    rig = rig_factory(outputs=('disparity',))
+    started = time.monotonic()
+    i = 0
+    while time.monotonic() - started < defaults.SYNC_WARNING_S + 1.5:
+        i += 1
+        rig.publish(calibration, left, right, _stamp(i), skip=('right/camera_info',))
+        time.sleep(0.1)
+        if any('no synchronized stereo pair' in m.msg for m in list(rig.logs)):
+            break
+    line = rig.wait_log('no synchronized stereo pair', f'{rig.namespace}/right/camera_info is '
+                        'silent', timeout_s=3.0)
+    assert 'left/image_raw is silent' not in line
+    assert rig.count('disparity') == 0
 
 
 def test_approximate_sync_pairs_offset_stamps(rig_factory, scene_pair):
@@ -480,3 +519,63 @@ def test_parameter_table():
     assert (settings.min_disparity, settings.num_disparities, settings.mode) == \
         (4, 32, defaults.SGBM_MODE)
     assert depth_params.matcher_settings({}) == MatcherSettings()
+
+
+# --- end-to-end rate at the sensor resolution ---------------------------------------------------
+
+@pytest.mark.slow
+def test_end_to_end_rate_at_sensor_resolution(context):
+    """Camera sample source 1600x1300 -> depth node (scale 0.5, 300-3000 mm) -> a subscriber."""
+    from raiv_stereo.pipeline import StereoPipeline
+    from raiv_stereo.ros.camera_node import CameraNode
+
+    namespace = f'/depth_bench_{next(_namespaces)}'
+    camera = CameraNode(context=context, namespace=namespace, parameter_overrides=[
+        Parameter('source', value='sample'), Parameter('scale', value=1.0),
+        Parameter('rate_hz', value=30.0)])
+    node = DepthNode(context=context, namespace=namespace, parameter_overrides=[
+        Parameter('scale', value=0.5), Parameter('min_depth_mm', value=300.0),
+        Parameter('max_depth_mm', value=3000.0)])
+    monitor = rclpy.create_node('monitor', namespace=namespace, context=context)
+    arrivals: list[tuple[float, float]] = []
+
+    def on_depth(msg: Image) -> None:
+        now_ns = monitor.get_clock().now().nanoseconds
+        arrivals.append((time.monotonic(), (now_ns - _header_ns(msg)) / 1e6))
+
+    monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    for n in (camera, node, monitor):
+        executor.add_node(n)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        Rig._wait(lambda: len(arrivals) >= 3, 30.0, 'the first depth images')
+        first = len(arrivals)
+        time.sleep(8.0)
+        window = arrivals[first:]
+        fps = (len(window) - 1) / (window[-1][0] - window[0][0])
+        latency_ms = float(np.median([latency for _, latency in window]))
+        processing_ms = float(np.median(node.processing_times_ms))
+        published = camera.published_count
+        dropped = node.dropped_frames
+    finally:
+        executor.shutdown()
+        spinner.join(timeout=5.0)
+        for n in (camera, node, monitor):
+            n.destroy_node()
+
+    calibration = raiv_nominal()
+    rendered = Renderer(calibration).render(0.0, with_truth=False)
+    core = StereoPipeline(calibration, 0.5, MatcherSettings())
+    core.process(rendered.left_bgr, rendered.right_bgr)
+    core_ms = []
+    for _ in range(10):
+        started = time.perf_counter()
+        core.process(rendered.left_bgr, rendered.right_bgr)
+        core_ms.append((time.perf_counter() - started) * 1000.0)
+    print(f'\n1600x1300 -> scale 0.5, 300-3000 mm: {fps:.1f} fps end to end, latency '
+          f'{latency_ms:.0f} ms (median), node processing {processing_ms:.1f} ms, core alone '
+          f'{np.median(core_ms):.1f} ms; camera published {published}, node dropped {dropped}')
+    assert fps > 1.0
+    assert latency_ms < 1000.0
