@@ -1,0 +1,75 @@
+"""`raiv-stereo bench --quick`: the report's structure and real, plausible figures (not timed)."""
+
+import json
+import math
+
+import numpy as np
+
+from raiv_stereo.bench import PlainOpenCV, rig, run_bench
+from raiv_stereo.cli import build_parser
+from raiv_stereo.matcher import MatcherSettings
+from raiv_stereo.pipeline import StereoPipeline
+
+
+def _finite(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def test_plain_opencv_and_core_agree_on_the_rig():
+    calibration = rig(400, 325)
+    settings = MatcherSettings()
+    opencv = PlainOpenCV(calibration, 1.0, settings, 1)
+    core = StereoPipeline(calibration, 1.0, settings)
+    # Same range, same focal length at the working size -> the same SGBM search window.
+    assert (opencv.min_disparity, opencv.num_disparities) == \
+        (core.matcher.min_disparity, core.matcher.num_disparities)
+    assert opencv.output_size == core.working.image_size
+    assert math.isclose(opencv.focal_px, core.working.focal_px, rel_tol=1e-9)
+
+
+def test_quick_bench_reports_real_numbers(tmp_path):
+    args = build_parser().parse_args(['bench', '--quick', '--out', str(tmp_path),
+                                      '--seconds', '2'])
+    report = run_bench(args, log=lambda text: None)
+
+    assert report['machine']['cpus'].isdigit()
+    (speed,) = report['speed']
+    assert (speed['scale'], speed['min_depth_mm'], speed['max_depth_mm']) == (0.5, 300.0, 3000.0)
+    assert speed['num_disparities'] % 16 == 0
+    for name in ('opencv', 'ours'):
+        figures = speed[name]
+        assert 1.0 < figures['median_ms'] <= figures['p90_ms'] < 5000.0
+        assert 0.2 < figures['fps'] < 1000.0
+        assert 0.1 < figures['cpu_share'] <= 2.5 * max(1, int(report['machine']['cpus']))
+        assert 50.0 < figures['peak_rss_mb'] < 8000.0
+    assert 0.1 < speed['ratio'] < 10.0
+
+    (pipeline,) = report['pipeline']
+    assert pipeline['received'] > 0 and pipeline['fps'] > 0.5
+    assert 0.0 < pipeline['latency_median_ms'] <= pipeline['latency_p90_ms'] < 10000.0
+    assert 0.0 < pipeline['processing_median_ms'] < 10000.0
+    assert _finite(pipeline['fps_vs_opencv'])
+
+    (synthetic,) = report['synthetic']
+    for name in ('opencv', 'ours'):
+        accuracy = synthetic[name]
+        # The sample scene is textured everywhere: both methods find most of it, within 5 %.
+        assert 0.85 < accuracy['completeness'] <= 1.0
+        assert accuracy['within_1pct'] <= accuracy['within_2pct'] <= accuracy['within_5pct']
+        assert 0.8 < accuracy['within_5pct'] <= accuracy['completeness']
+        assert 0.0 <= accuracy['bad-4'] <= accuracy['bad-2'] <= accuracy['bad-1'] < 30.0
+        assert 85.0 < accuracy['density'] <= 100.0
+        errors = np.array(accuracy['median_error_pct_by_bin'], dtype=float)
+        assert np.isfinite(errors).any() and np.nanmax(errors) < 10.0
+
+    windows = [row['num_disparities'] for row in report['window']]
+    assert windows == sorted(windows) and len(windows) >= 2
+    for row in report['window']:
+        assert 0.0 < row['ours_match_ms'] <= row['ours']['median_ms'] * 1.5
+
+    saved = json.loads((tmp_path / 'bench.json').read_text())
+    assert saved['speed'][0]['num_disparities'] == speed['num_disparities']
+    table = (tmp_path / 'bench.md').read_text()
+    assert '| 0.5 | 300-3000 |' in table and 'ours/OpenCV' in table
+    for plot in ('time_vs_window.png', 'error_vs_depth.png'):
+        assert (tmp_path / plot).stat().st_size > 1000
