@@ -146,6 +146,16 @@ class Rig:
         self._wait(found, timeout_s, f'{topic} stamped {stamp_ns}')
         return found()[-1]
 
+    def exchange(self, topic: str, calibration, left, right, stamp_ns: int, **kwargs):
+        """Publish a good pair until `topic` answers with its stamp (best-effort input)."""
+        for _ in range(5):
+            self.publish(calibration, left, right, stamp_ns, **kwargs)
+            try:
+                return self.wait_for_stamp(topic, stamp_ns, timeout_s=2.0)
+            except AssertionError:
+                continue
+        return self.wait_for_stamp(topic, stamp_ns, timeout_s=0.0)
+
     def wait_log(self, *fragments: str, timeout_s: float = 10.0) -> str:
         """Wait for a log line of the depth node containing every fragment; return it."""
         def match():
@@ -206,8 +216,7 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     calibration, left, right = scene_pair
     rig = rig_factory({'point_cloud_keep_nan': True, 'diagnostics_period_s': 0.5})
     stamp = _stamp(1)
-    rig.publish(calibration, left, right, stamp)
-    depth_msg = rig.wait_for_stamp('depth/image_rect', stamp)
+    depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp)
     disparity = rig.wait_for_stamp('disparity', stamp)
     info = rig.wait_for_stamp('depth/camera_info', stamp)
     cloud = rig.wait_for_stamp('points', stamp)
@@ -311,8 +320,7 @@ def test_rectified_input(rig_factory, scene_pair):
     rig = rig_factory({'input_rectified': True}, outputs=('depth/image_rect', 'disparity'))
     publishers = rig.node.get_publishers_info_by_topic(f'{rig.namespace}/left/image_rect')
     assert [p.node_name for p in publishers] == ['tester']  # its input: never published onto
-    rig.publish(calibration, left, right, _stamp(1))
-    disparity = rig.wait_for_stamp('disparity', _stamp(1))
+    disparity = rig.exchange('disparity', calibration, left, right, _stamp(1))
     assert (disparity.min_disparity, disparity.max_disparity) == (10, 105)
     assert disparity.f == pytest.approx(calibration.focal_px)
 
@@ -327,14 +335,12 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
     calibration, left, right = scene_pair
     rig = rig_factory()
     focal_px = calibration.focal_px * NODE_SCALE
-    rig.publish(calibration, left, right, _stamp(1))
-    first = rig.wait_for_stamp('disparity', _stamp(1))
+    first = rig.exchange('disparity', calibration, left, right, _stamp(1))
     assert (first.min_disparity, first.max_disparity) == (10, 105)
 
     # A nearer limit of 600 mm halves the largest disparity; applied from the next frame.
     assert _set(rig.node, min_depth_mm=600.0).successful
-    rig.publish(calibration, left, right, _stamp(2))
-    second = rig.wait_for_stamp('disparity', _stamp(2))
+    second = rig.exchange('disparity', calibration, left, right, _stamp(2))
     min_disparity, num_disparities = search_window(focal_px, 65.0, 600.0, 3000.0)
     assert (second.min_disparity, second.max_disparity) == \
         (min_disparity, min_disparity + num_disparities - 1) == (10, 57)
@@ -343,8 +349,7 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
 
     # 16UC1 millimetres, 0 = no depth (REP 118), the same depths.
     assert _set(rig.node, depth_format='16UC1').successful
-    rig.publish(calibration, left, right, _stamp(3))
-    depth_msg = rig.wait_for_stamp('depth/image_rect', _stamp(3))
+    depth_msg = rig.exchange('depth/image_rect', calibration, left, right, _stamp(3))
     assert depth_msg.encoding == '16UC1'
     depth_mm = conversions.msg_to_image(depth_msg)
     assert depth_mm.dtype == np.uint16
@@ -354,8 +359,7 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
 
     # An explicit search window.
     assert _set(rig.node, min_disparity=8, num_disparities=64).successful
-    rig.publish(calibration, left, right, _stamp(4))
-    fourth = rig.wait_for_stamp('disparity', _stamp(4))
+    fourth = rig.exchange('disparity', calibration, left, right, _stamp(4))
     assert (fourth.min_disparity, fourth.max_disparity) == (8, 71)
 
     # Invalid values: rejected with the reason, the old value kept.
@@ -377,8 +381,7 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
     rig.wait_log('rejected parameter change', 'must be below max_depth_mm')
 
     # The node still works with the values it kept.
-    rig.publish(calibration, left, right, _stamp(5))
-    fifth = rig.wait_for_stamp('disparity', _stamp(5))
+    fifth = rig.exchange('disparity', calibration, left, right, _stamp(5))
     assert (fifth.min_disparity, fifth.max_disparity) == (8, 71)
 
 
@@ -399,8 +402,7 @@ def test_exact_sync_rejects_offset_stamps_and_says_why(rig_factory, scene_pair):
                         timeout_s=3.0)
     assert 'silent' not in line  # every topic arrives; only the stamps disagree
     assert rig.count('disparity') == 0
-    rig.publish(calibration, left, right, _stamp(100))
-    rig.wait_for_stamp('disparity', _stamp(100))
+    rig.exchange('disparity', calibration, left, right, _stamp(100))
 
 
 def test_silent_topic_named(rig_factory, scene_pair):
@@ -424,10 +426,8 @@ def test_approximate_sync_pairs_offset_stamps(rig_factory, scene_pair):
     calibration, left, right = scene_pair
     rig = rig_factory({'sync': 'approximate', 'sync_slop_s': 0.01}, outputs=('disparity',))
     for i in (1, 2, 3):
-        rig.publish(calibration, left, right, _stamp(i), right_stamp_ns=_stamp(i) + 5_000_000)
-        time.sleep(0.05)
-    for i in (1, 2, 3):
-        msg = rig.wait_for_stamp('disparity', _stamp(i))  # stamped with the left image
+        msg = rig.exchange('disparity', calibration, left, right, _stamp(i),
+                           right_stamp_ns=_stamp(i) + 5_000_000)  # stamped with the left image
         assert msg.f == pytest.approx(calibration.focal_px)
 
 
@@ -435,9 +435,9 @@ def test_newest_pair_processed_older_dropped(rig_factory, scene_pair):
     calibration, left, right = scene_pair
     rig = rig_factory(outputs=('depth/image_rect',))
     burst = 12
-    for i in range(1, burst + 1):
+    for i in range(1, burst):
         rig.publish(calibration, left, right, _stamp(i))
-    rig.wait_for_stamp('depth/image_rect', _stamp(burst))
+    rig.exchange('depth/image_rect', calibration, left, right, _stamp(burst))
     time.sleep(0.2)
     processed = rig.count('depth/image_rect')
     assert rig.node.dropped_frames >= 1
@@ -487,9 +487,8 @@ def test_bad_input_logged_frame_dropped_node_alive(rig_factory, scene_pair):
         rig.publish(calibration, stamp_ns=_stamp(2 * i), **pair)
         line = rig.wait_log('frame dropped', *fragments)
         assert rig.namespace in line, (name, line)  # names the topic
-        rig.publish(calibration, left, right, _stamp(2 * i + 1))
-        rig.wait_for_stamp('depth/image_rect', _stamp(2 * i + 1))
-    assert rig.count('depth/image_rect') == len(cases)
+        rig.exchange('depth/image_rect', calibration, left, right, _stamp(2 * i + 1))
+    assert rig.count('depth/image_rect') >= len(cases)
 
 
 # --- the parameter table ------------------------------------------------------------------------
