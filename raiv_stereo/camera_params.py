@@ -237,6 +237,12 @@ def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _markdown_text(text: str) -> str:
+    """Return `text` safe inside a Markdown table cell (no HTML tags, no column breaks)."""
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;') \
+        .replace('|', '\\|')
+
+
 def parameter_table_markdown() -> str:
     """Return the parameters as a Markdown table (name, type, default, allowed, description)."""
     rows = ['| Parameter | Type | Default | Allowed | Runtime | Description |',
@@ -249,5 +255,5 @@ def parameter_table_markdown() -> str:
         else:
             default = f'`{p.default}`'
         rows.append(f'| `{p.name}` | {p.type_name} | {default} | {p.limits_text()} | '
-                    f'{"no" if p.read_only else "yes"} | {p.description} |')
+                    f'{"no" if p.read_only else "yes"} | {_markdown_text(p.description)} |')
     return '\n'.join(rows) + '\n'

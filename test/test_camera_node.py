@@ -63,6 +63,11 @@ class Ros:
         received: dict[str, list] = {key: [] for key in TOPICS}
         for key, (msg_type, topic) in TOPICS.items():
             node.create_subscription(msg_type, topic, received[key].append, 10)
+        # Finite sources publish from the first spin: see the publishers before that.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and \
+                not all(node.count_publishers(topic) for _, topic in TOPICS.values()):
+            time.sleep(0.01)
         return received
 
     def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
@@ -122,6 +127,7 @@ def test_parameter_table_has_every_design_parameter_and_renders():
     table = camera_params.parameter_table_markdown()
     assert table.count('\n') == len(DESIGN_PARAMETERS) + 2
     assert "| `rate_hz` | double | `10.0` | 0.1..1000 | yes |" in table
+    assert 'empty = &lt;camera_name&gt;_left_optical_frame' in table
     assert "| `source` | string | `'sample'` | one of sample, images, video, camera, raiv, " \
         'stream | no |' in table
     assert camera_params.camera_settings_problems({}) == []
@@ -236,7 +242,8 @@ def test_images_resized_to_published_size_then_end_of_source(tmp_path):
                                 images_right=str(tmp_path / 'right_*'), loop=False,
                                 scale=0.25, rate_hz=50.0, encoding='mono8')
         got = session.collector('/cam_b')
-        assert session.spin_until(lambda: camera.finished and len(got['right_info']) >= 3)
+        assert session.spin_until(
+            lambda: camera.finished and all(len(got[key]) >= 3 for key in TOPICS))
         session.spin_until(lambda: False, timeout_s=0.3)  # nothing more arrives
         assert camera.published_count == 3
         assert [len(got[key]) for key in TOPICS] == [3, 3, 3, 3]
@@ -248,6 +255,33 @@ def test_images_resized_to_published_size_then_end_of_source(tmp_path):
         # Files carry no capture time: stamped now, one stamp for all four messages of a pair.
         for key in ('right', 'left_info', 'right_info'):
             assert [stamp_key(m) for m in got[key]] == [stamp_key(m) for m in got['left']]
+
+
+def test_side_by_side_video_through_the_node(tmp_path):
+    path = tmp_path / 'pair.avi'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (640, 260))
+    rng = np.random.default_rng(3)
+    for _ in range(4):  # each half 320x260: the nominal aspect, resized to 400x325
+        writer.write(cv2.resize(rng.integers(0, 256, (26, 64, 3), dtype=np.uint8), (640, 260),
+                                interpolation=cv2.INTER_NEAREST))
+    writer.release()
+    with ros() as session:
+        camera = session.camera('/cam_v', source='video', video_side_by_side=str(path),
+                                loop=False, scale=0.25, rate_hz=50.0)
+        got = session.collector('/cam_v')
+        assert session.spin_until(lambda: camera.finished and len(got['right']) >= 4)
+        assert camera.published_count == 4
+        assert {(m.width, m.height, m.encoding) for m in got['left'] + got['right']} == \
+            {(400, 325, 'bgr8')}
+        assert [stamp_key(m) for m in got['left']] == [stamp_key(m) for m in got['right']]
+
+
+def test_camera_device_given_as_a_number_and_absent_is_a_clear_error():
+    with ros() as session:
+        # -p camera_device_left:=97 arrives as an integer; the node takes it as the device '97'.
+        with pytest.raises(SourceError, match='camera device 97'):
+            session.camera('/cam_h', source='camera', camera_device_left=97,
+                           camera_device_right=98)
 
 
 def test_camera_info_from_a_camera_info_yaml_pair(tmp_path):
@@ -317,9 +351,12 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
         np.testing.assert_allclose(reloaded.P, new_left.P, atol=1e-9)
         np.testing.assert_allclose(reloaded.D, new_left.D)
         assert sorted(p.name for p in left_yaml.parent.iterdir()) == ['left.yaml', 'right.yaml']
-        got['left_info'].clear()
-        assert session.spin_until(lambda: len(got['left_info']) >= 1)
-        assert got['left_info'][-1].k[0] == pytest.approx(470.0)
+        # Published from the next pair on (messages already in flight may still show the old).
+        assert session.spin_until(lambda: got['left_info'] and got['left_info'][-1].k[0] == 470.0)
+        count = len(got['left_info'])
+        assert session.spin_until(lambda: len(got['left_info']) >= count + 2)
+        assert [m.k[0] for m in got['left_info'][count:]] == [470.0] * (len(got['left_info'])
+                                                                         - count)
 
         # Without calibration files: camera_info_manager's place, $ROS_HOME/camera_info.
         response = call(session, client_node.create_client(
@@ -357,6 +394,9 @@ def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path)
             assert not result.successful, params
             assert reason in result.reason, result.reason
         assert camera.get_parameter('rate_hz').value == 10.0
+        # REP 2003: QoS overrides enabled on every publisher (settable from a parameter file).
+        for topic in TOPICS.values():
+            assert camera.has_parameter(f'qos_overrides./cam_f/{topic[1]}.publisher.reliability')
         assert camera._timer.timer_period_ns == 100_000_000
         assert camera.set_parameters_atomically([Parameter('rate_hz', value=25)]).successful
         assert camera._timer.timer_period_ns == 40_000_000
