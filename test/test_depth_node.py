@@ -384,6 +384,20 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
     fifth = rig.exchange('disparity', calibration, left, right, _stamp(5))
     assert (fifth.min_disparity, fifth.max_disparity) == (8, 71)
 
+    # Working scale changed at runtime: depth and its camera_info at 400x325, f halved.
+    assert _set(rig.node, scale=0.5, min_disparity=-1, num_disparities=0).successful
+    depth_msg = rig.exchange('depth/image_rect', calibration, left, right, _stamp(6))
+    info = rig.wait_for_stamp('depth/camera_info', _stamp(6))
+    assert (depth_msg.width, depth_msg.height) == (info.width, info.height) == (400, 325)
+    assert info.k[0] == pytest.approx(calibration.focal_px / 2)
+    assert rig.wait_for_stamp('disparity', _stamp(6)).f == pytest.approx(info.k[0])
+
+    # A new calibration (the camera now sends 400x325): the maps are rebuilt for it.
+    small = raiv_nominal().scaled(INPUT_SCALE / 2)
+    half = Renderer(small).render(0.0, with_truth=False)
+    depth_msg = rig.exchange('depth/image_rect', small, half.left_bgr, half.right_bgr, _stamp(7))
+    assert (depth_msg.width, depth_msg.height) == (200, 163)
+
 
 # --- synchronisation ----------------------------------------------------------------------------
 
