@@ -403,7 +403,7 @@ def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibr
                     if pending is None:  # the device has no new pair yet
                         next_due = time.monotonic() + 0.005
                         continue
-                    next_due = max(next_due + period_s, time.monotonic()) if period_s else 0.0
+                    next_due = max(next_due, time.monotonic()) + period_s if period_s else 0.0
                 calibration = (file_calibration.get() if file_calibration
                                else provider.calibration())
                 if calibration is not None and calibration != sent_calibration:

@@ -363,8 +363,8 @@ class StreamSource(FrameSource):
         conn.admitted, conn.sender = True, hello['sender'] or conn.peer
         conn.decoder.allowed_types = {sp.CALIBRATION, sp.FRAME, sp.PING, sp.BYE, sp.REJECT}
         self._clock.reset()
-        self._send(conn.sock, sp.encode_json(sp.WELCOME, {'receiver': 'raiv_stereo'}))
         self._set_state(f'streaming from {conn.sender} ({conn.peer})')
+        self._send(conn.sock, sp.encode_json(sp.WELCOME, {'receiver': 'raiv_stereo'}))
         LOGGER.info('stream: sender %s (%s) admitted', conn.sender, conn.peer)
         return True
 

@@ -1,0 +1,533 @@
+"""StreamSource over loopback: round trips, stamps, calibration, and every injected fault."""
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from raiv_stereo import stream_protocol as sp
+from raiv_stereo.calibration import raiv_nominal, save_camera_info_yaml
+from raiv_stereo.sources import open_source
+from raiv_stereo.sources.stream import ClockMapper, StreamSource
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pair(seed=0, height=60, width=80, channels=3):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    left = rng.integers(0, 256, shape, dtype=np.uint8)
+    return left, np.roll(left, 4, axis=1)
+
+
+@pytest.fixture
+def source():
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=1.0)
+    yield src
+    src.close()
+
+
+def _wait(predicate, timeout_s=3.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise AssertionError('timed out waiting')
+
+
+def _read(src, timeout_s=3.0):
+    return _wait(src.read, timeout_s)
+
+
+class Peer:
+    """A hand-driven sender: raw socket, so tests can send anything."""
+
+    def __init__(self, src, token='', hello=True, name='test'):
+        self.sock = socket.create_connection(src.address, timeout=3.0)
+        self.decoder = sp.FrameDecoder()
+        if hello:
+            self.send(sp.encode_hello(token, name))
+
+    def send(self, buffers):
+        sp.send_parts(self.sock, buffers)
+
+    def send_bytes(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        """Return the next message from the source, or None when it closed the connection."""
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            messages = self.decoder.feed(data)
+            if messages:
+                return messages[0]
+
+    def welcomed(self):
+        message = self.reply()
+        return message is not None and message.type == sp.WELCOME
+
+    def closed_by_source(self):
+        """Wait until the source closes; return the REJECT reason it gave (or '')."""
+        reason = ''
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return reason
+                for message in self.decoder.feed(data):
+                    if message.type == sp.REJECT:
+                        reason = sp.decode_reject(message)[1]
+        except ConnectionResetError:
+            return reason
+
+    def frame(self, sequence, left, right, codec='raw', capture_ns=None):
+        capture_ns = time.time_ns() if capture_ns is None else capture_ns
+        self.send(sp.encode_frame(sequence, capture_ns, left, right, codec))
+        return capture_ns
+
+    def close(self):
+        self.sock.close()
+
+
+def _serves_a_good_sender(src, token='', seed=99):
+    """After a fault: a fresh, well-behaved sender is admitted and its pair comes out exact."""
+    peer = Peer(src, token=token)
+    try:
+        assert peer.welcomed()
+        left, right = _pair(seed)
+        peer.frame(1000 + seed, left, right)
+        frame = _read(src)
+        while frame.sequence != 1000 + seed:
+            frame = _read(src)
+        np.testing.assert_array_equal(frame.left, left)
+        np.testing.assert_array_equal(frame.right, right)
+    finally:
+        peer.close()
+    return True
+
+
+@pytest.mark.parametrize('codec', ['raw', 'png', 'jpeg'])
+def test_round_trip(source, codec):
+    peer = Peer(source)
+    assert peer.welcomed()
+    left, right = _pair(1)
+    before_ns = time.time_ns()
+    capture_ns = peer.frame(7, left, right, codec)
+    frame = _read(source)
+    assert frame.sequence == 7
+    assert capture_ns <= frame.capture_time_ns <= time.time_ns()
+    assert frame.capture_time_ns - before_ns < 1_000_000_000
+    if codec == 'jpeg':
+        assert frame.left.shape == left.shape and frame.left.dtype == np.uint8
+    else:
+        np.testing.assert_array_equal(frame.left, left)
+        np.testing.assert_array_equal(frame.right, right)
+    assert source.read() is None  # each pair is handed out once
+    peer.close()
+
+
+def test_gray_pairs_keep_one_channel(source):
+    peer = Peer(source)
+    assert peer.welcomed()
+    left, right = _pair(2, channels=1)
+    peer.frame(0, left, right, 'png')
+    np.testing.assert_array_equal(_read(source).right, right)
+
+
+def test_order_and_monotonic_stamps_across_reconnects(source):
+    sequences, stamps = [], []
+    for connection in range(2):
+        peer = Peer(source, name=f'dev{connection}')
+        assert peer.welcomed()
+        for index in range(10):
+            peer.frame(connection * 100 + index, *_pair(index, 16, 20))
+            frame = _read(source)
+            sequences.append(frame.sequence)
+            stamps.append(frame.capture_time_ns)
+        peer.send(sp.encode_message(sp.BYE))
+        assert peer.closed_by_source() == ''
+        peer.close()
+    assert sequences == list(range(10)) + list(range(100, 110))
+    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    assert source.counters['connections'] == 2
+    assert source.counters['protocol_errors'] == 0
+
+
+def test_device_clock_is_mapped_to_host_time(source):
+    peer = Peer(source)
+    assert peer.welcomed()
+    device_offset_ns = -3_600 * 10**9  # the device clock runs an hour behind
+    stamps = []
+    for index in range(5):
+        peer.frame(index, *_pair(index, 8, 8), capture_ns=time.time_ns() + device_offset_ns)
+        stamps.append(_read(source).capture_time_ns)
+        time.sleep(0.02)
+    now_ns = time.time_ns()
+    assert all(now_ns - 1_000_000_000 < stamp <= now_ns for stamp in stamps)
+    assert stamps == sorted(stamps)
+
+
+def test_clock_mapper_takes_the_least_delayed_frame_and_stays_monotonic():
+    mapper = ClockMapper(window=8)
+    rng = np.random.default_rng(3)
+    offset_ns, stamps = 5 * 10**12, []
+    for index in range(50):
+        capture = index * 100_000_000
+        delay = 2_000_000 + int(rng.integers(0, 30_000_000))
+        stamps.append(mapper.map(capture, capture + offset_ns + delay))
+        assert stamps[-1] <= capture + offset_ns + delay  # never after arrival
+        assert stamps[-1] - (capture + offset_ns) <= delay
+    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    assert mapper.offset_ns - offset_ns < 10_000_000
+    # the device restarts and its clock starts again from 0: re-estimated, still monotonic
+    last = stamps[-1]
+    stamp = mapper.map(0, last + 100_000_000)
+    assert last < stamp <= last + 100_000_000
+
+
+def test_calibration_is_delivered(source):
+    calibration = raiv_nominal(focal_length_mm=4.0)
+    peer = Peer(source)
+    assert peer.welcomed()
+    peer.send(sp.encode_calibration(calibration.to_dict()))
+    peer.frame(0, *_pair())
+    _read(source)
+    assert source.calibration is not None
+    assert source.calibration.key == calibration.key
+    assert source.calibration.baseline_mm == pytest.approx(65.0)
+
+
+def test_invalid_calibration_resets_the_connection(source):
+    peer = Peer(source)
+    assert peer.welcomed()
+    peer.send(sp.encode_json(sp.CALIBRATION, {'left': {}, 'right': 3}))
+    assert 'not a valid stereo calibration' in peer.closed_by_source()
+    assert source.calibration is None
+    assert _serves_a_good_sender(source)
+
+
+def test_oversized_length_is_refused(source, caplog):
+    peer = Peer(source)
+    assert peer.welcomed()
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        peer.send_bytes(sp.HEADER.pack(sp.MAGIC, 1, sp.FRAME, 0, 0xFFFFFFF0, 0))
+        assert 'exceeds the limit' in peer.closed_by_source()
+        _wait(lambda: 'exceeds the limit' in caplog.text)
+    assert 'connection reset' in caplog.text
+    assert source.counters['protocol_errors'] == 1
+    assert 'exceeds the limit' in source.status
+    assert _serves_a_good_sender(source)
+
+
+def test_unknown_version_is_refused(source):
+    peer = Peer(source, hello=False)
+    peer.send_bytes(sp.HEADER.pack(sp.MAGIC, 7, sp.HELLO, 0, 2, zlib_crc(b'{}')) + b'{}')
+    assert 'unknown protocol version 7' in peer.closed_by_source()
+    assert _serves_a_good_sender(source)
+
+
+def zlib_crc(data):
+    import zlib
+    return zlib.crc32(data)
+
+
+def test_bad_crc_is_refused_and_no_frame_published(source):
+    peer = Peer(source)
+    assert peer.welcomed()
+    data = bytearray(sp.to_bytes(sp.encode_frame(5, time.time_ns(), *_pair())))
+    data[200] ^= 0xFF
+    peer.send_bytes(bytes(data))
+    assert 'corrupted' in peer.closed_by_source()
+    assert source.read() is None
+    assert _serves_a_good_sender(source)
+
+
+def test_truncated_image_is_refused(source):
+    left, right = _pair()
+    png = cv2.imencode('.png', left)[1].tobytes()[:-40]
+    parts = [sp.FRAME_HEAD.pack(1, time.time_ns())]
+    for data in (png, cv2.imencode('.png', right)[1].tobytes()):
+        parts += [sp.IMAGE_HEAD.pack(sp.CODEC_PNG, 80, 60, 3, len(data)), data]
+    peer = Peer(source)
+    assert peer.welcomed()
+    peer.send(sp.encode_message(sp.FRAME, parts))
+    assert 'left png' in peer.closed_by_source()
+    assert source.read() is None
+    assert _serves_a_good_sender(source)
+
+
+def test_garbage_bytes_are_refused(source):
+    peer = Peer(source, hello=False)
+    peer.send_bytes(b'GET / HTTP/1.1\r\nHost: robot\r\n\r\n' + os.urandom(100))
+    assert 'bad magic' in peer.closed_by_source()
+    assert _serves_a_good_sender(source)
+
+
+def test_frames_before_hello_are_refused(source):
+    peer = Peer(source, hello=False)
+    peer.frame(0, *_pair())
+    assert 'unexpected FRAME' in peer.closed_by_source()
+    assert source.read() is None
+    assert _serves_a_good_sender(source)
+
+
+def test_fuzzed_streams_never_publish_a_half_frame(source):
+    rng = np.random.default_rng(12345)
+    left, right = _pair(4, 24, 32)
+    valid = {codec: sp.to_bytes(sp.encode_frame(1, time.time_ns(), left, right, codec))
+             for codec in ('raw', 'png')}
+    hello = sp.to_bytes(sp.encode_hello())
+    for case in range(60):
+        data = bytearray(valid['png' if case % 2 else 'raw'])
+        kind = case % 4
+        if kind == 0:  # random bytes flipped anywhere (header included)
+            for _ in range(int(rng.integers(1, 5))):
+                data[int(rng.integers(0, len(data)))] ^= int(rng.integers(1, 256))
+        elif kind == 1:  # truncated
+            data = data[:int(rng.integers(1, len(data)))]
+        elif kind == 2:  # pure noise
+            data = bytearray(rng.integers(0, 256, int(rng.integers(1, 4000)), dtype=np.uint8))
+        else:  # a valid frame followed by noise
+            data += bytearray(rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8))
+        sock = socket.create_connection(source.address, timeout=3.0)
+        try:
+            sock.sendall(hello + bytes(data))
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        finally:
+            sock.close()
+        frame = source.read()
+        if frame is not None:  # only intact pairs ever come out
+            np.testing.assert_array_equal(frame.left, left)
+            np.testing.assert_array_equal(frame.right, right)
+    assert source.counters['protocol_errors'] >= 20
+    assert source.connected_senders == 0
+    assert _serves_a_good_sender(source)
+
+
+def test_stall_mid_frame_times_out():
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
+    try:
+        peer = Peer(src)
+        assert peer.welcomed()
+        data = sp.to_bytes(sp.encode_frame(0, time.time_ns(), *_pair()))
+        peer.send_bytes(data[:len(data) // 2])
+        start = time.monotonic()
+        assert 'stalled mid-message' in peer.closed_by_source()
+        assert 0.2 < time.monotonic() - start < 2.0
+        assert src.counters['timeouts'] == 1
+        assert src.read() is None
+        assert _serves_a_good_sender(src)
+    finally:
+        src.close()
+
+
+def test_silent_connection_without_hello_times_out():
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
+    try:
+        peer = Peer(src, hello=False)
+        assert 'no valid HELLO' in peer.closed_by_source()
+        assert _serves_a_good_sender(src)
+    finally:
+        src.close()
+
+
+@pytest.mark.parametrize('token', ['', 'wrong'])
+def test_wrong_or_missing_token_is_refused(token):
+    src = StreamSource(host='127.0.0.1', port=0, token='s3cret')
+    try:
+        peer = Peer(src, token=token)
+        message = peer.reply()
+        assert message.type == sp.REJECT
+        code, reason = sp.decode_reject(message)
+        assert code == sp.REJECT_AUTH
+        assert ('no token' if not token else 'wrong token') in reason
+        assert peer.reply() is None
+        assert src.counters['rejected'] == 1
+        assert _serves_a_good_sender(src, token='s3cret')
+    finally:
+        src.close()
+
+
+def test_second_sender_is_refused_until_the_first_leaves(source):
+    first = Peer(source, name='first')
+    assert first.welcomed()
+    second = Peer(source, name='second')
+    message = second.reply()
+    assert message.type == sp.REJECT
+    code, reason = sp.decode_reject(message)
+    assert code == sp.REJECT_BUSY and 'stream_max_senders 1' in reason
+    first.frame(1, *_pair())
+    assert _read(source).sequence == 1  # the first keeps streaming
+    first.close()
+    _wait(lambda: source.connected_senders == 0)
+    assert _serves_a_good_sender(source)
+
+
+def test_two_senders_when_configured():
+    src = StreamSource(host='127.0.0.1', port=0, max_senders=2)
+    try:
+        peers = [Peer(src, name=f'd{i}') for i in range(2)]
+        assert all(peer.welcomed() for peer in peers)
+        assert src.connected_senders == 2
+    finally:
+        src.close()
+
+
+def test_compression_policy_refuses_other_codecs():
+    src = StreamSource(host='127.0.0.1', port=0, compression='png')
+    try:
+        peer = Peer(src)
+        assert peer.welcomed()
+        peer.frame(0, *_pair(), codec='raw')
+        assert 'allows only png' in peer.closed_by_source()
+        peer = Peer(src)
+        assert peer.welcomed()
+        left, right = _pair()
+        peer.frame(1, left, right, codec='png')
+        np.testing.assert_array_equal(_read(src).left, left)
+    finally:
+        src.close()
+
+
+def test_open_source_options_and_prompt_close():
+    options = {'stream_mode': 'listen', 'stream_host': '127.0.0.1', 'stream_port': 0,
+               'stream_token': '', 'stream_timeout_s': 2.0, 'stream_max_senders': 1,
+               'stream_compression': 'any', 'rate_hz': 10.0}
+    src = open_source('stream', options, raiv_nominal())
+    assert isinstance(src, StreamSource) and src.timeout_s == 2.0
+    assert 'listening on 127.0.0.1' in src.status
+    peer = Peer(src)
+    assert peer.welcomed()
+    assert 'streaming from test' in src.status
+    start = time.monotonic()
+    src.close()
+    assert time.monotonic() - start < 1.0
+    assert peer.reply() is None  # its socket was closed too
+    # the port is free again
+    StreamSource(host='127.0.0.1', port=src.address[1]).close()
+
+
+def test_connect_mode_reconnects_to_a_listening_sender():
+    listener = socket.create_server(('127.0.0.1', 0))
+    listener.settimeout(3.0)
+    port = listener.getsockname()[1]
+    src = StreamSource(mode='connect', host='127.0.0.1', port=port, timeout_s=1.0)
+    try:
+        for round_index in range(2):
+            sock, _ = listener.accept()
+            sock.settimeout(3.0)
+            sp.send_parts(sock, sp.encode_hello(sender='device'))
+            assert sp.FrameDecoder().feed(sock.recv(65536))[0].type == sp.WELCOME
+            left, right = _pair(round_index)
+            sp.send_parts(sock, sp.encode_frame(round_index, time.time_ns(), left, right))
+            np.testing.assert_array_equal(_read(src).left, left)
+            sock.close()  # the device goes away; the source connects again
+    finally:
+        src.close()
+        listener.close()
+
+
+def _run_sender(*args, timeout_s=20):
+    return subprocess.run([sys.executable, '-m', 'raiv_stereo.device.sender', *args],
+                          cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=timeout_s)
+
+
+def test_sender_without_sdk_says_so_and_exits_2():
+    result = _run_sender('--host', '127.0.0.1', '--port', '1')
+    assert result.returncode == 2
+    assert 'qCU_Data' in result.stderr and '--from-files' in result.stderr
+
+
+def test_end_to_end_sender_from_files(source, tmp_path):
+    pairs = []
+    for index in range(4):
+        left, right = _pair(index + 10, 40, 56)
+        cv2.imwrite(str(tmp_path / f'left_{index:02d}.png'), left)
+        cv2.imwrite(str(tmp_path / f'right_{index:02d}.png'), right)
+        pairs.append((left, right))
+    calibration = raiv_nominal().with_size(56, 40)
+    save_camera_info_yaml(tmp_path / 'l.yaml', calibration.left, 'raiv_left')
+    save_camera_info_yaml(tmp_path / 'r.yaml', calibration.right, 'raiv_right')
+    sender = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
+         str(tmp_path / 'left_*.png'), str(tmp_path / 'right_*.png'), '--host', '127.0.0.1',
+         '--port', str(source.address[1]), '--codec', 'png', '--rate-hz', '20',
+         '--calibration', str(tmp_path / 'l.yaml'), str(tmp_path / 'r.yaml')],
+        cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    frames = []
+    try:
+        deadline = time.monotonic() + 8.0
+        while len(frames) < 4 and time.monotonic() < deadline:
+            frame = source.read()
+            if frame is not None:
+                frames.append(frame)
+            time.sleep(0.002)
+        returncode = sender.wait(timeout=5.0)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        output = sender.communicate()[0]
+    assert returncode == 0 and len(frames) == 4, (output, source.status, source.counters)
+    assert 'sent 4 pairs' in output
+    assert [frame.sequence for frame in frames] == [0, 1, 2, 3]
+    for frame, (left, right) in zip(frames, pairs, strict=True):
+        np.testing.assert_array_equal(frame.left, left)
+        np.testing.assert_array_equal(frame.right, right)
+    stamps = [frame.capture_time_ns for frame in frames]
+    assert stamps == sorted(stamps) and stamps[-1] <= time.time_ns()
+    assert source.calibration.image_size == (56, 40)
+    assert source.calibration.baseline_mm == pytest.approx(65.0)
+
+
+def test_sender_reconnects_after_the_receiver_restarts(tmp_path):
+    left, right = _pair(5, 20, 24)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    first = StreamSource(host='127.0.0.1', port=0)
+    port = first.address[1]
+    sender = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
+         str(tmp_path / 'left.png'), str(tmp_path / 'right.png'), '--loop', '--host',
+         '127.0.0.1', '--port', str(port), '--rate-hz', '20', '-q'],
+        cwd=PACKAGE_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        np.testing.assert_array_equal(_read(first, 5.0).left, left)
+        first.close()  # the robot side goes away ...
+        time.sleep(0.3)
+        second = StreamSource(host='127.0.0.1', port=port)  # ... and comes back
+        try:
+            np.testing.assert_array_equal(_read(second, 5.0).right, right)
+        finally:
+            second.close()
+    finally:
+        sender.kill()
+        sender.wait()
+
+
+def test_sender_exits_3_on_a_wrong_token(tmp_path):
+    left, right = _pair(6, 20, 24)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    src = StreamSource(host='127.0.0.1', port=0, token='right-token')
+    try:
+        result = _run_sender('--from-files', str(tmp_path), '--host', '127.0.0.1', '--port',
+                             str(src.address[1]), '--token', 'wrong')
+        assert result.returncode == 3
+        assert 'wrong token' in result.stderr
+    finally:
+        src.close()
