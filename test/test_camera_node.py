@@ -18,6 +18,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from sensor_msgs.srv import SetCameraInfo
 
@@ -159,10 +160,15 @@ def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
     with ros() as session:
         camera = session.camera('/cam_a', source='sample', scale=0.25, rate_hz=20.0)
         got = session.collector('/cam_a')
+        best_effort: list = []  # REP 2003: a best-effort (sensor data) subscriber connects too
+        session.add(rclpy.create_node('be', namespace='/cam_a', context=session.context)) \
+            .create_subscription(Image, 'right/image_raw', best_effort.append,
+                                 qos_profile_sensor_data)
         scene_times = {}
         camera.add_frame_listener(
             lambda stamp, frame: scene_times.__setitem__(stamp_to_ns(stamp), frame.scene_time_s))
-        assert session.spin_until(lambda: all(len(v) >= 6 for v in got.values()))
+        assert session.spin_until(lambda: all(len(v) >= 6 for v in got.values()) and
+                                  len(best_effort) >= 3)
         expected = calib.raiv_nominal().scaled(0.25)
         left_stamps = [stamp_key(m) for m in got['left']]
         assert len(set(left_stamps)) == len(left_stamps)

@@ -22,7 +22,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_system_default
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 from sensor_msgs.srv import SetCameraInfo
@@ -126,17 +126,20 @@ class CameraNode(Node):
         if file_calibration is not None:
             self._use_calibration(file_calibration, 'calibration file')
         elif self._source.calibration is not None:
-            self._use_calibration(self._source.calibration, "the device's own calibration")
+            self._use_calibration(self._source.calibration.validate(),
+                                  "the device's own calibration")
+        elif self._kind in PUSHED_SOURCES:
+            self._use_calibration(nominal, "RAiV nominal model until the device sends its own")
         else:
             self._use_calibration(nominal, 'RAiV nominal model')
-            if self._kind in PUSHED_SOURCES:
-                self.get_logger().info(
-                    "until the device sends its own calibration; then that one is used")
         self._device_calibration_key = None if self._source.calibration is None \
             else self._source.calibration.key
         self._file_calibration_set = file_calibration is not None
 
-        qos = qos_profile_system_default
+        # REP 2003: the system default (reliable, volatile) profile, keep last QUEUE_SIZE.
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=defaults.QUEUE_SIZE,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
         overrides = QoSOverridingOptions.with_default_policies()
         self._image_pubs = [self.create_publisher(Image, f'{side}/image_raw', qos,
                                                   qos_overriding_options=overrides)
