@@ -466,13 +466,13 @@ def test_end_to_end_sender_from_files(source, tmp_path):
     sender = subprocess.Popen(
         [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
          str(tmp_path / 'left_*.png'), str(tmp_path / 'right_*.png'), '--host', '127.0.0.1',
-         '--port', str(source.address[1]), '--codec', 'png', '--rate-hz', '20',
+         '--port', str(source.address[1]), '--codec', 'png', '--rate-hz', '10',
          '--calibration', str(tmp_path / 'l.yaml'), str(tmp_path / 'r.yaml')],
         cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     frames = []
     try:
         deadline = time.monotonic() + 8.0
-        while len(frames) < 4 and time.monotonic() < deadline:
+        while source.counters['frames_received'] < 4 and time.monotonic() < deadline:
             frame = source.read()
             if frame is not None:
                 frames.append(frame)
@@ -482,12 +482,18 @@ def test_end_to_end_sender_from_files(source, tmp_path):
         if sender.poll() is None:
             sender.kill()
         output = sender.communicate()[0]
-    assert returncode == 0 and len(frames) == 4, (output, source.status, source.counters)
+    frame = source.read()
+    frames += [frame] if frame is not None else []
+    assert returncode == 0, output
     assert 'sent 4 pairs' in output
-    assert [frame.sequence for frame in frames] == [0, 1, 2, 3]
-    for frame, (left, right) in zip(frames, pairs, strict=True):
-        np.testing.assert_array_equal(frame.left, left)
-        np.testing.assert_array_equal(frame.right, right)
+    # read() hands out the newest pair: a slow poll may skip one, never reorder or mix them
+    assert source.counters['frames_received'] == 4, source.status
+    sequences = [frame.sequence for frame in frames]
+    assert sequences == sorted(set(sequences)) and sequences[-1] == 3
+    assert len(frames) >= 3
+    for frame in frames:
+        np.testing.assert_array_equal(frame.left, pairs[frame.sequence][0])
+        np.testing.assert_array_equal(frame.right, pairs[frame.sequence][1])
     stamps = [frame.capture_time_ns for frame in frames]
     assert stamps == sorted(stamps) and stamps[-1] <= time.time_ns()
     assert source.calibration.image_size == (56, 40)
