@@ -12,6 +12,9 @@ import itertools
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import resource
 import threading
 import time
@@ -23,7 +26,8 @@ import cv2
 import numpy as np
 
 from raiv_stereo import defaults
-from raiv_stereo.calibration import StereoCalibration, raiv_nominal, rectified_pinhole
+from raiv_stereo.calibration import (StereoCalibration, raiv_nominal, rectified_pinhole,
+                                     save_camera_info_yaml)
 from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
 from raiv_stereo.pipeline import StereoPipeline
 
@@ -93,17 +97,37 @@ def time_frames(process: Callable[[np.ndarray, np.ndarray], object],
                 frames: list[tuple[np.ndarray, np.ndarray]], count: int,
                 warmup: int = 1) -> Timing:
     """Run `process` on `count` frames (cycling), after `warmup` untimed ones."""
+    return time_interleaved({'only': process}, frames, count, warmup)['only']
+
+
+def time_interleaved(processes: dict[str, Callable[[np.ndarray, np.ndarray], object]],
+                     frames: list[tuple[np.ndarray, np.ndarray]], count: int,
+                     warmup: int = 1) -> dict[str, Timing]:
+    """Time several methods frame by frame in turn, so load from elsewhere hits them alike."""
     for index in range(warmup):
-        process(*frames[index % len(frames)])
-    _reset_peak_rss()
-    times_ms = []
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+        for process in processes.values():
+            process(*frames[index % len(frames)])
+    times_ms: dict[str, list[float]] = {name: [] for name in processes}
+    cpu_s = dict.fromkeys(processes, 0.0)
+    peak_mb = dict.fromkeys(processes, 0.0)
     for index in range(count):
-        started = time.perf_counter()
-        process(*frames[index % len(frames)])
-        times_ms.append((time.perf_counter() - started) * 1000.0)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return Timing(times_ms, cpu / wall if wall > 0 else float('nan'), _peak_rss_mb())
+        for name, process in processes.items():
+            _reset_peak_rss()
+            cpu0, started = time.process_time(), time.perf_counter()
+            process(*frames[index % len(frames)])
+            times_ms[name].append((time.perf_counter() - started) * 1000.0)
+            cpu_s[name] += time.process_time() - cpu0
+            peak_mb[name] = max(peak_mb[name], _peak_rss_mb())
+    return {name: Timing(times_ms[name], cpu_s[name] / (sum(times_ms[name]) / 1000.0),
+                         peak_mb[name]) for name in processes}
+
+
+def load_average() -> float:
+    """Return the 1-minute load average (other work on the machine skews every figure)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float('nan')
 
 
 # --- the alternative: plain OpenCV --------------------------------------------------------------
@@ -228,10 +252,12 @@ def bench_speed(calibration: StereoCalibration, pairs: list, configs: list[dict]
         count = _frame_count(frames, config['scale'], config['mode'])
         opencv = PlainOpenCV(calibration, config['scale'], settings, channels)
         ours = StereoPipeline(calibration, config['scale'], settings)
-        opencv_timing = time_frames(opencv.process, images, count)
-        ours_timing = time_frames(ours.process, images, count)
+        load = load_average()
+        timings = time_interleaved({'opencv': opencv.process, 'ours': ours.process}, images,
+                                   count)
+        opencv_timing, ours_timing = timings['opencv'], timings['ours']
         row = dict(config, num_disparities=ours.matcher.num_disparities,
-                   min_disparity=ours.matcher.min_disparity, frames=count,
+                   min_disparity=ours.matcher.min_disparity, frames=count, load=load,
                    opencv=opencv_timing.to_dict(), ours=ours_timing.to_dict(),
                    ratio=ours_timing.median_ms / opencv_timing.median_ms)
         rows.append(row)
@@ -362,8 +388,9 @@ def bench_input_size(sizes: list[tuple[int, int]], frames: int, scale: float) ->
         opencv = PlainOpenCV(calibration, scale, settings, 1)
         rows.append({'input': f'{width_px}x{height_px}', 'pixels': width_px * height_px,
                      'scale': scale, 'num_disparities': ours.matcher.num_disparities,
-                     'ours': time_frames(ours.process, images, frames).to_dict(),
-                     'opencv': time_frames(opencv.process, images, frames).to_dict()})
+                     **{name: timing.to_dict() for name, timing in time_interleaved(
+                         {'opencv': opencv.process, 'ours': ours.process}, images,
+                         frames).items()}})
     return rows
 
 
@@ -376,12 +403,17 @@ def bench_window(calibration: StereoCalibration, pairs: list, windows: list[int]
         settings = MatcherSettings(min_disparity=0, num_disparities=num)
         ours = StereoPipeline(calibration, scale, settings)
         opencv = PlainOpenCV(calibration, scale, settings, 1, 0, num)
-        ours_t = time_frames(ours.process, images, frames)
-        match_ms = float(np.median([ours.process(*images[i % len(images)]).timings_ms['match']
-                                    for i in range(frames)]))
-        rows.append({'num_disparities': num, 'ours': ours_t.to_dict(),
-                     'ours_match_ms': match_ms,
-                     'opencv': time_frames(opencv.process, images, frames).to_dict()})
+        match_ms: list[float] = []
+
+        def ours_process(left: np.ndarray, right: np.ndarray, core=ours,
+                         record=match_ms) -> None:
+            record.append(core.process(left, right).timings_ms['match'])
+
+        timings = time_interleaved({'opencv': opencv.process, 'ours': ours_process}, images,
+                                   frames)
+        rows.append({'num_disparities': num, 'ours': timings['ours'].to_dict(),
+                     'ours_match_ms': float(np.median(match_ms[1:])),
+                     'opencv': timings['opencv'].to_dict()})
     return rows
 
 
@@ -507,12 +539,15 @@ class PipelineRun:
     dropped: int = 0
     cpu_share: float = 0.0
     peak_rss_mb: float = 0.0
+    layout: str = 'one process'
+    load: float = float('nan')
 
     def to_dict(self) -> dict:
         """Return the summary figures."""
         def pct(values: list[float], q: float) -> float:
             return float(np.percentile(values, q)) if values else float('nan')
-        return {'rate_hz': self.rate_hz, 'encoding': self.encoding,
+        return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
+                'load': self.load,
                 'seconds': self.elapsed_s, 'received': self.received,
                 'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
                 'camera_fps': self.published / self.elapsed_s if self.elapsed_s else 0.0,
@@ -524,14 +559,31 @@ class PipelineRun:
                 'peak_rss_mb': self.peak_rss_mb}
 
 
+def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
+    """Start the camera node in its own process, as the launch files do."""
+    import yaml
+
+    path = folder / 'camera_params.yaml'
+    path.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
+    command = [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args',
+               '-r', f'__ns:=/{namespace}', '--params-file', str(path)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                       scale: float = 0.5, min_depth_mm: float = 300.0,
-                      max_depth_mm: float = 3000.0) -> PipelineRun:
-    """Run CameraNode (sample) -> DepthNode -> a depth subscriber in this process over DDS."""
+                      max_depth_mm: float = 3000.0,
+                      calibration: StereoCalibration | None = None,
+                      camera_process: bool = False) -> PipelineRun:
+    """Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS.
+
+    `calibration` (default: the RAiV nominal model) is what the camera renders and publishes;
+    `camera_process` runs the camera node in its own process (as launched) instead of this one.
+    """
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Image
+    from sensor_msgs.msg import CameraInfo, Image
 
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
@@ -542,27 +594,39 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     launch_args = {'source': 'sample', 'scale': f'{scale:g}', 'rate_hz': f'{rate_hz:g}',
                    'min_depth_mm': f'{min_depth_mm:g}', 'max_depth_mm': f'{max_depth_mm:g}'}
     camera_params = dict(launch_config.camera_parameters(launch_args), encoding=encoding)
+    folder = Path(tempfile.mkdtemp(prefix='raiv_bench_'))
+    if calibration is not None:
+        # The camera renders (and publishes CameraInfo of) the same distorted rig as section 1.
+        for side, model in (('left', calibration.left), ('right', calibration.right)):
+            path = folder / f'{side}.yaml'
+            save_camera_info_yaml(path, model, f'bench_{side}')
+            camera_params[f'{side}_calibration_file'] = str(path)
     depth_params = launch_config.depth_parameters(launch_args)
+    namespace = f'bench_{os.getpid()}'
     run = PipelineRun(rate_hz, seconds, encoding)
+    run.layout = 'camera in its own process' if camera_process else 'one process'
     lock = threading.Lock()
     context = rclpy.Context()
     rclpy.init(context=context)
     nodes = []
     executor = None
+    camera_child = None
     try:
         def overrides(params: dict) -> list[Parameter]:
             return [Parameter(name, value=value) for name, value in params.items()]
 
-        camera = CameraNode(namespace='bench', context=context,
-                            parameter_overrides=overrides(camera_params))
-        nodes.append(camera)
-        depth_node = DepthNode(namespace='bench', context=context,
+        if camera_process:
+            camera_child = _camera_process(camera_params, namespace, folder)
+        else:
+            nodes.append(CameraNode(namespace=namespace, context=context,
+                                    parameter_overrides=overrides(camera_params)))
+        depth_node = DepthNode(namespace=namespace, context=context,
                                parameter_overrides=overrides(depth_params))
         nodes.append(depth_node)
-        monitor = rclpy.create_node('bench_monitor', namespace='bench', context=context)
+        monitor = rclpy.create_node('bench_monitor', namespace=namespace, context=context)
         nodes.append(monitor)
 
-        def on_frame(stamp, frame) -> None:
+        def on_info(msg: CameraInfo) -> None:
             with lock:
                 run.published += 1
 
@@ -573,7 +637,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                 run.received += 1
                 run.latencies_ms.append((now_ns - stamp_ns) / 1e6)
 
-        camera.add_frame_listener(on_frame)
+        monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
         monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
         executor = MultiThreadedExecutor(num_threads=4, context=context)
         for node in nodes:
@@ -589,6 +653,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             depth_node.processing_times_ms.clear()
             dropped0 = depth_node.dropped_frames
         _reset_peak_rss()
+        run.load = load_average()
         wall0, cpu0 = time.monotonic(), time.process_time()
         time.sleep(seconds)
         with lock:
@@ -598,12 +663,58 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             run.dropped = depth_node.dropped_frames - dropped0
         run.peak_rss_mb = _peak_rss_mb()
     finally:
+        if camera_child is not None:
+            camera_child.terminate()
+            try:
+                camera_child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                camera_child.kill()
+                camera_child.wait()
         if executor is not None:
             executor.shutdown()
         for node in reversed(nodes):
             node.destroy_node()
         context.try_shutdown()
     return run
+
+
+def pipeline_runs(quick: bool, rate_hz: float) -> list[tuple[str, float, bool]]:
+    """Return the node pipeline runs: (encoding, camera rate_hz, camera in its own process)."""
+    if quick:
+        return [('mono8', rate_hz, False)]
+    return [('bgr8', rate_hz, False), ('mono8', rate_hz, False), ('mono8', 15.0, False),
+            ('mono8', rate_hz, True)]
+
+
+def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argparse.Namespace,
+                        log: Callable[[str], None]) -> list[dict]:
+    """Run the node pipeline; plain OpenCV and our core are timed just before and after it.
+
+    The machine may be shared: timing the alternatives around each run puts them under the
+    same load.
+    """
+    settings = MatcherSettings()
+    rows = []
+    for encoding, rate_hz, own_process in pipeline_runs(args.quick, args.rate_hz):
+        images = _as(encoding, pairs)
+        opencv = PlainOpenCV(calibration, 0.5, settings, 3 if encoding == 'bgr8' else 1)
+        core = StereoPipeline(calibration, 0.5, settings)
+        count = 4 if args.quick else 10
+        before = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
+                                  count)
+        run = run_node_pipeline(args.seconds, rate_hz, encoding, calibration=calibration,
+                                camera_process=own_process).to_dict()
+        after = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
+                                 count)
+        for name in ('opencv', 'ours'):
+            run[f'{name}_fps'] = 2000.0 / (before[name].median_ms + after[name].median_ms)
+        run['fps_vs_opencv'] = run['fps'] / run['opencv_fps']
+        run['camera_limited'] = bool(run['fps'] >= 0.9 * run['camera_fps'])
+        rows.append(run)
+        log(f'  {encoding} camera {rate_hz:g} Hz ({run["layout"]}): {run["fps"]:.1f} fps '
+            f'(camera {run["camera_fps"]:.1f} fps; plain OpenCV {run["opencv_fps"]:.1f} fps), '
+            f'latency {run["latency_median_ms"]:.0f} ms, load {run["load"]:.1f}')
+    return rows
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -639,13 +750,15 @@ def markdown(report: dict) -> str:
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
              'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
              'then remap at the working size, both images in parallel). CPU = process CPU time '
-             '/ wall time (200 % = both cores).', '']
+             '/ wall time (200 % = both cores). load = 1-minute load average when measured '
+             '(other work on the machine; the two methods are timed frame by frame in turn so '
+             'both see it alike).', '']
     if report.get('speed'):
         lines += ['## 1. Speed, same frames, one process', '',
                   '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
                   '| ours ms med/p90 | ours fps | ours/OpenCV time | CPU % OpenCV/ours '
-                  '| peak RSS MB OpenCV/ours |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
+                  '| peak RSS MB OpenCV/ours | load |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['speed']:
             o, u = row['opencv'], row['ours']
             lines.append(
@@ -655,23 +768,25 @@ def markdown(report: dict) -> str:
                 f'{_f(u["median_ms"])}/{_f(u["p90_ms"])} | {_f(u["fps"])} | '
                 f'{_f(row["ratio"], 2)} | {_f(100 * o["cpu_share"], 0)}/'
                 f'{_f(100 * u["cpu_share"], 0)} | {_f(o["peak_rss_mb"], 0)}/'
-                f'{_f(u["peak_rss_mb"], 0)} |')
+                f'{_f(u["peak_rss_mb"], 0)} | {_f(row["load"])} |')
         lines.append('')
     if report.get('pipeline'):
         lines += ['## 2. Node pipeline over DDS (camera node -> depth node -> subscriber), '
                   '1600x1300 -> 0.5, 300-3000 mm', '',
-                  '| camera | rate_hz asked | camera fps | depth fps | latency ms med/p90 '
-                  '| depth node ms med/p90 | dropped | CPU % | peak RSS MB '
-                  '| plain OpenCV fps (same input) | pipeline / OpenCV fps |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|']
+                  '| layout | camera | rate_hz asked | camera fps | depth fps | latency ms '
+                  'med/p90 | depth node ms med/p90 | dropped | CPU % | peak RSS MB '
+                  '| load | plain OpenCV fps / our core fps (same input, same minutes) '
+                  '| pipeline / OpenCV fps |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['pipeline']:
             lines.append(
-                f'| {row["encoding"]} | {row["rate_hz"]:g} | {_f(row["camera_fps"])} | '
+                f'| {row["layout"]} | {row["encoding"]} | {row["rate_hz"]:g} | '
+                f'{_f(row["camera_fps"])}{" (limit)" if row.get("camera_limited") else ""} | '
                 f'{_f(row["fps"])} | {_f(row["latency_median_ms"], 0)}/'
                 f'{_f(row["latency_p90_ms"], 0)} | {_f(row["processing_median_ms"])}/'
                 f'{_f(row["processing_p90_ms"])} | {row["dropped"]} | '
                 f'{_f(100 * row["cpu_share"], 0)} | {_f(row["peak_rss_mb"], 0)} | '
-                f'{_f(row.get("opencv_fps", float("nan")))} | '
+                f'{_f(row["load"])} | {_f(row["opencv_fps"])} / {_f(row["ours_fps"])} | '
                 f'{_f(100 * row.get("fps_vs_opencv", float("nan")), 0)} % |')
         lines.append('')
     synthetic = report.get('synthetic', [])
@@ -829,20 +944,7 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> d
 
     if not args.no_ros:
         log('2. node pipeline over DDS')
-        opencv_fps = {}
-        for row in report['speed']:
-            if (row['scale'], row['min_depth_mm'], row['max_depth_mm'], row['mode']) == \
-                    (0.5, 300.0, 3000.0, 'sgbm_3way'):
-                opencv_fps[row['encoding']] = row['opencv']['fps']
-        report['pipeline'] = []
-        for encoding in (('mono8',) if args.quick else ('bgr8', 'mono8')):
-            run = run_node_pipeline(args.seconds, args.rate_hz, encoding).to_dict()
-            if encoding in opencv_fps:
-                run['opencv_fps'] = opencv_fps[encoding]
-                run['fps_vs_opencv'] = run['fps'] / opencv_fps[encoding]
-            report['pipeline'].append(run)
-            log(f'  {encoding}: {run["fps"]:.1f} fps (camera {run["camera_fps"]:.1f} fps), '
-                f'latency {run["latency_median_ms"]:.0f} ms')
+        report['pipeline'] = bench_node_pipeline(calibration, pairs, args, log)
 
     log('3. accuracy')
     report['synthetic'] = [synthetic_accuracy(calibration, 0.5, 300.0, 3000.0,
