@@ -269,7 +269,12 @@ class CameraNode(Node):
         except ValueError as error:
             self._error(f'dropped a frame: {error}')
             return
-        self._publish(dataclasses.replace(frame, left=left, right=right))
+        try:
+            self._publish(dataclasses.replace(frame, left=left, right=right))
+        except Exception:
+            if self.context.ok():
+                raise
+            # Ctrl-C shut the context down while publishing: nothing more to do.
 
     def _check_device_calibration(self) -> None:
         """Switch to a calibration the source learned (device, stream) unless a file is given."""
