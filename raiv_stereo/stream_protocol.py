@@ -61,6 +61,12 @@ MAX_PAYLOAD = {FRAME: MAX_FRAME_PAYLOAD, CALIBRATION: MAX_CALIBRATION_PAYLOAD}
 KEEPALIVE_S = 1.0  # a sender idle this long sends PING, so receivers can time out dead peers
 
 
+# PNG 'sub' filter only (OpenCV >= 4.10): about half the encode time of the adaptive filters
+# for the same size on camera images.
+_PNG_FAST_FILTER = ([cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+                    if hasattr(cv2, 'IMWRITE_PNG_FILTER') else [])
+
+
 class ProtocolError(ValueError):
     """Bytes that do not follow the stream protocol; the message says what and where."""
 
@@ -151,7 +157,7 @@ def encode_image(image: np.ndarray, codec: str = 'raw',
         data = memoryview(np.ascontiguousarray(image)).cast('B')
     else:
         params = ([cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if codec == 'jpeg'
-                  else [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)])
+                  else [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)] + _PNG_FAST_FILTER)
         ok, encoded = cv2.imencode('.jpg' if codec == 'jpeg' else '.png', image, params)
         if not ok:
             raise ProtocolError(f'OpenCV could not encode a {width}x{height} image as {codec}')
