@@ -336,6 +336,26 @@ def test_stall_mid_frame_times_out():
         src.close()
 
 
+def test_trickling_peer_is_timed_out():
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.2)
+    try:
+        peer = Peer(src)
+        assert peer.welcomed()
+        data = sp.to_bytes(sp.encode_frame(0, time.time_ns(), *_pair()))
+        start = time.monotonic()
+        with pytest.raises(OSError):
+            for index in range(40):  # one byte every 0.05 s: never silent for 0.2 s
+                peer.send_bytes(data[index:index + 1])
+                time.sleep(0.05)
+        reason = peer.closed_by_source()
+        assert 'one message took over' in reason or reason == ''
+        assert 0.7 < time.monotonic() - start < 2.0
+        assert src.counters['timeouts'] == 1
+        assert _serves_a_good_sender(src)
+    finally:
+        src.close()
+
+
 def test_silent_connection_without_hello_times_out():
     src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
     try:

@@ -26,6 +26,7 @@ LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20
 MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
+TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
 COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
                       'png': ('png',), 'jpeg': ('jpeg',)}
@@ -53,14 +54,17 @@ class ClockMapper:
         """Return the current offset estimate (host - device), None before the first frame."""
         return min(self._samples) if self._samples else None
 
-    def map(self, capture_ns: int, arrival_ns: int) -> int:
-        """Return the host-clock stamp of a frame captured at capture_ns (device clock)."""
+    def map(self, capture_ns: int, arrival_ns: int, not_before_ns: int = 0) -> int:
+        """Return the host-clock stamp of a frame captured at capture_ns (device clock).
+
+        Stamps increase strictly, also past `not_before_ns` (the last stamp of any sender).
+        """
         if self._last_capture_ns is not None and capture_ns < self._last_capture_ns:
             self.reset()  # the device clock stepped back (or the device restarted)
         self._last_capture_ns = capture_ns
         self._samples.append(arrival_ns - capture_ns)
         stamp = min(capture_ns + min(self._samples), arrival_ns)
-        stamp = max(stamp, self.last_stamp_ns + 1)
+        stamp = max(stamp, self.last_stamp_ns + 1, not_before_ns + 1)
         self.last_stamp_ns = stamp
         return stamp
 
@@ -75,7 +79,9 @@ class _Connection:
         self.admitted = False
         self.sender = ''
         self.last_rx = time.monotonic()
-        self.opened = self.last_rx
+        self.message_start: float | None = None
+        """When the message being received began (a trickling peer is timed out too)."""
+        self.clock = ClockMapper()
 
 
 class StreamSource(FrameSource):
@@ -113,7 +119,7 @@ class StreamSource(FrameSource):
         self._selector = selectors.DefaultSelector()
         self._connections: dict[socket.socket, _Connection] = {}
         self._listener: socket.socket | None = None
-        self._clock = ClockMapper()
+        self._last_stamp_ns = 0
         self._buffer = memoryview(bytearray(RECV_CHUNK_BYTES))
         self._next_connect = 0.0
         self._backoff_s = CONNECT_BACKOFF_S[0]
@@ -230,9 +236,13 @@ class StreamSource(FrameSource):
         now = time.monotonic()
         for conn in list(self._connections.values()):
             silent_s = now - conn.last_rx
-            if silent_s <= self.timeout_s:
+            message_s = now - conn.message_start if conn.message_start is not None else 0.0
+            if silent_s <= self.timeout_s and message_s <= TRICKLE_FACTOR * self.timeout_s:
                 continue
-            if not conn.admitted:
+            if silent_s <= self.timeout_s:
+                why = f'one message took over {message_s:.1f} s ({TRICKLE_FACTOR} x ' \
+                      f'stream_timeout_s); partial message dropped'
+            elif not conn.admitted:
                 why = f'sent no valid HELLO within {self.timeout_s:g} s'
             elif conn.decoder.mid_message:
                 why = f'stalled mid-message for {silent_s:.1f} s (stream_timeout_s ' \
@@ -309,12 +319,18 @@ class StreamSource(FrameSource):
         conn.last_rx = time.monotonic()
         self.counters['bytes_received'] += count
         try:
-            for message in conn.decoder.feed(self._buffer[:count]):
+            messages = conn.decoder.feed(self._buffer[:count])
+            for message in messages:
                 if not self._handle(conn, message):
                     return
         except sp.ProtocolError as error:
             self.counters['protocol_errors'] += 1
             self._fault(conn, str(error), sp.REJECT_PROTOCOL)
+            return
+        if not conn.decoder.mid_message:
+            conn.message_start = None
+        elif messages or conn.message_start is None:
+            conn.message_start = conn.last_rx  # a new message began in this chunk
 
     def _handle(self, conn: _Connection, message: sp.Message) -> bool:
         """Act on one message; return False when the connection was closed."""
@@ -362,7 +378,6 @@ class StreamSource(FrameSource):
             return False
         conn.admitted, conn.sender = True, hello['sender'] or conn.peer
         conn.decoder.allowed_types = {sp.CALIBRATION, sp.FRAME, sp.PING, sp.BYE, sp.REJECT}
-        self._clock.reset()
         self._set_state(f'streaming from {conn.sender} ({conn.peer})')
         self._send(conn.sock, sp.encode_json(sp.WELCOME, {'receiver': 'raiv_stereo'}))
         LOGGER.info('stream: sender %s (%s) admitted', conn.sender, conn.peer)
@@ -374,7 +389,8 @@ class StreamSource(FrameSource):
         if frame.codec not in self.allowed_codecs:
             raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
                                    f'allows only {", ".join(self.allowed_codecs)}')
-        stamp_ns = self._clock.map(frame.capture_time_ns, arrival_ns)
+        stamp_ns = conn.clock.map(frame.capture_time_ns, arrival_ns, self._last_stamp_ns)
+        self._last_stamp_ns = stamp_ns
         pair = StereoFrame(frame.left, frame.right, capture_time_ns=stamp_ns,
                            sequence=frame.sequence)
         self.counters['frames_received'] += 1
