@@ -557,3 +557,19 @@ def test_sender_exits_3_on_a_wrong_token(tmp_path):
         assert 'wrong token' in result.stderr
     finally:
         src.close()
+
+
+def test_sender_skips_an_unreadable_file(source, tmp_path):
+    left, right = _pair(7, 20, 24)
+    (tmp_path / 'left_0.png').write_bytes(b'not an image')
+    cv2.imwrite(str(tmp_path / 'right_0.png'), right)
+    cv2.imwrite(str(tmp_path / 'left_1.png'), left)
+    cv2.imwrite(str(tmp_path / 'right_1.png'), right)
+    result = _run_sender('--from-files', str(tmp_path), '--host', '127.0.0.1', '--port',
+                         str(source.address[1]), '--rate-hz', '0')
+    assert result.returncode == 0, result.stderr
+    assert 'left_0.png: not a readable 8-bit image' in result.stderr
+    assert 'sent 1 pairs' in result.stderr
+    frame = _read(source)
+    assert frame.sequence == 0
+    np.testing.assert_array_equal(frame.left, left)

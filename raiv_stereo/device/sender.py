@@ -400,6 +400,10 @@ def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibr
                         pending = provider.next()
                     except StopIteration:
                         break
+                    except Exception as error:  # unreadable file, unexpected SDK data
+                        LOGGER.error('cannot read a pair (%s); skipped', error)
+                        time.sleep(0.1)
+                        continue
                     if pending is None:  # the device has no new pair yet
                         next_due = time.monotonic() + 0.005
                         continue

@@ -8,6 +8,7 @@ Usage: python -m raiv_stereo.device.soak --seconds 20 --codec raw png jpeg [--ra
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--width', type=int, default=1600)
     parser.add_argument('--height', type=int, default=1300)
     args = parser.parse_args(argv)
+    # the sender is stopped mid-frame at the end of each run: that reset is expected, not news
+    logging.getLogger('raiv_stereo.stream').setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         pair = write_pair(folder, args.width, args.height)
         print(f'{args.width}x{args.height} BGR pairs over loopback, {args.seconds:g} s per codec, '
