@@ -339,7 +339,8 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
     assert (first.min_disparity, first.max_disparity) == (10, 105)
 
     # A nearer limit of 600 mm halves the largest disparity; applied from the next frame.
-    assert _set(rig.node, min_depth_mm=600.0).successful
+    # Given as an integer, as `ros2 param set depth_node min_depth_mm 600` sends it.
+    assert _set(rig.node, min_depth_mm=600).successful
     second = rig.exchange('disparity', calibration, left, right, _stamp(2))
     min_disparity, num_disparities = search_window(focal_px, 65.0, 600.0, 3000.0)
     assert (second.min_disparity, second.max_disparity) == \
@@ -371,6 +372,8 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
         'sgbm_mode': (dict(sgbm_mode='fast'), 'choose one of sgbm, sgbm_3way, hh, hh4'),
         'min_disparity': (dict(min_disparity=-1), 'give both min_disparity and num_disparities'),
         'sync': (dict(sync='approximate'), 'read-only'),
+        'max_depth_mm': (dict(max_depth_mm='far'), 'max_depth_mm must be a double'),
+        'scale': (dict(scale=2), 'scale is 2; allowed 0.25..1'),
     }
     for name, (values, reason) in rejected.items():
         before = rig.node.get_parameter(name).value

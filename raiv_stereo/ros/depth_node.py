@@ -56,6 +56,10 @@ def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
         name=spec.name, type=_PARAMETER_TYPES[spec.type_name],
         description=spec.description, read_only=spec.read_only,
         additional_constraints=f'allowed: {limits}' if limits else '')
+    if spec.type_name == 'double':
+        # `ros2 param set ... min_depth_mm 600` sends an integer: accept it (checked and
+        # converted by the node) rather than refuse a whole number for a double.
+        descriptor.dynamic_typing = True
     r = spec.value_range
     if isinstance(r, depth_params.IntRange):
         descriptor.integer_range = [IntegerRange(from_value=r.from_value, to_value=r.to_value,
@@ -64,6 +68,13 @@ def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
         descriptor.floating_point_range = [FloatingPointRange(
             from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
     return descriptor
+
+
+def _typed(name: str, value: Any) -> Any:
+    """Return `value` as its parameter's type (whole numbers given for doubles as float)."""
+    if isinstance(depth_params.BY_NAME[name].default, float) and type(value) is int:
+        return float(value)
+    return value
 
 
 def _info_key(info: CameraInfo) -> tuple:
@@ -115,6 +126,7 @@ class DepthNode(Node):
         problems = depth_params.depth_settings_problems(self._values)
         if problems:
             raise ValueError('depth_node parameters: ' + '; '.join(problems))
+        self._values = {name: _typed(name, value) for name, value in self._values.items()}
 
         # The core is built on the first pair (it needs the calibration from CameraInfo).
         self._pipeline = None
@@ -230,7 +242,7 @@ class DepthNode(Node):
         with self._values_lock:
             for p in parameters:
                 if p.name in depth_params.BY_NAME:
-                    self._values[p.name] = p.value
+                    self._values[p.name] = _typed(p.name, p.value)
             self._values_version += 1
 
     # --- worker thread -------------------------------------------------------------------------
