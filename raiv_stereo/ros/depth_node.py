@@ -135,7 +135,6 @@ class DepthNode(Node):
         self._pipeline_scale: float | None = None
         self._info_cache: tuple[tuple, StereoCalibration | Exception] | None = None
         self._values_lock = threading.Lock()
-        self._values_version = 0
 
         # State shared between the sync callback, the worker and the timers.
         self._lock = threading.Lock()
@@ -243,7 +242,6 @@ class DepthNode(Node):
             for p in parameters:
                 if p.name in depth_params.BY_NAME:
                     self._values[p.name] = _typed(p.name, p.value)
-            self._values_version += 1
 
     # --- worker thread -------------------------------------------------------------------------
 
