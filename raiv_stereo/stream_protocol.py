@@ -12,6 +12,7 @@ import json
 import socket
 import struct
 import zlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -306,6 +307,16 @@ def decode_reject(message: Message) -> tuple[int, str]:
     return int(data.get('code', 0)), str(data.get('reason', 'no reason given'))
 
 
+@dataclass
+class _Image:
+    """One image of a FRAME, checked but not yet decoded."""
+
+    side: str
+    codec: str
+    shape: tuple[int, ...]
+    data: memoryview
+
+
 def _image_dims(data: memoryview, codec: int) -> tuple[int, int] | None:
     """Return (width, height) from a PNG/JPEG header without decoding, None if not found."""
     head = bytes(data[:65536]) if codec == CODEC_JPEG else bytes(data[:24])
@@ -333,8 +344,8 @@ def _image_dims(data: memoryview, codec: int) -> tuple[int, int] | None:
     return None
 
 
-def _decode_image(payload: memoryview, offset: int, side: str) -> tuple[np.ndarray, int, str]:
-    """Decode one IMAGE_HEAD + bytes at offset; return (image, next offset, codec name)."""
+def _parse_image(payload: memoryview, offset: int, side: str) -> tuple[_Image, int]:
+    """Check one IMAGE_HEAD + bytes at offset without decoding; return (image, next offset)."""
     if offset + IMAGE_HEAD.size > payload.nbytes:
         raise ProtocolError(f'FRAME truncated: no room for the {side} image header')
     codec, width, height, channels, length = IMAGE_HEAD.unpack_from(payload, offset)
@@ -354,7 +365,7 @@ def _decode_image(payload: memoryview, offset: int, side: str) -> tuple[np.ndarr
         if length != width * height * channels:
             raise ProtocolError(f'{side} raw image has {length} bytes, but {width}x{height}x'
                                 f'{channels} needs {width * height * channels}')
-        return np.frombuffer(data, np.uint8).reshape(shape), offset + length, name
+        return _Image(side, name, shape, data), offset + length
     dims = _image_dims(data, codec)
     if dims is None:
         raise ProtocolError(f'{side} image is not a valid {name} (no readable {name} header)')
@@ -366,29 +377,43 @@ def _decode_image(payload: memoryview, offset: int, side: str) -> tuple[np.ndarr
             (codec == CODEC_JPEG and tail[-2:] != b'\xff\xd9'):
         raise ProtocolError(f'{side} {name} image ({length} bytes) is truncated: it lacks the '
                             f'{name} end marker')
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ProtocolError(f'{side} {name} image ({length} bytes) is truncated or corrupt: '
-                            'OpenCV could not decode it')
-    if image.dtype != np.uint8 or image.shape != shape:
-        raise ProtocolError(f'{side} {name} decoded to {image.dtype} {image.shape}, but the frame '
-                            f'header says uint8 {shape}')
-    return image, offset + length, name
+    return _Image(side, name, shape, data), offset + length
 
 
-def decode_frame(message: Message) -> FramePayload:
-    """Decode a FRAME into images; raise ProtocolError on any inconsistency (never half a pair)."""
+def _decode_pixels(image: _Image) -> np.ndarray:
+    """Return the pixels of a checked image (a view for raw, OpenCV-decoded otherwise)."""
+    if image.codec == 'raw':
+        return np.frombuffer(image.data, np.uint8).reshape(image.shape)
+    pixels = cv2.imdecode(np.frombuffer(image.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ProtocolError(f'{image.side} {image.codec} image ({image.data.nbytes} bytes) is '
+                            'truncated or corrupt: OpenCV could not decode it')
+    if pixels.dtype != np.uint8 or pixels.shape != image.shape:
+        raise ProtocolError(f'{image.side} {image.codec} decoded to {pixels.dtype} '
+                            f'{pixels.shape}, but the frame header says uint8 {image.shape}')
+    return pixels
+
+
+def decode_frame(message: Message, executor: Executor | None = None) -> FramePayload:
+    """Decode a FRAME into images; raise ProtocolError on any inconsistency (never half a pair).
+
+    With an executor, the two compressed images decode in parallel (OpenCV releases the GIL).
+    """
     payload = memoryview(message.payload).cast('B')
     if payload.nbytes < FRAME_HEAD.size:
         raise ProtocolError(f'FRAME of {payload.nbytes} bytes is shorter than its '
                             f'{FRAME_HEAD.size}-byte head')
     sequence, capture_time_ns = FRAME_HEAD.unpack_from(payload, 0)
-    left, offset, left_codec = _decode_image(payload, FRAME_HEAD.size, 'left')
-    right, offset, right_codec = _decode_image(payload, offset, 'right')
+    left, offset = _parse_image(payload, FRAME_HEAD.size, 'left')
+    right, offset = _parse_image(payload, offset, 'right')
     if offset != payload.nbytes:
         raise ProtocolError(f'FRAME has {payload.nbytes - offset} unexpected trailing bytes')
     if left.shape != right.shape:
         raise ProtocolError(f'left image is {left.shape} but right is {right.shape}; a stereo '
                             'pair must share one size and channel count')
-    codec = left_codec if left_codec == right_codec else f'{left_codec}+{right_codec}'
-    return FramePayload(sequence, capture_time_ns, left, right, codec)
+    if executor is None or left.codec == 'raw':
+        left_pixels, right_pixels = _decode_pixels(left), _decode_pixels(right)
+    else:
+        left_pixels, right_pixels = executor.map(_decode_pixels, (left, right))
+    codec = left.codec if left.codec == right.codec else f'{left.codec}+{right.codec}'
+    return FramePayload(sequence, capture_time_ns, left_pixels, right_pixels, codec)

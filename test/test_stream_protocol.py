@@ -252,3 +252,17 @@ def test_fuzzed_bytes_raise_only_protocol_errors():
                     assert frame.left.shape == frame.right.shape == (12, 16, 3)
         except sp.ProtocolError:
             pass
+
+
+@pytest.mark.parametrize('codec', ['png', 'jpeg'])
+def test_parallel_decoding_gives_the_same_pair(codec):
+    from concurrent.futures import ThreadPoolExecutor
+    left, right = _pair(120, 160)
+    message = _decode_all(sp.to_bytes(sp.encode_frame(2, 3, left, right, codec)))[0]
+    with ThreadPoolExecutor(2) as pool:
+        parallel = sp.decode_frame(message, pool)
+    serial = sp.decode_frame(message)
+    np.testing.assert_array_equal(parallel.left, serial.left)
+    np.testing.assert_array_equal(parallel.right, serial.right)
+    if codec == 'png':
+        np.testing.assert_array_equal(parallel.right, right)

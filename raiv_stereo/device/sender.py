@@ -35,6 +35,7 @@ JPEG_QUALITY = 90
 PNG_LEVEL = 1  # OpenCV's fastest zlib level: PNG mostly buys bandwidth, not ratio
 BACKOFF_S = (0.2, 5.0)  # reconnect delay: first and longest
 HANDSHAKE_TIMEOUT_S = 5.0
+SEND_BUFFER_BYTES = 1 << 20
 SEND_TIMEOUT_S = 10.0  # a robot that stops reading this long is dropped and reconnected
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm')
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_REFUSED = 0, 2, 3
@@ -246,6 +247,8 @@ class Link:
                         raise OSError('stopped') from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # a bounded send queue: when the link is the bottleneck, the next pair read is fresh
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             sock.settimeout(HANDSHAKE_TIMEOUT_S)
             sp.send_parts(sock, sp.encode_hello(self.token, self.name))
             decoder = sp.FrameDecoder(allowed_types=[sp.WELCOME, sp.REJECT, sp.PING])

@@ -15,6 +15,7 @@ import selectors
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
@@ -24,6 +25,7 @@ from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
 LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20
+SOCKET_BUFFER_BYTES = 2 << 20  # ample for a LAN's bandwidth x delay, small enough for latency
 MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
@@ -121,6 +123,7 @@ class StreamSource(FrameSource):
         self._listener: socket.socket | None = None
         self._last_stamp_ns = 0
         self._buffer = memoryview(bytearray(RECV_CHUNK_BYTES))
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix='raiv-stream-decode')
         self._next_connect = 0.0
         self._backoff_s = CONNECT_BACKOFF_S[0]
         self._state = ''
@@ -196,6 +199,8 @@ class StreamSource(FrameSource):
             family = socket.AF_INET6 if ':' in host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # a bounded receive window: a backlog of stale pairs cannot build up in the kernel
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
             sock.bind((host, port))
             sock.listen(8)
             sock.setblocking(False)
@@ -222,6 +227,7 @@ class StreamSource(FrameSource):
             if self._listener is not None:
                 self._listener.close()
             self._selector.close()
+            self._pool.shutdown(wait=False)
 
     def _step(self) -> None:
         """One select round: accept/connect, read, and time out stalled peers."""
@@ -337,7 +343,7 @@ class StreamSource(FrameSource):
         if message.type == sp.HELLO:
             return self._hello(conn, message)
         if message.type == sp.FRAME:
-            self._frame(conn, sp.decode_frame(message))
+            self._frame(conn, sp.decode_frame(message, self._pool))
         elif message.type == sp.CALIBRATION:
             try:
                 calibration = StereoCalibration.from_dict(sp.decode_json(message))
