@@ -573,3 +573,19 @@ def test_sender_skips_an_unreadable_file(source, tmp_path):
     frame = _read(source)
     assert frame.sequence == 0
     np.testing.assert_array_equal(frame.left, left)
+
+
+def test_port_in_use_is_a_clear_source_error(source):
+    from raiv_stereo.sources import SourceError
+    with pytest.raises(SourceError, match=f'cannot listen on 127.0.0.1:{source.address[1]}'):
+        StreamSource(host='127.0.0.1', port=source.address[1])
+
+
+def test_calibration_size_mismatch_is_logged(source, caplog):
+    peer = Peer(source)
+    assert peer.welcomed()
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        peer.send(sp.encode_calibration(raiv_nominal().to_dict()))
+        peer.frame(0, *_pair())
+        _read(source)
+    assert 'sends 80x60 pairs but its calibration is for 1600x1300' in caplog.text

@@ -84,6 +84,7 @@ class _Connection:
         self.message_start: float | None = None
         """When the message being received began (a trickling peer is timed out too)."""
         self.clock = ClockMapper()
+        self.size_warned: tuple[str, tuple[int, int]] | None = None
 
 
 class StreamSource(FrameSource):
@@ -195,9 +196,9 @@ class StreamSource(FrameSource):
     @staticmethod
     def _listen(host: str, port: int) -> socket.socket:
         """Bind the listening socket or raise SourceError saying why."""
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            family = socket.AF_INET6 if ':' in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             # a bounded receive window: a backlog of stale pairs cannot build up in the kernel
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
@@ -206,6 +207,7 @@ class StreamSource(FrameSource):
             sock.setblocking(False)
             return sock
         except OSError as error:
+            sock.close()
             raise SourceError(f'cannot listen on {host}:{port}: {error.strerror or error}; '
                               'choose another stream_port or stop the program using it') from None
 
@@ -395,6 +397,14 @@ class StreamSource(FrameSource):
         if frame.codec not in self.allowed_codecs:
             raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
                                    f'allows only {", ".join(self.allowed_codecs)}')
+        size = (frame.left.shape[1], frame.left.shape[0])
+        calibration = self.calibration
+        if calibration is not None and calibration.image_size != size and \
+                conn.size_warned != (calibration.key, size):
+            conn.size_warned = (calibration.key, size)
+            LOGGER.warning('stream: %s sends %dx%d pairs but its calibration is for %dx%d; '
+                           'check the sender\'s --calibration', conn.sender, *size,
+                           *calibration.image_size)
         stamp_ns = conn.clock.map(frame.capture_time_ns, arrival_ns, self._last_stamp_ns)
         self._last_stamp_ns = stamp_ns
         pair = StereoFrame(frame.left, frame.right, capture_time_ns=stamp_ns,
