@@ -589,3 +589,22 @@ def test_calibration_size_mismatch_is_logged(source, caplog):
         peer.frame(0, *_pair())
         _read(source)
     assert 'sends 80x60 pairs but its calibration is for 1600x1300' in caplog.text
+
+
+def test_sender_scale_resizes_pairs_and_calibration(source, tmp_path):
+    left, right = _pair(8, 40, 56)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    calibration = raiv_nominal().with_size(56, 40)
+    save_camera_info_yaml(tmp_path / 'l.yaml', calibration.left, 'raiv_left')
+    save_camera_info_yaml(tmp_path / 'r.yaml', calibration.right, 'raiv_right')
+    result = _run_sender('--from-files', str(tmp_path / 'left.png'), str(tmp_path / 'right.png'),
+                         '--host', '127.0.0.1', '--port', str(source.address[1]),
+                         '--scale', '0.5', '--calibration', str(tmp_path / 'l.yaml'),
+                         str(tmp_path / 'r.yaml'))
+    assert result.returncode == 0, result.stderr
+    frame = _read(source)
+    np.testing.assert_array_equal(
+        frame.left, cv2.resize(left, (28, 20), interpolation=cv2.INTER_AREA))
+    assert source.calibration.image_size == (28, 20)
+    assert source.calibration.focal_px == pytest.approx(calibration.focal_px / 2)
