@@ -608,3 +608,27 @@ def test_sender_scale_resizes_pairs_and_calibration(source, tmp_path):
         frame.left, cv2.resize(left, (28, 20), interpolation=cv2.INTER_AREA))
     assert source.calibration.image_size == (28, 20)
     assert source.calibration.focal_px == pytest.approx(calibration.focal_px / 2)
+
+
+def test_sender_listen_mode_with_a_connecting_source(tmp_path):
+    left, right = _pair(9, 20, 24)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    with socket.socket() as probe:  # a free port for the sender to listen on
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    sender = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
+         str(tmp_path / 'left.png'), str(tmp_path / 'right.png'), '--loop', '--mode', 'listen',
+         '--host', '127.0.0.1', '--port', str(port), '--rate-hz', '20', '-q'],
+        cwd=PACKAGE_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    src = StreamSource(mode='connect', host='127.0.0.1', port=port, timeout_s=2.0)
+    try:
+        frame = _read(src, 8.0)
+        np.testing.assert_array_equal(frame.left, left)
+        np.testing.assert_array_equal(frame.right, right)
+        assert 'streaming from' in src.status
+    finally:
+        src.close()
+        sender.kill()
+        sender.wait()
