@@ -18,6 +18,7 @@ import tempfile
 import resource
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,10 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
     settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
     ours = StereoPipeline(calibration, scale, settings)
-    opencv = PlainOpenCV(calibration, scale, settings, 3 if encoding == 'bgr8' else 1)
+    methods = {'opencv': PlainOpenCV(calibration, scale, settings,
+                                     3 if encoding == 'bgr8' else 1)}
+    if encoding == 'bgr8':
+        methods['opencv_grey'] = PlainOpenCV(calibration, scale, settings, 1)
     working = ours.working
     height_px, width_px = working.image_size[1], working.image_size[0]
     window = ours.matcher.valid_window(width_px, height_px)
@@ -305,16 +309,19 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
     min_m, max_m = min_depth_mm / 1000.0, max_depth_mm / 1000.0
     bins_m = np.linspace(min_m, max_m, 10)
     results: dict = {}
-    for name in ('ours', 'opencv'):
+    for name in ('ours', *methods):
         results[name] = {'depth': [], 'disparity': [], 'bins': []}
     for index, (left, right) in enumerate(images):
         truth = truth_depth_m(working, scene, 0.37 * index)
         judged = _judged_mask(truth, min_m, max_m, window)
         truth_px = np.where(judged, working.focal_px * working.baseline_m / truth, np.inf)
         result = ours.process(left, right)
-        disparity, depth = opencv.process(left, right)
-        for name, (disp, dep) in (('ours', (result.disparity_px, result.depth_m)),
-                                  ('opencv', (disparity, depth))):
+        outputs = {'ours': (result.disparity_px, result.depth_m)}
+        grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+                for image in (left, right)]
+        for name, method in methods.items():
+            outputs[name] = method.process(*(grey if name == 'opencv_grey' else (left, right)))
+        for name, (disp, dep) in outputs.items():
             accuracy = DepthAccuracy.measure(dep, truth, min_m, max_m, window)
             results[name]['depth'].append(accuracy.__dict__)
             results[name]['disparity'].append(disparity_error_rates(disp, truth_px))
@@ -338,8 +345,10 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
         summary[name].update({key: float(np.mean([v[key] for v in values['disparity']]))
                               for key in rate_keys})
         bins = np.array(values['bins'], dtype=float)
-        summary[name]['median_error_pct_by_bin'] = list(np.nanmean(bins[:, :, 0], axis=0))
-        summary[name]['completeness_pct_by_bin'] = list(np.nanmean(bins[:, :, 1], axis=0))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)  # a bin may hold no depth at all
+            summary[name]['median_error_pct_by_bin'] = list(np.nanmean(bins[:, :, 0], axis=0))
+            summary[name]['completeness_pct_by_bin'] = list(np.nanmean(bins[:, :, 1], axis=0))
     return summary
 
 
@@ -574,11 +583,13 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                       scale: float = 0.5, min_depth_mm: float = 300.0,
                       max_depth_mm: float = 3000.0,
                       calibration: StereoCalibration | None = None,
-                      camera_process: bool = False) -> PipelineRun:
+                      camera_process: bool = False,
+                      reliable_input: bool = False) -> PipelineRun:
     """Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS.
 
     `calibration` (default: the RAiV nominal model) is what the camera renders and publishes;
-    `camera_process` runs the camera node in its own process (as launched) instead of this one.
+    `camera_process` runs the camera node in its own process (as launched) instead of this one;
+    `reliable_input` overrides the depth node's input QoS (sensor data) to reliable.
     """
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
@@ -603,8 +614,15 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             camera_params[f'{side}_calibration_file'] = str(path)
     depth_params = launch_config.depth_parameters(launch_args)
     namespace = f'bench_{os.getpid()}'
+    if reliable_input:
+        for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info',
+                      'right/camera_info'):
+            depth_params[f'qos_overrides./{namespace}/{topic}.subscription.reliability'] = \
+                'reliable'
     run = PipelineRun(rate_hz, seconds, encoding)
     run.layout = 'camera in its own process' if camera_process else 'one process'
+    if reliable_input:
+        run.layout += ', reliable input QoS'
     lock = threading.Lock()
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -678,12 +696,16 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     return run
 
 
-def pipeline_runs(quick: bool, rate_hz: float) -> list[tuple[str, float, bool]]:
-    """Return the node pipeline runs: (encoding, camera rate_hz, camera in its own process)."""
+def pipeline_runs(quick: bool, rate_hz: float) -> list[tuple[str, float, bool, bool]]:
+    """Return the node pipeline runs.
+
+    Each is (encoding, camera rate_hz, camera in its own process, depth input QoS reliable).
+    """
     if quick:
-        return [('mono8', rate_hz, False)]
-    return [('bgr8', rate_hz, False), ('mono8', rate_hz, False), ('mono8', 15.0, False),
-            ('mono8', rate_hz, True)]
+        return [('mono8', rate_hz, False, False)]
+    return [('bgr8', rate_hz, False, False), ('mono8', rate_hz, False, False),
+            ('mono8', 15.0, False, False), ('mono8', rate_hz, True, False),
+            ('mono8', rate_hz, True, True)]
 
 
 def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argparse.Namespace,
@@ -695,7 +717,7 @@ def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argpa
     """
     settings = MatcherSettings()
     rows = []
-    for encoding, rate_hz, own_process in pipeline_runs(args.quick, args.rate_hz):
+    for encoding, rate_hz, own_process, reliable in pipeline_runs(args.quick, args.rate_hz):
         images = _as(encoding, pairs)
         opencv = PlainOpenCV(calibration, 0.5, settings, 3 if encoding == 'bgr8' else 1)
         core = StereoPipeline(calibration, 0.5, settings)
@@ -703,7 +725,8 @@ def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argpa
         before = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
                                   count)
         run = run_node_pipeline(args.seconds, rate_hz, encoding, calibration=calibration,
-                                camera_process=own_process).to_dict()
+                                camera_process=own_process,
+                                reliable_input=reliable).to_dict()
         after = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
                                  count)
         for name in ('opencv', 'ours'):
@@ -797,7 +820,10 @@ def markdown(report: dict) -> str:
                   'within 2 % | within 5 % | median err mm | bad-1 % | bad-2 % | bad-4 % |',
                   '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in synthetic:
-            for name, label in (('opencv', 'plain OpenCV'), ('ours', 'ours')):
+            for name, label in (('opencv', f'plain OpenCV ({row["encoding"]})'),
+                                ('opencv_grey', 'plain OpenCV (grey)'), ('ours', 'ours')):
+                if name not in row:
+                    continue
                 a = row[name]
                 lines.append(
                     f'| {row["scale"]:g} | {row["min_depth_mm"]:g}-{row["max_depth_mm"]:g} | '
@@ -923,7 +949,10 @@ def write_plots(report: dict, out: Path) -> list[Path]:
         line_plot(path, f'Median depth error vs depth (synthetic rig, scale {row["scale"]:g})',
                   'true depth (m)', 'median |error| %', {
                       'plain OpenCV': (centres, row['opencv']['median_error_pct_by_bin']),
-                      'ours': (centres, row['ours']['median_error_pct_by_bin'])})
+                      'ours': (centres, row['ours']['median_error_pct_by_bin']),
+                      **({'plain OpenCV (grey)': (
+                          centres, row['opencv_grey']['median_error_pct_by_bin'])}
+                         if 'opencv_grey' in row else {})})
         files.append(path)
     return files
 
