@@ -1,0 +1,61 @@
+"""Device -> ROS over loopback: the real sender process streams to the camera node's stream source."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from raiv_stereo.calibration import raiv_nominal
+from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+from test_camera_node import ros
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def test_sender_to_camera_node_round_trip_survives_a_garbage_peer():
+    port = free_port()
+    with ros() as session:
+        session.camera('stream_rt', source='stream', stream_mode='listen',
+                       stream_host='127.0.0.1', stream_port=port, stream_timeout_s=2.0)
+        received = session.collector('stream_rt')
+        session.spin_until(lambda: False, 0.3)
+        # A stranger sends garbage first: the connection is reset, the node keeps serving.
+        with socket.create_connection(('127.0.0.1', port), timeout=2.0) as stranger:
+            stranger.sendall(b'GET / HTTP/1.1\r\n\r\n' + bytes(range(256)) * 8)
+            session.spin_until(lambda: False, 0.3)
+        sender = subprocess.Popen(
+            [sys.executable, '-m', 'raiv_stereo.device.sender', '--sample', '--sample-scale',
+             '0.25', '--host', '127.0.0.1', '--port', str(port), '--codec', 'png',
+             '--rate-hz', '20', '--count', '12', '-q'],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            arrived = session.spin_until(
+                lambda: len(received['left_info']) >= 5 and len(received['right']) >= 5, 20.0)
+        finally:
+            sender.wait(timeout=20)
+        assert arrived, f'no pairs from the sender: {sender.stdout.read()}'
+        assert sender.returncode == 0
+
+    lefts = {stamp_to_ns(msg.header.stamp): msg for msg in received['left']}
+    rights = {stamp_to_ns(msg.header.stamp): msg for msg in received['right']}
+    paired = sorted(set(lefts) & set(rights))
+    assert len(paired) >= 5
+    assert paired == sorted(paired) and len(set(paired)) == len(paired)
+    # Stamps are the device's capture times mapped to this host's clock: close to now.
+    assert abs(paired[-1] - time.time_ns()) < 10 * 10**9
+    left = msg_to_image(lefts[paired[-1]])
+    assert left.shape == (325, 400, 3)
+    assert float(np.std(left)) > 10.0   # the textured scene, not a blank frame
+    # The calibration the device sent becomes the CameraInfo (nominal model at 400x325).
+    expected = raiv_nominal().scaled(0.25)
+    info = received['right_info'][-1]
+    assert (info.width, info.height) == (400, 325)
+    assert np.allclose(np.reshape(info.p, (3, 4)), expected.right.P, atol=1e-6)
+    assert info.p[3] < 0
+
