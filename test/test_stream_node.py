@@ -1,4 +1,4 @@
-"""Device -> ROS over loopback: the real sender process streams to the camera node's stream source."""
+"""Device -> ROS over loopback: the real sender process streams to the camera node."""
 
 import socket
 import subprocess
