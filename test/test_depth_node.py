@@ -429,13 +429,16 @@ def test_silent_topic_named(rig_factory, scene_pair):
     i = 0
     while time.monotonic() - started < defaults.SYNC_WARNING_S + 1.5:
         i += 1
-        rig.publish(calibration, left, right, _stamp(i), skip=('right/camera_info',))
+        lossy = ('right/image_raw',) if i % 3 else ()  # two of three right images lost
+        rig.publish(calibration, left, right, _stamp(i), skip=('right/camera_info',) + lossy)
         time.sleep(0.1)
         if any('no synchronized stereo pair' in m.msg for m in list(rig.logs)):
             break
     line = rig.wait_log('no synchronized stereo pair', f'{rig.namespace}/right/camera_info is '
                         'silent', timeout_s=3.0)
     assert 'left/image_raw is silent' not in line
+    assert 'messages are lost on the way' in line and 'subscribe reliably' in line
+    assert '0.000 ms apart' in line and 'sync:=approximate' not in line  # loss, not offset
     assert rig.count('disparity') == 0
 
 

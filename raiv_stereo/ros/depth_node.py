@@ -38,6 +38,8 @@ ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
+SYNC_HISTORY = 100
+"""Arrivals kept per input topic to explain pairs that do not sync."""
 
 _PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
                     'integer': ParameterType.PARAMETER_INTEGER,
@@ -92,9 +94,8 @@ class _TopicWatch:
     """Arrivals on one input topic, for explaining a pair that never syncs."""
 
     resolved_name: str
-    count: int = 0
-    last_arrival_s: float | None = None
-    last_stamp_ns: int | None = None
+    history: deque = field(default_factory=lambda: deque(maxlen=SYNC_HISTORY))
+    """(arrival monotonic s, stamp ns) of the latest messages."""
 
 
 @dataclass
@@ -207,9 +208,7 @@ class DepthNode(Node):
     def _on_arrival(self, msg: Any, watch: _TopicWatch) -> None:
         """Count a message on one input topic (explains pairs that never sync)."""
         with self._lock:
-            watch.count += 1
-            watch.last_arrival_s = time.monotonic()
-            watch.last_stamp_ns = _stamp_ns(msg)
+            watch.history.append((time.monotonic(), _stamp_ns(msg)))
 
     def _on_pair(self, left: Image, right: Image, left_info: CameraInfo,
                  right_info: CameraInfo) -> None:
@@ -434,42 +433,52 @@ class DepthNode(Node):
         now = time.monotonic()
         with self._lock:
             last_sync = self._last_sync_s
-            watches = [(w.resolved_name, w.count, w.last_arrival_s, w.last_stamp_ns)
-                       for w in self._watch]
+            history = [(w.resolved_name, list(w.history)) for w in self._watch]
         waited = now - (last_sync if last_sync is not None else self._started_s)
         if waited < defaults.SYNC_WARNING_S:
             return
-        recent = [w for w in watches if w[2] is not None and now - w[2] < waited]
-        if not recent:
+        span_s = min(waited, 10.0)
+        rates = {name: sum(1 for arrival, _ in h if now - arrival <= span_s) / span_s
+                 for name, h in history}
+        if not any(rates.values()):
             if now - self._started_s > 10.0 * defaults.SYNC_WARNING_S:
                 self._error('no input', f'no messages on any input topic for {waited:.0f} s '
-                            f'({", ".join(w[0] for w in watches)}); is the camera node running '
-                            'in this namespace?')
+                            f'({", ".join(rates)}); is the camera node running in this '
+                            'namespace?')
             return
-        parts = []
-        silent = [w for w in watches if w not in recent]
-        for name, *_ in silent:
-            parts.append(f'{name} is silent ({self._publisher_text(name)})')
-        stamps = {name: stamp for name, _, arrival, stamp in recent}
-        left_name, right_name = self._watch[0].resolved_name, self._watch[1].resolved_name
-        hint = ''
-        if left_name in stamps and right_name in stamps:
-            delta_ms = abs(stamps[left_name] - stamps[right_name]) / 1e6
-            parts.append(f'the latest left/right image stamps are {delta_ms:.3f} ms apart')
-            if delta_ms > 0:
-                if self._values['sync'] == 'exact':
-                    hint = (' Exact sync needs identical stamps: set sync:=approximate with '
-                            f'sync_slop_s above {delta_ms / 1000.0 * 1.5:.4f}, or stamp both '
-                            'images with one capture time.')
-                else:
-                    hint = (f' They are further apart than sync_slop_s '
-                            f'({self._values["sync_slop_s"]:g} s)? Raise sync_slop_s above '
-                            f'{delta_ms / 1000.0 * 1.5:.4f}.')
-        if len(stamps) > 1:
-            spread_ms = (max(stamps.values()) - min(stamps.values())) / 1e6
-            parts.append(f'latest stamps over the arriving topics span {spread_ms:.3f} ms')
+        parts = [f'{name} is silent ({self._publisher_text(name)})'
+                 for name, rate in rates.items() if rate == 0]
+        hints = []
+        arriving = {name: rate for name, rate in rates.items() if rate > 0}
+        if len(arriving) > 1 and min(arriving.values()) < 0.6 * max(arriving.values()):
+            parts.append('messages are lost on the way (' + ', '.join(
+                f'{name} {rate:.1f} Hz' for name, rate in arriving.items()) + ')')
+            hints.append('Large images over best-effort lose whole messages when a fragment is '
+                         'lost: subscribe reliably (qos_overrides.<topic>.subscription.'
+                         'reliability:=reliable), raise net.core.rmem_max, or send smaller or '
+                         'mono8 images.')
+        stamps = [[stamp for _, stamp in h] for _, h in history]
+        if stamps[0] and stamps[1]:
+            # The best-matching recent left/right stamps: an offset, not just loss.
+            closest = [min(abs(left - right) for right in stamps[1]) for left in stamps[0][-10:]]
+            offset_ms = min(closest) / 1e6
+            parts.append(f'the left/right image stamps are {offset_ms:.3f} ms apart (closest '
+                         'pairs)')
+            if offset_ms > 0 and self._values['sync'] == 'exact':
+                hints.append('Exact sync needs identical stamps: set sync:=approximate with '
+                             f'sync_slop_s above {offset_ms / 1000.0 * 1.5:.4f}, or stamp both '
+                             'images with one capture time.')
+            elif offset_ms > 0 and self._values['sync'] == 'approximate' and \
+                    offset_ms / 1000.0 >= self._values['sync_slop_s']:
+                hints.append(f'That is beyond sync_slop_s ({self._values["sync_slop_s"]:g} s): '
+                             f'raise it above {offset_ms / 1000.0 * 1.5:.4f}.')
+            for index, side in ((2, 'left'), (3, 'right')):
+                if stamps[index] and not set(stamps[index]) & set(stamps[index - 2]) and \
+                        self._values['sync'] == 'exact':
+                    parts.append(f'no {side} camera_info stamp equals a {side} image stamp')
+                    hints.append('Stamp each CameraInfo with its image\'s stamp.')
         self._error('no sync', f'no synchronized stereo pair for {waited:.1f} s although '
-                    f'messages arrive: {"; ".join(parts)}.{hint}')
+                    f'messages arrive: {"; ".join(parts)}. {" ".join(hints)}'.rstrip())
 
     def _publisher_text(self, topic: str) -> str:
         """Describe a silent topic's publishers and whether their QoS can match ours."""
