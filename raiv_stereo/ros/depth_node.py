@@ -450,7 +450,8 @@ class DepthNode(Node):
                  for name, rate in rates.items() if rate == 0]
         hints = []
         arriving = {name: rate for name, rate in rates.items() if rate > 0}
-        if len(arriving) > 1 and min(arriving.values()) < 0.6 * max(arriving.values()):
+        lossy = len(arriving) > 1 and min(arriving.values()) < 0.6 * max(arriving.values())
+        if lossy:
             parts.append('messages are lost on the way (' + ', '.join(
                 f'{name} {rate:.1f} Hz' for name, rate in arriving.items()) + ')')
             hints.append('Large images over best-effort lose whole messages when a fragment is '
@@ -464,7 +465,10 @@ class DepthNode(Node):
             offset_ms = min(closest) / 1e6
             parts.append(f'the left/right image stamps are {offset_ms:.3f} ms apart (closest '
                          'pairs)')
-            if offset_ms > 0 and self._values['sync'] == 'exact':
+            period_ms = 1000.0 / max(arriving.values())
+            if lossy and offset_ms >= 0.5 * period_ms:
+                pass  # whole frames apart: the partners were lost, the stamps may be fine
+            elif offset_ms > 0 and self._values['sync'] == 'exact':
                 hints.append('Exact sync needs identical stamps: set sync:=approximate with '
                              f'sync_slop_s above {offset_ms / 1000.0 * 1.5:.4f}, or stamp both '
                              'images with one capture time.')
