@@ -478,7 +478,7 @@ class DepthNode(Node):
                              f'raise it above {offset_ms / 1000.0 * 1.5:.4f}.')
             for index, side in ((2, 'left'), (3, 'right')):
                 if stamps[index] and not set(stamps[index]) & set(stamps[index - 2]) and \
-                        self._values['sync'] == 'exact':
+                        not lossy and self._values['sync'] == 'exact':
                     parts.append(f'no {side} camera_info stamp equals a {side} image stamp')
                     hints.append('Stamp each CameraInfo with its image\'s stamp.')
         self._error('no sync', f'no synchronized stereo pair for {waited:.1f} s although '
