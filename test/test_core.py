@@ -124,10 +124,10 @@ def test_depth_through_a_distorted_rotated_rig(distorted_pair):
     truth = truth_depth_m(pipeline.working, sample_scene(), 0.0)
     window = pipeline.matcher.valid_window(*pipeline.working.image_size)
     completeness, within_2pct, within_5pct = depth_scores(result.depth_m, truth, window)
-    # Measured 98.2 % / 86.6 % / 97.8 %; SGBM's sub-pixel bias (~0.1-0.2 px) limits the 2 % band
+    # Measured 98.2 % / 90.0 % / 97.8 %; SGBM's sub-pixel bias (~0.1-0.2 px) limits the 2 % band
     # at the 2.8 m wall, where 1 px of disparity is 9 % of depth at this scale.
     assert completeness >= 0.95
-    assert within_2pct >= 0.80
+    assert within_2pct >= 0.87
     assert within_5pct >= 0.95
     # Rectification matters: matching the raw images as if they were rectified is far worse.
     ideal = StereoPipeline(rectified_pinhole(calibration.focal_px, calibration.baseline_m,

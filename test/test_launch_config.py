@@ -22,8 +22,9 @@ def test_defaults_map_to_the_raiv_geometry_and_the_real_camera():
     # the synthetic sample.
     assert camera['source'] == 'stream'
     depth = depth_parameters({})
-    assert depth == {'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5,
-                     'depth_format': '32FC1'}
+    assert {k: v for k, v in depth.items() if not k.startswith('qos_overrides.')} == {
+        'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'depth_format': '32FC1'}
+    assert depth['qos_overrides./raiv/left/image_raw.subscription.reliability'] == 'reliable'
 
 
 def test_strings_become_typed_parameters():
@@ -106,3 +107,36 @@ def test_launch_files_declare_every_argument_with_a_description(name, camera, de
     for argument in expected:
         assert declared[argument.name].description.startswith(argument.description)
         assert declared[argument.name].default_value[0].text == argument.default
+
+
+def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node():
+    params = depth_parameters({'namespace': 'robot/cam', 'input_qos': 'best_effort'})
+    keys = sorted(k for k in params if k.startswith('qos_overrides.'))
+    assert keys == [f'qos_overrides./robot/cam/{t}.subscription.reliability' for t in
+                    ('left/camera_info', 'left/image_raw', 'right/camera_info',
+                     'right/image_raw')]
+    with pytest.raises(LaunchArgumentError, match='input_qos'):
+        depth_parameters({'input_qos': 'fast'})
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+    from rclpy.qos import ReliabilityPolicy
+
+    from raiv_stereo.ros.depth_node import DepthNode
+
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
+                                      ('best_effort', ReliabilityPolicy.BEST_EFFORT)):
+            params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability})
+            node = DepthNode(context=context, namespace='qos_check', parameter_overrides=[
+                Parameter(k, value=v) for k, v in params.items()])
+            try:
+                infos = node.get_subscriptions_info_by_topic('/qos_check/left/image_raw')
+                assert [i.qos_profile.reliability for i in infos] == [expected]
+            finally:
+                node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
