@@ -101,7 +101,8 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
-    launch_args = {'namespace': args.namespace, 'source': 'sample', 'focal_length_mm': f'{args.focal_length_mm:g}',
+    launch_args = {'namespace': args.namespace, 'source': 'sample',
+                   'focal_length_mm': f'{args.focal_length_mm:g}',
                    'min_depth_mm': f'{args.min_depth_mm:g}',
                    'max_depth_mm': f'{args.max_depth_mm:g}', 'scale': f'{args.scale:g}',
                    'rate_hz': f'{args.rate_hz:g}'}
