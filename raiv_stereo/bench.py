@@ -592,7 +592,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     `reliable_input` overrides the depth node's input QoS (sensor data) to reliable.
     """
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -657,7 +657,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
 
         monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
         monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
-        executor = MultiThreadedExecutor(num_threads=4, context=context)
+        executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
         threading.Thread(target=executor.spin, daemon=True).start()

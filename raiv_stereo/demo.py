@@ -90,7 +90,7 @@ def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: flo
 def run_demo(args: argparse.Namespace) -> DemoResult:
     """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image
     from stereo_msgs.msg import DisparityImage
@@ -152,7 +152,9 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         monitor.create_subscription(DisparityImage, 'disparity', keep('disparity'), 10)
         monitor.create_subscription(CameraInfo, 'depth/camera_info', keep('info'), 10)
 
-        executor = MultiThreadedExecutor(num_threads=4)
+        # One executor thread: rclpy's MultiThreadedExecutor contends for the GIL with the depth
+        # worker (measured: 2.2 fps and 280 ms per frame vs 10 fps and 61 ms with this one).
+        executor = SingleThreadedExecutor()
         for node in (camera, depth_node, monitor):
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -208,6 +210,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
                 cv2.imwrite(str(path), picture)
                 result.files.append(path)
         executor.shutdown()
+        spinner.join(timeout=5.0)
         for node in (camera, depth_node, monitor):
             node.destroy_node()
     finally:
