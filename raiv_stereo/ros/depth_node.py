@@ -362,7 +362,8 @@ class DepthNode(Node):
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
         started = time.perf_counter()
-        result = core.process(left_raw, right_raw)
+        result = core.process(left_raw, right_raw,
+                              mask_out_of_range=bool(values['mask_out_of_range']))
         core_ms = (time.perf_counter() - started) * 1000.0
 
         working = core.working
@@ -379,11 +380,7 @@ class DepthNode(Node):
             disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
             matcher.max_disparity, window))
 
-        if values['mask_out_of_range']:
-            depth_m = depth.disparity_to_depth_m(disparity_px, focal_px, baseline_m,
-                                                 min_depth_m, max_depth_m)
-        else:
-            depth_m = depth.disparity_to_depth_m(disparity_px, focal_px, baseline_m)
+        depth_m = result.depth_m
         if values['depth_format'] == '16UC1':
             depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
                                                  header)
