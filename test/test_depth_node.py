@@ -11,7 +11,7 @@ import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Log
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -78,7 +78,7 @@ class Rig:
         rosout_qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.io.create_subscription(Log, '/rosout', self._on_log, rosout_qos)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.io)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
@@ -563,7 +563,7 @@ def test_end_to_end_rate_at_sensor_resolution(context):
         arrivals.append((time.monotonic(), (now_ns - _header_ns(msg)) / 1e6))
 
     monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor = SingleThreadedExecutor(context=context)
     for n in (camera, node, monitor):
         executor.add_node(n)
     spinner = threading.Thread(target=executor.spin, daemon=True)
