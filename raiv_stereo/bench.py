@@ -776,8 +776,8 @@ def markdown(report: dict) -> str:
              'scene rendered through a distorted, slightly misaligned RAiV rig (2.8 mm lens, '
              '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
-             'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
-             'then remap at the working size, both images in parallel). CPU = process CPU time '
+             'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, remap at full size '
+             'then area-downscale, like OpenCV but on grey). CPU = process CPU time '
              '/ wall time (200 % = both cores). load = 1-minute load average when measured '
              '(other work on the machine; the two methods are timed frame by frame in turn so '
              'both see it alike).', '']
