@@ -7,144 +7,105 @@ from it, and `camera_settings_problems` is unit-tested without a node.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, markdown_table
 
+__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'camera_settings_problems',
+           'parameter_table_markdown']
 
-@dataclass(frozen=True)
-class IntRange:
-    """Integer range as rcl_interfaces/IntegerRange: from_value + k * step, up to to_value."""
-
-    from_value: int
-    to_value: int
-    step: int = 1
-
-
-@dataclass(frozen=True)
-class FloatRange:
-    """Floating-point range as rcl_interfaces/FloatingPointRange (step 0 = continuous)."""
-
-    from_value: float
-    to_value: float
-    step: float = 0.0
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter: name, default (its type is the parameter's), description, limits."""
-
-    name: str
-    default: Any
-    description: str
-    value_range: IntRange | FloatRange | None = None
-    choices: tuple[str, ...] | None = None
-    read_only: bool = True
-
-    @property
-    def type_name(self) -> str:
-        """Return the ROS parameter type name: bool, integer, double or string."""
-        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(self.default)]
-
-    def limits_text(self) -> str:
-        """Return the allowed values in words (for descriptors and the README)."""
-        if self.choices:
-            return 'one of ' + ', '.join(self.choices)
-        r = self.value_range
-        if r is None:
-            return ''
-        step = f', step {r.step:g}' if r.step and r.step != 1 else ''
-        return f'{r.from_value:g}..{r.to_value:g}{step}'
-
+_param = partial(ParamSpec, read_only=True)
+"""Camera parameters are read-only unless marked (changing the source means a restart)."""
 
 _FILE = 'path; empty = not used'
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('source', defaults.SOURCE,
-              "frame source: 'sample' built-in synthetic scene, 'images' files, 'video' files, "
-              "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device",
-              choices=defaults.SOURCES),
-    ParamSpec('rate_hz', defaults.RATE_HZ,
-              'publish rate, Hz (sample, images, video, camera); stream and raiv publish what '
-              'arrives', FloatRange(0.1, 1000.0), read_only=False),
-    ParamSpec('loop', defaults.LOOP,
-              'start finite sources (images, video) again at their end; false = publish once and '
-              'stop'),
-    ParamSpec('encoding', defaults.ENCODING,
-              'published image encoding (colour or grey)', choices=defaults.ENCODINGS,
-              read_only=False),
-    ParamSpec('scale', defaults.CAMERA_SCALE,
-              'published image size relative to the calibration (1.0 = sensor size); images are '
-              'resized and CameraInfo scaled to match',
-              FloatRange(defaults.MIN_CAMERA_SCALE, 1.0)),
-    ParamSpec('camera_name', defaults.CAMERA_NAME,
-              'camera name: default frame ids and ~/.ros/camera_info/<camera_name>_left.yaml'),
-    ParamSpec('left_frame_id', '',
-              'left header frame_id; empty = <camera_name>_left_optical_frame (REP 103/105)',
-              read_only=False),
-    ParamSpec('right_frame_id', '',
-              'right header frame_id; empty = <camera_name>_right_optical_frame',
-              read_only=False),
-    ParamSpec('calibration_file', '',
-              'OpenCV stereo calibration (K1, D1, K2, D2, R, T, image size); ' + _FILE),
-    ParamSpec('left_calibration_file', '',
-              'left camera_info YAML (with right_calibration_file); set_camera_info writes it; '
-              + _FILE),
-    ParamSpec('right_calibration_file', '',
-              'right camera_info YAML (with left_calibration_file); ' + _FILE),
-    ParamSpec('baseline_mm', defaults.BASELINE_MM,
-              'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
-              FloatRange(1.0, 10000.0)),
-    ParamSpec('focal_length_mm', defaults.FOCAL_LENGTH_MM,
-              'lens focal length, mm, for the nominal calibration (RAiV lenses: '
-              f'{", ".join(f"{f:g}" for f in defaults.RAIV_LENSES_MM)})',
-              FloatRange(0.1, 1000.0)),
-    ParamSpec('pixel_size_um', defaults.PIXEL_SIZE_UM,
-              'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
-    ParamSpec('images_left', '',
-              'images source: left image file, directory or glob pattern; ' + _FILE),
-    ParamSpec('images_right', '',
-              'images source: right image file, directory or glob pattern; ' + _FILE),
-    ParamSpec('images_list', '',
-              'images source: text file of "left right" path pairs, one per line; ' + _FILE),
-    ParamSpec('video_left', '', 'video source: left video file; ' + _FILE),
-    ParamSpec('video_right', '', 'video source: right video file; ' + _FILE),
-    ParamSpec('video_side_by_side', '',
-              'video source: one side-by-side video (left half | right half); ' + _FILE),
-    ParamSpec('camera_device_left', '',
-              'camera source: left device index or path (e.g. 0 or /dev/video0); the one '
-              'device when camera_side_by_side'),
-    ParamSpec('camera_device_right', '', 'camera source: right device index or path'),
-    ParamSpec('camera_side_by_side', False,
-              'camera source: camera_device_left is one side-by-side stereo camera (left half | '
-              'right half)'),
-    ParamSpec('camera_width', defaults.CAMERA_DEVICE_SIZE_PX,
-              'camera source: requested capture width, px (side-by-side: both halves); 0 = '
-              "the device's", IntRange(0, 16384)),
-    ParamSpec('camera_height', defaults.CAMERA_DEVICE_SIZE_PX,
-              "camera source: requested capture height, px; 0 = the device's",
-              IntRange(0, 16384)),
-    ParamSpec('camera_fps', defaults.CAMERA_FPS,
-              "camera source: requested capture rate, Hz; 0 = the device's",
-              FloatRange(0.0, 1000.0)),
-    ParamSpec('stream_mode', defaults.STREAM_MODE,
-              "stream source: 'listen' for the device to connect, or 'connect' to the device",
-              choices=defaults.STREAM_MODES),
-    ParamSpec('stream_host', defaults.STREAM_HOST,
-              'stream source: address to listen on, or the device to connect to'),
-    ParamSpec('stream_port', defaults.STREAM_PORT, 'stream source: TCP port',
-              IntRange(1, 65535)),
-    ParamSpec('stream_token', '',
-              'stream source: shared secret a sender must present; empty = none'),
-    ParamSpec('stream_timeout_s', defaults.STREAM_TIMEOUT_S,
-              'stream source: a sender silent this long (or stalled mid-frame) is dropped, s',
-              FloatRange(0.1, 3600.0)),
-    ParamSpec('stream_max_senders', defaults.STREAM_MAX_SENDERS,
-              'stream source: senders connected at a time', IntRange(1, 16)),
-    ParamSpec('stream_compression', defaults.STREAM_COMPRESSION,
-              "stream source: image compression accepted from the sender ('any' = whatever it "
-              'sends)', choices=defaults.STREAM_COMPRESSIONS),
+    _param('source', defaults.SOURCE,
+           "frame source: 'sample' built-in synthetic scene, 'images' files, 'video' files, "
+           "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device",
+           choices=defaults.SOURCES),
+    _param('rate_hz', defaults.RATE_HZ,
+           'publish rate, Hz (sample, images, video, camera); stream and raiv publish what '
+           'arrives', FloatRange(0.1, 1000.0), read_only=False),
+    _param('loop', defaults.LOOP,
+           'start finite sources (images, video) again at their end; false = publish once and '
+           'stop'),
+    _param('encoding', defaults.ENCODING,
+           'published image encoding (colour or grey)', choices=defaults.ENCODINGS,
+           read_only=False),
+    _param('scale', defaults.CAMERA_SCALE,
+           'published image size relative to the calibration (1.0 = sensor size); images are '
+           'resized and CameraInfo scaled to match',
+           FloatRange(defaults.MIN_CAMERA_SCALE, 1.0)),
+    _param('camera_name', defaults.CAMERA_NAME,
+           'camera name: default frame ids and ~/.ros/camera_info/<camera_name>_left.yaml'),
+    _param('left_frame_id', '',
+           'left header frame_id; empty = <camera_name>_left_optical_frame (REP 103/105)',
+           read_only=False),
+    _param('right_frame_id', '',
+           'right header frame_id; empty = <camera_name>_right_optical_frame',
+           read_only=False),
+    _param('calibration_file', '',
+           'OpenCV stereo calibration (K1, D1, K2, D2, R, T, image size); ' + _FILE),
+    _param('left_calibration_file', '',
+           'left camera_info YAML (with right_calibration_file); set_camera_info writes it; '
+           + _FILE),
+    _param('right_calibration_file', '',
+           'right camera_info YAML (with left_calibration_file); ' + _FILE),
+    _param('baseline_mm', defaults.BASELINE_MM,
+           'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
+           FloatRange(1.0, 10000.0)),
+    _param('focal_length_mm', defaults.FOCAL_LENGTH_MM,
+           'lens focal length, mm, for the nominal calibration (RAiV lenses: '
+           f'{", ".join(f"{f:g}" for f in defaults.RAIV_LENSES_MM)})',
+           FloatRange(0.1, 1000.0)),
+    _param('pixel_size_um', defaults.PIXEL_SIZE_UM,
+           'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
+    _param('images_left', '',
+           'images source: left image file, directory or glob pattern; ' + _FILE),
+    _param('images_right', '',
+           'images source: right image file, directory or glob pattern; ' + _FILE),
+    _param('images_list', '',
+           'images source: text file of "left right" path pairs, one per line; ' + _FILE),
+    _param('video_left', '', 'video source: left video file; ' + _FILE),
+    _param('video_right', '', 'video source: right video file; ' + _FILE),
+    _param('video_side_by_side', '',
+           'video source: one side-by-side video (left half | right half); ' + _FILE),
+    _param('camera_device_left', '',
+           'camera source: left device index or path (e.g. 0 or /dev/video0); the one '
+           'device when camera_side_by_side'),
+    _param('camera_device_right', '', 'camera source: right device index or path'),
+    _param('camera_side_by_side', False,
+           'camera source: camera_device_left is one side-by-side stereo camera (left half | '
+           'right half)'),
+    _param('camera_width', defaults.CAMERA_DEVICE_SIZE_PX,
+           'camera source: requested capture width, px (side-by-side: both halves); 0 = '
+           "the device's", IntRange(0, 16384)),
+    _param('camera_height', defaults.CAMERA_DEVICE_SIZE_PX,
+           "camera source: requested capture height, px; 0 = the device's",
+           IntRange(0, 16384)),
+    _param('camera_fps', defaults.CAMERA_FPS,
+           "camera source: requested capture rate, Hz; 0 = the device's",
+           FloatRange(0.0, 1000.0)),
+    _param('stream_mode', defaults.STREAM_MODE,
+           "stream source: 'listen' for the device to connect, or 'connect' to the device",
+           choices=defaults.STREAM_MODES),
+    _param('stream_host', defaults.STREAM_HOST,
+           'stream source: address to listen on, or the device to connect to'),
+    _param('stream_port', defaults.STREAM_PORT, 'stream source: TCP port',
+           IntRange(1, 65535)),
+    _param('stream_token', '',
+           'stream source: shared secret a sender must present; empty = none'),
+    _param('stream_timeout_s', defaults.STREAM_TIMEOUT_S,
+           'stream source: a sender silent this long (or stalled mid-frame) is dropped, s',
+           FloatRange(0.1, 3600.0)),
+    _param('stream_max_senders', defaults.STREAM_MAX_SENDERS,
+           'stream source: senders connected at a time', IntRange(1, 16)),
+    _param('stream_compression', defaults.STREAM_COMPRESSION,
+           "stream source: image compression accepted from the sender ('any' = whatever it "
+           'sends)', choices=defaults.STREAM_COMPRESSIONS),
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
@@ -237,23 +198,6 @@ def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _markdown_text(text: str) -> str:
-    """Return `text` safe inside a Markdown table cell (no HTML tags, no column breaks)."""
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;') \
-        .replace('|', '\\|')
-
-
 def parameter_table_markdown() -> str:
-    """Return the parameters as a Markdown table (name, type, default, allowed, description)."""
-    rows = ['| Parameter | Type | Default | Allowed | Runtime | Description |',
-            '|---|---|---|---|---|---|']
-    for p in PARAMETERS:
-        if isinstance(p.default, bool):
-            default = f'`{str(p.default).lower()}`'
-        elif isinstance(p.default, str):
-            default = f"`'{p.default}'`"
-        else:
-            default = f'`{p.default}`'
-        rows.append(f'| `{p.name}` | {p.type_name} | {default} | {p.limits_text()} | '
-                    f'{"no" if p.read_only else "yes"} | {_markdown_text(p.description)} |')
-    return '\n'.join(rows) + '\n'
+    """Return the parameters as a Markdown table (for the README)."""
+    return markdown_table(PARAMETERS)

@@ -7,60 +7,18 @@ and shared by the node, the docs and anything else that needs them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, markdown_table
+
+__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'depth_settings_problems',
+           'matcher_settings', 'parameter_table_markdown']
 
 SGBM_MAX_BLOCK_SIZE = 31
 """Largest SGBM block size the node accepts (OpenCV needs odd sizes; beyond 31 is only blur)."""
 MAX_NUM_DISPARITIES = 1024
 """Largest explicit search width; OpenCV needs a positive multiple of 16."""
-
-
-@dataclass(frozen=True)
-class IntRange:
-    """Integer range as rcl_interfaces/IntegerRange: from_value + k * step, up to to_value."""
-
-    from_value: int
-    to_value: int
-    step: int = 1
-
-
-@dataclass(frozen=True)
-class FloatRange:
-    """Floating-point range as rcl_interfaces/FloatingPointRange (step 0 = continuous)."""
-
-    from_value: float
-    to_value: float
-    step: float = 0.0
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter: name, default (its type is the parameter's), description, limits."""
-
-    name: str
-    default: Any
-    description: str
-    value_range: IntRange | FloatRange | None = None
-    choices: tuple[str, ...] | None = None
-    read_only: bool = False
-
-    @property
-    def type_name(self) -> str:
-        """Return the ROS parameter type name: bool, integer, double or string."""
-        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(self.default)]
-
-    def limits_text(self) -> str:
-        """Return the allowed values in words (for descriptors and the README)."""
-        if self.choices:
-            return 'one of ' + ', '.join(self.choices)
-        r = self.value_range
-        if r is None:
-            return ''
-        step = f', step {r.step:g}' if r.step and r.step != 1 else ''
-        return f'{r.from_value:g}..{r.to_value:g}{step}'
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -243,13 +201,5 @@ def matcher_settings(values: Mapping[str, Any]):
 
 
 def parameter_table_markdown() -> str:
-    """Return the parameters as a Markdown table (name, type, default, allowed, description)."""
-    rows = ['| Parameter | Type | Default | Allowed | Runtime | Description |',
-            '|---|---|---|---|---|---|']
-    for p in PARAMETERS:
-        default = f'`{p.default!r}`' if isinstance(p.default, str) else f'`{p.default}`'
-        if isinstance(p.default, bool):
-            default = f'`{str(p.default).lower()}`'
-        rows.append(f'| `{p.name}` | {p.type_name} | {default} | {p.limits_text()} | '
-                    f'{"no" if p.read_only else "yes"} | {p.description} |')
-    return '\n'.join(rows) + '\n'
+    """Return the parameters as a Markdown table (for the README)."""
+    return markdown_table(PARAMETERS)

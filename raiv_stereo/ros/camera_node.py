@@ -15,8 +15,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
@@ -33,6 +32,7 @@ from raiv_stereo import camera_params, defaults
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.ros.conversions import (camera_info_msg, camera_model_from_msg, image_to_msg,
                                          ns_to_stamp)
+from raiv_stereo.ros.parameters import descriptor
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame, open_source
 
 PUSHED_SOURCES = ('stream', 'raiv')
@@ -45,23 +45,6 @@ FrameListener = Callable[[Any, StereoFrame], None]
 
 class CameraSetupError(RuntimeError):
     """Parameters that cannot work together; the message names them and what to do."""
-
-
-def _descriptor(spec: camera_params.ParamSpec) -> ParameterDescriptor:
-    """Return the ROS descriptor of one parameter of the table."""
-    limits = spec.limits_text()
-    descriptor = ParameterDescriptor(
-        description=spec.description, read_only=spec.read_only,
-        dynamic_typing=camera_params.loosely_typed(spec),
-        additional_constraints=f'allowed: {limits}' if limits else '')
-    r = spec.value_range
-    if isinstance(r, camera_params.FloatRange):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
-    elif isinstance(r, camera_params.IntRange):
-        descriptor.integer_range = [IntegerRange(
-            from_value=int(r.from_value), to_value=int(r.to_value), step=int(r.step))]
-    return descriptor
 
 
 def ros_home() -> Path:
@@ -107,7 +90,8 @@ class CameraNode(Node):
     def _setup(self) -> None:
         """Declare parameters, build calibration and source, then publishers, services, timer."""
         for spec in camera_params.PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self.declare_parameter(spec.name, spec.default, descriptor(
+                spec, dynamic_typing=camera_params.loosely_typed(spec)))
         values = self.parameter_values()
         problems = camera_params.camera_settings_problems(values)
         if problems:

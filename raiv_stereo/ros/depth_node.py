@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                ParameterType, SetParametersResult)
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSReliabilityPolicy, qos_profile_sensor_data
@@ -33,6 +32,7 @@ from raiv_stereo.calibration import (CalibrationError, CameraModel, StereoCalibr
                                      rectified_pinhole)
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.compat import message_filters
+from raiv_stereo.ros.parameters import descriptor
 
 ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
@@ -41,35 +41,13 @@ STATS_WINDOW = 100
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
 
-_PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
-                    'integer': ParameterType.PARAMETER_INTEGER,
-                    'double': ParameterType.PARAMETER_DOUBLE,
-                    'string': ParameterType.PARAMETER_STRING}
-
-
 class InputError(ValueError):
     """A stereo pair the node cannot use; the message names the topic and what to do."""
 
 
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
-    """Return the ROS descriptor (type, description, range, read-only) of one parameter."""
-    limits = spec.limits_text()
-    descriptor = ParameterDescriptor(
-        name=spec.name, type=_PARAMETER_TYPES[spec.type_name],
-        description=spec.description, read_only=spec.read_only,
-        additional_constraints=f'allowed: {limits}' if limits else '')
-    if spec.type_name == 'double':
-        # `ros2 param set ... min_depth_mm 600` sends an integer: accept it (checked and
-        # converted by the node) rather than refuse a whole number for a double.
-        descriptor.dynamic_typing = True
-    r = spec.value_range
-    if isinstance(r, depth_params.IntRange):
-        descriptor.integer_range = [IntegerRange(from_value=r.from_value, to_value=r.to_value,
-                                                 step=r.step)]
-    elif isinstance(r, depth_params.FloatRange):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
-    return descriptor
+    """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
+    return descriptor(spec, dynamic_typing=spec.type_name == 'double')
 
 
 def _typed(name: str, value: Any) -> Any:

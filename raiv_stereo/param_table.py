@@ -1,0 +1,73 @@
+"""Node parameters as plain data (no ROS import): one spec per parameter, and its README table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """Integer range as rcl_interfaces/IntegerRange: from_value + k * step, up to to_value."""
+
+    from_value: int
+    to_value: int
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """Floating-point range as rcl_interfaces/FloatingPointRange (step 0 = continuous)."""
+
+    from_value: float
+    to_value: float
+    step: float = 0.0
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: name, default (its type is the parameter's), description, limits."""
+
+    name: str
+    default: Any
+    description: str
+    value_range: IntRange | FloatRange | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False
+
+    @property
+    def type_name(self) -> str:
+        """Return the ROS parameter type name: bool, integer, double or string."""
+        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(self.default)]
+
+    def limits_text(self) -> str:
+        """Return the allowed values in words (for descriptors and the README)."""
+        if self.choices:
+            return 'one of ' + ', '.join(self.choices)
+        r = self.value_range
+        if r is None:
+            return ''
+        step = f', step {r.step:g}' if r.step and r.step != 1 else ''
+        return f'{r.from_value:g}..{r.to_value:g}{step}'
+
+
+def _markdown_text(text: str) -> str:
+    """Return `text` safe inside a Markdown table cell (no HTML tags, no column breaks)."""
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;') \
+        .replace('|', '\\|')
+
+
+def markdown_table(parameters: Iterable[ParamSpec]) -> str:
+    """Return the parameters as a Markdown table (name, type, default, allowed, description)."""
+    rows = ['| Parameter | Type | Default | Allowed | Runtime | Description |',
+            '|---|---|---|---|---|---|']
+    for p in parameters:
+        if isinstance(p.default, bool):
+            default = f'`{str(p.default).lower()}`'
+        elif isinstance(p.default, str):
+            default = f"`'{p.default}'`"
+        else:
+            default = f'`{p.default}`'
+        rows.append(f'| `{p.name}` | {p.type_name} | {default} | {p.limits_text()} | '
+                    f'{"no" if p.read_only else "yes"} | {_markdown_text(p.description)} |')
+    return '\n'.join(rows) + '\n'

@@ -1,0 +1,34 @@
+"""ROS descriptors for the nodes' parameter tables (raiv_stereo.param_table)."""
+
+from __future__ import annotations
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType)
+
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec
+
+_PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
+                    'integer': ParameterType.PARAMETER_INTEGER,
+                    'double': ParameterType.PARAMETER_DOUBLE,
+                    'string': ParameterType.PARAMETER_STRING}
+
+
+def descriptor(spec: ParamSpec, dynamic_typing: bool = False) -> ParameterDescriptor:
+    """Return the descriptor of one parameter: type, description, range, read-only.
+
+    dynamic_typing lets e.g. `ros2 param set ... min_depth_mm 600` (an integer) reach the node's
+    own check instead of being refused for a double parameter.
+    """
+    limits = spec.limits_text()
+    result = ParameterDescriptor(
+        name=spec.name, type=_PARAMETER_TYPES[spec.type_name], description=spec.description,
+        read_only=spec.read_only, dynamic_typing=dynamic_typing,
+        additional_constraints=f'allowed: {limits}' if limits else '')
+    r = spec.value_range
+    if isinstance(r, IntRange):
+        result.integer_range = [IntegerRange(from_value=int(r.from_value),
+                                             to_value=int(r.to_value), step=int(r.step))]
+    elif isinstance(r, FloatRange):
+        result.floating_point_range = [FloatingPointRange(
+            from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
+    return result
