@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them."""
     ensure_local_dds()
     import rclpy
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from raiv_stereo.ros.conversions import msg_to_image
@@ -74,9 +75,13 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     rclpy.init()
     node = rclpy.create_node('raiv_stereo_viewer', namespace=args.namespace)
-    node.create_subscription(Image, 'depth/color', store('color'), qos_profile_sensor_data)
-    node.create_subscription(Image, 'depth/image_rect', store('depth'), qos_profile_sensor_data)
-    spinner = threading.Thread(target=rclpy.spin, args=(node,), daemon=True)
+    # Reliable, newest only: best-effort loses multi-megabyte images between processes.
+    newest = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(Image, 'depth/color', store('color'), newest)
+    node.create_subscription(Image, 'depth/image_rect', store('depth'), newest)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     cursor = [0, 0]
     if window:
@@ -114,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        executor.shutdown()
+        spinner.join(timeout=5.0)
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
