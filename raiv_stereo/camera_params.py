@@ -6,15 +6,15 @@ from it, and `camera_settings_problems` is unit-tested without a node.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, markdown_table
+from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
+                                     value_problem)
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'camera_settings_problems',
-           'parameter_table_markdown']
+           'parameter_table_markdown', 'value_problem']
 
 _param = partial(ParamSpec, read_only=True)
 """Camera parameters are read-only unless marked (changing the source means a restart)."""
@@ -129,23 +129,6 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
     if loosely_typed(spec) and isinstance(spec.default, str) and type(value) in (int, float):
         return str(value)
     return value
-
-
-def value_problem(spec: ParamSpec, value: Any) -> str | None:
-    """Return what is wrong with one value alone (type, choices, range), None when fine."""
-    expected = type(spec.default)
-    if not (type(value) is expected or (expected is float and type(value) is int)):
-        return f'{spec.name} must be a {spec.type_name}, got {value!r}'
-    if spec.choices is not None and value not in spec.choices:
-        return f'{spec.name} is {value!r}; choose one of {", ".join(spec.choices)}'
-    r = spec.value_range
-    if r is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'{spec.name} must be a finite number, got {value!r}'
-    if not r.from_value <= value <= r.to_value:
-        return f'{spec.name} is {value:g}; allowed {spec.limits_text()}'
-    return None
 
 
 def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:

@@ -6,11 +6,11 @@ and shared by the node, the docs and anything else that needs them.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, markdown_table
+from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
+                                     value_problem)
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'depth_settings_problems',
            'matcher_settings', 'parameter_table_markdown']
@@ -104,31 +104,6 @@ def default_values() -> dict[str, Any]:
     return {p.name: p.default for p in PARAMETERS}
 
 
-def _type_problem(spec: ParamSpec, value: Any) -> str | None:
-    expected = type(spec.default)
-    if expected is float and type(value) is int:
-        return None
-    if type(value) is not expected:
-        return f'{spec.name} must be a {spec.type_name}, got {value!r}'
-    return None
-
-
-def _range_problem(spec: ParamSpec, value: Any) -> str | None:
-    if spec.choices is not None and value not in spec.choices:
-        return f'{spec.name} is {value!r}; choose one of {", ".join(spec.choices)}'
-    r = spec.value_range
-    if r is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'{spec.name} must be a finite number, got {value!r}'
-    if not r.from_value <= value <= r.to_value:
-        return f'{spec.name} is {value:g}; allowed {spec.limits_text()}'
-    if isinstance(r, IntRange) and r.step > 1 and value not in (r.from_value, r.to_value) \
-            and (value - r.from_value) % r.step:
-        return f'{spec.name} is {value}; allowed {spec.limits_text()}'
-    return None
-
-
 def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
     """Return what is wrong with these parameter values, alone or together (empty = usable).
 
@@ -138,11 +113,7 @@ def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
     merged = default_values()
     merged.update(values)
     problems = [f'unknown parameter {name!r}' for name in values if name not in BY_NAME]
-    for spec in PARAMETERS:
-        problem = _type_problem(spec, merged[spec.name]) or \
-            _range_problem(spec, merged[spec.name])
-        if problem:
-            problems.append(problem)
+    problems += [p for p in (value_problem(s, merged[s.name]) for s in PARAMETERS) if p]
     if problems:
         return problems
     v = merged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -49,6 +50,29 @@ class ParamSpec:
             return ''
         step = f', step {r.step:g}' if r.step and r.step != 1 else ''
         return f'{r.from_value:g}..{r.to_value:g}{step}'
+
+
+def value_problem(spec: ParamSpec, value: Any) -> str | None:
+    """Return what is wrong with one value alone (type, choices, range, step), None when fine.
+
+    Whole numbers are accepted for doubles (`ros2 param set` sends 600 for 600.0).
+    """
+    expected = type(spec.default)
+    if not (type(value) is expected or (expected is float and type(value) is int)):
+        return f'{spec.name} must be a {spec.type_name}, got {value!r}'
+    if spec.choices is not None and value not in spec.choices:
+        return f'{spec.name} is {value!r}; choose one of {", ".join(spec.choices)}'
+    r = spec.value_range
+    if r is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'{spec.name} must be a finite number, got {value!r}'
+    if not r.from_value <= value <= r.to_value:
+        return f'{spec.name} is {value:g}; allowed {spec.limits_text()}'
+    if isinstance(r, IntRange) and r.step > 1 and value not in (r.from_value, r.to_value) \
+            and (value - r.from_value) % r.step:
+        return f'{spec.name} is {value}; allowed {spec.limits_text()}'
+    return None
 
 
 def _markdown_text(text: str) -> str:
