@@ -47,8 +47,8 @@ SYNC_MODES = ('exact', 'approximate')
 SYNC_SLOP_S = 0.01
 MIN_DISPARITY = -1  # -1 = from the depth range
 NUM_DISPARITIES = 0  # 0 = from the depth range
-P1 = 0  # 0 = OpenCV's usual 8 * channels * block_size^2
-P2 = 0  # 0 = OpenCV's usual 32 * channels * block_size^2
+P1 = 0  # 0 = 8 * block_size^2 (OpenCV's usual rule for 1-channel grey matching)
+P2 = 0  # 0 = 32 * block_size^2
 MASK_OUT_OF_RANGE = True
 POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False

@@ -52,10 +52,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('block_size', defaults.BLOCK_SIZE,
               'SGBM matching block size, px (odd)', IntRange(1, SGBM_MAX_BLOCK_SIZE, 2)),
     ParamSpec('p1', defaults.P1,
-              'SGBM smoothness penalty for disparity changes of 1; 0 = 8 * channels * '
-              'block_size^2', IntRange(0, 100000)),
+              'SGBM smoothness penalty for disparity changes of 1; 0 = 8 * block_size^2 '
+              '(matching is on grey, 1 channel)', IntRange(0, 100000)),
     ParamSpec('p2', defaults.P2,
-              'SGBM smoothness penalty for larger disparity changes (> p1); 0 = 32 * channels * '
+              'SGBM smoothness penalty for larger disparity changes (> p1); 0 = 32 * '
               'block_size^2', IntRange(0, 400000)),
     ParamSpec('uniqueness_ratio', defaults.UNIQUENESS_RATIO,
               'margin, percent, by which the best match must beat the second best',
