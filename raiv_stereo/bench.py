@@ -29,6 +29,7 @@ import numpy as np
 from raiv_stereo import defaults
 from raiv_stereo.calibration import (StereoCalibration, raiv_nominal, rectified_pinhole,
                                      save_camera_info_yaml)
+from raiv_stereo.demo import percentile
 from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
 from raiv_stereo.pipeline import StereoPipeline
 
@@ -274,15 +275,6 @@ def _config_label(config: dict) -> str:
 
 # --- 3. accuracy --------------------------------------------------------------------------------
 
-def _judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
-                 window: tuple[int, int, int, int]) -> np.ndarray:
-    judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
-    x0, y0, x1, y1 = window
-    inside = np.zeros_like(judged)
-    inside[y0:y1, x0:x1] = True
-    return judged & inside
-
-
 def synthetic_accuracy(calibration: StereoCalibration, scale: float,
                        min_depth_mm: float, max_depth_mm: float, count: int,
                        encoding: str = 'bgr8') -> dict:
@@ -291,7 +283,7 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
     Also the per-depth-bin error (for the error-vs-depth plot).
     """
     from raiv_stereo.datasets import disparity_error_rates
-    from raiv_stereo.demo import DepthAccuracy
+    from raiv_stereo.demo import DepthAccuracy, judged_mask
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
     settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
@@ -313,7 +305,7 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
         results[name] = {'depth': [], 'disparity': [], 'bins': []}
     for index, (left, right) in enumerate(images):
         truth = truth_depth_m(working, scene, 0.37 * index)
-        judged = _judged_mask(truth, min_m, max_m, window)
+        judged = judged_mask(truth, min_m, max_m, window)
         truth_px = np.where(judged, working.focal_px * working.baseline_m / truth, np.inf)
         result = ours.process(left, right)
         outputs = {'ours': (result.disparity_px, result.depth_m)}
@@ -553,17 +545,15 @@ class PipelineRun:
 
     def to_dict(self) -> dict:
         """Return the summary figures."""
-        def pct(values: list[float], q: float) -> float:
-            return float(np.percentile(values, q)) if values else float('nan')
         return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
                 'load': self.load,
                 'seconds': self.elapsed_s, 'received': self.received,
                 'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
                 'camera_fps': self.published / self.elapsed_s if self.elapsed_s else 0.0,
-                'latency_median_ms': pct(self.latencies_ms, 50),
-                'latency_p90_ms': pct(self.latencies_ms, 90),
-                'processing_median_ms': pct(self.processing_ms, 50),
-                'processing_p90_ms': pct(self.processing_ms, 90),
+                'latency_median_ms': percentile(self.latencies_ms, 50),
+                'latency_p90_ms': percentile(self.latencies_ms, 90),
+                'processing_median_ms': percentile(self.processing_ms, 50),
+                'processing_p90_ms': percentile(self.processing_ms, 90),
                 'dropped': self.dropped, 'cpu_share': self.cpu_share,
                 'peak_rss_mb': self.peak_rss_mb}
 
@@ -599,6 +589,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
     from raiv_stereo.ros.camera_node import CameraNode
+    from raiv_stereo.ros.conversions import stamp_to_ns
     from raiv_stereo.ros.depth_node import DepthNode
 
     ensure_local_dds()
@@ -650,7 +641,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
 
         def on_depth(msg: Image) -> None:
             now_ns = monitor.get_clock().now().nanoseconds
-            stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            stamp_ns = stamp_to_ns(msg.header.stamp)
             with lock:
                 run.received += 1
                 run.latencies_ms.append((now_ns - stamp_ns) / 1e6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
+from raiv_stereo import defaults, param_table
 from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
                                      value_problem)
 
@@ -113,7 +113,7 @@ BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
 
 def default_values() -> dict[str, Any]:
     """Return every parameter's default value by name."""
-    return {p.name: p.default for p in PARAMETERS}
+    return param_table.default_values(PARAMETERS)
 
 
 def loosely_typed(spec: ParamSpec) -> bool:

@@ -29,6 +29,18 @@ def ensure_local_dds() -> str:
     return os.environ['ROS_DOMAIN_ID']
 
 
+def judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
+                valid_window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Return the pixels judged for accuracy: known truth in range, inside (x0, y0, x1, y1)."""
+    judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
+    if valid_window is not None:
+        x0, y0, x1, y1 = valid_window
+        window = np.zeros_like(judged)
+        window[y0:y1, x0:x1] = True
+        judged &= window
+    return judged
+
+
 @dataclass
 class DepthAccuracy:
     """Depth error of one frame against ground truth, over pixels where the truth is in range."""
@@ -44,12 +56,7 @@ class DepthAccuracy:
                 max_depth_m: float, valid_window: tuple[int, int, int, int] | None = None
                 ) -> DepthAccuracy:
         """Compare `depth_m` (NaN = none) with `truth_m` inside the range and the valid window."""
-        judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
-        if valid_window is not None:
-            x0, y0, x1, y1 = valid_window
-            window = np.zeros_like(judged)
-            window[y0:y1, x0:x1] = True
-            judged &= window
+        judged = judged_mask(truth_m, min_depth_m, max_depth_m, valid_window)
         total = max(int(judged.sum()), 1)
         found = judged & np.isfinite(depth_m)
         relative = np.abs(depth_m[found] - truth_m[found]) / truth_m[found]
@@ -97,7 +104,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
 
     from raiv_stereo.calibration import rectified_pinhole
     from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
@@ -133,7 +140,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
 
         def on_depth(msg: Image) -> None:
             now_ns = monitor.get_clock().now().nanoseconds
-            stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            stamp_ns = stamp_to_ns(msg.header.stamp)
             with lock:
                 result.frames += 1
                 result.latencies_ms.append((now_ns - stamp_ns) / 1e6)
@@ -219,7 +226,8 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     return result
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile of `values`, NaN when there are none."""
     return float(np.percentile(values, q)) if values else float('nan')
 
 
@@ -230,8 +238,8 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
         f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm',
         f'  depth frames received : {result.frames} in {result.elapsed_s:.1f} s = '
         f'{result.fps:.1f} fps (camera at {args.rate_hz:g} Hz)',
-        f'  latency camera->depth : median {_percentile(result.latencies_ms, 50):.0f} ms, '
-        f'p90 {_percentile(result.latencies_ms, 90):.0f} ms',
+        f'  latency camera->depth : median {percentile(result.latencies_ms, 50):.0f} ms, '
+        f'p90 {percentile(result.latencies_ms, 90):.0f} ms',
     ]
     if result.processing_ms:
         lines.append(f'  depth node processing : median '

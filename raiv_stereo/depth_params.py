@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
+from raiv_stereo import defaults, param_table
 from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
                                      value_problem)
 
@@ -101,7 +101,7 @@ MATCHER_PARAMETERS = ('min_depth_mm', 'max_depth_mm', 'min_disparity', 'num_disp
 
 def default_values() -> dict[str, Any]:
     """Return every parameter's default value by name."""
-    return {p.name: p.default for p in PARAMETERS}
+    return param_table.default_values(PARAMETERS)
 
 
 def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:

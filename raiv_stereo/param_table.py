@@ -52,6 +52,11 @@ class ParamSpec:
         return f'{r.from_value:g}..{r.to_value:g}{step}'
 
 
+def default_values(parameters: Iterable[ParamSpec]) -> dict[str, Any]:
+    """Return every parameter's default value by name."""
+    return {p.name: p.default for p in parameters}
+
+
 def value_problem(spec: ParamSpec, value: Any) -> str | None:
     """Return what is wrong with one value alone (type, choices, range, step), None when fine.
 
