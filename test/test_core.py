@@ -10,6 +10,7 @@ import pytest
 from raiv_stereo import cli, datasets
 from raiv_stereo.calibration import (load_camera_info_yaml, raiv_nominal, rectified_pinhole,
                                      save_camera_info_yaml)
+from raiv_stereo.demo import DepthAccuracy
 from raiv_stereo.depth import colorize_depth, depth_m_to_mm_u16, disparity_to_depth_m
 from raiv_stereo.matcher import MatcherSettings, StereoMatcher, search_window, settings_problems
 from raiv_stereo.pipeline import StereoPipeline
@@ -23,14 +24,8 @@ MAKER_TABLE = {200: 303.33, 300: 202.22, 400: 151.66, 500: 121.33, 750: 80.88, 1
 
 def depth_scores(depth_m, truth_m, window, min_m=0.3, max_m=3.0):
     """Share of in-range ground-truth pixels inside `window` with depth, and within 2 % / 5 %."""
-    x0, y0, x1, y1 = window
-    judged = np.zeros(truth_m.shape, bool)
-    judged[y0:y1, x0:x1] = True
-    judged &= np.isfinite(truth_m) & (truth_m >= min_m) & (truth_m <= max_m)
-    found = judged & np.isfinite(depth_m)
-    relative = np.abs(depth_m[found] - truth_m[found]) / truth_m[found]
-    total = judged.sum()
-    return found.sum() / total, (relative <= 0.02).sum() / total, (relative <= 0.05).sum() / total
+    accuracy = DepthAccuracy.measure(depth_m, truth_m, min_m, max_m, window)
+    return accuracy.completeness, accuracy.within_2pct, accuracy.within_5pct
 
 
 @pytest.fixture(scope='module')
