@@ -46,6 +46,7 @@ setup(
         'console_scripts': [
             'camera_node = raiv_stereo.ros.camera_node:main',
             'depth_node = raiv_stereo.ros.depth_node:main',
+            'stereo_node = raiv_stereo.ros.stereo_node:main',
             'raiv-stereo = raiv_stereo.cli:main',
             'raiv-stereo-sender = raiv_stereo.device.sender:main',
         ],

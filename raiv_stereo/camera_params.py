@@ -63,6 +63,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            FloatRange(0.1, 1000.0)),
     _param('pixel_size_um', defaults.PIXEL_SIZE_UM,
            'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
+    _param('sample_frames', defaults.SAMPLE_FRAMES,
+           'sample source: render this many frames once, then replay them in a loop (no '
+           'rendering per frame, 12.5 MB of memory per 1600x1300 bgr8 pair); 0 = render every '
+           'frame', IntRange(0, 1000)),
     _param('images_left', '',
            'images source: left image file, directory or glob pattern; ' + _FILE),
     _param('images_right', '',

@@ -32,6 +32,8 @@ POST_FILTER = 'none'
 NAMESPACE = 'raiv'
 CAMERA_NAME = 'raiv'
 RATE_HZ = 10.0
+SAMPLE_FRAMES = 0
+"""Sample source: 0 renders every frame; N > 0 renders N frames once and replays them."""
 ENCODING = 'bgr8'
 ENCODINGS = ('mono8', 'bgr8')
 DEPTH_FORMAT = '32FC1'

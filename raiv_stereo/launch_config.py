@@ -87,7 +87,11 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        INPUT_QOS_CHOICES),
         LaunchArgument('rviz', 'false', 'start RViz with config/depth.rviz', ('true', 'false')),
     ]
-    return common + (camera_args if camera else []) + (depth_args if depth else [])
+    both = [LaunchArgument('composed', 'true',
+                           'run camera and depth node in one process (stereo_node): the raw '
+                           "pairs need no inter-process transfer; 'false' = two processes",
+                           ('true', 'false'))] if camera and depth else []
+    return common + (camera_args if camera else []) + (depth_args if depth else []) + both
 
 
 INPUT_TOPICS = ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
@@ -100,9 +104,15 @@ def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
     Best effort (the node's REP 2003 default) loses most 1600x1300 frames between processes on
     Fast DDS (measured: images at 0.4-1.7 Hz from a 10 Hz camera), so launch files ask reliable.
     """
-    prefix = '/' + namespace.strip('/') if namespace.strip('/') else ''
+    prefix = _namespace_prefix(namespace)
     return {f'qos_overrides.{prefix}/{topic}.subscription.reliability': reliability
             for topic in INPUT_TOPICS}
+
+
+def _namespace_prefix(namespace: str) -> str:
+    """Return '/a/b' for 'a/b', '/a/b/' or '/a/b', and '' for the root namespace."""
+    namespace = namespace.strip('/')
+    return f'/{namespace}' if namespace else ''
 
 
 class LaunchArgumentError(ValueError):
@@ -181,11 +191,28 @@ def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
+    """Return the parameter file content of stereo_node: one section per node name."""
+    prefix = _namespace_prefix(str(args.get('namespace', defaults.NAMESPACE)))
+    return {f'{prefix}/{name}': {'ros__parameters': params}
+            for name, params in (('camera_node', camera_parameters(args)),
+                                 ('depth_node', depth_parameters(args)))}
+
+
+def wants_composed(args: Mapping[str, str]) -> bool:
+    """Return True when camera and depth node are to share one process."""
+    return _flag(args, 'composed', 'true')
+
+
 def wants_rviz(args: Mapping[str, str]) -> bool:
     """Return True when the rviz launch argument asks for RViz."""
-    value = str(args.get('rviz', 'false')).strip().lower()
+    return _flag(args, 'rviz', 'false')
+
+
+def _flag(args: Mapping[str, str], name: str, default: str) -> bool:
+    value = str(args.get(name, default)).strip().lower()
     if value not in ('true', 'false'):
-        raise LaunchArgumentError(f'rviz:={value!r} must be true or false')
+        raise LaunchArgumentError(f'{name}:={value!r} must be true or false')
     return value == 'true'
 
 

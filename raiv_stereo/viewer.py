@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from sensor_msgs.msg import Image
 
     from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.ros.memory import keep_freed_memory
 
     latest: dict[str, np.ndarray] = {}
     lock = threading.Lock()
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     window = _display_works() and not args.snapshots
     out_dir = Path(args.out)
+    keep_freed_memory()
     rclpy.init()
     node = rclpy.create_node('raiv_stereo_viewer', namespace=args.namespace)
     # Reliable, newest only: best-effort loses multi-megabyte images between processes.

@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 import pytest
 import rclpy
+from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from sensor_msgs.srv import SetCameraInfo
 
@@ -117,7 +118,7 @@ def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.nda
 DESIGN_PARAMETERS = (
     'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id calibration_file '
     'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
-    'images_left images_right images_list video_left video_right video_side_by_side '
+    'sample_frames images_left images_right images_list video_left video_right video_side_by_side '
     'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
     'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
     'stream_max_senders stream_compression').split()
@@ -408,6 +409,33 @@ def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path)
         assert camera._timer.timer_period_ns == 40_000_000
         got = session.collector('/cam_f')
         assert session.spin_until(lambda: len(got['left']) >= 2)
+
+        # Over the graph too, as `ros2 param get/set` does (the parameter services exist).
+        client_node = session.add(rclpy.create_node('param_client', context=session.context))
+        get = client_node.create_client(GetParameters, '/cam_f/camera_node/get_parameters')
+        assert get.wait_for_service(timeout_sec=5.0)
+        future = get.call_async(GetParameters.Request(names=['scale', 'rate_hz']))
+        assert session.spin_until(future.done)
+        assert [parameter_value_to_python(v) for v in future.result().values] == [0.25, 25]
+        set_ = client_node.create_client(SetParameters, '/cam_f/camera_node/set_parameters')
+        future = set_.call_async(SetParameters.Request(
+            parameters=[Parameter('rate_hz', value=-1.0).to_parameter_msg()]))
+        assert session.spin_until(future.done)
+        (result,) = future.result().results
+        assert not result.successful and 'rate_hz' in result.reason
+
+
+def test_a_qos_override_applies_to_its_topic_only():
+    with ros() as session:
+        camera = session.camera(
+            '/cam_q', source='sample', scale=0.25,
+            **{'qos_overrides./cam_q/left/image_raw.publisher.reliability': 'best_effort'})
+        reliability = {topic: camera.get_publishers_info_by_topic(f'/cam_q/{topic}')[0]
+                       .qos_profile.reliability for _, topic in TOPICS.values()}
+        assert reliability == {'left/image_raw': ReliabilityPolicy.BEST_EFFORT,
+                               'right/image_raw': ReliabilityPolicy.RELIABLE,
+                               'left/camera_info': ReliabilityPolicy.RELIABLE,
+                               'right/camera_info': ReliabilityPolicy.RELIABLE}
 
 
 def test_setup_errors_are_exceptions_with_clear_messages(tmp_path):

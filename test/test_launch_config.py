@@ -128,9 +128,13 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node():
     context = Context()
     rclpy.init(context=context)
     try:
+        # The override must not leak: a later node without one keeps the REP 2003 default.
         for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
-                                      ('best_effort', ReliabilityPolicy.BEST_EFFORT)):
-            params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability})
+                                      ('best_effort', ReliabilityPolicy.BEST_EFFORT),
+                                      ('reliable', ReliabilityPolicy.RELIABLE),
+                                      (None, ReliabilityPolicy.BEST_EFFORT)):
+            params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
+                if reliability else {}
             node = DepthNode(context=context, namespace='qos_check', parameter_overrides=[
                 Parameter(k, value=v) for k, v in params.items()])
             try:

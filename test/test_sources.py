@@ -60,6 +60,23 @@ def test_sample_frames_have_the_calibration_size_and_advance_scene_time():
 def test_sample_rejects_a_non_positive_rate():
     with pytest.raises(SourceError, match='rate_hz'):
         open_source('sample', {'rate_hz': 0.0}, CALIB)
+    with pytest.raises(SourceError, match='sample_frames'):
+        open_source('sample', {'sample_frames': -1}, CALIB)
+
+
+def test_sample_replay_renders_n_frames_once_then_loops_them_with_their_scene_time():
+    live = open_source('sample', {'rate_hz': 20.0}, CALIB)
+    replay = open_source('sample', {'rate_hz': 20.0, 'sample_frames': 3}, CALIB)
+    lives = [live.read() for _ in range(3)]
+    replays = [replay.read() for _ in range(7)]
+    for k, frame in enumerate(replays):
+        assert frame.sequence == k
+        assert frame.scene_time_s == pytest.approx((k % 3) / 20.0)
+        first = lives[k % 3]
+        assert np.array_equal(frame.left, first.left) and np.array_equal(frame.right, first.right)
+    assert replays[3].left is replays[0].left  # from memory, not rendered again
+    assert not replays[0].left.flags.writeable
+    assert not np.array_equal(replays[0].left, replays[1].left)  # the box still moves
 
 
 def test_fast_render_equals_a_full_trace_of_the_same_instant():

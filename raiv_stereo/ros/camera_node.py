@@ -6,6 +6,7 @@ calibration from raiv_stereo.calibration; this node stamps, converts and publish
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import sys
@@ -14,11 +15,7 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -30,9 +27,11 @@ from std_msgs.msg import Header
 from raiv_stereo import calibration as calib
 from raiv_stereo import camera_params, defaults
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.ros import memory
 from raiv_stereo.ros.conversions import (camera_info_msg, camera_model_from_msg, image_to_msg,
                                          ns_to_stamp)
 from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame, open_source
 
 PUSHED_SOURCES = ('stream', 'raiv')
@@ -43,7 +42,7 @@ ASPECT_TOLERANCE = 0.01
 FrameListener = Callable[[Any, StereoFrame], None]
 
 
-class CameraSetupError(RuntimeError):
+class CameraSetupError(ValueError):
     """Parameters that cannot work together; the message names them and what to do."""
 
 
@@ -73,6 +72,7 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('camera_node', **kwargs)
+        memory.keep_freed_memory()  # 4.9 instead of 14.2 ms of CPU per published 6 MB image
         self._listeners: list[FrameListener] = []
         self._source: FrameSource | None = None
         self._timer = None
@@ -125,13 +125,15 @@ class CameraNode(Node):
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
         overrides = QoSOverridingOptions.with_default_policies()
-        self._image_pubs = [self.create_publisher(Image, f'{side}/image_raw', qos,
+        # A copy each: rclpy writes a topic's qos_overrides into the profile it is given.
+        self._image_pubs = [self.create_publisher(Image, f'{side}/image_raw', copy.copy(qos),
                                                   qos_overriding_options=overrides)
                             for side in ('left', 'right')]
-        self._info_pubs = [self.create_publisher(CameraInfo, f'{side}/camera_info', qos,
-                                                 qos_overriding_options=overrides)
+        self._info_pubs = [self.create_publisher(CameraInfo, f'{side}/camera_info',
+                                                 copy.copy(qos), qos_overriding_options=overrides)
                            for side in ('left', 'right')]
-        self._services = [
+        # Not self._services: rclpy keeps every service there, the parameter services too.
+        self._set_camera_info_services = [
             self.create_service(SetCameraInfo, f'{side}/set_camera_info',
                                 lambda req, resp, i=index: self._on_set_camera_info(i, req, resp))
             for index, side in enumerate(('left', 'right'))]
@@ -230,10 +232,11 @@ class CameraNode(Node):
 
     def _on_timer(self) -> None:
         """Read one pair from the source (never blocks long) and publish it."""
-        if self._finished or self._source is None:
+        source = self._source  # destroy_node may close it meanwhile from another thread
+        if self._finished or source is None:
             return
         try:
-            frame = self._source.read()
+            frame = source.read()
         except EndOfSource:
             self._finished = True
             self._timer.cancel()
@@ -246,7 +249,7 @@ class CameraNode(Node):
             return
         if frame is None:
             return
-        self._check_device_calibration()
+        self._check_device_calibration(source)
         try:
             left, right = (self._prepare(image, name)
                            for image, name in ((frame.left, 'left'), (frame.right, 'right')))
@@ -260,9 +263,9 @@ class CameraNode(Node):
                 raise
             # Ctrl-C shut the context down while publishing: nothing more to do.
 
-    def _check_device_calibration(self) -> None:
+    def _check_device_calibration(self, source: FrameSource) -> None:
         """Switch to a calibration the source learned (device, stream) unless a file is given."""
-        device = self._source.calibration
+        device = source.calibration
         if self._file_calibration_set or device is None or \
                 device.key == self._device_calibration_key:
             return
@@ -417,22 +420,7 @@ class CameraNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the camera node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = CameraNode()
-        rclpy.spin(node)
-    except (SourceError, CalibrationError, CameraSetupError, ParameterException) as error:
-        get_logger('camera_node').error(str(error))
-        code = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return run_nodes([CameraNode], 'camera_node', args)
 
 
 if __name__ == '__main__':

@@ -7,8 +7,10 @@ stays bounded), publishes the results, applies parameter changes and reports dia
 
 from __future__ import annotations
 
+import copy
 import re
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -16,10 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -30,9 +30,10 @@ from stereo_msgs.msg import DisparityImage
 from raiv_stereo import defaults, depth_params
 from raiv_stereo.calibration import (CalibrationError, CameraModel, StereoCalibration,
                                      rectified_pinhole)
-from raiv_stereo.ros import conversions
+from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
 from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.spin import run_nodes
 
 ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
@@ -97,6 +98,7 @@ class DepthNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('depth_node', **kwargs)
+        memory.keep_freed_memory()  # received images reuse freed buffers: no page faults
         # Parameters, with descriptors and ranges from depth_params.
         for spec in depth_params.PARAMETERS:
             self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
@@ -151,8 +153,10 @@ class DepthNode(Node):
         self._filters = []
         self._watch: list[_TopicWatch] = []
         for msg_type, topic in topics:
+            # A copy: rclpy writes the topic's qos_overrides into the profile it is given, and
+            # this one is rclpy's module-wide qos_profile_sensor_data.
             sub = message_filters.Subscriber(self, msg_type, topic,
-                                             qos_profile=qos_profile_sensor_data,
+                                             qos_profile=copy.copy(qos_profile_sensor_data),
                                              qos_overriding_options=overrides)
             watch = _TopicWatch(self.resolve_topic_name(topic))
             sub.registerCallback(self._on_arrival, watch)
@@ -242,6 +246,8 @@ class DepthNode(Node):
                 self._error(kind, f'frame dropped: {error}')
                 continue
             except Exception as error:  # noqa: BLE001 - the node must survive any bad frame
+                if not self.context.ok():
+                    return  # shut down (Ctrl-C) while this pair was being published
                 with self._lock:
                     self._stats.rejected += 1
                     self._stats.last_problem = repr(error)
@@ -530,20 +536,10 @@ def _header(stamp: Any, frame_id: str) -> Header:
     return Header(stamp=stamp, frame_id=frame_id)
 
 
-def main(args: list[str] | None = None) -> None:
-    """Run the depth node until Ctrl-C or shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DepthNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Run the depth node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
+    return run_nodes([DepthNode], 'depth_node', args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

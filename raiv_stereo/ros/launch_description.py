@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
+import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -15,6 +17,14 @@ from raiv_stereo import launch_config
 PACKAGE = 'raiv_stereo'
 
 
+def _parameter_file(content: dict) -> str:
+    """Write node-specific parameters to a YAML file for --params-file, as launch_ros does."""
+    with tempfile.NamedTemporaryFile('w', prefix='raiv_stereo_', suffix='.yaml',
+                                     delete=False) as stream:
+        yaml.safe_dump(content, stream)
+    return stream.name
+
+
 def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
     """Resolve the launch arguments and build the node actions they describe."""
     names = [a.name for a in launch_config.launch_arguments(camera, depth)]
@@ -22,20 +32,28 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
     overrides = [args['params_file']] if args['params_file'] else []
     namespace = args['namespace']
     actions = []
-    if camera:
+    if camera and depth and launch_config.wants_composed(args):
+        # Both in one process; each node reads its own section of the file.
         actions.append(Node(
-            package=PACKAGE, executable='camera_node', name='camera_node', namespace=namespace,
-            parameters=[launch_config.camera_parameters(args), *overrides], output='screen'))
-    if depth:
-        actions.append(Node(
-            package=PACKAGE, executable='depth_node', name='depth_node', namespace=namespace,
-            parameters=[launch_config.depth_parameters(args), *overrides], output='screen'))
-        if launch_config.wants_rviz(args):
-            rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config',
-                                       'depth.rviz')
-            actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
-                                namespace=namespace, arguments=['-d', rviz_config],
-                                output='screen'))
+            package=PACKAGE, executable='stereo_node', namespace=namespace,
+            parameters=[_parameter_file(launch_config.composed_parameters(args)), *overrides],
+            output='screen'))
+    else:
+        if camera:
+            actions.append(Node(
+                package=PACKAGE, executable='camera_node', name='camera_node',
+                namespace=namespace, parameters=[launch_config.camera_parameters(args),
+                                                 *overrides], output='screen'))
+        if depth:
+            actions.append(Node(
+                package=PACKAGE, executable='depth_node', name='depth_node',
+                namespace=namespace, parameters=[launch_config.depth_parameters(args),
+                                                 *overrides], output='screen'))
+    if depth and launch_config.wants_rviz(args):
+        rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
+        actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                            namespace=namespace, arguments=['-d', rviz_config],
+                            output='screen'))
     return actions
 
 

@@ -7,32 +7,52 @@ from typing import Any, Mapping
 
 from raiv_stereo import defaults
 from raiv_stereo.calibration import StereoCalibration
-from raiv_stereo.scene import Renderer, Scene
+from raiv_stereo.scene import RenderedPair, Renderer, Scene
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
 
 class SampleSource(FrameSource):
-    """Endless pairs of the sample scene; frame k shows scene time k / rate_hz (exact truth)."""
+    """Endless pairs of the sample scene; frame k shows scene time k / rate_hz (exact truth).
+
+    With `replay_frames` N > 0 the first N frames are rendered once and then replayed in a loop
+    (frame k shows scene time (k mod N) / rate_hz): the camera then costs no rendering, like a
+    loop over frames in memory, at one pair of memory each (12.5 MB at 1600x1300).
+    """
 
     def __init__(self, calibration: StereoCalibration, rate_hz: float = defaults.RATE_HZ,
-                 scene: Scene | None = None) -> None:
+                 scene: Scene | None = None,
+                 replay_frames: int = defaults.SAMPLE_FRAMES) -> None:
         """Prepare the renderer (rays and static surfaces) at the calibration's size."""
         if not rate_hz > 0:
             raise SourceError(f'sample source: rate_hz must be positive, got {rate_hz}')
+        if replay_frames < 0:
+            raise SourceError(f'sample source: sample_frames must be 0 (render every frame) or '
+                              f'a number of frames to replay, got {replay_frames}')
         self.rate_hz = float(rate_hz)
+        self.replay_frames = int(replay_frames)
         self.renderer = Renderer(calibration, scene)
+        self._rendered: list[RenderedPair] = []
         self._sequence = 0
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> SampleSource:
-        """Build from rate_hz; frames have the size of `calibration` (the published size)."""
-        return cls(calibration, float(options.get('rate_hz', defaults.RATE_HZ)))
+        """Build from rate_hz and sample_frames; frames have the size of `calibration`."""
+        return cls(calibration, float(options.get('rate_hz', defaults.RATE_HZ)),
+                   replay_frames=int(options.get('sample_frames', defaults.SAMPLE_FRAMES)))
 
     def read(self) -> StereoFrame:
-        """Render the next pair (about 15 ms at 1600x1300: only the moving box is traced)."""
-        scene_time_s = self._sequence / self.rate_hz
-        pair = self.renderer.render(scene_time_s, with_truth=False)
+        """Render (about 15 ms at 1600x1300: only the moving box is traced) or replay a pair."""
+        index = self._sequence % self.replay_frames if self.replay_frames else self._sequence
+        scene_time_s = index / self.rate_hz
+        if index < len(self._rendered):
+            pair = self._rendered[index]
+        else:
+            pair = self.renderer.render(scene_time_s, with_truth=False)
+            if self.replay_frames:
+                for image in (pair.left_bgr, pair.right_bgr):
+                    image.setflags(write=False)  # shared by every replay
+                self._rendered.append(pair)
         frame = StereoFrame(pair.left_bgr, pair.right_bgr, capture_time_ns=time.time_ns(),
                             sequence=self._sequence, scene_time_s=scene_time_s)
         self._sequence += 1

@@ -1,0 +1,40 @@
+"""Keep freed image buffers mapped, so each megabyte-sized message does not page-fault anew.
+
+glibc hands blocks over 128 kB back to the kernel when they are freed, in threads other than
+the main one too; every 6 MB image that rclpy and Fast DDS copy then costs ~1,500 page faults.
+Measured here (1600x1300 bgr8, publisher and subscriber in one process, 30 Hz): 14.2 ms of CPU
+per image without this tuning, 4.9 ms with it, and the same peak RSS (116 MB).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+"""mallopt parameter numbers, from glibc's malloc.h."""
+
+MMAP_THRESHOLD_BYTES = 32 << 20
+"""Blocks below this come from the heap and are reused (glibc's upper limit on 64-bit)."""
+TRIM_THRESHOLD_BYTES = 64 << 20
+"""Free memory kept at the top of each heap before any is handed back to the kernel."""
+
+_applied: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc malloc once per process; return whether it applied (False off glibc)."""
+    global _applied
+    if _applied is None:
+        _applied = False
+        name = ctypes.util.find_library('c') if sys.platform.startswith('linux') else None
+        try:
+            mallopt = ctypes.CDLL(name).mallopt if name else None
+        except (OSError, AttributeError):
+            mallopt = None
+        if mallopt is not None:
+            _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
+                bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    return _applied

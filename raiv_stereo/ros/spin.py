@@ -1,0 +1,47 @@
+"""Run nodes in one process until Ctrl-C: the `main` of every executable of the package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.logging import get_logger
+from rclpy.node import Node
+
+from raiv_stereo.calibration import CalibrationError
+from raiv_stereo.sources import SourceError
+
+SETUP_ERRORS = (SourceError, CalibrationError, ParameterException, ValueError)
+"""What a node's constructor raises for unusable parameters, files or devices (exit code 1)."""
+
+
+def run_nodes(factories: list[Callable[[], Node]], name: str,
+              args: list[str] | None = None) -> int:
+    """Build the nodes in order and spin them on one executor thread; return the exit code.
+
+    One thread: rclpy's multi-threaded executor starves the depth node's worker of the GIL
+    (measured 2.2 instead of 10 fps). A setup error is logged under `name`, exit code 1.
+    """
+    rclpy.init(args=args)
+    nodes: list[Node] = []
+    executor = SingleThreadedExecutor()
+    try:
+        try:
+            for factory in factories:
+                nodes.append(factory())
+                executor.add_node(nodes[-1])
+        except SETUP_ERRORS as error:
+            get_logger(name).error(str(error))
+            return 1
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        # As rclpy.spin does: no executor.shutdown() after Ctrl-C (it crashed 1 run in 2 here).
+        for node in reversed(nodes):
+            executor.remove_node(node)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

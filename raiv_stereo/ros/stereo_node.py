@@ -1,0 +1,24 @@
+"""Camera node and depth node in one process (manual composition, as in ros2/demos).
+
+rclpy has no intra-process transport, but in one process the raw pairs (12.5 MB at 1600x1300
+bgr8) cross no process boundary. Measured at 1600x1300 -> 0.5, bgr8, camera at plain OpenCV's
+frame rate (17 Hz): 17.0 depth frames/s in one process, 12.4 with the camera in its own.
+Each node reads its parameters under its own name (camera_node, depth_node).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from raiv_stereo.ros.camera_node import CameraNode
+from raiv_stereo.ros.depth_node import DepthNode
+from raiv_stereo.ros.spin import run_nodes
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run both nodes until Ctrl-C; exit code 1 with a clear message when one cannot start."""
+    return run_nodes([CameraNode, DepthNode], 'stereo_node', args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

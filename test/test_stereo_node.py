@@ -1,0 +1,110 @@
+"""stereo_node: camera and depth node in one process, each with its own launch parameters."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rclpy
+import yaml
+from sensor_msgs.msg import Image
+from stereo_msgs.msg import DisparityImage
+from test_camera_node import PACKAGE_ROOT, ros
+
+from raiv_stereo import launch_config
+from raiv_stereo.calibration import raiv_nominal
+from raiv_stereo.matcher import search_window
+from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+
+
+def _params_file(tmp_path, namespace: str, **launch_args) -> str:
+    """Write stereo_node's parameter file as depth.launch.py does, the scene frozen at t = 0."""
+    content = launch_config.composed_parameters({'namespace': namespace, 'source': 'sample',
+                                                 **launch_args})
+    # One replayed frame: the box face (1.0 m) then covers the centre of the left image.
+    content[f'/{namespace}/camera_node']['ros__parameters']['sample_frames'] = 1
+    path = tmp_path / 'stereo_node.yaml'
+    path.write_text(yaml.safe_dump(content))
+    return str(path)
+
+
+def _start(params_file: str, namespace: str) -> subprocess.Popen:
+    """Start stereo_node as launch_ros does: namespace remapped, the parameter file given."""
+    return subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.ros.stereo_node', '--ros-args', '-r',
+         f'__ns:=/{namespace}', '--params-file', params_file], cwd=PACKAGE_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_composed_parameters_give_each_node_its_own_section():
+    content = launch_config.composed_parameters({'namespace': '/robot/cam/', 'scale': '0.25',
+                                                 'rate_hz': '5', 'source': 'sample'})
+    assert list(content) == ['/robot/cam/camera_node', '/robot/cam/depth_node']
+    camera = content['/robot/cam/camera_node']['ros__parameters']
+    depth = content['/robot/cam/depth_node']['ros__parameters']
+    assert camera['rate_hz'] == 5.0 and 'scale' not in camera  # published at sensor size
+    assert depth['scale'] == 0.25 and depth['min_depth_mm'] == 300.0
+    assert depth['qos_overrides./robot/cam/left/image_raw.subscription.reliability'] == \
+        'reliable'
+    assert list(launch_config.composed_parameters({'namespace': ''})) == \
+        ['/camera_node', '/depth_node']
+    assert launch_config.wants_composed({}) and not launch_config.wants_composed(
+        {'composed': 'false'})
+    with pytest.raises(launch_config.LaunchArgumentError, match='composed'):
+        launch_config.wants_composed({'composed': 'maybe'})
+
+
+def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(tmp_path):
+    proc = _start(_params_file(tmp_path, 'stereo_t', scale='0.25', rate_hz='10',
+                               min_depth_mm='400', max_depth_mm='2000'), 'stereo_t')
+    try:
+        with ros() as session:
+            node = session.add(rclpy.create_node('stereo_check', namespace='/stereo_t',
+                                                 context=session.context))
+            raw: list[Image] = []
+            depth: list[Image] = []
+            disparity: list[DisparityImage] = []
+            node.create_subscription(Image, 'left/image_raw', raw.append, 10)
+            node.create_subscription(Image, 'depth/image_rect', depth.append, 10)
+            node.create_subscription(DisparityImage, 'disparity', disparity.append, 10)
+            assert session.spin_until(lambda: len(depth) >= 3 and disparity and len(raw) >= 3,
+                                      timeout_s=40.0), \
+                'no depth image from stereo_node'
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert 'Traceback' not in output
+
+    # The camera publishes at the sensor size, the depth node works at its own scale 0.25.
+    assert (raw[0].width, raw[0].height, raw[0].encoding) == (1600, 1300, 'bgr8')
+    latest = depth[-1]
+    assert (latest.width, latest.height, latest.encoding) == (400, 325, '32FC1')
+    assert latest.header.frame_id == 'raiv_left_optical_frame'
+    # Depth carries the stamp of the pair it came from.
+    raw_stamps = {stamp_to_ns(m.header.stamp) for m in raw}
+    assert any(stamp_to_ns(m.header.stamp) in raw_stamps for m in depth)
+    depth_m = msg_to_image(latest)
+    centre = depth_m[152:172, 190:210]
+    assert np.isfinite(centre).mean() > 0.9
+    assert float(np.nanmedian(centre)) == pytest.approx(1.0, rel=0.02)  # the box face
+    # min/max_depth_mm reached the depth node: the search window is 400-2000 mm's at 0.25.
+    low, count = search_window(raiv_nominal().scaled(0.25).focal_px, 65.0, 400.0, 2000.0)
+    assert (low, count) == (7, 32)
+    assert (disparity[-1].min_disparity, disparity[-1].max_disparity) == (low, low + count - 1)
+
+
+def test_a_bad_parameter_exits_1_with_a_message_not_a_traceback(tmp_path):
+    path = _params_file(tmp_path, 'stereo_bad')
+    content = yaml.safe_load(open(path))
+    content['/stereo_bad/depth_node']['ros__parameters']['min_depth_mm'] = 5000.0
+    with open(path, 'w') as stream:
+        yaml.safe_dump(content, stream)
+    proc = _start(path, 'stereo_bad')
+    output, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 1, output
+    assert 'Traceback' not in output
+    assert 'min_depth_mm' in output and '[stereo_node]' in output
