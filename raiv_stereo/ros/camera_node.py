@@ -72,7 +72,7 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('camera_node', **kwargs)
-        memory.keep_freed_memory()  # 4.9 instead of 14.2 ms of CPU per published 6 MB image
+        memory.keep_freed_memory()  # no page faults per published image (ros/memory.py)
         self._listeners: list[FrameListener] = []
         self._source: FrameSource | None = None
         self._timer = None

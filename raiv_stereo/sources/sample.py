@@ -1,4 +1,4 @@
-"""Sample source: the built-in synthetic scene, rendered live for the published calibration."""
+"""Sample source: the built-in synthetic scene, rendered live or replayed."""
 
 from __future__ import annotations
 
