@@ -563,14 +563,18 @@ class PipelineRun:
 
 
 def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
-    """Start the camera node in its own process, as the launch files do."""
+    """Start the camera node in its own process, as the launch files do (their environment too)."""
     import yaml
+
+    from raiv_stereo import launch_config
 
     path = folder / 'camera_params.yaml'
     path.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
     command = [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args',
                '-r', f'__ns:=/{namespace}', '--params-file', str(path)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, **launch_config.node_environment({}))
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
@@ -714,6 +718,7 @@ def pipeline_configs(quick: bool) -> list[PipelineConfig]:
             PipelineConfig('mono8', 1.0), PipelineConfig('mono8', 1.3),
             PipelineConfig('bgr8', 1.0, own_process=True),
             PipelineConfig('bgr8', 1.3, own_process=True),
+            PipelineConfig('mono8', 1.3, own_process=True),
             PipelineConfig('bgr8', 1.3, replay_frames=0)]
 
 

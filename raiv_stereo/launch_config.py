@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
 from raiv_stereo.calibration import focal_px_from_lens
+
+FASTDDS_PROFILE = 'fastdds_large_images.xml'
+"""In config/: the Fast DDS profile for processes that publish large images."""
+FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
 RAIV_SDK_MODULE = 'qCU_Data'
 """The RAiV device's data-pipeline module; importable only on the camera itself."""
@@ -44,6 +50,11 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        'ROS namespace of the nodes and their topics'),
         LaunchArgument('params_file', '',
                        'YAML parameter file applied last: overrides any node parameter'),
+        LaunchArgument('fastdds_profile', 'default',
+                       "Fast DDS profile of the nodes' processes: 'default' = "
+                       f'config/{FASTDDS_PROFILE} (a 16 MB shared-memory segment: large '
+                       "images reach other processes whole and at once), '' = Fast DDS's own, "
+                       'or a path; FASTDDS_DEFAULT_PROFILES_FILE, when set, wins'),
     ]
     camera_args = [
         LaunchArgument('source', 'auto',
@@ -87,10 +98,11 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        INPUT_QOS_CHOICES),
         LaunchArgument('rviz', 'false', 'start RViz with config/depth.rviz', ('true', 'false')),
     ]
-    both = [LaunchArgument('composed', 'true',
-                           'run camera and depth node in one process (stereo_node): the raw '
-                           "pairs need no inter-process transfer; 'false' = two processes",
-                           ('true', 'false'))] if camera and depth else []
+    both = [LaunchArgument('composed', 'false',
+                           "'true' = camera and depth node in one process (stereo_node): the "
+                           'raw pairs cross no process boundary, whatever the RMW; '
+                           "'false' = two processes", ('true', 'false'))] \
+        if camera and depth else []
     return common + (camera_args if camera else []) + (depth_args if depth else []) + both
 
 
@@ -199,9 +211,33 @@ def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
                                  ('depth_node', depth_parameters(args)))}
 
 
+def packaged_fastdds_profile() -> str:
+    """Return config/fastdds_large_images.xml: the source tree's, else the installed share's."""
+    source = Path(__file__).resolve().parents[1] / 'config' / FASTDDS_PROFILE
+    if source.is_file():
+        return str(source)
+    from ament_index_python.packages import get_package_share_directory
+
+    return os.path.join(get_package_share_directory('raiv_stereo'), 'config', FASTDDS_PROFILE)
+
+
+def node_environment(args: Mapping[str, str],
+                     environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Return the environment variables the nodes' processes get (the Fast DDS profile)."""
+    choice = str(args.get('fastdds_profile', 'default')).strip()
+    if not choice or FASTDDS_PROFILE_VARIABLE in environ:
+        return {}
+    path = packaged_fastdds_profile() if choice == 'default' else os.path.expanduser(choice)
+    if not os.path.isfile(path):
+        raise LaunchArgumentError(
+            f'fastdds_profile:={choice!r}: {path} is not a file; give a Fast DDS XML profile, '
+            "'default' or ''")
+    return {FASTDDS_PROFILE_VARIABLE: path}
+
+
 def wants_composed(args: Mapping[str, str]) -> bool:
     """Return True when camera and depth node are to share one process."""
-    return _flag(args, 'composed', 'true')
+    return _flag(args, 'composed', 'false')
 
 
 def wants_rviz(args: Mapping[str, str]) -> bool:

@@ -144,3 +144,70 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node():
                 node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+# --- the Fast DDS profile the launch files give their nodes -----------------------------------
+
+def test_node_environment_names_the_packaged_profile_unless_the_user_chose():
+    env = launch_config.node_environment({}, environ={})
+    path = Path(env['FASTDDS_DEFAULT_PROFILES_FILE'])
+    assert path == PACKAGE_ROOT / 'config' / 'fastdds_large_images.xml'
+    assert launch_config.node_environment({'fastdds_profile': ''}, environ={}) == {}
+    assert launch_config.node_environment(
+        {}, environ={'FASTDDS_DEFAULT_PROFILES_FILE': '/mine.xml'}) == {}
+    assert launch_config.node_environment({'fastdds_profile': str(path)}, environ={}) == env
+    with pytest.raises(LaunchArgumentError, match='fastdds_profile'):
+        launch_config.node_environment({'fastdds_profile': '/no/such.xml'}, environ={})
+
+
+def _shared_memory_segments_mb(pid: int) -> list[float]:
+    """Return the sizes of the Fast DDS shared-memory segments process `pid` has mapped."""
+    sizes = {}
+    with open(f'/proc/{pid}/maps') as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith('/dev/shm/fastdds_') and \
+                    'port' not in fields[5]:
+                low, high = (int(value, 16) for value in fields[0].split('-'))
+                sizes[fields[5]] = sizes.get(fields[5], 0) + (high - low) / 2**20
+    return sorted(sizes.values())
+
+
+@pytest.mark.skipif(not Path('/proc/self/maps').exists(), reason='needs Linux /proc')
+def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_camera_node import ros
+
+    def start(namespace: str, env: dict) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r',
+             f'__ns:=/{namespace}', '-p', 'source:=sample', '-p', 'sample_frames:=1', '-p',
+             'rate_hz:=10.0'], cwd=PACKAGE_ROOT, env={**os.environ, **env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    environ = {k: v for k, v in os.environ.items() if k != 'FASTDDS_DEFAULT_PROFILES_FILE'}
+    profile = launch_config.node_environment({}, environ=environ)
+    with ros() as session:
+        got = session.collector('/profile_on')
+        tuned = start('profile_on', profile)
+        # In a domain of its own: it then maps no other participant's segment.
+        other_domain = str((int(os.environ['ROS_DOMAIN_ID']) + 50) % 100 + 1)
+        plain = start('profile_off', {'ROS_DOMAIN_ID': other_domain})
+        try:
+            assert session.spin_until(lambda: len(got['left']) >= 5, timeout_s=30.0)
+            assert (got['left'][-1].width, got['left'][-1].height) == (1600, 1300)
+            tuned_mb = _shared_memory_segments_mb(tuned.pid)
+            plain_mb = _shared_memory_segments_mb(plain.pid)
+        finally:
+            for process in (tuned, plain):
+                process.send_signal(signal.SIGINT)
+            outputs = [process.communicate(timeout=20)[0] for process in (tuned, plain)]
+    print(f'\nshared-memory segments mapped, MB: with the profile {tuned_mb}, without {plain_mb}')
+    assert max(tuned_mb) >= 16.0  # its own 16 MB segment: the profile was read
+    assert max(plain_mb) < 1.0  # Fast DDS's own 0.5 MB
+    for output in outputs:
+        assert 'Error' not in output and 'Traceback' not in output, output

@@ -51,8 +51,8 @@ def test_composed_parameters_give_each_node_its_own_section():
         'reliable'
     assert list(launch_config.composed_parameters({'namespace': ''})) == \
         ['/camera_node', '/depth_node']
-    assert launch_config.wants_composed({}) and not launch_config.wants_composed(
-        {'composed': 'false'})
+    assert launch_config.wants_composed({'composed': 'true'})
+    assert not launch_config.wants_composed({})  # two processes unless asked
     with pytest.raises(launch_config.LaunchArgumentError, match='composed'):
         launch_config.wants_composed({'composed': 'maybe'})
 

@@ -31,24 +31,27 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
     args = {name: LaunchConfiguration(name).perform(context) for name in names}
     overrides = [args['params_file']] if args['params_file'] else []
     namespace = args['namespace']
+    env = launch_config.node_environment(args)
     actions = []
     if camera and depth and launch_config.wants_composed(args):
         # Both in one process; each node reads its own section of the file.
         actions.append(Node(
             package=PACKAGE, executable='stereo_node', namespace=namespace,
             parameters=[_parameter_file(launch_config.composed_parameters(args)), *overrides],
-            output='screen'))
+            additional_env=env, output='screen'))
     else:
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
                 namespace=namespace, parameters=[launch_config.camera_parameters(args),
-                                                 *overrides], output='screen'))
+                                                 *overrides], additional_env=env,
+                output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
                 namespace=namespace, parameters=[launch_config.depth_parameters(args),
-                                                 *overrides], output='screen'))
+                                                 *overrides], additional_env=env,
+                output='screen'))
     if depth and launch_config.wants_rviz(args):
         rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
         actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
