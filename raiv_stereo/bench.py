@@ -543,7 +543,7 @@ class PipelineRun:
     dropped: int = 0
     cpu_share: float = 0.0
     peak_rss_mb: float = 0.0
-    layout: str = 'one process'
+    layout: str = ''
     camera: str = ''
     load: float = float('nan')
 
@@ -617,7 +617,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             camera_params[f'{side}_calibration_file'] = str(path)
     depth_params = launch_config.depth_parameters(launch_args)
     run = PipelineRun(rate_hz, seconds, encoding)
-    run.layout = 'camera in its own process' if camera_process else 'one process'
+    run.layout = 'two processes (launch default)' if camera_process else \
+        'one process (composed:=true)'
     run.camera = f'replays {replay_frames} pairs' if replay_frames else 'renders each pair'
     lock = threading.Lock()
     context = rclpy.Context()
@@ -713,7 +714,7 @@ def pipeline_configs(quick: bool) -> list[PipelineConfig]:
     pair instead (the demo's camera), to show what that costs on the same cores.
     """
     if quick:
-        return [PipelineConfig('bgr8', 1.3)]
+        return [PipelineConfig('bgr8', 1.3, own_process=True)]
     return [PipelineConfig('bgr8', 1.0), PipelineConfig('bgr8', 1.3),
             PipelineConfig('mono8', 1.0), PipelineConfig('mono8', 1.3),
             PipelineConfig('bgr8', 1.0, own_process=True),
