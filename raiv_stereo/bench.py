@@ -598,7 +598,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
     from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import stamp_to_ns
+    from raiv_stereo.ros.conversions import age_ms
     from raiv_stereo.ros.depth_node import DepthNode
 
     ensure_local_dds()
@@ -646,11 +646,10 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                 run.published += 1
 
         def on_depth(msg: Image) -> None:
-            now_ns = monitor.get_clock().now().nanoseconds
-            stamp_ns = stamp_to_ns(msg.header.stamp)
+            latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
             with lock:
                 run.received += 1
-                run.latencies_ms.append((now_ns - stamp_ns) / 1e6)
+                run.latencies_ms.append(latency_ms)
 
         monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
         monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)

@@ -104,7 +104,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
 
     from raiv_stereo.calibration import rectified_pinhole
     from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+    from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
@@ -139,11 +139,10 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
                 scene_times[(stamp.sec, stamp.nanosec)] = frame.scene_time_s
 
         def on_depth(msg: Image) -> None:
-            now_ns = monitor.get_clock().now().nanoseconds
-            stamp_ns = stamp_to_ns(msg.header.stamp)
+            latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
             with lock:
                 result.frames += 1
-                result.latencies_ms.append((now_ns - stamp_ns) / 1e6)
+                result.latencies_ms.append(latency_ms)
                 latest['depth'] = msg
 
         def keep(name: str):

@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from raiv_stereo.calibration import CalibrationError, CameraModel, raiv_nominal
-from raiv_stereo.ros.conversions import (ConversionError, camera_info_msg,
+from raiv_stereo.ros.conversions import (ConversionError, age_ms, camera_info_msg,
                                          camera_model_from_msg, disparity_msg, image_to_msg,
                                          msg_to_image, ns_to_stamp, point_cloud_msg,
                                          stamp_to_ns, stereo_from_msgs)
@@ -308,6 +308,11 @@ def test_stamp_conversions():
     assert stamp_to_ns(_header(5, 7).stamp) == 5_000_000_007
     from rclpy.time import Time
     assert stamp_to_ns(Time(nanoseconds=42)) == 42
+
+    from rclpy.clock import Clock, ClockType
+    clock = Clock(clock_type=ClockType.SYSTEM_TIME)
+    earlier = ns_to_stamp(clock.now().nanoseconds - 250_000_000)
+    assert 250.0 <= age_ms(clock, earlier) < 1250.0
 
 
 def test_point_cloud_rejects_a_matrix_that_is_not_k():

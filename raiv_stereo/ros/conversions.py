@@ -269,6 +269,11 @@ def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
     return msg
 
 
+def age_ms(clock: Any, stamp: Any) -> float:
+    """Return how long ago `stamp` was by `clock` (an rclpy Clock), in milliseconds."""
+    return (clock.now().nanoseconds - stamp_to_ns(stamp)) / 1e6
+
+
 def stamp_to_ns(stamp: Any) -> int:
     """Return a builtin_interfaces/Time (or rclpy Time) as integer nanoseconds."""
     if hasattr(stamp, 'nanoseconds'):

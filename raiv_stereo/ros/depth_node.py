@@ -64,10 +64,6 @@ def _info_key(info: CameraInfo) -> tuple:
             tuple(info.r), tuple(info.p))
 
 
-def _stamp_ns(msg: Any) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-
-
 @dataclass
 class _TopicWatch:
     """Arrivals on one input topic, for explaining a pair that never syncs."""
@@ -190,7 +186,7 @@ class DepthNode(Node):
     def _on_arrival(self, msg: Any, watch: _TopicWatch) -> None:
         """Count a message on one input topic (explains pairs that never sync)."""
         with self._lock:
-            watch.history.append((time.monotonic(), _stamp_ns(msg)))
+            watch.history.append((time.monotonic(), conversions.stamp_to_ns(msg.header.stamp)))
 
     def _on_pair(self, left: Image, right: Image, left_info: CameraInfo,
                  right_info: CameraInfo) -> None:
@@ -376,7 +372,7 @@ class DepthNode(Node):
         info_model = CameraModel(width_px, height_px, K, np.zeros(5), np.eye(3),
                                  np.hstack([K, np.zeros((3, 1))]))
         self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
-        now_ns = self.get_clock().now().nanoseconds
+        latency_ms = conversions.age_ms(self.get_clock(), left.header.stamp)
 
         want_left = self._pub_left_rect is not None and \
             self._pub_left_rect.get_subscription_count() > 0
@@ -399,7 +395,7 @@ class DepthNode(Node):
         inside = depth_m[y0:y1, x0:x1]
         share = float(np.isfinite(inside).mean()) if inside.size else 0.0
         with self._lock:
-            self._stats.latency_ms.append((now_ns - _stamp_ns(left)) / 1e6)
+            self._stats.latency_ms.append(latency_ms)
             self._stats.valid_share.append(share)
             self._stats.search_window = (
                 f'{matcher.min_disparity}..{matcher.max_disparity} px '
