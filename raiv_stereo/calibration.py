@@ -27,7 +27,7 @@ class CalibrationError(ValueError):
     """A calibration that cannot be used; the message says what is wrong and what to do."""
 
 
-def _matrix(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+def as_matrix(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     """Return `value` as a float64 array of `shape`, or raise CalibrationError naming `name`."""
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -57,10 +57,10 @@ class CameraModel:
 
     def __post_init__(self) -> None:
         """Coerce matrices to float64 of the CameraInfo shapes (raises CalibrationError)."""
-        object.__setattr__(self, 'K', _matrix(self.K, (3, 3), 'K'))
-        object.__setattr__(self, 'D', _matrix(self.D, (np.asarray(self.D).size,), 'D'))
-        object.__setattr__(self, 'R', _matrix(self.R, (3, 3), 'R'))
-        object.__setattr__(self, 'P', _matrix(self.P, (3, 4), 'P'))
+        object.__setattr__(self, 'K', as_matrix(self.K, (3, 3), 'K'))
+        object.__setattr__(self, 'D', as_matrix(self.D, (np.asarray(self.D).size,), 'D'))
+        object.__setattr__(self, 'R', as_matrix(self.R, (3, 3), 'R'))
+        object.__setattr__(self, 'P', as_matrix(self.P, (3, 4), 'P'))
         object.__setattr__(self, 'width_px', int(self.width_px))
         object.__setattr__(self, 'height_px', int(self.height_px))
 
@@ -266,7 +266,7 @@ def _yaml_matrix(data: Mapping[str, Any], key: str, shape: tuple[int, ...],
     block = data.get(key)
     if not isinstance(block, Mapping) or 'data' not in block:
         raise CalibrationError(f'{path}: missing "{key}" (with rows, cols, data)')
-    return _matrix(block['data'], shape, f'{path}: {key}')
+    return as_matrix(block['data'], shape, f'{path}: {key}')
 
 
 def load_camera_info_yaml(path: str | os.PathLike) -> CameraModel:
@@ -343,10 +343,10 @@ def stereo_from_opencv(K1: Any, D1: Any, K2: Any, D2: Any, R: Any, T_m: Any,
                        image_size: tuple[int, int], description: str = 'OpenCV stereo calibration',
                        alpha: float = 0.0) -> StereoCalibration:
     """Rectify an OpenCV stereo calibration (T in metres, x_right = R x_left + T) into K/D/R/P."""
-    K1, K2 = _matrix(K1, (3, 3), 'K1'), _matrix(K2, (3, 3), 'K2')
-    D1 = _matrix(D1, (np.asarray(D1).size,), 'D1')
-    D2 = _matrix(D2, (np.asarray(D2).size,), 'D2')
-    R, T_m = _matrix(R, (3, 3), 'R'), _matrix(T_m, (3,), 'T')
+    K1, K2 = as_matrix(K1, (3, 3), 'K1'), as_matrix(K2, (3, 3), 'K2')
+    D1 = as_matrix(D1, (np.asarray(D1).size,), 'D1')
+    D2 = as_matrix(D2, (np.asarray(D2).size,), 'D2')
+    R, T_m = as_matrix(R, (3, 3), 'R'), as_matrix(T_m, (3,), 'T')
     if np.linalg.norm(T_m) == 0:
         raise CalibrationError('T (the translation between the cameras) is zero: no baseline')
     if T_m[0] > 0:
@@ -429,7 +429,7 @@ def load_opencv_stereo(path: str | os.PathLike) -> StereoCalibration:
             size = tuple(int(v) for v in np.asarray(values[key]).ravel()[:2])
     if size is None:
         raise CalibrationError(f'{path}: missing the image size (image_width and image_height)')
-    T = _matrix(found['T'], (3,), f'{path}: T')
+    T = as_matrix(found['T'], (3,), f'{path}: T')
     units = str(values.get('units', '')).lower()
     if units not in ('', 'mm', 'm'):
         raise CalibrationError(f"{path}: units must be 'mm' or 'm', got {units!r}")

@@ -63,6 +63,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            FloatRange(0.1, 1000.0)),
     _param('pixel_size_um', defaults.PIXEL_SIZE_UM,
            'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
+    _param('raiv_input', defaults.RAIV_INPUT,
+           "raiv source: 'frame' = getDataFrame(), the raw 1600x1300 pair; 'ai' = getDataAi(), "
+           "the AI processor's input frames (size from getMemoryConfiguration())",
+           choices=defaults.RAIV_INPUTS),
+    _param('swap_left_right', defaults.SWAP_LEFT_RIGHT,
+           "raiv source: false = the maker's stereo-frame order (index 1 left, index 0 right); "
+           'true = the other way round (the depth node says when the pair looks swapped)'),
+    _param('exposure', defaults.EXPOSURE_KEEP,
+           "exposure in the device's units (raiv source; range from get_cam_ctrl_ranges()); "
+           f"{defaults.EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
+           read_only=False),
+    _param('gain', defaults.EXPOSURE_KEEP,
+           "gain in the device's units (raiv source; range from get_cam_ctrl_ranges()); "
+           f"{defaults.EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
+           read_only=False),
+    _param('auto_exposure', defaults.AUTO_EXPOSURE,
+           'raiv source: adjust exposure, then gain, once a second toward a mean level of 128 '
+           '(exposure and gain then follow; setting them by hand needs auto_exposure false)',
+           read_only=False),
     _param('sample_frames', defaults.SAMPLE_FRAMES,
            'sample source: render this many frames once, then replay them in a loop (no '
            'rendering per frame, 12.5 MB of memory per 1600x1300 bgr8 pair); 0 = render every '
@@ -113,6 +132,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
+EXPOSURE_PARAMETERS = ('exposure', 'gain', 'auto_exposure')
+"""Declared after the source opens: their ranges come from the device's camera control."""
 
 
 def default_values() -> dict[str, Any]:

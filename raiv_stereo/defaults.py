@@ -71,5 +71,10 @@ STREAM_TIMEOUT_S = 5.0
 STREAM_MAX_SENDERS = 1
 STREAM_COMPRESSIONS = ('any', 'none', 'png', 'jpeg')
 STREAM_COMPRESSION = 'any'
+RAIV_INPUTS = ('frame', 'ai')
+RAIV_INPUT = 'frame'  # getDataFrame(): the raw 1600x1300 stereo pair
+SWAP_LEFT_RIGHT = False  # False = the maker's stereo-frame example: index 1 left, index 0 right
+EXPOSURE_KEEP = -1  # exposure/gain parameter value that leaves the device's setting as it is
+AUTO_EXPOSURE = False
 STREAM_POLL_HZ = 200.0  # how often the node polls a pushed (stream, raiv) source
 ERROR_THROTTLE_S = 5.0

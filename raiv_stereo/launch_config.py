@@ -20,7 +20,7 @@ FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
 FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
-RAIV_SDK_MODULE = 'qCU_Data'
+RAIV_SDK_MODULE = 'qCU_Data'  # = sources.raiv.DATA_MODULE; not imported: launch stays light
 """The RAiV device's data-pipeline module; importable only on the camera itself."""
 
 

@@ -81,3 +81,11 @@ class StereoPipeline:
         return PipelineResult(left_rect, disparity, depth, {
             'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
             'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})
+
+    def match_exchanged(self, left_raw: np.ndarray, right_raw: np.ndarray) -> np.ndarray:
+        """Return the disparity with the raw images exchanged (right as left; pair_order check).
+
+        Rectified anew: each camera's maps must meet the image that camera took.
+        """
+        left_rect, right_rect = self.rectifier.rectify(to_gray(right_raw), to_gray(left_raw))
+        return self.matcher.compute(left_rect, right_rect)

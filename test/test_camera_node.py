@@ -118,7 +118,8 @@ def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.nda
 DESIGN_PARAMETERS = (
     'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id calibration_file '
     'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
-    'sample_frames images_left images_right images_list video_left video_right video_side_by_side '
+    'raiv_input swap_left_right exposure gain auto_exposure sample_frames images_left '
+    'images_right images_list video_left video_right video_side_by_side '
     'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
     'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
     'stream_max_senders stream_compression').split()

@@ -4,10 +4,10 @@ Runs on the RAiV camera (pure Python + numpy + OpenCV, no ROS). Pairs come from 
 (qCU_Data, the default), from image files (--from-files, for testing anywhere) or from the
 synthetic scene (--sample). It reconnects with backoff whenever the robot side goes away.
 
-SDK ASSUMPTION, NOT VERIFIED ON A DEVICE: getDataAi() returns a dict whose image and calibration
-keys are unknown; extraction reuses raiv_stereo.sources.raiv (left/right keys such as 'left',
-'left_image', 'imgL', a side-by-side 'image', calibration under 'calibration'/'calib'). The
-capture time is this device's time.time_ns() when getDataAi() returned a new pair.
+On the camera, pairs and the factory calibration come through the same SDK calls as the
+camera node's raiv source (raiv_stereo.sources.raiv: getDataFrame() or getDataAi(),
+load_calibration() + load_rectification()). The capture time is this device's time.time_ns() when
+the SDK returned a new pair.
 """
 
 from __future__ import annotations
@@ -163,36 +163,31 @@ class SampleProvider:
 
 
 class SdkProvider:
-    """Pairs and factory calibration from the device's qCU_Data pipeline (keys unverified)."""
+    """Pairs and factory calibration from the device's qCU_Data pipeline."""
 
-    def __init__(self) -> None:
+    def __init__(self, raiv_input: str, swap_left_right: bool, need_calibration: bool) -> None:
+        """Open the pipeline and read the factory calibration (SourceError/CalibrationError)."""
         from raiv_stereo.sources import raiv
-        self._raiv = raiv
         sdk = raiv.import_sdk()  # SourceError when absent
-        self._data = sdk.qCUData()
-        if not self._data.init():
-            raise RuntimeError('qCUData().init() returned False: is the camera pipeline '
-                               'running (device web interface)?')
+        self._device = raiv.RaivDevice(sdk, raiv_input, swap_left_right)
         self._calibration: dict[str, Any] | None = None
+        try:
+            self._calibration = raiv.read_device_calibration(sdk).to_dict()
+        except Exception as error:  # CalibrationError: say which call failed
+            if need_calibration:
+                raise
+            LOGGER.warning('device calibration not usable (%s); sending --calibration', error)
 
     def calibration(self) -> dict[str, Any] | None:
-        """Return the calibration last seen in the data dict."""
+        """Return the device's factory calibration (sensor size)."""
         return self._calibration
 
     def next(self) -> Pair | None:
-        """Return a pair when getDataAi() has a new one, else None."""
-        data = self._data.getDataAi()
-        if not data:
+        """Return a pair when the SDK has a new one, else None (SourceError for a bad one)."""
+        pair = self._device.read_pair()
+        if pair is None:
             return None
-        capture_time_ns = time.time_ns()
-        if isinstance(data, dict) and 'error' in data:
-            LOGGER.warning('getDataAi() reported an error: %s', data['error'])
-            return None
-        left, right = self._raiv.extract_pair(data)
-        calibration = self._raiv.extract_calibration(data, (left.shape[1], left.shape[0]))
-        if calibration is not None:
-            self._calibration = calibration.to_dict()
-        return Pair(left, right, capture_time_ns)
+        return Pair(pair[0], pair[1], time.time_ns())
 
 
 class FileCalibration:
@@ -300,6 +295,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--sample-scale', type=float, default=0.5,
                         help='--sample image size relative to 1600x1300 (default 0.5)')
     parser.add_argument('--loop', action='store_true', help='replay --from-files forever')
+    parser.add_argument('--raiv-input', choices=defaults.RAIV_INPUTS, default=defaults.RAIV_INPUT,
+                        help="SDK input: 'frame' = getDataFrame() (raw 1600x1300 pair, default), "
+                             "'ai' = getDataAi() (the AI processor's input frames)")
+    parser.add_argument('--swap-left-right', action='store_true',
+                        help="the SDK pair the other way round from the maker's stereo-frame "
+                             'example (index 0 left)')
     parser.add_argument('--mode', choices=('connect', 'listen'), default='connect',
                         help='connect to the robot (default; the node listens) or listen for it')
     parser.add_argument('--host', default=None,
@@ -337,7 +338,7 @@ def make_provider(args: argparse.Namespace) -> Any:
         return FileProvider(file_pairs(args.from_files), args.loop)
     if args.sample:
         return SampleProvider(args.sample_scale)
-    return SdkProvider()
+    return SdkProvider(args.raiv_input, args.swap_left_right, not args.calibration)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         provider = make_provider(args)
     except Exception as error:  # SDK absent (SourceError), no files, init failure
         print(f'raiv-stereo-sender: cannot read pairs: {error}', file=sys.stderr)
-        if not (args.from_files or args.sample):
+        if not (args.from_files or args.sample) and 'not importable' in str(error):
             print('raiv-stereo-sender: the RAiV SDK is only on the camera; here use '
                   '--from-files LEFT RIGHT or --sample', file=sys.stderr)
         return EXIT_UNAVAILABLE

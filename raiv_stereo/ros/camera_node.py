@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +28,8 @@ from std_msgs.msg import Header
 from raiv_stereo import calibration as calib
 from raiv_stereo import camera_params, defaults
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.exposure import AUTO_PERIOD_S, ExposureError, auto_exposure_step
+from raiv_stereo.param_table import IntRange
 from raiv_stereo.ros import memory
 from raiv_stereo.ros.conversions import (camera_info_msg, camera_model_from_msg, image_to_msg,
                                          ns_to_stamp)
@@ -90,8 +93,8 @@ class CameraNode(Node):
     def _setup(self) -> None:
         """Declare parameters, build calibration and source, then publishers, services, timer."""
         for spec in camera_params.PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, descriptor(
-                spec, dynamic_typing=camera_params.loosely_typed(spec)))
+            if spec.name not in camera_params.EXPOSURE_PARAMETERS:
+                self._declare(spec)
         values = self.parameter_values()
         problems = camera_params.camera_settings_problems(values)
         if problems:
@@ -107,6 +110,10 @@ class CameraNode(Node):
                                      values['pixel_size_um'])
         published = (file_calibration or nominal).scaled(self._scale)
         self._source = open_source(self._kind, values, published)
+        if file_calibration is None and self._source.calibration_problem:
+            raise CalibrationError(f'{self._source.calibration_problem}; or give '
+                                   'calibration_file (or left/right_calibration_file)')
+        self._declare_exposure()
         if file_calibration is not None:
             self._use_calibration(file_calibration, 'calibration file')
         elif self._source.calibration is not None:
@@ -145,10 +152,57 @@ class CameraNode(Node):
             f"source '{self._kind}', publishing {self._size[0]}x{self._size[1]} "
             f'{self._encoding} at {self._timer_text()}')
 
+    def _declare(self, spec: camera_params.ParamSpec) -> Any:
+        return self.declare_parameter(spec.name, spec.default, descriptor(
+            spec, dynamic_typing=camera_params.loosely_typed(spec))).value
+
+    def _declare_exposure(self) -> None:
+        """Declare exposure, gain, auto_exposure: the device's ranges and values when it has them.
+
+        A start value other than the device's is written at once; without a camera control any
+        value but the defaults is a setup error (a requested exposure is never silently ignored).
+        """
+        control = self._source.exposure_control
+        specs = [camera_params.BY_NAME[name] for name in camera_params.EXPOSURE_PARAMETERS]
+        self._exposure_ranges = None
+        if control is not None:
+            try:
+                ranges, current = control.ranges(), control.read()
+            except ExposureError as error:
+                raise CameraSetupError(f'camera control: {error}') from None
+            self._exposure_ranges = ranges
+            limits = {'exposure': (ranges.exposure_min, ranges.exposure_max, current[0]),
+                      'gain': (ranges.gain_min, ranges.gain_max, current[1])}
+            specs = [dataclasses.replace(spec, default=limits[spec.name][2],
+                                         value_range=IntRange(*limits[spec.name][:2]))
+                     if spec.name in limits else spec for spec in specs]
+        values = {spec.name: self._declare(spec) for spec in specs}
+        self._auto_exposure = bool(values['auto_exposure'])
+        self._auto_updating = False
+        self._last_auto_s = 0.0
+        if control is None:
+            if [values[spec.name] for spec in specs] != [spec.default for spec in specs]:
+                raise CameraSetupError(f'exposure, gain and auto_exposure: {self._no_control()}')
+            return
+        self._exposure = current
+        wanted = (values['exposure'], values['gain'])
+        if wanted != current:
+            try:
+                control.write(*wanted)
+            except ExposureError as error:
+                raise CameraSetupError(f'exposure/gain at start: {error}') from None
+            self._exposure = wanted
+
+    def _no_control(self) -> str:
+        """Say why this source has no exposure/gain control."""
+        reason = getattr(self._source, 'exposure_problem', '') if self._source else ''
+        return (f"source '{self._kind}' has no exposure/gain control" +
+                (f' ({reason})' if reason else ' (only the raiv source has one)'))
+
     def parameter_values(self) -> dict[str, Any]:
         """Return every declared parameter of the table by name (the options sources get)."""
         return {spec.name: camera_params.coerce(spec, self.get_parameter(spec.name).value)
-                for spec in camera_params.PARAMETERS}
+                for spec in camera_params.PARAMETERS if self.has_parameter(spec.name)}
 
     def _make_frame_ids(self, values: dict[str, Any]) -> tuple[str, str]:
         name = values['camera_name']
@@ -309,6 +363,30 @@ class CameraNode(Node):
         self._published += 1
         for listener in list(self._listeners):
             listener(stamp, frame)
+        if self._auto_exposure:
+            self._auto_exposure_step(frame.left)
+
+    def _auto_exposure_step(self, image: np.ndarray) -> None:
+        """Once per AUTO_PERIOD_S: move exposure/gain toward the target level, then show them."""
+        now = time.monotonic()
+        if now - self._last_auto_s < AUTO_PERIOD_S:
+            return
+        self._last_auto_s = now
+        wanted = auto_exposure_step(float(image.mean()), *self._exposure, self._exposure_ranges)
+        if wanted == self._exposure:
+            return
+        try:
+            self._source.exposure_control.write(*wanted)
+        except ExposureError as error:
+            self._error(f'auto_exposure: {error}')
+            return
+        self._exposure = wanted
+        self._auto_updating = True
+        try:
+            self.set_parameters([Parameter('exposure', value=wanted[0]),
+                                 Parameter('gain', value=wanted[1])])
+        finally:
+            self._auto_updating = False
 
     # --- set_camera_info ---------------------------------------------------------------------
 
@@ -401,8 +479,42 @@ class CameraNode(Node):
             values[param.name] = value
         if not problems:
             problems = camera_params.camera_settings_problems(values)
+        if not problems:
+            problems = self._exposure_problems(params, values)
         if problems:
             return SetParametersResult(successful=False, reason='; '.join(problems))
+        return self._write_exposure(params, values)
+
+    def _exposure_problems(self, params: list[Parameter], values: dict[str, Any]) -> list[str]:
+        """Return why an exposure/gain/auto_exposure change cannot be made (empty = it can)."""
+        names = {param.name for param in params} & set(camera_params.EXPOSURE_PARAMETERS)
+        if not names or self._auto_updating:
+            return []
+        if self._source is None or self._source.exposure_control is None:
+            return [self._no_control()]
+        if names & {'exposure', 'gain'} and values['auto_exposure']:
+            return ['auto_exposure is true, so exposure and gain follow the image; set '
+                    'auto_exposure false first to set them by hand']
+        return []
+
+    def _write_exposure(self, params: list[Parameter], values: dict[str, Any]
+                        ) -> SetParametersResult:
+        """Write a new exposure/gain to the device; its refusal rejects the parameter change.
+
+        The only change applied before the post-set callback: the device's answer is the check.
+        """
+        names = {param.name for param in params}
+        if self._auto_updating or not names & {'exposure', 'gain'}:
+            return SetParametersResult(successful=True)
+        wanted = (values['exposure'], values['gain'])
+        if wanted != self._exposure:
+            try:
+                self._source.exposure_control.write(*wanted)
+            except ExposureError as error:
+                self.get_logger().error(f'rejected {sorted(names)}: {error}')
+                return SetParametersResult(successful=False, reason=str(error))
+            self._exposure = wanted
+            self.get_logger().info(f'exposure {wanted[0]}, gain {wanted[1]}')
         return SetParametersResult(successful=True)
 
     def _on_parameters_set(self, params: list[Parameter]) -> None:
@@ -411,6 +523,7 @@ class CameraNode(Node):
         values = self.parameter_values()
         self._encoding = values['encoding']
         self._frame_ids = self._make_frame_ids(values)
+        self._auto_exposure = bool(values['auto_exposure'])
         if 'rate_hz' in names and float(values['rate_hz']) != self._rate_hz:
             self._rate_hz = float(values['rate_hz'])
             if not self._finished:

@@ -28,6 +28,7 @@ from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
 from raiv_stereo import defaults, depth_params
+from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.calibration import (CalibrationError, CameraModel, StereoCalibration,
                                      rectified_pinhole)
 from raiv_stereo.ros import conversions, memory
@@ -123,6 +124,7 @@ class DepthNode(Node):
         self._stats = _Stats(processing_ms=self.processing_times_ms)
         self._error_times: dict[str, float] = {}
         self._started_s = time.monotonic()
+        self.pair_order = PairOrderCheck()
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
 
@@ -391,6 +393,8 @@ class DepthNode(Node):
                 depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
                 keep_nan=bool(values['point_cloud_keep_nan'])))
 
+        if not self.pair_order.done:
+            self._check_pair_order(core, result, left_raw, right_raw)
         x0, y0, x1, y1 = window
         inside = depth_m[y0:y1, x0:x1]
         share = float(np.isfinite(inside).mean()) if inside.size else 0.0
@@ -402,6 +406,22 @@ class DepthNode(Node):
                 f'({matcher.num_disparities} disparities)')
             self._stats.working_size = f'{width_px}x{height_px}'
         return core_ms
+
+    def _check_pair_order(self, core: Any, result: Any, left_raw: np.ndarray,
+                          right_raw: np.ndarray) -> None:
+        """Match the first pairs exchanged too; say once if left and right look swapped."""
+        check = self.pair_order
+        check.add(result.disparity_px, core.match_exchanged(left_raw, right_raw))
+        if not check.done:
+            return
+        if check.verdict == 'swapped':
+            self.get_logger().error(
+                f'left and right look swapped ({check.figures()}). Exchange them at the source: '
+                f'{self._topic(0)} must carry the left camera (for source raiv set camera_node '
+                'swap_left_right to the other value; else swap the left/right devices, files or '
+                'topic remappings)')
+        else:
+            self.get_logger().info(f'left/right order: {check.summary()}')
 
     # --- timers (executor thread) --------------------------------------------------------------
 
@@ -502,11 +522,15 @@ class DepthNode(Node):
                 'valid pixels %': f'{valid:.1f}',
                 'search window': s.search_window,
                 'working size': s.working_size,
+                'left/right order': self.pair_order.summary(),
             }
             last_problem = s.last_problem
         status = DiagnosticStatus(name='raiv_stereo: depth_node',
                                   hardware_id=self.get_fully_qualified_name())
-        if fps > 0:
+        if self.pair_order.verdict == 'swapped':
+            status.level = DiagnosticStatus.ERROR
+            status.message = 'left and right images look swapped'
+        elif fps > 0:
             status.level, status.message = DiagnosticStatus.OK, f'{fps:.1f} fps'
         else:
             status.level = DiagnosticStatus.WARN

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.exposure import ExposureControl
 
 
 @dataclass
@@ -37,6 +38,10 @@ class FrameSource(abc.ABC):
 
     calibration: StereoCalibration | None = None
     """Set by sources that know their own calibration (the RAiV device, the network stream)."""
+    calibration_problem: str | None = None
+    """Why a source that should know its calibration could not read it (None = no problem)."""
+    exposure_control: ExposureControl | None = None
+    """Exposure and gain of the camera, for sources that can set them (the RAiV device)."""
 
     @abc.abstractmethod
     def read(self) -> StereoFrame | None:

