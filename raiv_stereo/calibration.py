@@ -380,8 +380,10 @@ def _opencv_values(path: str) -> dict[str, Any]:
         raise CalibrationError(f'calibration file {path} does not exist')
     try:
         storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
-    except cv2.error as error:
-        raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file: {error}') from None
+    except (cv2.error, SystemError):  # OpenCV's parser raises SystemError for some files
+        raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file (it does not parse); '
+                               'give an OpenCV stereo file (K1, D1, K2, D2, R, T, image size) '
+                               'or a left/right camera_info YAML pair') from None
     try:
         if not storage.isOpened():
             raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file')

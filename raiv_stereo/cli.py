@@ -11,6 +11,15 @@ _COMMAND_MODULES = ('raiv_stereo.offline', 'raiv_stereo.demo', 'raiv_stereo.view
                     'raiv_stereo.bench')
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every default, except where there is none (None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None:
+            return action.help or ''
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(

@@ -11,6 +11,7 @@ import argparse
 import os
 import random
 import statistics
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import cv2
 import numpy as np
 
 from raiv_stereo import defaults, launch_config
+from raiv_stereo.cli import HelpFormatter
+from raiv_stereo.offline import add_depth_range, geometry_problems
 
 
 def ensure_local_dds() -> str:
@@ -94,6 +97,14 @@ def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: flo
     return np.hstack([left_bgr, depth_color, legend])
 
 
+def demo_launch_arguments(args: argparse.Namespace) -> dict[str, str]:
+    """Return the launch arguments depth.launch.py would get for these demo options."""
+    return {'namespace': args.namespace, 'source': 'sample',
+            'focal_length_mm': f'{args.focal_length_mm:g}',
+            'min_depth_mm': f'{args.min_depth_mm:g}', 'max_depth_mm': f'{args.max_depth_mm:g}',
+            'scale': f'{args.scale:g}', 'rate_hz': f'{args.rate_hz:g}'}
+
+
 def run_demo(args: argparse.Namespace) -> DemoResult:
     """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
     import rclpy
@@ -108,11 +119,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
-    launch_args = {'namespace': args.namespace, 'source': 'sample',
-                   'focal_length_mm': f'{args.focal_length_mm:g}',
-                   'min_depth_mm': f'{args.min_depth_mm:g}',
-                   'max_depth_mm': f'{args.max_depth_mm:g}', 'scale': f'{args.scale:g}',
-                   'rate_hz': f'{args.rate_hz:g}'}
+    launch_args = demo_launch_arguments(args)
     camera_params = launch_config.camera_parameters(launch_args)
     depth_params = launch_config.depth_parameters(launch_args)
     out_dir = Path(args.out)
@@ -259,7 +266,18 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo and print what it measured."""
+    """Run the demo and print what it measured; unusable options are one error line, exit 1."""
+    try:  # the launch files' own rules first (RAiV lenses, scale range), then the geometry
+        launch_config.camera_parameters(demo_launch_arguments(args))
+        launch_config.depth_parameters(demo_launch_arguments(args))
+        problems = geometry_problems(args)
+        if not args.seconds > 0:
+            problems.append(f'--seconds must be positive, got {args.seconds:g}')
+    except launch_config.LaunchArgumentError as error:
+        problems = [str(error)]
+    if problems:
+        print(f'raiv-stereo demo: error: {"; ".join(problems)}', file=sys.stderr)
+        return 1
     domain = ensure_local_dds()
     print(f'ROS_DOMAIN_ID={domain}, DDS discovery '
           f'{os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"]}; running {args.seconds:g} s ...',
@@ -273,15 +291,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Register the `demo` subcommand."""
     parser = subparsers.add_parser(
         'demo', help='run the camera and depth nodes on the sample scene over real ROS topics',
+        formatter_class=HelpFormatter,
         description=__doc__.splitlines()[0])
     parser.add_argument('--seconds', type=float, default=8.0, help='measurement time (s)')
     parser.add_argument('--out', default='demo_output', help='folder for the pictures')
-    parser.add_argument('--namespace', default=defaults.NAMESPACE)
-    parser.add_argument('--scale', type=float, default=defaults.SCALE)
-    parser.add_argument('--min-depth-mm', type=float, default=defaults.MIN_DEPTH_MM)
-    parser.add_argument('--max-depth-mm', type=float, default=defaults.MAX_DEPTH_MM)
-    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM)
-    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ)
+    parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
+    parser.add_argument('--scale', type=float, default=defaults.SCALE,
+                        help='depth working scale (0.25..1)')
+    add_depth_range(parser)
+    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
+                        help='RAiV lens focal length, mm')
+    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
+                        help='camera rate, Hz')
     parser.add_argument('--evaluate-frames', type=int, default=5,
                         help='frames compared with ground truth')
     parser.set_defaults(func=run)

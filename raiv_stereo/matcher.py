@@ -146,11 +146,25 @@ class StereoMatcher:
         disparity[invalid] = np.nan
         return disparity
 
+    def size_problem(self, width_px: int, height_px: int) -> str | None:
+        """Return why images of this size cannot be matched (smaller than window or block)."""
+        need_w = max(self.max_disparity, 0) + self.settings.block_size + 1
+        if width_px >= need_w and height_px >= self.settings.block_size:
+            return None
+        return (f'the images are {width_px}x{height_px} px at the working scale, too small for '
+                f'the search window ({self.min_disparity}..{self.max_disparity} px) and the '
+                f'{self.settings.block_size} px block: matching needs at least {need_w} px of '
+                f'width and {self.settings.block_size} of height (use larger images, a larger '
+                'scale, or a farther depth range)')
+
     def compute(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
         """Return the float32 disparity (px) of the rectified left image; NaN = no match."""
         if left_rect.shape != right_rect.shape:
             raise ValueError(f'left {left_rect.shape} and right {right_rect.shape} rectified '
                              'images differ in size')
+        problem = self.size_problem(left_rect.shape[1], left_rect.shape[0])
+        if problem:
+            raise ValueError(problem)
         return self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
 
     def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:

@@ -11,13 +11,16 @@ import cv2
 import numpy as np
 
 from raiv_stereo import defaults
+from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.calibration import (CalibrationError, StereoCalibration, focal_px_from_lens,
                                      load_calibration, raiv_nominal, rectified_pinhole,
                                      save_camera_info_yaml, scaled_size)
-from raiv_stereo.depth import colorize_depth, depth_m_to_mm_u16
+from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16
 from raiv_stereo.matcher import MatcherSettings, disparity_px, search_window, settings_problems
 from raiv_stereo.pipeline import StereoPipeline
 
+DEPTH_PNG_MAX_M = 65.535
+"""The deepest depth a 16-bit millimetre PNG holds."""
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 """The depths of the maker's published depth-vs-disparity table."""
 
@@ -28,15 +31,24 @@ class OfflineError(Exception):
 
 def _add_geometry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--baseline-mm', type=float, default=defaults.BASELINE_MM,
-                        help='stereo baseline in mm (default %(default)g)')
+                        help='stereo baseline in mm')
     parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
-                        help='lens focal length in mm (default %(default)g)')
+                        help='lens focal length in mm')
     parser.add_argument('--pixel-size-um', type=float, default=defaults.PIXEL_SIZE_UM,
-                        help='pixel pitch in micrometres (default %(default)g)')
-    parser.add_argument('--scale', type=float, default=defaults.SCALE,
-                        help='working resolution relative to the input (default %(default)g)')
-    parser.add_argument('--min-depth-mm', type=float, default=defaults.MIN_DEPTH_MM)
-    parser.add_argument('--max-depth-mm', type=float, default=defaults.MAX_DEPTH_MM)
+                        help='pixel pitch in micrometres')
+    parser.add_argument('--scale', type=float, default=None,
+                        help=f'working resolution relative to the input (default '
+                             f'{defaults.SCALE:g}; 1 with --rectified, so outputs line up with '
+                             'the input pixels)')
+    add_depth_range(parser)
+
+
+def add_depth_range(parser: argparse.ArgumentParser) -> None:
+    """Add --min-depth-mm and --max-depth-mm (range, depth and demo)."""
+    parser.add_argument('--min-depth-mm', type=float, default=defaults.MIN_DEPTH_MM,
+                        help='nearest depth searched, mm')
+    parser.add_argument('--max-depth-mm', type=float, default=defaults.MAX_DEPTH_MM,
+                        help='farthest depth searched, mm')
 
 
 def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: float, scale: float,
@@ -62,26 +74,52 @@ def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: floa
     return '\n'.join(lines)
 
 
+def geometry_problems(args: argparse.Namespace) -> list[str]:
+    """Return what is wrong with the lens, scale and depth-range options (empty = usable)."""
+    problems = [f'--{name.replace("_", "-")} must be positive, got {getattr(args, name):g}'
+                for name in ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'scale')
+                if hasattr(args, name) and not getattr(args, name) > 0]
+    if not 0 < args.min_depth_mm < args.max_depth_mm:
+        problems.append(f'--min-depth-mm ({args.min_depth_mm:g}) must be positive and below '
+                        f'--max-depth-mm ({args.max_depth_mm:g})')
+    return problems
+
+
 def _run_range(args: argparse.Namespace) -> int:
+    args.scale = defaults.SCALE if args.scale is None else args.scale
+    problems = geometry_problems(args)
+    if problems:
+        print(f'raiv-stereo range: error: {"; ".join(problems)}', file=sys.stderr)
+        return 1
     print(range_report(args.focal_length_mm, args.baseline_mm, args.pixel_size_um, args.scale,
                        args.min_depth_mm, args.max_depth_mm))
     return 0
 
 
-def _read_image(path: str) -> np.ndarray:
+def _read_image(path: str, notes: list[str]) -> np.ndarray:
+    """Read an image as 8-bit grey or BGR; a 16-bit file is scaled down (said in `notes`)."""
     if not Path(path).is_file():
         raise OfflineError(f'no image file {path!r}')
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise OfflineError(f'cannot read image {path!r} (missing, or not an image OpenCV reads)')
+        raise OfflineError(f'cannot read image {path!r} (not an image OpenCV reads)')
+    if image.dtype == np.uint16:
+        notes.append(f'{path} is 16-bit: matched as 8-bit (value / 256)')
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise OfflineError(f'{path} has {image.dtype} pixels; give 8- or 16-bit images')
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
 
 
 def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCalibration:
     """Return the calibration the options describe, for raw images of `size` (w, h)."""
     if args.rectified:
-        if not args.focal_px:
+        if args.focal_px is None:
             raise OfflineError('--rectified needs --focal-px (and --baseline-mm)')
+        if not args.focal_px > 0:
+            raise OfflineError(f'--focal-px must be positive, got {args.focal_px:g}')
         return rectified_pinhole(args.focal_px, args.baseline_mm / 1000.0, *size)
     if args.calibration:
         calibration = load_calibration(args.calibration)
@@ -99,13 +137,34 @@ def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCa
     return nominal.with_size(*size)
 
 
+def _output_folder(out: Path) -> Path:
+    """Return `out` as an existing folder, or raise OfflineError saying why it cannot be one."""
+    if out.exists() and not out.is_dir():
+        raise OfflineError(f'--out {out} is a file; give a folder for the outputs')
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OfflineError(f'cannot create the output folder {out}: '
+                           f'{error.strerror.lower()}') from None
+    return out
+
+
+def searched_depth_range_m(pipeline: StereoPipeline) -> tuple[float, float]:
+    """Return the depths (m) the search window covers: the colour range of depth_color.png."""
+    f_b = pipeline.working.focal_px * pipeline.working.baseline_m
+    matcher = pipeline.matcher
+    near_m = f_b / max(matcher.max_disparity, 1)
+    far_m = f_b / matcher.min_disparity if matcher.min_disparity > 0 else 100.0 * near_m
+    return near_m, far_m
+
+
 def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
-    settings = pipeline.settings
+    near_m, far_m = searched_depth_range_m(pipeline)
+    colour = colorize_depth(result.depth_m, near_m, far_m)
     files = {'depth_mm.png': depth_m_to_mm_u16(result.depth_m),
              'disparity.pfm': result.disparity_px,
-             'depth_color.png': colorize_depth(result.depth_m, settings.min_depth_mm / 1000.0,
-                                               settings.max_depth_mm / 1000.0)}
-    out.mkdir(parents=True, exist_ok=True)
+             'depth_color.png': np.hstack([colour, depth_legend(colour.shape[0], near_m,
+                                                                 far_m)])}
     written = []
     for name, image in files.items():
         if not cv2.imwrite(str(out / name), image):
@@ -116,8 +175,12 @@ def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
 
 
 def _run_depth(args: argparse.Namespace) -> int:
+    notes: list[str] = []
+    if args.scale is None:
+        args.scale = 1.0 if args.rectified else defaults.SCALE
     try:
-        left, right = _read_image(args.left), _read_image(args.right)
+        out = _output_folder(Path(args.out))
+        left, right = _read_image(args.left, notes), _read_image(args.right, notes)
         if left.shape != right.shape:
             raise OfflineError(f'left is {left.shape[1]}x{left.shape[0]}, right is '
                                f'{right.shape[1]}x{right.shape[0]}: a stereo pair must match')
@@ -128,14 +191,14 @@ def _run_depth(args: argparse.Namespace) -> int:
             min_disparity=(args.min_disparity or 0) if explicit else None,
             num_disparities=args.num_disparities, block_size=args.block_size,
             mode=args.mode, post_filter=args.post_filter)
-        problems = settings_problems(settings)
+        problems = geometry_problems(args) or settings_problems(settings)
         if problems:
             raise OfflineError('; '.join(problems))
         started = time.perf_counter()
         pipeline = StereoPipeline(calibration, args.scale, settings)
         setup_ms = (time.perf_counter() - started) * 1e3
         result = pipeline.process(left, right, mask_out_of_range=args.mask_out_of_range)
-        written = _write_outputs(Path(args.out), result, pipeline)
+        written = _write_outputs(out, result, pipeline)
     except (OfflineError, CalibrationError, ValueError, OSError) as error:
         print(f'raiv-stereo depth: error: {error}', file=sys.stderr)
         return 1
@@ -145,6 +208,12 @@ def _run_depth(args: argparse.Namespace) -> int:
           f'disparities {pipeline.matcher.min_disparity}..{pipeline.matcher.max_disparity} px')
     print(f'time (ms): maps {setup_ms:.1f} (once), {timings}')
     print(f'valid depth: {100 * result.valid_share():.1f} % of pixels')
+    too_far = int(np.count_nonzero(result.depth_m > DEPTH_PNG_MAX_M))
+    if too_far:
+        notes.append(f'{too_far} pixels deeper than {DEPTH_PNG_MAX_M:g} m are 0 in depth_mm.png '
+                     '(16-bit millimetres); disparity.pfm has them')
+    for note in notes:
+        print(f'note: {note}')
     for path in written:
         print(f'wrote {path}')
     return 0
@@ -153,14 +222,16 @@ def _run_depth(args: argparse.Namespace) -> int:
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Register the `range` and `depth` subcommands."""
     range_parser = subparsers.add_parser(
-        'range', help="print the maker's depth-vs-disparity table and a range's SGBM window")
+        'range', formatter_class=HelpFormatter,
+        help="print the maker's depth-vs-disparity table and a range's SGBM window")
     _add_geometry(range_parser)
     range_parser.set_defaults(func=_run_range)
 
     depth_parser = subparsers.add_parser(
-        'depth', help='compute depth for one stereo pair of image files')
-    depth_parser.add_argument('left')
-    depth_parser.add_argument('right')
+        'depth', formatter_class=HelpFormatter,
+        help='compute depth for one stereo pair of image files')
+    depth_parser.add_argument('left', help='left image file')
+    depth_parser.add_argument('right', help='right image file')
     depth_parser.add_argument('--out', required=True, help='output folder')
     depth_parser.add_argument('--calibration', nargs='+', metavar='FILE',
                               help='LEFT.yaml RIGHT.yaml (camera_info pair) or one OpenCV '
@@ -173,10 +244,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                               help='explicit search window start (with --num-disparities)')
     depth_parser.add_argument('--num-disparities', type=int,
                               help='explicit search window size, a multiple of 16')
-    depth_parser.add_argument('--block-size', type=int, default=defaults.BLOCK_SIZE)
-    depth_parser.add_argument('--mode', default=defaults.SGBM_MODE, choices=defaults.SGBM_MODES)
+    depth_parser.add_argument('--block-size', type=int, default=defaults.BLOCK_SIZE,
+                              help='SGBM block size, odd')
+    depth_parser.add_argument('--mode', default=defaults.SGBM_MODE, choices=defaults.SGBM_MODES,
+                              help='SGBM mode')
     depth_parser.add_argument('--post-filter', default=defaults.POST_FILTER,
-                              choices=defaults.POST_FILTERS)
+                              choices=defaults.POST_FILTERS, help='disparity post-filter')
     depth_parser.add_argument('--mask-out-of-range', action='store_true',
                               help='drop depths outside --min/--max-depth-mm')
     depth_parser.set_defaults(func=_run_depth)

@@ -149,7 +149,7 @@ def test_offline_depth_command_writes_the_four_files(tmp_path, distorted_pair, c
     colour = cv2.imread(str(out / 'depth_color.png'))
     info = load_camera_info_yaml(out / 'camera_info.yaml')
     assert depth_mm.dtype == np.uint16 and depth_mm.shape == (650, 800)
-    assert disparity.shape == (650, 800) and colour.shape == (650, 800, 3)
+    assert disparity.shape == (650, 800) and colour.shape == (650, 890, 3)  # + 90 px scale bar
     working = rectifier_for(calibration, 0.5).working
     assert np.allclose(info.P, working.left.P) and (info.width_px, info.height_px) == (800, 650)
     truth_mm = truth_depth_m(working, sample_scene(), 0.0) * 1000.0
