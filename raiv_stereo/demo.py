@@ -267,9 +267,10 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured; unusable options are one error line, exit 1."""
+    launch_args = demo_launch_arguments(args)
     try:  # the launch files' own rules first (RAiV lenses, scale range), then the geometry
-        launch_config.camera_parameters(demo_launch_arguments(args))
-        launch_config.depth_parameters(demo_launch_arguments(args))
+        launch_config.camera_parameters(launch_args)
+        launch_config.depth_parameters(launch_args)
         problems = geometry_problems(args)
         if not args.seconds > 0:
             problems.append(f'--seconds must be positive, got {args.seconds:g}')

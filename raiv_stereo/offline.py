@@ -15,12 +15,10 @@ from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.calibration import (CalibrationError, StereoCalibration, focal_px_from_lens,
                                      load_calibration, raiv_nominal, rectified_pinhole,
                                      save_camera_info_yaml, scaled_size)
-from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16
+from raiv_stereo.depth import MAX_DEPTH_MM_U16, colorize_depth, depth_legend, depth_m_to_mm_u16
 from raiv_stereo.matcher import MatcherSettings, disparity_px, search_window, settings_problems
 from raiv_stereo.pipeline import StereoPipeline
 
-DEPTH_PNG_MAX_M = 65.535
-"""The deepest depth a 16-bit millimetre PNG holds."""
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 """The depths of the maker's published depth-vs-disparity table."""
 
@@ -208,10 +206,10 @@ def _run_depth(args: argparse.Namespace) -> int:
           f'disparities {pipeline.matcher.min_disparity}..{pipeline.matcher.max_disparity} px')
     print(f'time (ms): maps {setup_ms:.1f} (once), {timings}')
     print(f'valid depth: {100 * result.valid_share():.1f} % of pixels')
-    too_far = int(np.count_nonzero(result.depth_m > DEPTH_PNG_MAX_M))
-    if too_far:
-        notes.append(f'{too_far} pixels deeper than {DEPTH_PNG_MAX_M:g} m are 0 in depth_mm.png '
-                     '(16-bit millimetres); disparity.pfm has them')
+    too_far = int(np.count_nonzero(np.rint(result.depth_m * 1000.0) > MAX_DEPTH_MM_U16))
+    if too_far:  # depth_m_to_mm_u16's rule: what does not fit is written as 0
+        notes.append(f'{too_far} pixels deeper than {MAX_DEPTH_MM_U16 / 1000:g} m are 0 in '
+                     'depth_mm.png (16-bit millimetres); disparity.pfm has them')
     for note in notes:
         print(f'note: {note}')
     for path in written:

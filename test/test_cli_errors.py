@@ -118,3 +118,16 @@ def test_depth_color_follows_the_searched_range_and_carries_a_scale_bar(pair):
     assert share > 0.8, (expected, np.median(centre, axis=0))
     default = colorize_depth(np.full((1, 1), 0.8125, np.float32), 0.3, 3.0)[0, 0]
     assert np.abs(default.astype(int) - expected).max() > 30  # not the 300-3000 mm colours
+
+
+def test_depths_a_16_bit_png_cannot_hold_are_counted(pair):
+    # f = 100000 px, B = 65 mm: every disparity of the 0..15 px window is >= 433 m away.
+    proc = run('depth', 'left.png', 'right.png', '--out', 'o', '--rectified', '--focal-px',
+               '100000', '--min-disparity', '0', '--num-disparities', '16', cwd=pair)
+    assert proc.returncode == 0, proc.stderr
+    disparity = cv2.imread(str(pair / 'o' / 'disparity.pfm'), cv2.IMREAD_UNCHANGED)
+    matched = int(np.count_nonzero(np.isfinite(disparity) & (disparity > 0)))
+    assert matched > 1000
+    assert f'note: {matched} pixels deeper than 65.535 m are 0 in depth_mm.png (16-bit ' \
+        'millimetres); disparity.pfm has them' in proc.stdout
+    assert not cv2.imread(str(pair / 'o' / 'depth_mm.png'), cv2.IMREAD_UNCHANGED).any()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import logging
 import os
 import select
@@ -167,13 +168,14 @@ class SdkProvider:
 
     def __init__(self, raiv_input: str, swap_left_right: bool, need_calibration: bool) -> None:
         """Open the pipeline and read the factory calibration (SourceError/CalibrationError)."""
+        from raiv_stereo.calibration import CalibrationError
         from raiv_stereo.sources import raiv
         sdk = raiv.import_sdk()  # SourceError when absent
         self._device = raiv.RaivDevice(sdk, raiv_input, swap_left_right)
         self._calibration: dict[str, Any] | None = None
         try:
             self._calibration = raiv.read_device_calibration(sdk).to_dict()
-        except Exception as error:  # CalibrationError: say which call failed
+        except CalibrationError as error:  # it names the call that failed
             if need_calibration:
                 raise
             LOGGER.warning('device calibration not usable (%s); sending --calibration', error)
@@ -350,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         provider = make_provider(args)
     except Exception as error:  # SDK absent (SourceError), no files, init failure
         print(f'raiv-stereo-sender: cannot read pairs: {error}', file=sys.stderr)
-        if not (args.from_files or args.sample) and 'not importable' in str(error):
+        from raiv_stereo.sources.raiv import DATA_MODULE
+        if not (args.from_files or args.sample) and importlib.util.find_spec(DATA_MODULE) is None:
             print('raiv-stereo-sender: the RAiV SDK is only on the camera; here use '
                   '--from-files LEFT RIGHT or --sample', file=sys.stderr)
         return EXIT_UNAVAILABLE
