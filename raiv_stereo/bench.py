@@ -14,6 +14,7 @@ import os
 import platform
 import resource
 import shutil
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -792,6 +793,8 @@ def markdown(report: dict) -> str:
              '/ wall time (200 % = both cores). load = 1-minute load average when measured '
              '(other work on the machine; the two methods are timed frame by frame in turn so '
              'both see it alike).', '']
+    if report.get('command'):
+        lines += [f'Made by `{report["command"]}` (OpenCV {info["opencv"]}).', '']
     if report.get('speed'):
         lines += ['## 1. Speed, same frames, one process', '',
                   '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
@@ -976,9 +979,14 @@ def write_plots(report: dict, out: Path) -> list[Path]:
 
 # --- the command --------------------------------------------------------------------------------
 
-def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
-    """Run every measurement the options ask for and return the report (plain data)."""
-    report: dict = {'machine': machine(), 'quick': bool(args.quick), 'notes': []}
+def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
+              report: dict | None = None) -> dict:
+    """Run every measurement the options ask for into `report` (plain data) and return it.
+
+    Sections are filled in as they finish, so an interrupted run leaves the finished ones.
+    """
+    report = {} if report is None else report
+    report.update({'machine': machine(), 'quick': bool(args.quick), 'notes': []})
     frames = args.frames or (3 if args.quick else 12)
     calibration = rig()
     log('rendering frames ...')
@@ -1009,23 +1017,33 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> d
         report['window'] = bench_window(calibration, pairs, [16, 32, 64, 96, 128, 192, 256],
                                         6)
         report['stages'] = bench_stages(calibration, pairs, frames)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report['files'] = [str(p) for p in write_plots(report, out)]
-    text = markdown(report)
-    (out / 'bench.md').write_text(text)
-    (out / 'bench.json').write_text(json.dumps(report, indent=1, default=float))
-    report['files'] += [str(out / 'bench.md'), str(out / 'bench.json')]
     return report
 
 
+def write_report(report: dict, out: Path) -> list[Path]:
+    """Write bench.md, bench.json and the plots into `out`; return the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_plots(report, out)
+    (out / 'bench.md').write_text(markdown(report))
+    (out / 'bench.json').write_text(json.dumps(report, indent=1, default=float))
+    return [*files, out / 'bench.md', out / 'bench.json']
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark, print the Markdown table and where the files went."""
-    report = run_bench(args, log=lambda text: print(text, flush=True))
+    """Run the benchmark, print the Markdown table and where the files went (Ctrl-C: so far)."""
+    report: dict = {'command': shlex.join(['raiv-stereo', *sys.argv[1:]])}
+    interrupted = False
+    try:
+        run_bench(args, log=lambda text: print(text, flush=True), report=report)
+    except KeyboardInterrupt:
+        interrupted = True
+        report.setdefault('notes', []).append(
+            'INTERRUPTED (Ctrl-C): only the sections finished before it are here.')
+    files = write_report(report, Path(args.out))
     print(markdown(report))
-    for path in report['files']:
+    for path in files:
         print(f'wrote {path}')
-    return 0
+    return 130 if interrupted else 0
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:

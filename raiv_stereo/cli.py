@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 # Subcommand modules; each has add_parsers(subparsers) registering `func(args) -> int`.
@@ -44,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, 'func', None):
         parser.print_help()
         return 2
+    # Ctrl-C stops every command, even one started where SIGINT is ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        print(f'raiv-stereo {args.command}: interrupted', file=sys.stderr)
         return 130
 
 

@@ -25,6 +25,10 @@ from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.offline import add_depth_range, geometry_problems
 
 
+KEEP_UP_SHARE = 0.9
+"""Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
+
+
 def ensure_local_dds() -> str:
     """Keep DDS on this host and pick a domain unless the user set one; return the domain id."""
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -79,6 +83,8 @@ class DemoResult:
     accuracy: list[DepthAccuracy] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     processing_ms: list[float] = field(default_factory=list)
+    dropped: int = 0
+    interrupted: bool = False
 
     @property
     def fps(self) -> float:
@@ -110,14 +116,14 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import CameraInfo, Image
     from stereo_msgs.msg import DisparityImage
 
-    from raiv_stereo.calibration import rectified_pinhole
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
-    from raiv_stereo.scene import sample_scene, truth_depth_m
+    from raiv_stereo.scene import sample_scene
 
     launch_args = demo_launch_arguments(args)
     camera_params = launch_config.camera_parameters(launch_args)
@@ -133,7 +139,9 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     def overrides(params: dict) -> list[Parameter]:
         return [Parameter(name, value=value) for name, value in params.items()]
 
-    rclpy.init()
+    # No rclpy signal handlers: Ctrl-C raises KeyboardInterrupt here, and the demo stops measuring
+    # and reports what it has (rclpy's own handler would shut the context down under it).
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
         camera = CameraNode(namespace=args.namespace,
                             parameter_overrides=overrides(camera_params))
@@ -174,54 +182,55 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         spinner.start()
 
         # Warm up (first frames build maps and the matcher), then measure.
-        deadline = time.monotonic() + 30.0
-        while result.frames < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if result.frames < 2:
-            raise RuntimeError('no depth image arrived within 30 s; is DDS working on this host?')
-        with lock:
-            result.frames, result.latencies_ms = 0, []
         started = time.monotonic()
-        evaluated: set[tuple[int, int]] = set()
-        while time.monotonic() - started < args.seconds:
-            time.sleep(0.2)
+        dropped0 = depth_node.dropped_frames
+        try:
+            deadline = started + 30.0
+            while result.frames < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if result.frames < 2:
+                raise RuntimeError('no depth image arrived within 30 s; is DDS working on this '
+                                   'host?')
             with lock:
-                msg, disparity, info = (latest.get(k) for k in ('depth', 'disparity', 'info'))
-            if any(v is None for v in (msg, disparity, info)) or \
-                    len(result.accuracy) >= args.evaluate_frames:
-                continue
-            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-            scene_time_s = scene_times.get(key)
-            if key in evaluated or scene_time_s is None:
-                continue
-            evaluated.add(key)
-            depth_m = msg_to_image(msg).astype(np.float32)
-            if msg.encoding == '16UC1':
-                depth_m = np.where(depth_m > 0, depth_m / 1000.0, np.nan).astype(np.float32)
-            working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,
-                                        info.k[2], info.k[5])
-            truth = truth_depth_m(working, scene, scene_time_s)
-            window = disparity.valid_window
-            result.accuracy.append(DepthAccuracy.measure(
-                depth_m, truth, args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0,
-                (window.x_offset, window.y_offset, window.x_offset + window.width,
-                 window.y_offset + window.height)))
+                result.frames, result.latencies_ms = 0, []
+                depth_node.processing_times_ms.clear()
+                dropped0 = depth_node.dropped_frames
+            started = time.monotonic()
+            evaluated: set[tuple[int, int]] = set()
+            while time.monotonic() - started < args.seconds:
+                time.sleep(0.2)
+                with lock:
+                    msg, disparity, info = (latest.get(k) for k in ('depth', 'disparity', 'info'))
+                if any(v is None for v in (msg, disparity, info)) or \
+                        len(result.accuracy) >= args.evaluate_frames:
+                    continue
+                key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+                scene_time_s = scene_times.get(key)
+                if key in evaluated or scene_time_s is None:
+                    continue
+                evaluated.add(key)
+                result.accuracy.append(_accuracy(msg, disparity, info, scene, scene_time_s, args))
+        except KeyboardInterrupt:
+            result.interrupted = True
         result.elapsed_s = time.monotonic() - started
-        result.processing_ms = list(getattr(depth_node, 'processing_times_ms', []))
+        result.dropped = depth_node.dropped_frames - dropped0
+        result.processing_ms = list(depth_node.processing_times_ms)
 
         with lock:
             color, left = latest.get('color'), latest.get('left')
         if color is not None:
+            from raiv_stereo.depth import depth_legend
+
+            near_m, far_m = args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0
             color_bgr = msg_to_image(color, 'bgr8')
-            path = out_dir / 'depth_color.png'
-            cv2.imwrite(str(path), color_bgr)
-            result.files.append(path)
+            pictures = {'depth_color.png': np.hstack(
+                [color_bgr, depth_legend(color_bgr.shape[0], near_m, far_m)])}
             if left is not None:
-                picture = side_by_side(msg_to_image(left, 'bgr8'), color_bgr,
-                                       args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0)
-                path = out_dir / 'side_by_side.png'
-                cv2.imwrite(str(path), picture)
-                result.files.append(path)
+                pictures['side_by_side.png'] = side_by_side(msg_to_image(left, 'bgr8'),
+                                                            color_bgr, near_m, far_m)
+            for name, picture in pictures.items():
+                cv2.imwrite(str(out_dir / name), picture)
+                result.files.append(out_dir / name)
         executor.shutdown()
         spinner.join(timeout=5.0)
         for node in (camera, depth_node, monitor):
@@ -232,24 +241,68 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     return result
 
 
+def _accuracy(msg, disparity, info, scene, scene_time_s: float,
+              args: argparse.Namespace) -> DepthAccuracy:
+    """Return one depth message's accuracy against the sample scene at `scene_time_s`."""
+    from raiv_stereo.calibration import rectified_pinhole
+    from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.scene import truth_depth_m
+
+    depth_m = msg_to_image(msg).astype(np.float32)
+    if msg.encoding == '16UC1':
+        depth_m = np.where(depth_m > 0, depth_m / 1000.0, np.nan).astype(np.float32)
+    working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,
+                                info.k[2], info.k[5])
+    truth = truth_depth_m(working, scene, scene_time_s)
+    window = disparity.valid_window
+    return DepthAccuracy.measure(
+        depth_m, truth, args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0,
+        (window.x_offset, window.y_offset, window.x_offset + window.width,
+         window.y_offset + window.height))
+
+
 def percentile(values: list[float], q: float) -> float:
     """Return the q-th percentile of `values`, NaN when there are none."""
     return float(np.percentile(values, q)) if values else float('nan')
+
+
+def keep_up_hint(result: DemoResult, rate_hz: float,
+                 load_1min: float | None = None) -> list[str]:
+    """Return lines saying why, when the depth node delivered under 90 % of the camera rate."""
+    if not result.frames or result.fps >= KEEP_UP_SHARE * rate_hz:
+        return []
+    load_1min = os.getloadavg()[0] if load_1min is None else load_1min
+    period_ms = 1000.0 / rate_hz
+    lines = [f'  NOTE: the depth node did not keep up: {result.fps:.1f} of {rate_hz:g} fps, '
+             f'{result.dropped} pairs dropped (it keeps only the newest pair).']
+    if result.processing_ms:
+        processing_ms = statistics.median(result.processing_ms)
+        lines.append(f'        It needs {processing_ms:.0f} ms per pair; the camera sends one '
+                     f'every {period_ms:.0f} ms'
+                     + (' (the sample camera renders its frames on the same cores).'
+                        if processing_ms < period_ms else '.'))
+    lines.append(f'        CPU load average {load_1min:.1f} on {os.cpu_count()} cores. Try a '
+                 'lower --rate-hz, a smaller --scale, a narrower depth range, or fewer other '
+                 'programs.')
+    return lines
 
 
 def report(result: DemoResult, args: argparse.Namespace) -> str:
     """Return the demo's printed summary."""
     lines = [
         f'raiv-stereo demo: sample scene, RAiV {args.focal_length_mm:g} mm lens, 65 mm baseline, '
-        f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm',
+        f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm'
+        + (f' (INTERRUPTED after {result.elapsed_s:.1f} of {args.seconds:g} s: figures so far)'
+           if result.interrupted else ''),
         f'  depth frames received : {result.frames} in {result.elapsed_s:.1f} s = '
-        f'{result.fps:.1f} fps (camera at {args.rate_hz:g} Hz)',
+        f'{result.fps:.1f} fps (camera at {args.rate_hz:g} Hz; pairs dropped: {result.dropped})',
         f'  latency camera->depth : median {percentile(result.latencies_ms, 50):.0f} ms, '
         f'p90 {percentile(result.latencies_ms, 90):.0f} ms',
     ]
     if result.processing_ms:
         lines.append(f'  depth node processing : median '
                      f'{statistics.median(result.processing_ms):.0f} ms per frame')
+    lines += keep_up_hint(result, args.rate_hz)
     if result.accuracy:
         def mean(name: str) -> float:
             return float(np.mean([getattr(a, name) for a in result.accuracy]))
@@ -280,11 +333,20 @@ def run(args: argparse.Namespace) -> int:
         print(f'raiv-stereo demo: error: {"; ".join(problems)}', file=sys.stderr)
         return 1
     domain = ensure_local_dds()
-    print(f'ROS_DOMAIN_ID={domain}, DDS discovery '
-          f'{os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"]}; running {args.seconds:g} s ...',
-          flush=True)
+    discovery = os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE']
+    # The command as the user ran it (.venv/bin/raiv-stereo), else its name on PATH.
+    command = sys.argv[0] if os.path.basename(sys.argv[0]) == 'raiv-stereo' else 'raiv-stereo'
+    print(f'ROS_DOMAIN_ID={domain}, DDS discovery {discovery}; running {args.seconds:g} s '
+          '(Ctrl-C stops early) ...\n'
+          f'  watch from another shell: ROS_DOMAIN_ID={domain} '
+          f'ROS_AUTOMATIC_DISCOVERY_RANGE={discovery} {command} view --namespace '
+          f'{args.namespace}\n'
+          f'  or, with ROS 2 sourced and the same variables: ros2 topic hz '
+          f'/{args.namespace}/depth/image_rect', flush=True)
     result = run_demo(args)
-    print(report(result, args))
+    print(report(result, args), flush=True)
+    if result.interrupted:
+        return 130
     return 0 if result.frames > 0 else 1
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from raiv_stereo import defaults
+from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.demo import ensure_local_dds
 
 
@@ -49,77 +50,166 @@ def _display_works() -> bool:
         return False
 
 
+WAIT_NOTE_PERIOD_S = 3.0
+"""How often the viewer repeats what it is waiting for while nothing arrives."""
+
+KEPT_FRAMES = 8
+"""Colour and depth images kept by stamp, so a colour frame is shown with its own pair's depth."""
+
+
+class FramesByStamp:
+    """The last few colour depth frames and metric depth images, paired by header stamp."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._images: dict[str, dict[int, np.ndarray]] = {'color': {}, 'depth': {}}
+
+    def add(self, kind: str, stamp_ns: int, image: np.ndarray) -> None:
+        """Keep `image` ('color' or 'depth') under its stamp, forgetting the oldest."""
+        with self._lock:
+            images = self._images[kind]
+            images[stamp_ns] = image
+            for old in sorted(images)[:-KEPT_FRAMES]:
+                del images[old]
+
+    def newest(self) -> tuple[int, np.ndarray, np.ndarray | None] | None:
+        """Return (stamp_ns, colour, depth) of the newest colour frame whose depth has arrived.
+
+        Before any such pair, the newest colour frame with depth None; None before any colour.
+        """
+        with self._lock:
+            colors, depths = self._images['color'], self._images['depth']
+            if not colors:
+                return None
+            paired = [stamp for stamp in colors if stamp in depths]
+            stamp_ns = max(paired) if paired else max(colors)
+            return stamp_ns, colors[stamp_ns], depths.get(stamp_ns)
+
+
+def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, float] | None:
+    """Ask the node publishing `topic` for its min/max_depth_mm (the colour range), in metres."""
+    from rcl_interfaces.srv import GetParameters
+
+    deadline = time.monotonic() + timeout_s
+    publishers: list[tuple[str, str]] = []
+    while not publishers and time.monotonic() < deadline:
+        # A just-discovered publisher's node name arrives a little after the publisher itself.
+        publishers = [(info.node_namespace.rstrip('/'), info.node_name)
+                      for info in node.get_publishers_info_by_topic(topic)
+                      if not info.node_name.startswith('_NODE_NAME_UNKNOWN')]
+        time.sleep(0 if publishers else 0.05)
+    for namespace, name in publishers:
+        client = node.create_client(GetParameters, f'{namespace}/{name}/get_parameters')
+        try:
+            if not client.wait_for_service(timeout_sec=max(deadline - time.monotonic(), 0.0)):
+                continue
+            future = client.call_async(GetParameters.Request(
+                names=['min_depth_mm', 'max_depth_mm']))
+            while not future.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            values = future.result().values if future.done() else []
+            if len(values) == 2 and values[1].double_value > values[0].double_value > 0:
+                return values[0].double_value / 1000.0, values[1].double_value / 1000.0
+        finally:
+            node.destroy_client(client)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Subscribe to a namespace's depth topics and show (or snapshot) them."""
-    ensure_local_dds()
+    """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
+    domain = ensure_local_dds()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import Image
 
-    from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.depth import depth_legend
+    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
     from raiv_stereo.ros.memory import keep_freed_memory
 
-    latest: dict[str, np.ndarray] = {}
-    lock = threading.Lock()
+    latest = FramesByStamp()
 
-    def store(name: str):
-        def callback(msg: Image) -> None:
-            image = msg_to_image(msg)
-            if name == 'depth' and msg.encoding == '16UC1':
-                image = np.where(image > 0, image / 1000.0, np.nan).astype(np.float32)
-            with lock:
-                latest[name] = image
-        return callback
+    def on_color(msg: Image) -> None:
+        latest.add('color', stamp_to_ns(msg.header.stamp), msg_to_image(msg, 'bgr8'))
+
+    def on_depth(msg: Image) -> None:
+        image = msg_to_image(msg)
+        if msg.encoding == '16UC1':
+            image = np.where(image > 0, image / 1000.0, np.nan).astype(np.float32)
+        latest.add('depth', stamp_to_ns(msg.header.stamp), image)
 
     window = _display_works() and not args.snapshots
     out_dir = Path(args.out)
     keep_freed_memory()
-    rclpy.init()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
     node = rclpy.create_node('raiv_stereo_viewer', namespace=args.namespace)
-    # Reliable, newest only: best-effort loses multi-megabyte images between processes.
-    newest = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-    node.create_subscription(Image, 'depth/color', store('color'), newest)
-    node.create_subscription(Image, 'depth/image_rect', store('depth'), newest)
+    color_topic = node.resolve_topic_name('depth/color')
+    depth_topic = node.resolve_topic_name('depth/image_rect')
+    # Reliable, newest few: best-effort loses multi-megabyte images between processes.
+    newest = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(Image, color_topic, on_color, newest)
+    node.create_subscription(Image, depth_topic, on_depth, newest)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    cursor = [0, 0]
-    if window:
-        cv2.namedWindow('raiv-stereo depth')
-        cv2.setMouseCallback('raiv-stereo depth',
-                            lambda event, x, y, flags, param:
-                            cursor.__setitem__(slice(0, 2), [x, y]))
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        print(f'no display: writing a snapshot every {args.interval_s:g} s to {out_dir}/')
     saved = 0
-    started = time.monotonic()
     try:
+        cursor = [0, 0]
+        if window:
+            cv2.namedWindow('raiv-stereo depth')
+            cv2.setMouseCallback('raiv-stereo depth',
+                                lambda event, x, y, flags, param:
+                                cursor.__setitem__(slice(0, 2), [x, y]))
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            print(f'no display: writing a snapshot every {args.interval_s:g} s to {out_dir}/',
+                  flush=True)
+        started = time.monotonic()
+        next_note = started + WAIT_NOTE_PERIOD_S
+        legend_range_m = None
         while rclpy.ok() and (args.seconds <= 0 or time.monotonic() - started < args.seconds):
-            with lock:
-                color, depth_m = latest.get('color'), latest.get('depth')
-            if color is None:
+            frame = latest.newest()
+            if frame is None:
+                if time.monotonic() >= next_note:
+                    print(f'waiting for {color_topic} and {depth_topic} on ROS_DOMAIN_ID='
+                          f'{domain} (discovery {os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"]}), '
+                          f'{time.monotonic() - started:.0f} s so far: is the depth node '
+                          'running with this namespace and domain id?', flush=True)
+                    next_note += WAIT_NOTE_PERIOD_S
                 time.sleep(0.05)
                 continue
+            _, color, depth_m = frame
+            if legend_range_m is None:
+                legend_range_m = colour_range_m(node, color_topic)
+                if legend_range_m is None:
+                    legend_range_m = (defaults.MIN_DEPTH_MM / 1000.0,
+                                      defaults.MAX_DEPTH_MM / 1000.0)
+                    print(f'could not read min/max_depth_mm from the node publishing '
+                          f'{color_topic}; the scale bar shows the defaults '
+                          f'{defaults.MIN_DEPTH_MM:g}-{defaults.MAX_DEPTH_MM:g} mm', flush=True)
             picture = color.copy()
+            h, w = picture.shape[:2]
+            point = tuple(cursor) if window else (w // 2, h // 2)
+            annotate(picture, depth_m, point)
+            picture = np.hstack([picture, depth_legend(h, *legend_range_m)])
             if window:
-                annotate(picture, depth_m, tuple(cursor))
                 cv2.imshow('raiv-stereo depth', picture)
                 if cv2.waitKey(30) in (27, ord('q')):
                     break
             else:
-                h, w = picture.shape[:2]
-                annotate(picture, depth_m, (w // 2, h // 2))
                 path = out_dir / f'depth_{saved:04d}.png'
                 cv2.imwrite(str(path), picture)
-                print(f'wrote {path} (centre depth: '
-                      f'{depth_at_mm(depth_m, w // 2, h // 2) or float("nan"):.0f} mm)')
+                centre_mm = depth_at_mm(depth_m, *point)
+                label = f'{centre_mm:.0f} mm' if centre_mm is not None else 'no depth'
+                print(f'wrote {path} (centre depth: {label})', flush=True)
                 saved += 1
                 time.sleep(args.interval_s)
     except KeyboardInterrupt:
-        pass
+        print(f'interrupted; {saved} snapshots written' if not window else 'interrupted',
+              flush=True)
+        return 130
     finally:
         executor.shutdown()
         spinner.join(timeout=5.0)
@@ -134,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Register the `view` subcommand."""
     parser = subparsers.add_parser('view', help='show live colour depth (or save snapshots)',
+                                   formatter_class=HelpFormatter,
                                    description=__doc__.splitlines()[0])
     parser.add_argument('--namespace', default=defaults.NAMESPACE)
     parser.add_argument('--snapshots', action='store_true', help='write snapshots, no window')

@@ -9,3 +9,50 @@ if 'RAIV_TEST_DOMAIN_ID' not in os.environ:
     # One domain per pytest run (0..101 are safe on Linux); parallel runs do not cross-talk.
     os.environ['RAIV_TEST_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_DOMAIN_ID'] = os.environ['RAIV_TEST_DOMAIN_ID']
+
+import pytest  # noqa: E402  (after the environment: rclpy reads it at import)
+
+from helpers import Ros, ScenePair, free_port  # noqa: E402
+
+
+@pytest.fixture
+def ros_session():
+    """Yield a Ros session (own context, this run's domain); close it after the test."""
+    session = Ros()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope='module')
+def ros_context():
+    """Yield one initialised rclpy Context for a module's nodes."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        context.try_shutdown()
+
+
+@pytest.fixture(name='free_port')
+def free_port_fixture() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on."""
+    return free_port()
+
+
+@pytest.fixture(scope='session')
+def scene_pair():
+    """Return the sample scene through the RAiV nominal rig at 800x650, with its true depth."""
+    from raiv_stereo.calibration import raiv_nominal
+    from raiv_stereo.scene import Renderer, sample_scene, truth_depth_m
+
+    calibration = raiv_nominal().scaled(0.5)
+    rendered = Renderer(calibration, sample_scene()).render(0.0, with_truth=False)
+    return ScenePair(calibration, rendered.left_bgr, rendered.right_bgr,
+                     truth_depth_m(calibration, sample_scene(), 0.0))
+

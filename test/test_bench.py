@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from raiv_stereo.bench import PlainOpenCV, rig, run_bench
+from raiv_stereo.bench import PlainOpenCV, rig, run_bench, write_report
 from raiv_stereo.cli import build_parser
 from raiv_stereo.matcher import MatcherSettings
 from raiv_stereo.pipeline import StereoPipeline
@@ -67,6 +67,7 @@ def test_quick_bench_reports_real_numbers(tmp_path):
     for row in report['window']:
         assert 0.0 < row['ours_match_ms'] <= row['ours']['median_ms'] * 1.5
 
+    write_report(report, tmp_path)
     saved = json.loads((tmp_path / 'bench.json').read_text())
     assert saved['speed'][0]['num_disparities'] == speed['num_disparities']
     table = (tmp_path / 'bench.md').read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -15,9 +14,8 @@ import cv2
 import numpy as np
 import pytest
 import rclpy
+from helpers import CAMERA_TOPICS, PACKAGE_ROOT, ros, stamp_key, textured_pair
 from rcl_interfaces.srv import GetParameters, SetParameters
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -25,88 +23,20 @@ from sensor_msgs.srv import SetCameraInfo
 
 from raiv_stereo import calibration as calib
 from raiv_stereo import camera_params
-from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
+from raiv_stereo.ros.camera_node import CameraSetupError
 from raiv_stereo.ros.conversions import camera_info_msg, msg_to_image, stamp_to_ns
 from raiv_stereo.sources import SourceError
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = PACKAGE_ROOT / 'config'
-TOPICS = {'left': (Image, 'left/image_raw'), 'right': (Image, 'right/image_raw'),
-          'left_info': (CameraInfo, 'left/camera_info'),
-          'right_info': (CameraInfo, 'right/camera_info')}
 HAS_SAMPLE = (PACKAGE_ROOT / 'raiv_stereo' / 'sources' / 'sample.py').exists()
 needs_sample = pytest.mark.skipif(not HAS_SAMPLE, reason='sources/sample.py not there yet')
 
 
-class Ros:
-    """One rclpy context with an executor; destroys its nodes and shuts down on exit."""
-
-    def __init__(self) -> None:
-        self.context = Context()
-        rclpy.init(context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.nodes: list = []
-
-    def camera(self, namespace: str, **params) -> CameraNode:
-        node = CameraNode(context=self.context, namespace=namespace,
-                          parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.add(node)
-        return node
-
-    def add(self, node):
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def collector(self, namespace: str) -> dict[str, list]:
-        """Subscribe to the camera topics in `namespace`; return lists filled as messages come."""
-        node = self.add(rclpy.create_node('collector', namespace=namespace,
-                                          context=self.context))
-        received: dict[str, list] = {key: [] for key in TOPICS}
-        for key, (msg_type, topic) in TOPICS.items():
-            node.create_subscription(msg_type, topic, received[key].append, 10)
-        # Finite sources publish from the first spin: see the publishers before that.
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and \
-                not all(node.count_publishers(topic) for _, topic in TOPICS.values()):
-            time.sleep(0.01)
-        return received
-
-    def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return predicate()
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        for node in self.nodes:
-            node.destroy_node()
-        rclpy.shutdown(context=self.context)
-
-
-@contextlib.contextmanager
-def ros():
-    session = Ros()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def stamp_key(msg) -> int:
-    return stamp_to_ns(msg.header.stamp)
-
-
 def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.ndarray, ...]]:
     """Write textured left_i.png/right_i.png pairs of the given sizes; return the images."""
-    rng = np.random.default_rng(7)
     pairs = []
     for index, (width, height) in enumerate(sizes):
-        left = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        right = np.roll(left, -8, axis=1)
+        left, right = textured_pair(height, width, seed=7 + index)
         cv2.imwrite(str(folder / f'left_{index}.png'), left)
         cv2.imwrite(str(folder / f'right_{index}.png'), right)
         pairs.append((left, right))
@@ -171,7 +101,6 @@ def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
             lambda stamp, frame: scene_times.__setitem__(stamp_to_ns(stamp), frame.scene_time_s))
         assert session.spin_until(lambda: all(len(v) >= 6 for v in got.values()) and
                                   len(best_effort) >= 3)
-        expected = calib.raiv_nominal().scaled(0.25)
         left_stamps = [stamp_key(m) for m in got['left']]
         assert len(set(left_stamps)) == len(left_stamps)
         # Every pair: the four messages of one frame carry one identical stamp.
@@ -185,19 +114,28 @@ def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
             {'raiv_right_optical_frame'}
         left_info, right_info = got['left_info'][0], got['right_info'][0]
         assert (left_info.width, left_info.height) == (400, 325)
-        np.testing.assert_allclose(np.reshape(left_info.k, (3, 3)), expected.left.K)
-        np.testing.assert_allclose(np.reshape(left_info.p, (3, 4)), expected.left.P)
-        np.testing.assert_allclose(np.reshape(right_info.p, (3, 4)), expected.right.P)
-        fx = 2800.0 / 3.0 * 0.25  # 2.8 mm / 3 um at quarter size
-        assert right_info.p[3] == pytest.approx(-fx * 0.065, rel=1e-9)
+        # Closed form: f = 2.8 mm / 3 um at quarter size, principal point at the centre
+        # ((400 - 1) / 2, (325 - 1) / 2), no distortion, right Tx = -f * 0.065 m.
+        fx = 2800.0 / 3.0 * 0.25
+        K = np.array([[fx, 0.0, 199.5], [0.0, fx, 162.0], [0.0, 0.0, 1.0]])
+        np.testing.assert_allclose(np.reshape(left_info.k, (3, 3)), K)
+        np.testing.assert_allclose(np.reshape(left_info.p, (3, 4)),
+                                   np.hstack([K, [[0], [0], [0]]]))
+        np.testing.assert_allclose(np.reshape(right_info.p, (3, 4)),
+                                   np.hstack([K, [[-fx * 0.065], [0], [0]]]))
+        assert not any(left_info.d) and not any(right_info.d)
         assert set(left_stamps) <= set(scene_times)
         pair = (got['left'][-1], next(m for m in got['right']
                                       if stamp_key(m) == stamp_key(got['left'][-1])))
-        check_disparity_matches_scene(pair, scene_times[stamp_key(pair[0])], expected)
+        check_disparity_matches_scene(pair, scene_times[stamp_key(pair[0])],
+                                      calib.raiv_nominal().scaled(0.25), fx * 0.065)
 
 
-def check_disparity_matches_scene(pair, scene_time_s, calibration):
-    """Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px)."""
+def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
+    """Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px).
+
+    `calibration` renders the truth; `f_b` (px·m) is the expected f·B, given independently.
+    """
     from raiv_stereo.scene import sample_scene, truth_depth_m
 
     left, right = (msg_to_image(m, 'mono8') for m in pair)
@@ -206,8 +144,6 @@ def check_disparity_matches_scene(pair, scene_time_s, calibration):
                                  mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
     disparity = sgbm.compute(left, right).astype(np.float32) / 16.0
     truth_m = truth_depth_m(calibration, sample_scene(), scene_time_s)
-    f_b = calibration.focal_px * calibration.baseline_m
-    checked = 0
     for depth_m in (2.8, 0.5):  # back wall, near card (fronto-parallel planes)
         region = np.isclose(truth_m, depth_m, rtol=1e-3).astype(np.uint8)
         region = cv2.erode(region, np.ones((9, 9), np.uint8)).astype(bool)
@@ -216,8 +152,6 @@ def check_disparity_matches_scene(pair, scene_time_s, calibration):
         assert valid.sum() > 200, f'too few pixels at {depth_m} m'
         measured = float(np.median(disparity[valid]))
         assert measured == pytest.approx(f_b / depth_m, abs=0.5), depth_m
-        checked += 1
-    assert checked == 2
 
 
 @needs_sample
@@ -251,10 +185,10 @@ def test_images_resized_to_published_size_then_end_of_source(tmp_path):
                                 scale=0.25, rate_hz=50.0, encoding='mono8')
         got = session.collector('/cam_b')
         assert session.spin_until(
-            lambda: camera.finished and all(len(got[key]) >= 3 for key in TOPICS))
+            lambda: camera.finished and all(len(got[key]) >= 3 for key in CAMERA_TOPICS))
         session.spin_until(lambda: False, timeout_s=0.3)  # nothing more arrives
         assert camera.published_count == 3
-        assert [len(got[key]) for key in TOPICS] == [3, 3, 3, 3]
+        assert [len(got[key]) for key in CAMERA_TOPICS] == [3, 3, 3, 3]
         for index, msg in enumerate(got['left']):
             expected = cv2.cvtColor(cv2.resize(pairs[index][0], (400, 325),
                                                interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
@@ -311,16 +245,16 @@ def test_camera_info_from_a_camera_info_yaml_pair(tmp_path):
             np.testing.assert_allclose(msg.d, model.D)
             np.testing.assert_allclose(np.reshape(msg.r, (3, 3)), model.R)
             np.testing.assert_allclose(np.reshape(msg.p, (3, 4)), model.P)
+        # Against config/example_*.yaml at half size (c -> c / 2 - 0.25, f -> f / 2):
+        left_k, right_p = np.reshape(got['left_info'][0].k, (3, 3)), got['right_info'][0].p
+        np.testing.assert_allclose(left_k[0], [933.3333333333333 / 2, 0.0, 799.5 / 2 - 0.25])
+        np.testing.assert_allclose([right_p[0], right_p[2], right_p[3]],
+                                   [919.457615786636 / 2, 766.479736328125 / 2 - 0.25,
+                                    -59.80009832412178 / 2])
+        np.testing.assert_allclose(got['left_info'][0].d, [-0.08, 0.02, 0.0, 0.0, 0.0])
         assert got['left_info'][0].header.frame_id == 'rig_left_optical_frame'
         assert got['right_info'][0].header.frame_id == 'rig_right'
         assert got['right_info'][0].p[3] < 0
-
-
-def call(session: Ros, client, request, timeout_s: float = 5.0):
-    assert client.wait_for_service(timeout_sec=timeout_s)
-    future = client.call_async(request)
-    assert session.spin_until(future.done, timeout_s)
-    return future.result()
 
 
 def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatch):
@@ -348,7 +282,7 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
         P[0, 0] = P[1, 1] = 460.0
         new_left = calib.CameraModel(800, 650, K, old.left.D, old.left.R, P)
         request = SetCameraInfo.Request(camera_info=camera_info_msg(new_left))
-        response = call(session, client_node.create_client(
+        response = session.call(client_node.create_client(
             SetCameraInfo, '/cam_d/left/set_camera_info'), request)
         assert response.success, response.status_message
         assert str(left_yaml) in response.status_message
@@ -367,7 +301,7 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
                                                                          - count)
 
         # Without calibration files: camera_info_manager's place, $ROS_HOME/camera_info.
-        response = call(session, client_node.create_client(
+        response = session.call(client_node.create_client(
             SetCameraInfo, '/cam_e/right/set_camera_info'),
             SetCameraInfo.Request(camera_info=camera_info_msg(old.right)))
         assert response.success, response.status_message
@@ -377,7 +311,7 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
 
         # A calibration that cannot be right is refused, and nothing is written.
         bad = CameraInfo(width=800, height=650)
-        response = call(session, client_node.create_client(
+        response = session.call(client_node.create_client(
             SetCameraInfo, '/cam_d/left/set_camera_info'), SetCameraInfo.Request(camera_info=bad))
         assert not response.success
         assert 'left calibration not stored' in response.status_message
@@ -403,7 +337,7 @@ def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path)
             assert reason in result.reason, result.reason
         assert camera.get_parameter('rate_hz').value == 10.0
         # REP 2003: QoS overrides enabled on every publisher (settable from a parameter file).
-        for topic in TOPICS.values():
+        for topic in CAMERA_TOPICS.values():
             assert camera.has_parameter(f'qos_overrides./cam_f/{topic[1]}.publisher.reliability')
         assert camera._timer.timer_period_ns == 100_000_000
         assert camera.set_parameters_atomically([Parameter('rate_hz', value=25)]).successful
@@ -432,7 +366,7 @@ def test_a_qos_override_applies_to_its_topic_only():
             '/cam_q', source='sample', scale=0.25,
             **{'qos_overrides./cam_q/left/image_raw.publisher.reliability': 'best_effort'})
         reliability = {topic: camera.get_publishers_info_by_topic(f'/cam_q/{topic}')[0]
-                       .qos_profile.reliability for _, topic in TOPICS.values()}
+                       .qos_profile.reliability for _, topic in CAMERA_TOPICS.values()}
         assert reliability == {'left/image_raw': ReliabilityPolicy.BEST_EFFORT,
                                'right/image_raw': ReliabilityPolicy.RELIABLE,
                                'left/camera_info': ReliabilityPolicy.RELIABLE,

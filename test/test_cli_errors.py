@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
+from helpers import textured_pair
 
 from raiv_stereo.depth import colorize_depth
 
@@ -20,10 +22,7 @@ def run(*argv: str, cwd=None) -> subprocess.CompletedProcess:
 @pytest.fixture
 def pair(tmp_path):
     """Write a textured 160x130 pair (right = left moved 8 px), a 1x1 pair, 16-bit copies."""
-    rng = np.random.default_rng(3)
-    left = cv2.resize(rng.integers(0, 255, (33, 40), dtype=np.uint8), (160, 130),
-                      interpolation=cv2.INTER_CUBIC)
-    right = np.roll(left, -8, axis=1)
+    left, right = textured_pair(130, 160, channels=1, shift_px=8, seed=3, cell_px=4)
     files = {'left.png': left, 'right.png': right, 'tiny_l.png': left[:1, :1],
              'tiny_r.png': right[:1, :1], 'left16.png': left.astype(np.uint16) * 256,
              'right16.png': right.astype(np.uint16) * 256}
@@ -131,3 +130,27 @@ def test_depths_a_16_bit_png_cannot_hold_are_counted(pair):
     assert f'note: {matched} pixels deeper than 65.535 m are 0 in depth_mm.png (16-bit ' \
         'millimetres); disparity.pfm has them' in proc.stdout
     assert not cv2.imread(str(pair / 'o' / 'depth_mm.png'), cv2.IMREAD_UNCHANGED).any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('argv, started, stopped', [
+    (['view', '--snapshots', '--namespace', 'nobody_here'], 'no display: writing',
+     'interrupted; 0 snapshots written'),
+    (['bench', '--quick', '--no-ros'], '1. speed', 'INTERRUPTED (Ctrl-C)'),
+])
+def test_ctrl_c_stops_a_command_with_exit_130(tmp_path, argv, started, stopped):
+    command = subprocess.Popen([sys.executable, '-m', 'raiv_stereo.cli', *argv, '--out',
+                                str(tmp_path / 'out')], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in command.stdout:
+            if started in line:
+                break
+        command.send_signal(signal.SIGINT)
+        output, _ = command.communicate(timeout=20)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert command.returncode == 130 and stopped in output, output
+    assert 'Traceback' not in output, output

@@ -309,10 +309,11 @@ def test_stamp_conversions():
     from rclpy.time import Time
     assert stamp_to_ns(Time(nanoseconds=42)) == 42
 
-    from rclpy.clock import Clock, ClockType
-    clock = Clock(clock_type=ClockType.SYSTEM_TIME)
-    earlier = ns_to_stamp(clock.now().nanoseconds - 250_000_000)
-    assert 250.0 <= age_ms(clock, earlier) < 1250.0
+    class FixedClock:  # an rclpy Clock stopped at one instant
+        def now(self):
+            return Time(nanoseconds=1_700_000_000_750_000_000)
+    assert age_ms(FixedClock(), ns_to_stamp(1_700_000_000_500_000_000)) == 250.0
+    assert age_ms(FixedClock(), ns_to_stamp(1_700_000_001_000_000_000)) == -250.0
 
 
 def test_point_cloud_rejects_a_matrix_that_is_not_k():

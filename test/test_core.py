@@ -151,7 +151,11 @@ def test_offline_depth_command_writes_the_four_files(tmp_path, distorted_pair, c
     assert depth_mm.dtype == np.uint16 and depth_mm.shape == (650, 800)
     assert disparity.shape == (650, 800) and colour.shape == (650, 890, 3)  # + 90 px scale bar
     working = rectifier_for(calibration, 0.5).working
-    assert np.allclose(info.P, working.left.P) and (info.width_px, info.height_px) == (800, 650)
+    # The rectified left camera at half size: P's first two rows halved, with pixel centres
+    # kept ((c + 0.5) * 0.5 - 0.5 = c / 2 - 0.25).
+    half_P = calibration.left.P * np.array([[0.5], [0.5], [1.0]]) - \
+        np.array([[0, 0, 0.25, 0], [0, 0, 0.25, 0], [0, 0, 0, 0]])
+    assert np.allclose(info.P, half_P) and (info.width_px, info.height_px) == (800, 650)
     truth_mm = truth_depth_m(working, sample_scene(), 0.0) * 1000.0
     both = (depth_mm > 0) & np.isfinite(truth_mm) & (truth_mm < 3000)
     assert np.median(np.abs(depth_mm[both] - truth_mm[both]) / truth_mm[both]) < 0.02

@@ -2,14 +2,18 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
 import pytest
+from helpers import textured_pair
 
-from raiv_stereo.demo import DepthAccuracy, side_by_side
+from raiv_stereo.demo import DemoResult, DepthAccuracy, keep_up_hint, side_by_side
+from raiv_stereo.depth import colorize_depth
 
 
 def test_depth_accuracy_counts_what_it_should():
@@ -26,11 +30,17 @@ def test_depth_accuracy_counts_what_it_should():
     assert accuracy.median_error_mm == pytest.approx(0.0)
 
 
-def test_side_by_side_has_a_scale_bar():
-    left = np.zeros((65, 80), np.uint8)
-    color = np.zeros((65, 80, 3), np.uint8)
+def test_side_by_side_is_left_then_colour_then_its_scale_bar():
+    left, _ = textured_pair(65, 80, channels=1)
+    color = colorize_depth(np.linspace(0.3, 3.0, 65 * 80, dtype=np.float32).reshape(65, 80),
+                           0.3, 3.0)
     picture = side_by_side(left, color, 0.3, 3.0)
-    assert picture.shape[0] == 65 and picture.shape[1] > 160 and picture.shape[2] == 3
+    assert picture.shape == (65, 80 + 80 + 90, 3)
+    np.testing.assert_array_equal(picture[:, :80], np.repeat(left[..., None], 3, axis=2))
+    np.testing.assert_array_equal(picture[:, 80:160], color)
+    bar = picture[:, 160 + 4:160 + 28]  # near (0.3 m) at the top is the colour of 0.3 m
+    np.testing.assert_array_equal(bar[0, 0], color[0, 0])
+    np.testing.assert_array_equal(bar[-1, 0], color[-1, -1])
 
 
 @pytest.mark.slow
@@ -50,4 +60,55 @@ def test_demo_runs_the_pipeline_and_measures_depth(tmp_path):
     assert completeness > 85.0 and within_5 > 80.0, output
     picture = cv2.imread(str(tmp_path / 'side_by_side.png'))
     assert picture is not None and picture.shape[0] == 650, output
-    assert cv2.imread(str(tmp_path / 'depth_color.png')).shape[:2] == (650, 800)
+    # depth_color.png carries its 90 px scale bar beside the 800x650 colour depth.
+    assert cv2.imread(str(tmp_path / 'depth_color.png')).shape[:2] == (650, 890)
+    domain = re.search(r'ROS_DOMAIN_ID=(\d+)', output).group(1)
+    assert f'ROS_DOMAIN_ID={domain} ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST raiv-stereo view ' \
+        '--namespace raiv' in output, output
+
+
+def test_keep_up_hint_says_why_the_depth_fell_behind():
+    behind = DemoResult(frames=30, elapsed_s=10.0, processing_ms=[180.0, 200.0, 220.0],
+                        dropped=70)
+    lines = keep_up_hint(behind, rate_hz=10.0, load_1min=3.5)
+    text = ' '.join(lines)
+    assert '3.0 of 10 fps' in text and '70 pairs dropped' in text, text
+    assert '200 ms per pair' in text and 'every 100 ms' in text and 'load average 3.5' in text
+    # Keeping up (9.5 of 10 fps) is not worth a note.
+    assert keep_up_hint(DemoResult(frames=95, elapsed_s=10.0), 10.0, 0.5) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_demo_at_once_with_the_figures_so_far(tmp_path):
+    out = tmp_path / 'interrupted_demo'
+    # 30 Hz is more than 2 cores render and match: the summary must explain the shortfall.
+    demo = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '60', '--rate-hz', '30',
+         '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The depth node logs its statistics every 2 s once pairs flow; interrupt after two.
+        seen = 0
+        for line in demo.stderr:
+            seen += 'processing ms (median)' in line
+            if seen == 2:
+                break
+        sent = time.monotonic()
+        demo.send_signal(signal.SIGINT)
+        stdout, stderr = demo.communicate(timeout=20)
+        stopped_s = time.monotonic() - sent
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130, stdout + stderr
+    assert stopped_s < 5.0, stopped_s  # measured 0.3 s; a hung shutdown would take 60 s
+    header = re.search(r'INTERRUPTED after ([\d.]+) of 60 s', stdout)
+    assert header and float(header.group(1)) < 30, stdout
+    frames = int(re.search(r'depth frames received : (\d+)', stdout).group(1))
+    fps = float(re.search(r'= ([\d.]+) fps', stdout).group(1))
+    assert frames > 0 and 'completeness' in stdout, stdout
+    assert ('NOTE: the depth node did not keep up' in stdout) == (fps < 27.0), stdout
+    assert (out / 'side_by_side.png').exists()
+    # Nothing of the demo is left running.
+    leftover = subprocess.run(['pgrep', '-f', str(out)], capture_output=True, text=True)
+    assert leftover.stdout == '', leftover.stdout

@@ -109,7 +109,7 @@ def test_launch_files_declare_every_argument_with_a_description(name, camera, de
         assert declared[argument.name].default_value[0].text == argument.default
 
 
-def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node():
+def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ros_context):
     params = depth_parameters({'namespace': 'robot/cam', 'input_qos': 'best_effort'})
     keys = sorted(k for k in params if k.startswith('qos_overrides.'))
     assert keys == [f'qos_overrides./robot/cam/{t}.subscription.reliability' for t in
@@ -118,32 +118,25 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node():
     with pytest.raises(LaunchArgumentError, match='input_qos'):
         depth_parameters({'input_qos': 'fast'})
 
-    import rclpy
-    from rclpy.context import Context
     from rclpy.parameter import Parameter
     from rclpy.qos import ReliabilityPolicy
 
     from raiv_stereo.ros.depth_node import DepthNode
 
-    context = Context()
-    rclpy.init(context=context)
-    try:
-        # The override must not leak: a later node without one keeps the REP 2003 default.
-        for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
-                                      ('best_effort', ReliabilityPolicy.BEST_EFFORT),
-                                      ('reliable', ReliabilityPolicy.RELIABLE),
-                                      (None, ReliabilityPolicy.BEST_EFFORT)):
-            params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
-                if reliability else {}
-            node = DepthNode(context=context, namespace='qos_check', parameter_overrides=[
-                Parameter(k, value=v) for k, v in params.items()])
-            try:
-                infos = node.get_subscriptions_info_by_topic('/qos_check/left/image_raw')
-                assert [i.qos_profile.reliability for i in infos] == [expected]
-            finally:
-                node.destroy_node()
-    finally:
-        rclpy.shutdown(context=context)
+    # The override must not leak: a later node without one keeps the REP 2003 default.
+    for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
+                                  ('best_effort', ReliabilityPolicy.BEST_EFFORT),
+                                  ('reliable', ReliabilityPolicy.RELIABLE),
+                                  (None, ReliabilityPolicy.BEST_EFFORT)):
+        params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
+            if reliability else {}
+        node = DepthNode(context=ros_context, namespace='qos_check', parameter_overrides=[
+            Parameter(k, value=v) for k, v in params.items()])
+        try:
+            infos = node.get_subscriptions_info_by_topic('/qos_check/left/image_raw')
+            assert [i.qos_profile.reliability for i in infos] == [expected]
+        finally:
+            node.destroy_node()
 
 
 # --- the Fast DDS profile the launch files give their nodes -----------------------------------
@@ -180,7 +173,7 @@ def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(tm
     import subprocess
     import sys
 
-    from test_camera_node import ros
+    from helpers import ros
 
     def start(namespace: str, env: dict) -> subprocess.Popen:
         return subprocess.Popen(

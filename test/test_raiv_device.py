@@ -11,7 +11,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 from stereo_msgs.msg import DisparityImage
-from test_camera_node import PACKAGE_ROOT, ros
+from helpers import PACKAGE_ROOT, ros, wait_for
 
 from raiv_stereo.calibration import CalibrationError, rectified_pinhole
 from raiv_stereo.demo import DepthAccuracy
@@ -81,14 +80,9 @@ def rendered_bgr() -> tuple[np.ndarray, np.ndarray]:
     return pair.left_bgr, pair.right_bgr
 
 
-def read_frame(source, attempts: int = 200):
+def read_frame(source):
     """Return the next frame of a source that may say None (no new frame yet)."""
-    for _ in range(attempts):
-        frame = source.read()
-        if frame is not None:
-            return frame
-        qCU_Data.time.sleep(0.01)
-    raise AssertionError('no frame from the simulated device')
+    return wait_for(source.read, 5.0, 'a frame from the simulated device')
 
 
 def sim_env(**settings: str) -> dict[str, str]:
@@ -481,14 +475,8 @@ def test_exposure_set_over_ros_reaches_the_device_in_its_own_process(tmp_path):
     assert state.read_text().split('\n')[:2] == ['2500 0', '2500 12']
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
-def test_sender_streams_the_device_pair_and_factory_calibration(sim):
-    port = free_port()
+def test_sender_streams_the_device_pair_and_factory_calibration(sim, free_port):
+    port = free_port
     left_bgr, _ = rendered_bgr()
     with ros() as session:
         session.camera('/rv_net', source='stream', stream_mode='listen',

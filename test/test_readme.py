@@ -49,6 +49,16 @@ def test_readme_has_both_fresh_machine_commands():
         assert block.group(1).startswith('python3 -m venv .venv && ')
 
 
+def test_readme_and_doc_links_resolve():
+    docs = [README, *sorted((README.parent / 'doc').glob('*.md'))]
+    assert len(docs) > 1, 'doc/ pages are missing'
+    for page in docs:
+        for target in re.findall(r'\]\(([^)#\s]+)(?:#[^)]*)?\)', page.read_text()):
+            if '://' in target:
+                continue
+            assert (page.parent / target).exists(), f'{page.name} links to missing {target}'
+
+
 if __name__ == '__main__':
     sys.path.insert(0, str(README.parent))
     text = README.read_text()

@@ -9,13 +9,12 @@ import importlib.util
 import inspect
 import random
 import threading
-import time
 
 import numpy as np
 import pytest
 import rclpy
+from helpers import wait_for
 from rclpy.clock import ROSClock
-from rclpy.context import Context
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile
@@ -198,23 +197,6 @@ def test_synchronizers_are_thread_safe():
 
 # --- Real rclpy nodes and DDS: one node publishes left/right, another synchronises.
 
-@pytest.fixture
-def ros_context():
-    context = Context()
-    rclpy.init(context=context)
-    try:
-        yield context
-    finally:
-        context.try_shutdown()
-
-
-def _spin_until(executor, predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    return predicate()
-
-
 def test_synchronizers_with_real_nodes(ros_context):
     pub_node = rclpy.create_node('standins_pub', namespace='/standins_test',
                                  context=ros_context)
@@ -238,7 +220,7 @@ def test_synchronizers_with_real_nodes(ros_context):
         mf.ApproximateTimeSynchronizer(subs, 20, 0.01).registerCallback(
             lambda left, right: approx.append((stamp_to_ns(left.header.stamp),
                                                stamp_to_ns(right.header.stamp))))
-        assert _spin_until(executor, lambda: all(p.get_subscription_count() for p in pubs))
+        wait_for(lambda: all(p.get_subscription_count() for p in pubs), spin=executor)
 
         base_ns = 1_700_000_000_000_000_000
         ms = 1_000_000
@@ -255,8 +237,8 @@ def test_synchronizers_with_real_nodes(ros_context):
                 expected_exact.append((t + dl, t + dr))
             if abs(dr - dl) < 10 * ms:
                 expected_approx.append((t + dl, t + dr))
-        assert _spin_until(executor, lambda: len(approx) >= len(expected_approx)
-                           and len(exact) >= len(expected_exact))
+        wait_for(lambda: len(approx) >= len(expected_approx) and
+                 len(exact) >= len(expected_exact), spin=executor)
         executor.spin_once(timeout_sec=0.3)  # anything extra would show up now
         assert sorted(exact) == expected_exact
         assert sorted(approx) == expected_approx

@@ -12,11 +12,9 @@ import rclpy
 import yaml
 from sensor_msgs.msg import Image
 from stereo_msgs.msg import DisparityImage
-from test_camera_node import PACKAGE_ROOT, ros
+from helpers import PACKAGE_ROOT, ros
 
 from raiv_stereo import launch_config
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.matcher import search_window
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
 
 
@@ -84,17 +82,19 @@ def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(tmp_path
     latest = depth[-1]
     assert (latest.width, latest.height, latest.encoding) == (400, 325, '32FC1')
     assert latest.header.frame_id == 'raiv_left_optical_frame'
-    # Depth carries the stamp of the pair it came from.
+    # Depth carries the stamp of the pair it came from: every depth image newer than the first
+    # raw image seen here has a raw image with its stamp.
     raw_stamps = {stamp_to_ns(m.header.stamp) for m in raw}
-    assert any(stamp_to_ns(m.header.stamp) in raw_stamps for m in depth)
+    later = [stamp_to_ns(m.header.stamp) for m in depth
+             if stamp_to_ns(m.header.stamp) >= min(raw_stamps)]
+    assert later and set(later) <= raw_stamps
     depth_m = msg_to_image(latest)
     centre = depth_m[152:172, 190:210]
     assert np.isfinite(centre).mean() > 0.9
     assert float(np.nanmedian(centre)) == pytest.approx(1.0, rel=0.02)  # the box face
-    # min/max_depth_mm reached the depth node: the search window is 400-2000 mm's at 0.25.
-    low, count = search_window(raiv_nominal().scaled(0.25).focal_px, 65.0, 400.0, 2000.0)
-    assert (low, count) == (7, 32)
-    assert (disparity[-1].min_disparity, disparity[-1].max_disparity) == (low, low + count - 1)
+    # min/max_depth_mm reached the depth node. At 0.25, f = 2.8 mm / 3 um / 4 = 233.3 px:
+    # 2000 mm is 7.6 px, 400 mm is 37.9 px, so the window is 7 + 32 (a multiple of 16) - 1.
+    assert (disparity[-1].min_disparity, disparity[-1].max_disparity) == (7, 38)
 
 
 def test_a_bad_parameter_exits_1_with_a_message_not_a_traceback(tmp_path):

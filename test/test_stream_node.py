@@ -6,29 +6,33 @@ import sys
 import time
 
 import numpy as np
+from helpers import ros
 
-from raiv_stereo.calibration import raiv_nominal
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
-from test_camera_node import ros
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+def _closed_by_peer(connection: socket.socket) -> bool:
+    """Return True once the other end has closed or reset the connection."""
+    try:
+        return connection.recv(65536) == b''
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
 
 
-def test_sender_to_camera_node_round_trip_survives_a_garbage_peer():
-    port = free_port()
+def test_sender_to_camera_node_round_trip_survives_a_garbage_peer(free_port):
+    port = free_port
     with ros() as session:
-        session.camera('stream_rt', source='stream', stream_mode='listen',
-                       stream_host='127.0.0.1', stream_port=port, stream_timeout_s=2.0)
+        camera = session.camera('stream_rt', source='stream', stream_mode='listen',
+                                stream_host='127.0.0.1', stream_port=port, stream_timeout_s=2.0)
         received = session.collector('stream_rt')
-        session.spin_until(lambda: False, 0.3)
         # A stranger sends garbage first: the connection is reset, the node keeps serving.
-        with socket.create_connection(('127.0.0.1', port), timeout=2.0) as stranger:
+        with socket.create_connection(('127.0.0.1', port), timeout=0.05) as stranger:
             stranger.sendall(b'GET / HTTP/1.1\r\n\r\n' + bytes(range(256)) * 8)
-            session.spin_until(lambda: False, 0.3)
+            assert session.spin_until(lambda: _closed_by_peer(stranger), 10.0), \
+                'the camera node kept a garbage connection open'
+        assert camera._source.counters['protocol_errors'] >= 1
         sender = subprocess.Popen(
             [sys.executable, '-m', 'raiv_stereo.device.sender', '--sample', '--sample-scale',
              '0.25', '--host', '127.0.0.1', '--port', str(port), '--codec', 'png',
@@ -52,10 +56,11 @@ def test_sender_to_camera_node_round_trip_survives_a_garbage_peer():
     left = msg_to_image(lefts[paired[-1]])
     assert left.shape == (325, 400, 3)
     assert float(np.std(left)) > 10.0   # the textured scene, not a blank frame
-    # The calibration the device sent becomes the CameraInfo (nominal model at 400x325).
-    expected = raiv_nominal().scaled(0.25)
+    # The calibration the device sent becomes the CameraInfo (nominal model at 400x325):
+    # f = 2.8 mm / 3 um / 4, centre ((400 - 1) / 2, (325 - 1) / 2), Tx = -f * 0.065 m.
+    fx = 2800.0 / 3.0 / 4.0
     info = received['right_info'][-1]
     assert (info.width, info.height) == (400, 325)
-    assert np.allclose(np.reshape(info.p, (3, 4)), expected.right.P, atol=1e-6)
-    assert info.p[3] < 0
+    np.testing.assert_allclose(np.reshape(info.p, (3, 4)), [[fx, 0, 199.5, -fx * 0.065],
+                                                            [0, fx, 162.0, 0], [0, 0, 1, 0]])
 

@@ -1,22 +1,19 @@
 """Stream protocol v1: encoding, incremental decoding, limits and every malformed-input error."""
 
 import struct
-import time
 import zlib
 
 import cv2
 import numpy as np
 import pytest
+from helpers import textured_pair
 
 from raiv_stereo import stream_protocol as sp
 from raiv_stereo.calibration import StereoCalibration, raiv_nominal
 
 
 def _pair(height=48, width=64, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    shape = (height, width) if channels == 1 else (height, width, channels)
-    left = rng.integers(0, 256, shape, dtype=np.uint8)
-    return left, np.roll(left, 5, axis=1)
+    return textured_pair(height, width, channels, shift_px=5, seed=seed)
 
 
 def _decode_all(data, chunk=None):
@@ -91,15 +88,13 @@ def test_raw_encoding_does_not_copy_the_images():
                for p in parts)
 
 
-def test_full_size_raw_pair_encodes_and_decodes_fast():
+def test_full_size_raw_pair_round_trips_in_1_mb_chunks():
     left, right = _pair(1300, 1600)
-    start = time.perf_counter()
     data = sp.to_bytes(sp.encode_frame(0, 0, left, right, 'raw'))
     frame = sp.decode_frame(_decode_all(data, chunk=1 << 20)[0])
-    elapsed_s = time.perf_counter() - start
     assert len(data) == 16 + 16 + 2 * (10 + 1600 * 1300 * 3)
+    np.testing.assert_array_equal(frame.left, left)
     np.testing.assert_array_equal(frame.right, right)
-    assert elapsed_s < 1.0, f'{elapsed_s:.3f} s for a 12.5 MB pair'
 
 
 def test_bad_magic_is_rejected():

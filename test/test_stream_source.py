@@ -6,25 +6,20 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import PACKAGE_ROOT, free_port, textured_pair, wait_for
 
 from raiv_stereo import stream_protocol as sp
 from raiv_stereo.calibration import raiv_nominal, save_camera_info_yaml
 from raiv_stereo.sources import open_source
 from raiv_stereo.sources.stream import ClockMapper, StreamSource
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
 
 def _pair(seed=0, height=60, width=80, channels=3):
-    rng = np.random.default_rng(seed)
-    shape = (height, width) if channels == 1 else (height, width, channels)
-    left = rng.integers(0, 256, shape, dtype=np.uint8)
-    return left, np.roll(left, 4, axis=1)
+    return textured_pair(height, width, channels, shift_px=4, seed=seed)
 
 
 @pytest.fixture
@@ -34,18 +29,8 @@ def source():
     src.close()
 
 
-def _wait(predicate, timeout_s=3.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError('timed out waiting')
-
-
-def _read(src, timeout_s=3.0):
-    return _wait(src.read, timeout_s)
+def _read(src, timeout_s=5.0):
+    return wait_for(src.read, timeout_s, 'a frame from the stream', poll_s=0.005)
 
 
 class Peer:
@@ -127,7 +112,7 @@ def test_round_trip(source, codec):
     frame = _read(source)
     assert frame.sequence == 7
     assert capture_ns <= frame.capture_time_ns <= time.time_ns()
-    assert frame.capture_time_ns - before_ns < 1_000_000_000
+    assert frame.capture_time_ns >= before_ns  # the host time of arrival, mapped
     if codec == 'jpeg':
         assert frame.left.shape == left.shape and frame.left.dtype == np.uint8
     else:
@@ -172,9 +157,8 @@ def test_device_clock_is_mapped_to_host_time(source):
     for index in range(5):
         peer.frame(index, *_pair(index, 8, 8), capture_ns=time.time_ns() + device_offset_ns)
         stamps.append(_read(source).capture_time_ns)
-        time.sleep(0.02)
     now_ns = time.time_ns()
-    assert all(now_ns - 1_000_000_000 < stamp <= now_ns for stamp in stamps)
+    assert all(now_ns - 10 * 10**9 < stamp <= now_ns for stamp in stamps)  # not an hour off
     assert stamps == sorted(stamps)
 
 
@@ -223,7 +207,7 @@ def test_oversized_length_is_refused(source, caplog):
     with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
         peer.send_bytes(sp.HEADER.pack(sp.MAGIC, 1, sp.FRAME, 0, 0xFFFFFFF0, 0))
         assert 'exceeds the limit' in peer.closed_by_source()
-        _wait(lambda: 'exceeds the limit' in caplog.text)
+        wait_for(lambda: 'exceeds the limit' in caplog.text)
     assert 'connection reset' in caplog.text
     assert source.counters['protocol_errors'] == 1
     assert 'exceeds the limit' in source.status
@@ -328,7 +312,7 @@ def test_stall_mid_frame_times_out():
         peer.send_bytes(data[:len(data) // 2])
         start = time.monotonic()
         assert 'stalled mid-message' in peer.closed_by_source()
-        assert 0.2 < time.monotonic() - start < 2.0
+        assert time.monotonic() - start > 0.2  # not before the 0.3 s timeout
         assert src.counters['timeouts'] == 1
         assert src.read() is None
         assert _serves_a_good_sender(src)
@@ -349,7 +333,7 @@ def test_trickling_peer_is_timed_out():
                 time.sleep(0.05)
         reason = peer.closed_by_source()
         assert 'one message took over' in reason or reason == ''
-        assert 0.7 < time.monotonic() - start < 2.0
+        assert time.monotonic() - start > 0.7  # bytes kept it alive past 0.2 s
         assert src.counters['timeouts'] == 1
         assert _serves_a_good_sender(src)
     finally:
@@ -394,7 +378,7 @@ def test_second_sender_is_refused_until_the_first_leaves(source):
     first.frame(1, *_pair())
     assert _read(source).sequence == 1  # the first keeps streaming
     first.close()
-    _wait(lambda: source.connected_senders == 0)
+    wait_for(lambda: source.connected_senders == 0)
     assert _serves_a_good_sender(source)
 
 
@@ -436,7 +420,8 @@ def test_open_source_options_and_prompt_close():
     assert 'streaming from test' in src.status
     start = time.monotonic()
     src.close()
-    assert time.monotonic() - start < 1.0
+    # Prompt: it does not wait out the 2 s stream timeout of the connected sender.
+    assert time.monotonic() - start < 1.9
     assert peer.reply() is None  # its socket was closed too
     # the port is free again
     StreamSource(host='127.0.0.1', port=src.address[1]).close()
@@ -491,13 +476,13 @@ def test_end_to_end_sender_from_files(source, tmp_path):
         cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     frames = []
     try:
-        deadline = time.monotonic() + 8.0
-        while source.counters['frames_received'] < 4 and time.monotonic() < deadline:
+        def four_received() -> bool:
             frame = source.read()
             if frame is not None:
                 frames.append(frame)
-            time.sleep(0.002)
-        returncode = sender.wait(timeout=5.0)
+            return source.counters['frames_received'] >= 4
+        wait_for(four_received, 20.0, 'four pairs from the sender', poll_s=0.002)
+        returncode = sender.wait(timeout=10.0)
     finally:
         if sender.poll() is None:
             sender.kill()
@@ -534,7 +519,6 @@ def test_sender_reconnects_after_the_receiver_restarts(tmp_path):
     try:
         np.testing.assert_array_equal(_read(first, 5.0).left, left)
         first.close()  # the robot side goes away ...
-        time.sleep(0.3)
         second = StreamSource(host='127.0.0.1', port=port)  # ... and comes back
         try:
             np.testing.assert_array_equal(_read(second, 5.0).right, right)
@@ -614,9 +598,7 @@ def test_sender_listen_mode_with_a_connecting_source(tmp_path):
     left, right = _pair(9, 20, 24)
     cv2.imwrite(str(tmp_path / 'left.png'), left)
     cv2.imwrite(str(tmp_path / 'right.png'), right)
-    with socket.socket() as probe:  # a free port for the sender to listen on
-        probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # for the sender to listen on
     sender = subprocess.Popen(
         [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
          str(tmp_path / 'left.png'), str(tmp_path / 'right.png'), '--loop', '--mode', 'listen',

@@ -1,0 +1,168 @@
+"""What the tests share: a ROS session, waits with deadlines, free ports, textured pairs."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+
+from raiv_stereo.ros.conversions import stamp_to_ns
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+CAMERA_TOPICS = {'left': (Image, 'left/image_raw'), 'right': (Image, 'right/image_raw'),
+                 'left_info': (CameraInfo, 'left/camera_info'),
+                 'right_info': (CameraInfo, 'right/camera_info')}
+
+
+def wait_for(condition, timeout_s: float = 10.0, what: str = 'the condition', spin=None,
+             poll_s: float = 0.01):
+    """Return `condition()`'s first truthy value; fail naming `what` after `timeout_s`.
+
+    With `spin` (an executor) it is spun between polls, so callbacks run in this thread.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout_s:g} s waiting for {what}')
+        if spin is not None:
+            spin.spin_once(timeout_sec=poll_s)
+        else:
+            time.sleep(poll_s)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def textured_pair(height: int, width: int, channels: int = 3, shift_px: int = 8,
+                  seed: int = 0, cell_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (left, right): random texture, and it moved `shift_px` left (disparity shift_px).
+
+    `cell_px` > 1 smooths the texture (random cells that size, cubic-resized) for matching.
+    """
+    rng = np.random.default_rng(seed)
+    cells = (max(height // cell_px, 1), max(width // cell_px, 1))
+    shape = cells if channels == 1 else (*cells, channels)
+    left = rng.integers(0, 256, shape, dtype=np.uint8)
+    if cell_px > 1:
+        left = cv2.resize(left, (width, height), interpolation=cv2.INTER_CUBIC)
+    return left, np.roll(left, -shift_px, axis=1)
+
+
+class ScenePair(NamedTuple):
+    """A rendered stereo pair with the true depth of every left pixel."""
+
+    calibration: object
+    left: np.ndarray
+    right: np.ndarray
+    truth_m: np.ndarray
+
+
+def stamp_key(msg) -> int:
+    """Return a message's header stamp in nanoseconds."""
+    return stamp_to_ns(msg.header.stamp)
+
+
+class Ros:
+    """One rclpy context (its own, in the test run's domain) with an executor.
+
+    Spin it in the test thread (`spin_until`) or in the background (`spin_in_background`);
+    `close` destroys the nodes and shuts the context down.
+    """
+
+    def __init__(self) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes: list = []
+        self._spinner: threading.Thread | None = None
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def node(self, name: str, namespace: str = ''):
+        return self.add(rclpy.create_node(name, namespace=namespace, context=self.context))
+
+    def camera(self, namespace: str, **params):
+        from raiv_stereo.ros.camera_node import CameraNode
+        return self.add(CameraNode(context=self.context, namespace=namespace,
+                                   parameter_overrides=_overrides(params)))
+
+    def depth(self, namespace: str, **params):
+        from raiv_stereo.ros.depth_node import DepthNode
+        return self.add(DepthNode(context=self.context, namespace=namespace,
+                                  parameter_overrides=_overrides(params)))
+
+    def collector(self, namespace: str) -> dict[str, list]:
+        """Subscribe to the camera topics in `namespace`; return lists filled as messages come."""
+        node = self.node('collector', namespace)
+        received: dict[str, list] = {key: [] for key in CAMERA_TOPICS}
+        for key, (msg_type, topic) in CAMERA_TOPICS.items():
+            node.create_subscription(msg_type, topic, received[key].append, 10)
+        # Finite sources publish from the first spin: see their publishers (up to 5 s; a camera
+        # started later in another process is not there yet) before spinning.
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: all(node.count_publishers(topic)
+                                 for _, topic in CAMERA_TOPICS.values()), 5.0)
+        return received
+
+    def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
+        """Spin in this thread until `predicate()`; return whether it came true in time."""
+        try:
+            wait_for(predicate, timeout_s, spin=self.executor, poll_s=0.02)
+        except AssertionError:
+            return False
+        return True
+
+    def spin_in_background(self) -> None:
+        """Spin the executor in a thread until close()."""
+        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spinner.start()
+
+    def call(self, client, request, timeout_s: float = 5.0):
+        """Call a service and return its response (spinning here)."""
+        assert client.wait_for_service(timeout_sec=timeout_s), client.srv_name
+        future = client.call_async(request)
+        assert self.spin_until(future.done, timeout_s), f'no answer from {client.srv_name}'
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        if self._spinner is not None:
+            self._spinner.join(timeout=5.0)
+        for node in self.nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def _overrides(params: dict) -> list[Parameter]:
+    return [Parameter(name, value=value) for name, value in params.items()]
+
+
+@contextlib.contextmanager
+def ros():
+    """Yield a Ros session for the length of a `with` block."""
+    session = Ros()
+    try:
+        yield session
+    finally:
+        session.close()
