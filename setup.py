@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ament_python package setup: the ROS 2 layout plus a pip path for machines without ROS."""
 
 from glob import glob
@@ -14,6 +28,7 @@ NO_ROS = [
     'ros-stereo-msgs',
     'ros-std-msgs',
     'ros-diagnostic-msgs',
+    'ros-geometry-msgs',
     'ros-ament-index-python',
     'numpy',
     'opencv-python-headless',
@@ -30,11 +45,17 @@ setup(
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.rviz') +
          glob('config/*.xml')),
+        ('share/' + package_name + '/urdf', glob('urdf/*.xacro')),
     ],
     install_requires=['setuptools'],
     extras_require={
         'noros': NO_ROS,
-        'test': ['pytest', 'ruff'],
+        # The ament linters' Python side: a ROS install has them (test_depend); without ROS,
+        # ament_flake8/pep257 come from PyPI with the flake8 plugins ament_flake8 runs.
+        'test': ['pytest', 'ruff', 'xacro', 'ros-ament-flake8', 'ros-ament-pep257', 'flake8',
+                 'flake8-blind-except', 'flake8-builtins', 'flake8-class-newline',
+                 'flake8-comprehensions', 'flake8-deprecated', 'flake8-docstrings',
+                 'flake8-import-order', 'flake8-quotes', 'pydocstyle'],
     },
     python_requires='>=3.10',
     zip_safe=True,

@@ -1,4 +1,19 @@
-"""`raiv-stereo bench`: our core and node pipeline side by side with plain OpenCV, and accuracy.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`raiv-stereo bench`: our core and node pipeline side by side with plain OpenCV, and accuracy.
 
 Plain OpenCV is done the way the maker's example does it: remap at full resolution with maps from
 initUndistortRectifyMap, cv2.resize to the working scale, StereoSGBM on the resized images (the
@@ -8,29 +23,32 @@ input's own channels: colour for bgr8, as OpenCV's stereo_match sample), depth =
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
 import itertools
 import json
 import os
+from pathlib import Path
 import platform
 import resource
-import shutil
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
-from raiv_stereo.calibration import (StereoCalibration, raiv_nominal, rectified_pinhole,
-                                     save_camera_info_yaml)
+from raiv_stereo.calibration import (
+    raiv_nominal,
+    rectified_pinhole,
+    save_camera_info_yaml,
+    StereoCalibration,
+)
 from raiv_stereo.demo import percentile
 from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
 from raiv_stereo.pipeline import StereoPipeline
@@ -282,7 +300,8 @@ def _config_label(config: dict) -> str:
 def synthetic_accuracy(calibration: StereoCalibration, scale: float,
                        min_depth_mm: float, max_depth_mm: float, count: int,
                        encoding: str = 'bgr8') -> dict:
-    """Return depth and disparity error of ours and plain OpenCV against the scene's truth.
+    """
+    Return depth and disparity error of ours and plain OpenCV against the scene's truth.
 
     Also the per-depth-bin error (for the error-vs-depth plot).
     """
@@ -433,7 +452,8 @@ def _median_ms(function: Callable[[], object], count: int) -> float:
 
 
 def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> dict:
-    """Return where the time of one bgr8 frame at scale 0.5, 300-3000 mm goes (ms, medians).
+    """
+    Return where the time of one bgr8 frame at scale 0.5, 300-3000 mm goes (ms, medians).
 
     Core stages from the pipeline's own timings; message conversion and publish measured here
     with real rclpy publishers (a subscriber present, so DDS does serialize and deliver).
@@ -480,8 +500,8 @@ def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> di
     stages['node.point_cloud_msg (only if subscribed)'] = _median_ms(
         lambda: conversions.point_cloud_msg(result.depth_m, working.left.K, header,
                                             colors_bgr=None), frames)
-    stages.update(_publish_times(raw_msg, conversions.image_to_msg(result.depth_m, '32FC1',
-                                                                     header), frames))
+    depth_msg = conversions.image_to_msg(result.depth_m, '32FC1', header)
+    stages.update(_publish_times(raw_msg, depth_msg, frames))
     return stages
 
 
@@ -565,9 +585,8 @@ class PipelineRun:
 
 def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
     """Start the camera node in its own process, as the launch files do (their environment too)."""
-    import yaml
-
     from raiv_stereo import launch_config
+    import yaml
 
     path = folder / 'camera_params.yaml'
     path.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
@@ -583,7 +602,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                       max_depth_mm: float = 3000.0,
                       calibration: StereoCalibration | None = None,
                       camera_process: bool = False, replay_frames: int = 0) -> PipelineRun:
-    """Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS, as launched.
+    """
+    Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS, as launched.
 
     `calibration` (default: the RAiV nominal model) is what the camera renders and publishes;
     `camera_process` runs the camera node in its own process (as the launch files do) instead
@@ -591,16 +611,15 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     memory instead of rendering each one. Both nodes get the launch files' parameters (reliable
     input QoS among them).
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import CameraInfo, Image
-
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms
     from raiv_stereo.ros.depth_node import DepthNode
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo, Image
 
     ensure_local_dds()
     namespace = f'bench_{os.getpid()}'
@@ -706,7 +725,8 @@ class PipelineConfig:
 
 
 def pipeline_configs(quick: bool) -> list[PipelineConfig]:
-    """Return the node pipeline runs.
+    """
+    Return the node pipeline runs.
 
     A camera at 1.0x plain OpenCV's frame rate asks the pipeline to keep up with it; at 1.3x
     the pipeline runs flat out (its fps is its capacity, extra pairs are dropped). The camera
@@ -725,7 +745,8 @@ def pipeline_configs(quick: bool) -> list[PipelineConfig]:
 
 def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argparse.Namespace,
                         log: Callable[[str], None]) -> list[dict]:
-    """Run the node pipeline; plain OpenCV and our core are timed just before and after it.
+    """
+    Run the node pipeline; plain OpenCV and our core are timed just before and after it.
 
     The machine may be shared: timing the alternatives around each run puts them under the
     same load.
@@ -981,7 +1002,8 @@ def write_plots(report: dict, out: Path) -> list[Path]:
 
 def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
               report: dict | None = None) -> dict:
-    """Run every measurement the options ask for into `report` (plain data) and return it.
+    """
+    Run every measurement the options ask for into `report` (plain data) and return it.
 
     Sections are filled in as they finish, so an interrupted run leaves the finished ones.
     """

@@ -1,4 +1,19 @@
-"""Stereo calibration model (ROS CameraInfo semantics): loaders, writers, validation, scaling.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Stereo calibration model (ROS CameraInfo semantics): loaders, writers, validation, scaling.
 
 A `StereoCalibration` holds one `CameraModel` per camera with K, D, R, P exactly as in
 sensor_msgs/CameraInfo: R rotates the raw camera into the rectified frame, P projects rectified
@@ -8,19 +23,18 @@ points, and the right camera's P[0, 3] = -fx * baseline_m. Everything else in th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import hashlib
 import json
 import os
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
+import tempfile
 from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
-import yaml
-
 from raiv_stereo import defaults
+import yaml
 
 
 class CalibrationError(ValueError):
@@ -174,11 +188,11 @@ class StereoCalibration:
         tx = self.right.P[0, 3]
         if tx == 0 and self.left.P[0, 3] < 0:
             raise CalibrationError(
-                "the left projection has Tx = -fx * baseline_m and the right has Tx = 0; the left "
-                "and right calibrations are swapped")
+                'the left projection has Tx = -fx * baseline_m and the right has Tx = 0; the left '
+                'and right calibrations are swapped')
         if tx == 0:
             raise CalibrationError(
-                "right projection P[0,3] (Tx) is 0, i.e. zero baseline; a stereo right camera "
+                'right projection P[0,3] (Tx) is 0, i.e. zero baseline; a stereo right camera '
                 "needs Tx = -fx * baseline_m (check the right camera's calibration)")
         if tx > 0:
             raise CalibrationError(
@@ -405,7 +419,8 @@ def _opencv_values(path: str) -> dict[str, Any]:
 
 
 def load_opencv_stereo(path: str | os.PathLike) -> StereoCalibration:
-    """Load K1, D1, K2, D2, R, T and the image size from an OpenCV stereo file and rectify it.
+    """
+    Load K1, D1, K2, D2, R, T and the image size from an OpenCV stereo file and rectify it.
 
     T is in the file's units: a `units` entry ('mm' or 'm') says which; without one, a translation
     longer than 1.0 is read as millimetres (no stereo rig has a baseline over a metre).

@@ -1,4 +1,19 @@
-"""The camera node's parameters as plain data: names, types, defaults, ranges and their checks.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The camera node's parameters as plain data: names, types, defaults, ranges and their checks.
 
 No ROS import: the node declares its descriptors from this table, the README table is generated
 from it, and `camera_settings_problems` is unit-tested without a node.
@@ -10,8 +25,7 @@ from functools import partial
 from typing import Any, Mapping
 
 from raiv_stereo import defaults, param_table
-from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
-                                     value_problem)
+from raiv_stereo.param_table import FloatRange, IntRange, markdown_table, ParamSpec, value_problem
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'camera_settings_problems',
            'parameter_table_markdown', 'value_problem']
@@ -47,6 +61,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _param('right_frame_id', '',
            'right header frame_id; empty = <camera_name>_right_optical_frame',
            read_only=False),
+    _param('publish_tf', defaults.PUBLISH_TF,
+           'publish <camera_name>_link -> left/right camera frames -> optical frames on '
+           '/tf_static (baseline from the calibration); false when a robot_state_publisher '
+           'does it from urdf/raiv.urdf.xacro'),
+    _param('publish_compressed', defaults.PUBLISH_COMPRESSED,
+           'also publish left/right/image_raw/compressed (sensor_msgs/CompressedImage, JPEG, '
+           "as image_transport's compressed plugin) for remote viewing; encoded only while "
+           'subscribed'),
+    _param('jpeg_quality', defaults.JPEG_QUALITY,
+           'JPEG quality of the compressed images (1..100)', IntRange(1, 100), read_only=False),
     _param('calibration_file', '',
            'OpenCV stereo calibration (K1, D1, K2, D2, R, T, image size); ' + _FILE),
     _param('left_calibration_file', '',
@@ -157,7 +181,8 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
 
 
 def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
-    """Return what is wrong with these parameter values, alone or together (empty = usable).
+    """
+    Return what is wrong with these parameter values, alone or together (empty = usable).
 
     Missing names take their defaults. Each message names the parameter and what to do.
     """

@@ -1,9 +1,23 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Rectified stereo pairs with ground-truth disparity (Middlebury, KITTI, ETH3D), and scoring."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import cv2
@@ -63,7 +77,8 @@ def scenes(root: Path | None = None) -> list[Path]:
 def disparity_error_rates(disparity_px: np.ndarray, truth_px: np.ndarray,
                           thresholds_px: tuple[float, ...] = (1.0, 2.0, 4.0)
                           ) -> dict[str, float]:
-    """Return bad-N rates (%) over pixels with known truth (missing estimates count as bad).
+    """
+    Return bad-N rates (%) over pixels with known truth (missing estimates count as bad).
 
     Also 'density' (%): the share of those pixels with an estimate.
     """

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Every default value of the package, in one place (nodes, launch files, CLI and docs)."""
 
 # RAiV camera geometry (maker's published figures, ../shared/raiv_reference.md).
@@ -31,6 +45,11 @@ POST_FILTER = 'none'
 # Nodes and launch.
 NAMESPACE = 'raiv'
 CAMERA_NAME = 'raiv'
+PUBLISH_TF = True
+PUBLISH_COMPRESSED = False
+JPEG_QUALITY = 90
+INPUT_TRANSPORTS = ('raw', 'compressed')
+INPUT_TRANSPORT = 'raw'
 RATE_HZ = 10.0
 SAMPLE_FRAMES = 0
 """Sample source: 0 renders every frame; N > 0 renders N frames once and replays them."""

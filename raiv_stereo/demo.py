@@ -1,4 +1,19 @@
-"""`raiv-stereo demo`: the camera and depth nodes on the built-in sample scene, over real topics.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`raiv-stereo demo`: the camera and depth nodes on the built-in sample scene, over real topics.
 
 Both nodes run in this process with the same launch-argument mapping as depth.launch.py; a
 monitor node subscribes like any other ROS user would, measures frame rate, latency and the depth
@@ -8,22 +23,20 @@ error against the sample scene's exact geometry, and saves pictures.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 import os
+from pathlib import Path
 import random
 import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults, launch_config
 from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.offline import add_depth_range, geometry_problems
-
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
@@ -113,17 +126,16 @@ def demo_launch_arguments(args: argparse.Namespace) -> dict[str, str]:
 
 def run_demo(args: argparse.Namespace) -> DemoResult:
     """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
+    from raiv_stereo.ros.camera_node import CameraNode
+    from raiv_stereo.ros.conversions import age_ms, msg_to_image
+    from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.scene import sample_scene
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import CameraInfo, Image
     from stereo_msgs.msg import DisparityImage
-
-    from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import age_ms, msg_to_image
-    from raiv_stereo.ros.depth_node import DepthNode
-    from raiv_stereo.scene import sample_scene
 
     launch_args = demo_launch_arguments(args)
     camera_params = launch_config.camera_parameters(launch_args)

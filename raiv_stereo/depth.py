@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Disparity -> depth (REP 118 float metres or uint16 millimetres) and colour depth for people."""
 
 from __future__ import annotations
@@ -39,7 +53,8 @@ def _colormap_index(depth_m: np.ndarray, min_depth_m: float, max_depth_m: float)
 
 
 def colorize_depth(depth_m: np.ndarray, min_depth_m: float, max_depth_m: float) -> np.ndarray:
-    """Return a bgr8 picture of depth: near = warm (red), far = cool (blue), no depth = black.
+    """
+    Return a bgr8 picture of depth: near = warm (red), far = cool (blue), no depth = black.
 
     The range is fixed by the caller so a colour means the same metres in every frame.
     """

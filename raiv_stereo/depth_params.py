@@ -1,4 +1,19 @@
-"""The depth node's parameters as plain data: names, types, defaults, ranges and their checks.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The depth node's parameters as plain data: names, types, defaults, ranges and their checks.
 
 No ROS import, so the table, its cross-parameter validation and the README table are unit-tested
 and shared by the node, the docs and anything else that needs them.
@@ -9,8 +24,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from raiv_stereo import defaults, param_table
-from raiv_stereo.param_table import (FloatRange, IntRange, ParamSpec, markdown_table,
-                                     value_problem)
+from raiv_stereo.param_table import FloatRange, IntRange, markdown_table, ParamSpec, value_problem
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'depth_settings_problems',
            'matcher_settings', 'parameter_table_markdown']
@@ -25,6 +39,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('input_rectified', defaults.INPUT_RECTIFIED,
               'subscribe to left/image_rect and right/image_rect (already rectified) instead of '
               'image_raw', read_only=True),
+    ParamSpec('input_transport', defaults.INPUT_TRANSPORT,
+              "'raw' images, or 'compressed': subscribe to <image topic>/compressed "
+              "(sensor_msgs/CompressedImage, JPEG or PNG, as image_transport's compressed "
+              'plugin publishes)', choices=defaults.INPUT_TRANSPORTS, read_only=True),
     ParamSpec('sync', defaults.SYNC,
               "pairing of left/right images and camera_infos: 'exact' stamps (one trigger) or "
               "'approximate' within sync_slop_s (free-running cameras)",
@@ -35,7 +53,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('queue_size', defaults.QUEUE_SIZE,
               'message_filters queue length per topic', IntRange(1, 100), read_only=True),
     ParamSpec('scale', defaults.SCALE,
-              'working resolution relative to the input images (0.5 = the maker\'s 800x650 '
+              "working resolution relative to the input images (0.5 = the maker's 800x650 "
               'from 1600x1300)', FloatRange(defaults.MIN_SCALE, defaults.MAX_SCALE)),
     ParamSpec('min_depth_mm', defaults.MIN_DEPTH_MM,
               'nearest depth to measure, mm: sets the largest disparity searched',
@@ -105,7 +123,8 @@ def default_values() -> dict[str, Any]:
 
 
 def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
-    """Return what is wrong with these parameter values, alone or together (empty = usable).
+    """
+    Return what is wrong with these parameter values, alone or together (empty = usable).
 
     `values` maps names to values; missing names take their defaults. Checks each value's type
     and range, then the combinations OpenCV and the depth range need.

@@ -1,4 +1,19 @@
-"""Exposure and gain: the control a frame source may offer, and one automatic-exposure step.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Exposure and gain: the control a frame source may offer, and one automatic-exposure step.
 
 No ROS import. The RAiV SDK's camera control (qCU_CCtrl) is one implementation; sources without
 such a control have `FrameSource.exposure_control = None`.
@@ -62,7 +77,8 @@ class ExposureControl(abc.ABC):
 
 def auto_exposure_step(mean_level: float, exposure: int, gain: int,
                        ranges: ExposureRanges) -> tuple[int, int]:
-    """Return the next (exposure, gain) toward AUTO_TARGET_LEVEL.
+    """
+    Return the next (exposure, gain) toward AUTO_TARGET_LEVEL.
 
     Brighter: exposure first, then gain (less noise); darker: gain first, then exposure (less
     motion blur) -- the maker's scheme, damped by AUTO_DAMPING.

@@ -1,4 +1,19 @@
-"""Launch arguments -> node parameters, in plain Python (no `launch` import), so it is unit-tested.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Launch arguments -> node parameters, in plain Python (no `launch` import), so it is unit-tested.
 
 The launch files and `raiv-stereo demo` both use this module, so a launch argument means the same
 thing everywhere.
@@ -6,10 +21,10 @@ thing everywhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import importlib.util
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -55,6 +70,10 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        f'config/{FASTDDS_PROFILE} (a 16 MB shared-memory segment: large '
                        "images reach other processes whole and at once), '' = Fast DDS's own, "
                        'or a path; FASTDDS_DEFAULT_PROFILES_FILE, when set, wins'),
+        LaunchArgument('use_sim_time', 'false',
+                       'every node (RViz too) follows /clock, as when replaying a bag with '
+                       '`ros2 bag play --clock`', ('true', 'false')),
+        LaunchArgument('log_level', 'info', 'log level of every node', LOG_LEVELS),
     ]
     camera_args = [
         LaunchArgument('source', 'auto',
@@ -78,6 +97,13 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        'device and nominal calibration'),
         LaunchArgument('right_calibration_file', '', 'right camera_info YAML'),
         LaunchArgument('rate_hz', f'{defaults.RATE_HZ:g}', 'camera frame rate in Hz'),
+        LaunchArgument('camera_name', defaults.CAMERA_NAME,
+                       'camera name: the frame ids <camera_name>_link, '
+                       '<camera_name>_left_optical_frame, ...'),
+        LaunchArgument('publish_tf', 'true' if defaults.PUBLISH_TF else 'false',
+                       'the camera node publishes its static TF (<camera_name>_link -> '
+                       "cameras -> optical frames); 'false' when a robot_state_publisher does "
+                       'it from urdf/raiv.urdf.xacro', ('true', 'false')),
     ]
     depth_args = [
         LaunchArgument('min_depth_mm', f'{defaults.MIN_DEPTH_MM:g}',
@@ -106,12 +132,14 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
     return common + (camera_args if camera else []) + (depth_args if depth else []) + both
 
 
+LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 INPUT_TOPICS = ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
 INPUT_QOS_CHOICES = ('reliable', 'best_effort')
 
 
 def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
-    """Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
+    """
+    Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
 
     Best effort (the node's REP 2003 default) loses most 1600x1300 frames between processes on
     Fast DDS (measured: images at 0.4-1.7 Hz from a 10 Hz camera), so launch files ask reliable.
@@ -182,7 +210,19 @@ def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
         'left_calibration_file': merged['left_calibration_file'],
         'right_calibration_file': merged['right_calibration_file'],
         'rate_hz': _float(merged, 'rate_hz', 0.1, 1000.0),
+        'camera_name': _camera_name(merged),
+        'publish_tf': _flag(merged, 'publish_tf', 'true'),
+        'use_sim_time': wants_sim_time(merged),
     }
+
+
+def _camera_name(args: Mapping[str, str]) -> str:
+    name = str(args['camera_name']).strip()
+    if not name or not name.replace('_', 'a').isalnum() or name[0].isdigit():
+        raise LaunchArgumentError(
+            f'camera_name:={name!r} must be a ROS name: letters, digits and _, not starting '
+            'with a digit (it makes the frame ids)')
+    return name
 
 
 def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
@@ -199,6 +239,7 @@ def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
         'max_depth_mm': max_depth_mm,
         'scale': _float(merged, 'scale', defaults.MIN_SCALE, defaults.MAX_SCALE),
         'depth_format': _choice(merged, by_name['depth_format']),
+        'use_sim_time': wants_sim_time(merged),
         **input_qos_overrides(merged['namespace'], _choice(merged, by_name['input_qos'])),
     }
 
@@ -240,6 +281,19 @@ def wants_composed(args: Mapping[str, str]) -> bool:
     return _flag(args, 'composed', 'false')
 
 
+def wants_sim_time(args: Mapping[str, str]) -> bool:
+    """Return True when the nodes are to follow /clock (use_sim_time)."""
+    return _flag(args, 'use_sim_time', 'false')
+
+
+def log_arguments(args: Mapping[str, str]) -> list[str]:
+    """Return the ROS arguments that set every node's log level."""
+    level = str(args.get('log_level', 'info')).strip().lower()
+    if level not in LOG_LEVELS:
+        raise LaunchArgumentError(f'log_level:={level!r} is not one of: {", ".join(LOG_LEVELS)}')
+    return ['--log-level', level]
+
+
 def wants_rviz(args: Mapping[str, str]) -> bool:
     """Return True when the rviz launch argument asks for RViz."""
     return _flag(args, 'rviz', 'false')
@@ -255,7 +309,8 @@ def _flag(args: Mapping[str, str], name: str, default: str) -> bool:
 def lens_depth_range_mm(focal_length_mm: float, scale: float,
                         baseline_mm: float = defaults.BASELINE_MM,
                         pixel_size_um: float = defaults.PIXEL_SIZE_UM) -> tuple[float, float]:
-    """Return the (min, max) depth a lens suits at a working scale, rounded to 10 mm.
+    """
+    Return the (min, max) depth a lens suits at a working scale, rounded to 10 mm.
 
     The maker's 300-3000 mm for the 2.8 mm lens at scale 0.5 is a disparity band of 101.1..10.1 px:
     about 96 disparities to search (speed) and at least 10 px at the far end (depth resolution).

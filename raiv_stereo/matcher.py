@@ -1,13 +1,26 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Range-driven semi-global block matching: a depth range becomes the SGBM search window."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
 
 _SGBM_MODES = {
@@ -86,7 +99,8 @@ def disparity_px(focal_px: float, baseline_mm: float, depth_mm: float) -> float:
 
 def search_window(focal_px: float, baseline_mm: float, min_depth_mm: float,
                   max_depth_mm: float) -> tuple[int, int]:
-    """Return (min_disparity, num_disparities) covering [min_depth_mm, max_depth_mm].
+    """
+    Return (min_disparity, num_disparities) covering [min_depth_mm, max_depth_mm].
 
     The window is the whole-pixel span of f·B/max .. f·B/min, widened to a multiple of 16.
     """
@@ -168,7 +182,8 @@ class StereoMatcher:
         return self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
 
     def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
-        """Return (x0, y0, x1, y1), x1/y1 exclusive: where SGBM can find a match at all.
+        """
+        Return (x0, y0, x1, y1), x1/y1 exclusive: where SGBM can find a match at all.
 
         OpenCV's getValidDisparityROI for full-image inputs, clipped to the image.
         """

@@ -1,22 +1,42 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`raiv-stereo range` (depth vs disparity, SGBM window) and `raiv-stereo depth` on files."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
+from raiv_stereo.calibration import (
+    CalibrationError,
+    focal_px_from_lens,
+    load_calibration,
+    raiv_nominal,
+    rectified_pinhole,
+    save_camera_info_yaml,
+    scaled_size,
+    StereoCalibration,
+)
 from raiv_stereo.cli import HelpFormatter
-from raiv_stereo.calibration import (CalibrationError, StereoCalibration, focal_px_from_lens,
-                                     load_calibration, raiv_nominal, rectified_pinhole,
-                                     save_camera_info_yaml, scaled_size)
-from raiv_stereo.depth import MAX_DEPTH_MM_U16, colorize_depth, depth_legend, depth_m_to_mm_u16
-from raiv_stereo.matcher import MatcherSettings, disparity_px, search_window, settings_problems
+from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16, MAX_DEPTH_MM_U16
+from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, settings_problems
 from raiv_stereo.pipeline import StereoPipeline
 
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
@@ -129,7 +149,7 @@ def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCa
     nominal = raiv_nominal(args.baseline_mm, args.focal_length_mm, args.pixel_size_um)
     sensor_w, sensor_h = nominal.image_size
     if abs(size[0] / size[1] - sensor_w / sensor_h) > 0.01:
-        raise OfflineError(f'{size[0]}x{size[1]} images do not have the RAiV sensor\'s '
+        raise OfflineError(f"{size[0]}x{size[1]} images do not have the RAiV sensor's "
                            f'{sensor_w}x{sensor_h} aspect ratio; give --calibration or '
                            '--rectified --focal-px')
     return nominal.with_size(*size)
@@ -161,8 +181,8 @@ def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
     colour = colorize_depth(result.depth_m, near_m, far_m)
     files = {'depth_mm.png': depth_m_to_mm_u16(result.depth_m),
              'disparity.pfm': result.disparity_px,
-             'depth_color.png': np.hstack([colour, depth_legend(colour.shape[0], near_m,
-                                                                 far_m)])}
+             'depth_color.png': np.hstack([colour,
+                                           depth_legend(colour.shape[0], near_m, far_m)])}
     written = []
     for name, image in files.items():
         if not cv2.imwrite(str(out / name), image):

@@ -1,4 +1,19 @@
-"""Is the left image really the left camera's? Decided from the images themselves (no ROS).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Is the left image really the left camera's? Decided from the images themselves (no ROS).
 
 With the right order, true disparities are positive and SGBM finds most of them; with the images
 swapped they are negative, outside the search window, and few pixels match. Rectifying and
@@ -73,4 +88,3 @@ class PairOrderCheck:
     def summary(self) -> str:
         """Return the verdict with the figures behind it."""
         return self.verdict if not self.as_given else f'{self.verdict} ({self.figures()})'
-

@@ -1,9 +1,23 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Node parameters as plain data (no ROS import): one spec per parameter, and its README table."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Any, Iterable
 
 
@@ -58,7 +72,8 @@ def default_values(parameters: Iterable[ParamSpec]) -> dict[str, Any]:
 
 
 def value_problem(spec: ParamSpec, value: Any) -> str | None:
-    """Return what is wrong with one value alone (type, choices, range, step), None when fine.
+    """
+    Return what is wrong with one value alone (type, choices, range, step), None when fine.
 
     Whole numbers are accepted for doubles (`ros2 param set` sends 600 for 600.0).
     """

@@ -1,13 +1,26 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The stereo core end to end: raw pair -> rectified, matched, converted to depth (no ROS)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+import time
 
 import cv2
 import numpy as np
-
 from raiv_stereo.calibration import StereoCalibration
 from raiv_stereo.depth import disparity_to_depth_m
 from raiv_stereo.matcher import MatcherSettings, StereoMatcher
@@ -83,7 +96,8 @@ class StereoPipeline:
             'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})
 
     def match_exchanged(self, left_raw: np.ndarray, right_raw: np.ndarray) -> np.ndarray:
-        """Return the disparity with the raw images exchanged (right as left; pair_order check).
+        """
+        Return the disparity with the raw images exchanged (right as left; pair_order check).
 
         Rectified anew: each camera's maps must meet the image that camera took.
         """

@@ -1,14 +1,27 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Rectification to a working resolution: raw pair -> row-aligned pair at `scale`, maps cached."""
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
+import threading
 
 import cv2
 import numpy as np
-
-from raiv_stereo.calibration import CameraModel, CalibrationError, StereoCalibration
+from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
 
 
 def _rectified_camera(cam: CameraModel) -> CameraModel:
@@ -17,7 +30,8 @@ def _rectified_camera(cam: CameraModel) -> CameraModel:
 
 
 class Rectifier:
-    """Rectifies raw pairs of one calibration at one working scale (remap, then area-downscale).
+    """
+    Rectifies raw pairs of one calibration at one working scale (remap, then area-downscale).
 
     Remapping at full resolution before averaging down keeps more sub-pixel detail than the
     reverse order (measured: 90.0 % vs 86.6 % of depths within 2 % on the distorted sample rig).

@@ -1,4 +1,19 @@
-"""Synthetic stereo scenes with exact ground truth, rendered through any StereoCalibration.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Synthetic stereo scenes with exact ground truth, rendered through any StereoCalibration.
 
 The world frame is the rectified left camera's optical frame (metres; x right, y down, z forward),
 so ground-truth depth is z in that frame. Each raw camera pixel is back-projected through the
@@ -9,13 +24,12 @@ rectification, matching and depth conversion together.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+import math
 
 import cv2
 import numpy as np
-
 from raiv_stereo.calibration import CameraModel, StereoCalibration
 
 TEXEL_M = 0.0015
@@ -111,7 +125,8 @@ class RenderedPair:
 
 
 def _camera_rays(camera: CameraModel, rectified: bool) -> np.ndarray:
-    """Return unit-z ray directions (2, H, W: x, y) in the camera's rectified frame, per pixel.
+    """
+    Return unit-z ray directions (2, H, W: x, y) in the camera's rectified frame, per pixel.
 
     rectified=False: pixels of the raw image (through K, D, then R). True: pixels of P's image.
     """
@@ -133,7 +148,8 @@ def _camera_rays(camera: CameraModel, rectified: bool) -> np.ndarray:
 
 def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
            time_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (nearest hit depth z, BGR float image) for `planes`; inf where none hit.
+    """
+    Return (nearest hit depth z, BGR float image) for `planes`; inf where none hit.
 
     `rays` is (2, H, W): the x and y of unit-z directions, so a ray's parameter is its depth.
     """
@@ -174,7 +190,8 @@ def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
 
 def _plane_box(camera: CameraModel, origin: np.ndarray, plane: Plane, time_s: float | None = None,
                margin_px: int = 3) -> tuple[slice, slice] | None:
-    """Return the pixel box of a raw camera that `plane` covers at `time_s` (None: ever).
+    """
+    Return the pixel box of a raw camera that `plane` covers at `time_s` (None: ever).
 
     Projects dense points on every edge of the convex hull of the rectangle (at both motion
     extremes when time_s is None; distortion bends straight edges, so edges are sampled, not just
@@ -218,7 +235,8 @@ def _union(boxes: list[tuple[slice, slice] | None]) -> tuple[slice, slice] | Non
 
 
 class Renderer:
-    """Renders a scene for one calibration; rays and static planes are computed once.
+    """
+    Renders a scene for one calibration; rays and static planes are computed once.
 
     Per frame only the box of pixels the moving planes cover at that time is traced.
     """
@@ -265,7 +283,8 @@ class Renderer:
 
 
 def truth_depth_m(calibration: StereoCalibration, scene: Scene, time_s: float = 0.0) -> np.ndarray:
-    """Return float32 depth (m) of the rectified left image of `calibration`; NaN where no surface.
+    """
+    Return float32 depth (m) of the rectified left image of `calibration`; NaN where no surface.
 
     Pass `calibration.scaled(s)` for the ground truth at a working scale.
     """
@@ -284,7 +303,8 @@ def render_stereo(calibration: StereoCalibration, scene: Scene | None = None,
 
 def distorted_rig(base: StereoCalibration, k1: float = -0.08, k2: float = 0.02,
                   rotation_deg: float = 0.6) -> StereoCalibration:
-    """Return a realistic rig: `base`'s lenses with radial distortion and the right camera rotated.
+    """
+    Return a realistic rig: `base`'s lenses with radial distortion and the right camera rotated.
 
     Built through cv2.stereoRectify, so its R and P are what a real calibration would give.
     """

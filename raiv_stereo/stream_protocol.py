@@ -1,4 +1,19 @@
-"""RAiV stream protocol v1: versioned, length-prefixed binary messages (device -> robot, no ROS).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+RAiV stream protocol v1: versioned, length-prefixed binary messages (device -> robot, no ROS).
 
 Every message is a 16-byte header, then `length` payload bytes (big-endian throughout):
 magic b'RAIV', version u8, type u8, flags u16 (0, reserved), length u32, crc32(payload) u32.
@@ -8,13 +23,13 @@ documented for users in the README (notes/protocol.md); change PROTOCOL_VERSION 
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+from dataclasses import dataclass
 import json
 import socket
 import struct
-import zlib
-from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
+import zlib
 
 import cv2
 import numpy as np
@@ -76,7 +91,7 @@ class ProtocolError(ValueError):
 class Message:
     """One complete, checksum-verified message."""
 
-    type: int
+    type: int  # noqa: A003 (the protocol's own word: the message type)
     payload: bytes | bytearray | memoryview
     flags: int = 0
 
@@ -218,7 +233,8 @@ def parse_header(header: bytes | bytearray | memoryview) -> tuple[int, int, int,
 
 
 class FrameDecoder:
-    """Incremental reader: feed() socket bytes, get complete, verified messages back.
+    """
+    Incremental reader: feed() socket bytes, get complete, verified messages back.
 
     Memory is bounded: one header, and one payload buffer allocated only after the header's
     length passed the limits. After a ProtocolError the stream is out of sync: drop the decoder.
@@ -395,7 +411,8 @@ def _decode_pixels(image: _Image) -> np.ndarray:
 
 
 def decode_frame(message: Message, executor: Executor | None = None) -> FramePayload:
-    """Decode a FRAME into images; raise ProtocolError on any inconsistency (never half a pair).
+    """
+    Decode a FRAME into images; raise ProtocolError on any inconsistency (never half a pair).
 
     With an executor, the two compressed images decode in parallel (OpenCV releases the GIL).
     """

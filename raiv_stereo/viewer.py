@@ -1,4 +1,19 @@
-"""`raiv-stereo view`: a live depth viewer for people without RViz.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`raiv-stereo view`: a live depth viewer for people without RViz.
 
 With a display (and an OpenCV build with highgui), a window shows the colour depth and the depth
 under the mouse cursor in millimetres; headless, it writes snapshots to a folder instead.
@@ -8,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
 from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.demo import ensure_local_dds
@@ -73,7 +87,8 @@ class FramesByStamp:
                 del images[old]
 
     def newest(self) -> tuple[int, np.ndarray, np.ndarray | None] | None:
-        """Return (stamp_ns, colour, depth) of the newest colour frame whose depth has arrived.
+        """
+        Return (stamp_ns, colour, depth) of the newest colour frame whose depth has arrived.
 
         Before any such pair, the newest colour frame with depth None; None before any colour.
         """
@@ -118,15 +133,14 @@ def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, flo
 def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
     domain = ensure_local_dds()
+    from raiv_stereo.depth import depth_legend
+    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+    from raiv_stereo.ros.memory import keep_freed_memory
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import Image
-
-    from raiv_stereo.depth import depth_legend
-    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
-    from raiv_stereo.ros.memory import keep_freed_memory
 
     latest = FramesByStamp()
 
@@ -159,9 +173,10 @@ def run(args: argparse.Namespace) -> int:
         cursor = [0, 0]
         if window:
             cv2.namedWindow('raiv-stereo depth')
-            cv2.setMouseCallback('raiv-stereo depth',
-                                lambda event, x, y, flags, param:
-                                cursor.__setitem__(slice(0, 2), [x, y]))
+
+            def on_mouse(event, x, y, flags, param) -> None:
+                cursor[:] = [x, y]
+            cv2.setMouseCallback('raiv-stereo depth', on_mouse)
         else:
             out_dir.mkdir(parents=True, exist_ok=True)
             print(f'no display: writing a snapshot every {args.interval_s:g} s to {out_dir}/',

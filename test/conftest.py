@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Test setup: keep DDS on this host and give every test run its own ROS domain."""
 
 import os
@@ -10,9 +24,8 @@ if 'RAIV_TEST_DOMAIN_ID' not in os.environ:
     os.environ['RAIV_TEST_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_DOMAIN_ID'] = os.environ['RAIV_TEST_DOMAIN_ID']
 
+from helpers import free_port, Ros, ScenePair  # noqa: E402
 import pytest  # noqa: E402  (after the environment: rclpy reads it at import)
-
-from helpers import Ros, ScenePair, free_port  # noqa: E402
 
 
 @pytest.fixture
@@ -55,4 +68,3 @@ def scene_pair():
     rendered = Renderer(calibration, sample_scene()).render(0.0, with_truth=False)
     return ScenePair(calibration, rendered.left_bgr, rendered.right_bgr,
                      truth_depth_m(calibration, sample_scene(), 0.0))
-

@@ -1,25 +1,40 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What the tests share: a ROS session, waits with deadlines, free ports, textured pairs."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
+from raiv_stereo.ros.conversions import stamp_to_ns
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
-from raiv_stereo.ros.conversions import stamp_to_ns
-
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+LINTED_PATHS = [str(PACKAGE_ROOT / path) for path in ('raiv_stereo', 'test', 'launch', 'setup.py')]
+"""What the ament linters check: the package's code, never a virtual environment beside it."""
 CAMERA_TOPICS = {'left': (Image, 'left/image_raw'), 'right': (Image, 'right/image_raw'),
                  'left_info': (CameraInfo, 'left/camera_info'),
                  'right_info': (CameraInfo, 'right/camera_info')}
@@ -27,7 +42,8 @@ CAMERA_TOPICS = {'left': (Image, 'left/image_raw'), 'right': (Image, 'right/imag
 
 def wait_for(condition, timeout_s: float = 10.0, what: str = 'the condition', spin=None,
              poll_s: float = 0.01):
-    """Return `condition()`'s first truthy value; fail naming `what` after `timeout_s`.
+    """
+    Return `condition()`'s first truthy value; fail naming `what` after `timeout_s`.
 
     With `spin` (an executor) it is spun between polls, so callbacks run in this thread.
     """
@@ -53,7 +69,8 @@ def free_port() -> int:
 
 def textured_pair(height: int, width: int, channels: int = 3, shift_px: int = 8,
                   seed: int = 0, cell_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Return (left, right): random texture, and it moved `shift_px` left (disparity shift_px).
+    """
+    Return (left, right): random texture, and it moved `shift_px` left (disparity shift_px).
 
     `cell_px` > 1 smooths the texture (random cells that size, cubic-resized) for matching.
     """
@@ -81,7 +98,8 @@ def stamp_key(msg) -> int:
 
 
 class Ros:
-    """One rclpy context (its own, in the test run's domain) with an executor.
+    """
+    One rclpy context (its own, in the test run's domain) with an executor.
 
     Spin it in the test thread (`spin_until`) or in the background (`spin_in_background`);
     `close` destroys the nodes and shuts the context down.

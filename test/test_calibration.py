@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Calibration model: RAiV geometry, loaders, writers, scaling and validation."""
 
 import json
@@ -5,11 +19,19 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from raiv_stereo.calibration import (
-    CalibrationError, StereoCalibration, focal_px_from_lens, load_calibration,
-    load_camera_info_yaml, load_opencv_stereo, raiv_nominal, rectified_pinhole,
-    save_camera_info_yaml, scaled_size, stereo_from_opencv)
+    CalibrationError,
+    focal_px_from_lens,
+    load_calibration,
+    load_camera_info_yaml,
+    load_opencv_stereo,
+    raiv_nominal,
+    rectified_pinhole,
+    save_camera_info_yaml,
+    scaled_size,
+    stereo_from_opencv,
+    StereoCalibration,
+)
 
 
 def test_raiv_nominal_matches_maker_figures():

@@ -1,31 +1,44 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Camera node end to end: real rclpy nodes over real DDS (isolated by conftest.py)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
+from helpers import CAMERA_TOPICS, PACKAGE_ROOT, ros, stamp_key, textured_pair
 import numpy as np
 import pytest
-import rclpy
-from helpers import CAMERA_TOPICS, PACKAGE_ROOT, ros, stamp_key, textured_pair
-from rcl_interfaces.srv import GetParameters, SetParameters
-from rclpy.parameter import Parameter, parameter_value_to_python
-from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
-from sensor_msgs.srv import SetCameraInfo
-
 from raiv_stereo import calibration as calib
 from raiv_stereo import camera_params
 from raiv_stereo.ros.camera_node import CameraSetupError
 from raiv_stereo.ros.conversions import camera_info_msg, msg_to_image, stamp_to_ns
 from raiv_stereo.sources import SourceError
+from rcl_interfaces.srv import GetParameters, SetParameters
+import rclpy
+from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.qos import qos_profile_sensor_data, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.srv import SetCameraInfo
 
 CONFIG = PACKAGE_ROOT / 'config'
 HAS_SAMPLE = (PACKAGE_ROOT / 'raiv_stereo' / 'sources' / 'sample.py').exists()
@@ -46,7 +59,8 @@ def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.nda
 # --- the parameter table (pure) ------------------------------------------------------------------
 
 DESIGN_PARAMETERS = (
-    'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id calibration_file '
+    'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id publish_tf '
+    'publish_compressed jpeg_quality calibration_file '
     'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
     'raiv_input swap_left_right exposure gain auto_exposure sample_frames images_left '
     'images_right images_list video_left video_right video_side_by_side '
@@ -59,7 +73,7 @@ def test_parameter_table_has_every_design_parameter_and_renders():
     assert [p.name for p in camera_params.PARAMETERS] == DESIGN_PARAMETERS
     table = camera_params.parameter_table_markdown()
     assert table.count('\n') == len(DESIGN_PARAMETERS) + 2
-    assert "| `rate_hz` | double | `10.0` | 0.1..1000 | yes |" in table
+    assert '| `rate_hz` | double | `10.0` | 0.1..1000 | yes |' in table
     assert 'empty = &lt;camera_name&gt;_left_optical_frame' in table
     assert "| `source` | string | `'sample'` | one of sample, images, video, camera, raiv, " \
         'stream | no |' in table
@@ -132,7 +146,8 @@ def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
 
 
 def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
-    """Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px).
+    """
+    Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px).
 
     `calibration` renders the truth; `f_b` (px·m) is the expected f·B, given independently.
     """
@@ -297,8 +312,8 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
         assert session.spin_until(lambda: got['left_info'] and got['left_info'][-1].k[0] == 470.0)
         count = len(got['left_info'])
         assert session.spin_until(lambda: len(got['left_info']) >= count + 2)
-        assert [m.k[0] for m in got['left_info'][count:]] == [470.0] * (len(got['left_info'])
-                                                                         - count)
+        newer = got['left_info'][count:]
+        assert [m.k[0] for m in newer] == [470.0] * len(newer)
 
         # Without calibration files: camera_info_manager's place, $ROS_HOME/camera_info.
         response = session.call(client_node.create_client(
@@ -431,3 +446,30 @@ def test_publish_rate_full_size_bgr8_pairs():
         output, _ = proc.communicate(timeout=15)
     print(f'\n1600x1300 bgr8 pairs received: {rate_hz:.1f} Hz (asked 30)')
     assert rate_hz > 1.0, output
+
+
+@needs_sample
+def test_compressed_topics_carry_the_raw_pair_as_jpeg():
+    from sensor_msgs.msg import CompressedImage
+
+    from raiv_stereo.ros.conversions import compressed_to_image
+
+    with ros() as session:
+        session.camera('/cam_z', source='sample', scale=0.25, rate_hz=20.0,
+                       publish_compressed=True, jpeg_quality=90)
+        got = session.collector('/cam_z')
+        compressed: list = []
+        session.node('viewer', '/cam_z').create_subscription(
+            CompressedImage, 'right/image_raw/compressed', compressed.append, 10)
+        assert session.spin_until(lambda: any(
+            stamp_key(m) in {stamp_key(r) for r in got['right']} for m in compressed))
+        raw_by_stamp = {stamp_key(m): m for m in got['right']}
+    msg = next(m for m in compressed if stamp_key(m) in raw_by_stamp)
+    assert msg.format == 'bgr8; jpeg compressed bgr8'
+    assert msg.header.frame_id == 'raiv_right_optical_frame'
+    raw = msg_to_image(raw_by_stamp[stamp_key(msg)])
+    decoded = compressed_to_image(msg)
+    assert decoded.shape == raw.shape == (325, 400, 3)
+    assert len(msg.data) < raw.nbytes / 3  # compressed
+    assert np.abs(cv2.cvtColor(decoded, cv2.COLOR_BGR2GRAY).astype(int) -
+                  cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)).mean() < 4.0

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`raiv-stereo` on bad input, run as a user would: exit code 1 and one line saying why."""
 
 from __future__ import annotations
@@ -7,10 +21,9 @@ import subprocess
 import sys
 
 import cv2
+from helpers import textured_pair
 import numpy as np
 import pytest
-from helpers import textured_pair
-
 from raiv_stereo.depth import colorize_depth
 
 
@@ -21,7 +34,7 @@ def run(*argv: str, cwd=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def pair(tmp_path):
-    """Write a textured 160x130 pair (right = left moved 8 px), a 1x1 pair, 16-bit copies."""
+    """Write a textured 160x130 pair, right = left moved 8 px; a 1x1 pair; 16-bit copies."""
     left, right = textured_pair(130, 160, channels=1, shift_px=8, seed=3, cell_px=4)
     files = {'left.png': left, 'right.png': right, 'tiny_l.png': left[:1, :1],
              'tiny_r.png': right[:1, :1], 'left16.png': left.astype(np.uint16) * 256,

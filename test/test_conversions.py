@@ -1,18 +1,41 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Conversions between numpy / the stereo core and ROS messages, through real message types."""
 
 import struct
 
 import cv2
+from helpers import textured_pair
 import numpy as np
 import pytest
+from raiv_stereo.calibration import CalibrationError, CameraModel, raiv_nominal
+from raiv_stereo.ros.conversions import (
+    age_ms,
+    camera_info_msg,
+    camera_model_from_msg,
+    ConversionError,
+    disparity_msg,
+    image_to_msg,
+    msg_to_image,
+    ns_to_stamp,
+    point_cloud_msg,
+    stamp_to_ns,
+    stereo_from_msgs,
+)
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
-
-from raiv_stereo.calibration import CalibrationError, CameraModel, raiv_nominal
-from raiv_stereo.ros.conversions import (ConversionError, age_ms, camera_info_msg,
-                                         camera_model_from_msg, disparity_msg, image_to_msg,
-                                         msg_to_image, ns_to_stamp, point_cloud_msg,
-                                         stamp_to_ns, stereo_from_msgs)
 
 RNG = np.random.default_rng(7)
 ENCODINGS = {  # encoding -> (dtype, channels)
@@ -310,6 +333,7 @@ def test_stamp_conversions():
     assert stamp_to_ns(Time(nanoseconds=42)) == 42
 
     class FixedClock:  # an rclpy Clock stopped at one instant
+
         def now(self):
             return Time(nanoseconds=1_700_000_000_750_000_000)
     assert age_ms(FixedClock(), ns_to_stamp(1_700_000_000_500_000_000)) == 250.0
@@ -320,3 +344,29 @@ def test_point_cloud_rejects_a_matrix_that_is_not_k():
     with pytest.raises(ConversionError, match='K must be a camera matrix'):
         point_cloud_msg(np.ones((2, 2), np.float32),
                         [[100.0, 0.0, 1.0], [0.0, 100.0, 1.0], [0.0, 0.0, 2.0]], None)
+
+
+def test_compressed_images_round_trip_as_image_transport_formats_them():
+    from sensor_msgs.msg import CompressedImage
+
+    from raiv_stereo.ros.conversions import compressed_msg, compressed_to_image
+
+    left, _ = textured_pair(48, 64, seed=5, cell_px=4)
+    msg = compressed_msg(left, _header(), 95)
+    assert msg.format == 'bgr8; jpeg compressed bgr8' and msg.header.frame_id == 'cam'
+    decoded = compressed_to_image(msg)
+    assert decoded.shape == left.shape and decoded.dtype == np.uint8
+    # JPEG keeps brightness closely (colour is subsampled) and BGR stays BGR.
+    luma = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(int) for image in (decoded, left)]
+    assert np.abs(luma[0] - luma[1]).mean() < 3.0
+    np.testing.assert_allclose(decoded.mean(axis=(0, 1)), left.mean(axis=(0, 1)), atol=3.0)
+    grey = compressed_msg(left[..., 1], None, 95)
+    assert grey.format == 'mono8; jpeg compressed mono8'
+    assert compressed_to_image(grey).ndim == 2
+    png = CompressedImage(format='bgr8; png compressed bgr8')
+    png.data.frombytes(cv2.imencode('.png', left)[1].tobytes())
+    np.testing.assert_array_equal(compressed_to_image(png), left)  # lossless
+    broken = CompressedImage(format='jpeg')
+    broken.data.frombytes(b'\xff\xd8 no more')
+    with pytest.raises(ConversionError, match=r"format 'jpeg', 10 bytes\) does not decode"):
+        compressed_to_image(broken)

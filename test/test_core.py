@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Stereo core against known geometry: maker's table, search windows, rectification, depth."""
 
 import math
@@ -6,16 +20,19 @@ import re
 import cv2
 import numpy as np
 import pytest
-
 from raiv_stereo import cli, datasets
-from raiv_stereo.calibration import (load_camera_info_yaml, raiv_nominal, rectified_pinhole,
-                                     save_camera_info_yaml)
+from raiv_stereo.calibration import (
+    load_camera_info_yaml,
+    raiv_nominal,
+    rectified_pinhole,
+    save_camera_info_yaml,
+)
 from raiv_stereo.demo import DepthAccuracy
 from raiv_stereo.depth import colorize_depth, depth_m_to_mm_u16, disparity_to_depth_m
-from raiv_stereo.matcher import MatcherSettings, StereoMatcher, search_window, settings_problems
+from raiv_stereo.matcher import MatcherSettings, search_window, settings_problems, StereoMatcher
 from raiv_stereo.pipeline import StereoPipeline
 from raiv_stereo.rectify import rectifier_for
-from raiv_stereo.scene import Renderer, distorted_rig, sample_scene, truth_depth_m
+from raiv_stereo.scene import distorted_rig, Renderer, sample_scene, truth_depth_m
 
 # ../shared/raiv_reference.md: the maker's table (full resolution, 2.8 mm lens, 65 mm).
 MAKER_TABLE = {200: 303.33, 300: 202.22, 400: 151.66, 500: 121.33, 750: 80.88, 1000: 60.64,

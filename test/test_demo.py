@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The main job end to end: `raiv-stereo demo` through real nodes and DDS, measured accuracy."""
 
 import os
@@ -8,10 +22,9 @@ import sys
 import time
 
 import cv2
+from helpers import textured_pair
 import numpy as np
 import pytest
-from helpers import textured_pair
-
 from raiv_stereo.demo import DemoResult, DepthAccuracy, keep_up_hint, side_by_side
 from raiv_stereo.depth import colorize_depth
 

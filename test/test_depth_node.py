@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Depth node over real rclpy and DDS: synthetic pairs in, published depth checked with truth."""
 
 from __future__ import annotations
@@ -6,25 +20,24 @@ import itertools
 import threading
 
 import cv2
-import numpy as np
-import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from helpers import wait_for
-from rcl_interfaces.msg import Log
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Header
-from stereo_msgs.msg import DisparityImage
-
+import numpy as np
+import pytest
 from raiv_stereo import defaults, depth_params
 from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.matcher import MatcherSettings, StereoMatcher, search_window
+from raiv_stereo.matcher import MatcherSettings, search_window, StereoMatcher
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
 from raiv_stereo.scene import Renderer
+from rcl_interfaces.msg import Log
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
 
 INPUT_SCALE = 0.5
 """Synthetic pairs are 800x650 (half the sensor): SGBM at full working scale stays accurate."""
@@ -45,7 +58,11 @@ class Rig:
 
     def __init__(self, context, params: dict, outputs=tuple(OUTPUTS)) -> None:
         image = 'image_rect' if params.get('input_rectified') else 'image_raw'
+        self.compressed = params.get('input_transport') == 'compressed'
+        if self.compressed:
+            image += '/compressed'
         self.image_topics = (f'left/{image}', f'right/{image}')
+        image_type = CompressedImage if self.compressed else Image
         self.namespace = f'/depth_test_{next(_namespaces)}'
         overrides = [Parameter(k.replace('/{ns}', self.namespace), value=v)
                      for k, v in params.items()]
@@ -58,7 +75,8 @@ class Rig:
         self.logs: list[Log] = []
         self.publishers = {
             topic: self.io.create_publisher(msg_type, topic, 10)
-            for msg_type, topic in ((Image, self.image_topics[0]), (Image, self.image_topics[1]),
+            for msg_type, topic in ((image_type, self.image_topics[0]),
+                                    (image_type, self.image_topics[1]),
                                     (CameraInfo, 'left/camera_info'),
                                     (CameraInfo, 'right/camera_info'))}
         for topic in outputs:
@@ -73,10 +91,11 @@ class Rig:
         self.executor.add_node(self.io)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
         self.spinner.start()
-        wait_for(lambda: all(p.get_subscription_count() > 0
-                               for p in self.publishers.values()) and
-                   all(self.io.count_publishers(f'{self.namespace}/{t}') > 0 for t in outputs),
-                   10.0, 'discovery')
+
+        def discovered() -> bool:
+            return all(p.get_subscription_count() > 0 for p in self.publishers.values()) and \
+                all(self.io.count_publishers(f'{self.namespace}/{t}') > 0 for t in outputs)
+        wait_for(discovered, 10.0, 'discovery')
 
     def _keep(self, topic: str):
         def callback(msg) -> None:
@@ -102,8 +121,10 @@ class Rig:
             right_info = conversions.camera_info_msg(calibration.right)
         left_info.header, right_info.header = headers
         for topic, msg in (('left/camera_info', left_info), ('right/camera_info', right_info),
-                           (self.image_topics[0], _image_msg(left, encoding, headers[0])),
-                           (self.image_topics[1], _image_msg(right, encoding, headers[1]))):
+                           (self.image_topics[0],
+                            _image_msg(left, encoding, headers[0], self.compressed)),
+                           (self.image_topics[1],
+                            _image_msg(right, encoding, headers[1], self.compressed))):
             if topic not in skip:
                 self.publishers[topic].publish(msg)
 
@@ -156,7 +177,13 @@ class Rig:
         self.io.destroy_node()
 
 
-def _image_msg(image: np.ndarray, encoding: str, header: Header) -> Image:
+def _image_msg(image: np.ndarray, encoding: str, header: Header, compressed: bool = False):
+    if compressed:
+        if encoding == 'garbage':
+            msg = CompressedImage(header=header, format='bgr8; jpeg compressed bgr8')
+            msg.data.frombytes(b'\xff\xd8 this is not a JPEG')
+            return msg
+        return conversions.compressed_msg(image, header, 95)
     if encoding in ('bgr8', 'mono8'):
         return conversions.image_to_msg(image, encoding, header)
     msg = Image(header=header, height=image.shape[0], width=image.shape[1], encoding=encoding,
@@ -289,7 +316,7 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
         with rig.lock:
             return [s for a in rig.received['/diagnostics'] for s in a.status
                     if s.name == 'raiv_stereo: depth_node' and s.hardware_id.startswith(
-                        rig.namespace) and dict((kv.key, kv.value) for kv in s.values)
+                        rig.namespace) and {kv.key: kv.value for kv in s.values}
                     .get('frames') == '1']
     wait_for(ours, 5.0, 'diagnostics')
     values = {kv.key: kv.value for kv in ours()[-1].values}
@@ -359,15 +386,15 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
 
     # Invalid values: rejected with the reason, the old value kept.
     rejected = {
-        'min_depth_mm': (dict(min_depth_mm=5000.0), 'must be below max_depth_mm'),
-        'block_size': (dict(block_size=4), 'not a valid step'),
-        'num_disparities': (dict(num_disparities=20), 'not a valid step'),
-        'p1': (dict(p1=2000, p2=1000), 'p1 (2000) must be below p2 (1000)'),
-        'sgbm_mode': (dict(sgbm_mode='fast'), 'choose one of sgbm, sgbm_3way, hh, hh4'),
-        'min_disparity': (dict(min_disparity=-1), 'give both min_disparity and num_disparities'),
-        'sync': (dict(sync='approximate'), 'read-only'),
-        'max_depth_mm': (dict(max_depth_mm='far'), 'max_depth_mm must be a double'),
-        'scale': (dict(scale=2), 'scale is 2; allowed 0.25..1'),
+        'min_depth_mm': ({'min_depth_mm': 5000.0}, 'must be below max_depth_mm'),
+        'block_size': ({'block_size': 4}, 'not a valid step'),
+        'num_disparities': ({'num_disparities': 20}, 'not a valid step'),
+        'p1': ({'p1': 2000, 'p2': 1000}, 'p1 (2000) must be below p2 (1000)'),
+        'sgbm_mode': ({'sgbm_mode': 'fast'}, 'choose one of sgbm, sgbm_3way, hh, hh4'),
+        'min_disparity': ({'min_disparity': -1}, 'give both min_disparity and num_disparities'),
+        'sync': ({'sync': 'approximate'}, 'read-only'),
+        'max_depth_mm': ({'max_depth_mm': 'far'}, 'max_depth_mm must be a double'),
+        'scale': ({'scale': 2}, 'scale is 2; allowed 0.25..1'),
     }
     for name, (values, reason) in rejected.items():
         before = rig.node.get_parameter(name).value
@@ -486,6 +513,30 @@ def test_the_same_depth_has_the_same_colour_in_every_frame(rig_factory, scene_pa
                                atol=2)
 
 
+def test_the_same_pair_gives_the_same_depth(rig_factory, scene_pair):
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory(outputs=('depth/image_rect',))
+    first, second = (_depth_m(rig.exchange('depth/image_rect', calibration, left, right,
+                                           _stamp(i))) for i in (1, 2))
+    np.testing.assert_array_equal(first, second)  # NaN where NaN, the same metres elsewhere
+    assert np.isfinite(first).mean() > 0.8
+
+
+def test_compressed_input_gives_the_same_depth_and_bad_jpeg_is_dropped(rig_factory, scene_pair):
+    calibration, left, right, truth = scene_pair
+    rig = rig_factory({'input_transport': 'compressed'}, outputs=('depth/image_rect',))
+    assert rig.image_topics == ('left/image_raw/compressed', 'right/image_raw/compressed')
+    depth_m = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
+    judged = np.isfinite(truth) & (truth >= 0.3) & (truth <= 3.0) & np.isfinite(depth_m)
+    assert judged.mean() > 0.8
+    relative = np.abs(depth_m[judged] - truth[judged]) / truth[judged]
+    assert (relative < 0.02).mean() > 0.85  # JPEG q95 costs little against raw's >= 90 %
+    rig.publish(calibration, left, right, _stamp(2), encoding='garbage')
+    line = rig.wait_log('frame dropped', 'left/image_raw/compressed', 'does not decode')
+    assert 'JPEG or PNG' in line
+    rig.exchange('depth/image_rect', calibration, left, right, _stamp(3))
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 def _bad_cases(calibration, left, right):
@@ -503,17 +554,17 @@ def _bad_cases(calibration, left, right):
     zero_k = info(calibration.left)
     zero_k.k = [0.0] * 9
     fx_b = calibration.focal_px * calibration.baseline_m
-    yield 'encoding', dict(encoding='yuv422'), ('left/image_raw', "unsupported image encoding")
-    yield 'left/right size', dict(right=right[:325, :400]), (
+    yield 'encoding', {'encoding': 'yuv422'}, ('left/image_raw', 'unsupported image encoding')
+    yield 'left/right size', {'right': right[:325, :400]}, (
         'left/image_raw is 800x650 but', 'right/image_raw is 400x325')
-    yield 'camera_infos disagree', dict(right_info=info(small.right)), (
+    yield 'camera_infos disagree', {'right_info': info(small.right)}, (
         'right/camera_info', 'left camera_info is 800x650 but right is 400x325')
-    yield 'zero focal length', dict(left_info=zero_k), (
+    yield 'zero focal length', {'left_info': zero_k}, (
         'left/camera_info', 'K or P is all zeros')
-    yield 'zero baseline', dict(right_info=right_info(0.0)), ('zero baseline',)
-    yield 'wrong-sign Tx', dict(right_info=right_info(fx_b)), (
+    yield 'zero baseline', {'right_info': right_info(0.0)}, ('zero baseline',)
+    yield 'wrong-sign Tx', {'right_info': right_info(fx_b)}, (
         'right projection P[0,3] (Tx) is', 'swapped')
-    yield 'image vs camera_info size', dict(left=left[:325, :400], right=right[:325, :400]), (
+    yield 'image vs camera_info size', {'left': left[:325, :400], 'right': right[:325, :400]}, (
         'left/image_raw is 400x325 but', 'left/camera_info describes 800x650')
 
 
@@ -535,7 +586,7 @@ def test_bad_input_logged_frame_dropped_node_alive(rig_factory, scene_pair):
 # --- the parameter table ------------------------------------------------------------------------
 
 DESIGN_PARAMETERS = (
-    'input_rectified sync sync_slop_s queue_size scale min_depth_mm max_depth_mm min_disparity '
+    'input_rectified input_transport sync sync_slop_s queue_size scale min_depth_mm max_depth_mm min_disparity '
     'num_disparities block_size p1 p2 uniqueness_ratio speckle_window_size speckle_range '
     'disp12_max_diff pre_filter_cap sgbm_mode post_filter depth_format mask_out_of_range '
     'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()

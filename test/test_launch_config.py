@@ -1,15 +1,32 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Launch arguments -> node parameters, lens presets and the launch files' declared arguments."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
-import yaml
-
 from raiv_stereo import defaults, launch_config
 from raiv_stereo.calibration import load_calibration
 from raiv_stereo.launch_config import (
-    LaunchArgumentError, camera_parameters, depth_parameters, lens_depth_range_mm)
+    camera_parameters,
+    depth_parameters,
+    LaunchArgumentError,
+    lens_depth_range_mm,
+)
+import yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +40,28 @@ def test_defaults_map_to_the_raiv_geometry_and_the_real_camera():
     assert camera['source'] == 'stream'
     depth = depth_parameters({})
     assert {k: v for k, v in depth.items() if not k.startswith('qos_overrides.')} == {
-        'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'depth_format': '32FC1'}
+        'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'depth_format': '32FC1',
+        'use_sim_time': False}
+    assert (camera['camera_name'], camera['publish_tf'], camera['use_sim_time']) == \
+        ('raiv', True, False)
+    assert launch_config.log_arguments({}) == ['--log-level', 'info']
+
+
+def test_sim_time_log_level_and_tf_arguments_reach_every_node():
+    args = {'use_sim_time': 'true', 'log_level': 'debug', 'publish_tf': 'false',
+            'camera_name': 'front'}
+    camera, depth = camera_parameters(args), depth_parameters(args)
+    assert camera['use_sim_time'] is True and depth['use_sim_time'] is True
+    assert (camera['publish_tf'], camera['camera_name']) == (False, 'front')
+    assert launch_config.log_arguments(args) == ['--log-level', 'debug']
+    composed = launch_config.composed_parameters(args)
+    assert all(section['ros__parameters']['use_sim_time'] for section in composed.values())
+    with pytest.raises(LaunchArgumentError, match='log_level'):
+        launch_config.log_arguments({'log_level': 'loud'})
+    with pytest.raises(LaunchArgumentError, match='use_sim_time'):
+        camera_parameters({'use_sim_time': 'yes'})
+    with pytest.raises(LaunchArgumentError, match='camera_name'):
+        camera_parameters({'camera_name': '2cam'})
     assert depth['qos_overrides./raiv/left/image_raw.subscription.reliability'] == 'reliable'
 
 
@@ -118,10 +156,9 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ro
     with pytest.raises(LaunchArgumentError, match='input_qos'):
         depth_parameters({'input_qos': 'fast'})
 
+    from raiv_stereo.ros.depth_node import DepthNode
     from rclpy.parameter import Parameter
     from rclpy.qos import ReliabilityPolicy
-
-    from raiv_stereo.ros.depth_node import DepthNode
 
     # The override must not leak: a later node without one keeps the REP 2003 default.
     for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),

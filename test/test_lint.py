@@ -1,10 +1,24 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Lint the package the ROS way (like ament_flake8 / ament_pep257), with ruff."""
 
 import importlib.util
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +27,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # pycodestyle + pyflakes at ROS's 99 columns, and pep257 docstrings on the package's code.
 RUFF_ARGS = [
     'check', '--no-cache', '--line-length', '99', '--select', 'E,F,W,D,B,UP',
-    '--ignore', 'D105,D107,D203,D213,D413,UP006,UP007,UP035,UP045',
+    '--ignore', 'D105,D107,D203,D212,D413,UP006,UP007,UP035,UP045',
     '--config', 'lint.per-file-ignores = {"test/*" = ["D100", "D101", "D102", "D103"]}',
     '--target-version', 'py310',
     'raiv_stereo', 'test', 'launch', 'setup.py',

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Freed image buffers stay mapped: a camera node and its subscriber do not fault per image."""
 
 from __future__ import annotations
@@ -10,7 +24,7 @@ from helpers import PACKAGE_ROOT, textured_pair
 
 # A camera node publishing 1600x1300 bgr8 pairs from files to a subscriber in its own process,
 # as a driver with a subscriber does; prints the minor page faults per received image.
-SCRIPT = '''
+SCRIPT = """
 import resource, sys, threading, time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -45,7 +59,7 @@ count = wait_for_images(warm + 30) - warm
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 print(count, faults / max(count, 1), flush=True)
 executor.shutdown()
-'''
+"""
 
 
 def _faults_per_image(folder, mode: str) -> tuple[int, float]:

@@ -1,4 +1,19 @@
-"""The RAiV device path against the simulated SDK (test/sim_sdk): source, camera node, sender.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The RAiV device path against the simulated SDK (test/sim_sdk): source, camera node, sender.
 
 The simulated SDK has the maker's call names and shapes, its own factory calibration (T in mm,
 cv2.stereoRectify) and serves the sample scene; expected values come from its raw matrices and
@@ -9,25 +24,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
+from helpers import PACKAGE_ROOT, ros, wait_for
 import numpy as np
 import pytest
-import rclpy
-from rcl_interfaces.srv import SetParameters
-from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, Image
-from stereo_msgs.msg import DisparityImage
-from helpers import PACKAGE_ROOT, ros, wait_for
-
 from raiv_stereo.calibration import CalibrationError, rectified_pinhole
 from raiv_stereo.demo import DepthAccuracy
-from raiv_stereo.exposure import ExposureError, ExposureRanges, auto_exposure_step
+from raiv_stereo.exposure import auto_exposure_step, ExposureError, ExposureRanges
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.pipeline import StereoPipeline
 from raiv_stereo.ros.camera_node import CameraSetupError
@@ -35,7 +44,12 @@ from raiv_stereo.ros.conversions import msg_to_image
 from raiv_stereo.ros.depth_node import DepthNode
 from raiv_stereo.scene import Renderer, sample_scene, truth_depth_m
 from raiv_stereo.sources import SourceError
-from raiv_stereo.sources.raiv import RaivSource, calibration_from_device, rgb_raster_to_image
+from raiv_stereo.sources.raiv import calibration_from_device, RaivSource, rgb_raster_to_image
+from rcl_interfaces.srv import SetParameters
+import rclpy
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+from stereo_msgs.msg import DisparityImage
 
 SIM_DIR = Path(__file__).resolve().parent / 'sim_sdk'
 
@@ -171,8 +185,8 @@ def test_ai_input_has_the_memory_configuration_size(sim):
     ('ai_size', 'ai', r"getDataAi\(\) 'input_frame_left' has 1559997 bytes .* 800x650x3 needs "
                       '1560000'),
 ])
-def test_sdk_faults_are_clear_errors_and_the_next_frames_flow(sim, monkeypatch, fault,
-                                                               raiv_input, message):
+def test_sdk_faults_are_clear_errors_and_the_next_frames_flow(
+        sim, monkeypatch, fault, raiv_input, message):
     monkeypatch.setattr(sim, 'FAULT', fault)
     source = RaivSource(raiv_input=raiv_input)
     for _ in range(sim.FAULT_COUNT):
@@ -184,7 +198,7 @@ def test_sdk_faults_are_clear_errors_and_the_next_frames_flow(sim, monkeypatch, 
 @pytest.mark.parametrize('fault, raiv_input, message', [
     ('init_false', 'frame', r'init\(\) returned False: check that the camera pipeline'),
     ('init_exception', 'frame', r'init\(\) failed: OSError: simulated: shared memory'),
-    ('no_memory_configuration', 'ai', r"getMemoryConfiguration\(\) did not give .*\(KeyError: "
+    ('no_memory_configuration', 'ai', r'getMemoryConfiguration\(\) did not give .*\(KeyError: '
                                       r"'frame_height'\); use raiv_input:=frame"),
 ])
 def test_open_faults_are_clear_errors(sim, monkeypatch, fault, raiv_input, message):
@@ -301,7 +315,7 @@ def test_exposure_and_gain_parameters_reach_the_device_or_say_why_not(sim, monke
         assert not result.successful
         assert result.reason == "source 'sample' has no exposure/gain control (only the raiv " \
                                 'source has one)'
-        with pytest.raises(CameraSetupError, match="exposure, gain and auto_exposure: source "
+        with pytest.raises(CameraSetupError, match='exposure, gain and auto_exposure: source '
                                                    "'sample' has no exposure/gain control"):
             session.camera('/rv_d', source='sample', scale=0.1, auto_exposure=True)
 

@@ -1,10 +1,23 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The synthetic scene renderer: exact geometry, so the depth tests built on it can be trusted."""
 
 import numpy as np
 import pytest
-
 from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.scene import Plane, Renderer, Scene, distorted_rig, sample_scene, truth_depth_m
+from raiv_stereo.scene import distorted_rig, Plane, Renderer, sample_scene, Scene, truth_depth_m
 
 
 def test_fronto_parallel_plane_shifts_by_f_b_over_z():
@@ -49,6 +62,7 @@ def test_distorted_rig_rectifies_back_to_the_truth():
     expected = Renderer(StereoCalibration(rect_cam, rect_right), sample_scene()).render(
         with_truth=False).left_bgr
     # Compare at a scale the texture does not alias at (both renders point-sample it).
+
     def smooth(image):
         return cv2.GaussianBlur(image.astype(np.float32), (0, 0), 2.0)[20:-20, 20:-20]
     difference = np.abs(smooth(rectified) - smooth(expected))

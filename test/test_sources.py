@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Frame sources on small files written here: order, looping, end of source, clear errors."""
 
 import sys
@@ -6,10 +20,9 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.scene import Plane, Renderer, Scene, sample_scene, truth_depth_m
-from raiv_stereo.sources import EndOfSource, SourceError, open_source
+from raiv_stereo.scene import Plane, Renderer, sample_scene, Scene, truth_depth_m
+from raiv_stereo.sources import EndOfSource, open_source, SourceError
 from raiv_stereo.sources.camera import parse_device
 
 CALIB = raiv_nominal().scaled(0.1)  # 160x130

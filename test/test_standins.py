@@ -1,4 +1,19 @@
-"""The message_filters and cv_bridge stand-ins: same API and behaviour as the real modules.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The message_filters and cv_bridge stand-ins: same API and behaviour as the real modules.
 
 Synchronizers are driven with real messages through real rclpy nodes over DDS, and the
 approximate one also with the real package's own unit-test sequence (test/test_approxsync.py
@@ -10,10 +25,14 @@ import inspect
 import random
 import threading
 
+from helpers import wait_for
 import numpy as np
 import pytest
+from raiv_stereo.ros import compat
+from raiv_stereo.ros.conversions import image_to_msg, ns_to_stamp, stamp_to_ns
+from raiv_stereo.ros.standins import cv_bridge as cv_bridge_standin
+from raiv_stereo.ros.standins import message_filters as mf
 import rclpy
-from helpers import wait_for
 from rclpy.clock import ROSClock
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
@@ -21,11 +40,6 @@ from rclpy.qos import QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
-
-from raiv_stereo.ros import compat
-from raiv_stereo.ros.conversions import image_to_msg, ns_to_stamp, stamp_to_ns
-from raiv_stereo.ros.standins import cv_bridge as cv_bridge_standin
-from raiv_stereo.ros.standins import message_filters as mf
 
 
 def test_compat_uses_standins_only_when_the_real_module_is_missing():
@@ -67,6 +81,7 @@ class MockHeader:
 
 
 class MockMessage:
+
     def __init__(self, stamp, data):
         self.header = MockHeader()
         self.header.stamp = stamp
@@ -74,6 +89,7 @@ class MockMessage:
 
 
 class MockHeaderlessMessage:
+
     def __init__(self, data):
         self.data = data
 

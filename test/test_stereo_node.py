@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """stereo_node: camera and depth node in one process, each with its own launch parameters."""
 
 from __future__ import annotations
@@ -6,16 +20,15 @@ import signal
 import subprocess
 import sys
 
+from helpers import PACKAGE_ROOT, ros
 import numpy as np
 import pytest
-import rclpy
-import yaml
-from sensor_msgs.msg import Image
-from stereo_msgs.msg import DisparityImage
-from helpers import PACKAGE_ROOT, ros
-
 from raiv_stereo import launch_config
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+import rclpy
+from sensor_msgs.msg import Image
+from stereo_msgs.msg import DisparityImage
+import yaml
 
 
 def _params_file(tmp_path, namespace: str, **launch_args) -> str:

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Device -> ROS over loopback: the real sender process streams to the camera node."""
 
 import socket
@@ -5,9 +19,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 from helpers import ros
-
+import numpy as np
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
 
 
@@ -63,4 +76,3 @@ def test_sender_to_camera_node_round_trip_survives_a_garbage_peer(free_port):
     assert (info.width, info.height) == (400, 325)
     np.testing.assert_allclose(np.reshape(info.p, (3, 4)), [[fx, 0, 199.5, -fx * 0.065],
                                                             [0, fx, 162.0, 0], [0, 0, 1, 0]])
-

@@ -1,15 +1,28 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Stream protocol v1: encoding, incremental decoding, limits and every malformed-input error."""
 
 import struct
 import zlib
 
 import cv2
+from helpers import textured_pair
 import numpy as np
 import pytest
-from helpers import textured_pair
-
 from raiv_stereo import stream_protocol as sp
-from raiv_stereo.calibration import StereoCalibration, raiv_nominal
+from raiv_stereo.calibration import raiv_nominal, StereoCalibration
 
 
 def _pair(height=48, width=64, channels=3, seed=0):

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """StreamSource over loopback: round trips, stamps, calibration, and every injected fault."""
 
 import logging
@@ -8,10 +22,9 @@ import sys
 import time
 
 import cv2
+from helpers import free_port, PACKAGE_ROOT, textured_pair, wait_for
 import numpy as np
 import pytest
-from helpers import PACKAGE_ROOT, free_port, textured_pair, wait_for
-
 from raiv_stereo import stream_protocol as sp
 from raiv_stereo.calibration import raiv_nominal, save_camera_info_yaml
 from raiv_stereo.sources import open_source
@@ -169,14 +182,14 @@ def test_clock_mapper_takes_the_least_delayed_frame_and_stays_monotonic():
     for index in range(50):
         capture = index * 100_000_000
         delay = 2_000_000 + int(rng.integers(0, 30_000_000))
-        stamps.append(mapper.map(capture, capture + offset_ns + delay))
+        stamps.append(mapper.to_host_ns(capture, capture + offset_ns + delay))
         assert stamps[-1] <= capture + offset_ns + delay  # never after arrival
         assert stamps[-1] - (capture + offset_ns) <= delay
     assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
     assert mapper.offset_ns - offset_ns < 10_000_000
     # the device restarts and its clock starts again from 0: re-estimated, still monotonic
     last = stamps[-1]
-    stamp = mapper.map(0, last + 100_000_000)
+    stamp = mapper.to_host_ns(0, last + 100_000_000)
     assert last < stamp <= last + 100_000_000
 
 

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`raiv-stereo view` headless: snapshots of the live colour depth with the centre depth in mm."""
 
 import os
@@ -6,11 +20,10 @@ import subprocess
 import sys
 
 import cv2
-import numpy as np
 from helpers import wait_for
-
+import numpy as np
 from raiv_stereo.depth import depth_legend
-from raiv_stereo.viewer import FramesByStamp, colour_range_m, depth_at_mm
+from raiv_stereo.viewer import colour_range_m, depth_at_mm, FramesByStamp
 
 
 def test_depth_at_mm_reads_metres_as_millimetres():

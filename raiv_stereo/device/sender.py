@@ -1,4 +1,19 @@
-"""raiv-stereo-sender: streams stereo pairs and calibration to the robot (stream_protocol v1).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+raiv-stereo-sender: streams stereo pairs and calibration to the robot (stream_protocol v1).
 
 Runs on the RAiV camera (pure Python + numpy + OpenCV, no ROS). Pairs come from the device SDK
 (qCU_Data, the default), from image files (--from-files, for testing anywhere) or from the
@@ -13,6 +28,7 @@ the SDK returned a new pair.
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import glob
 import importlib.util
 import logging
@@ -21,12 +37,10 @@ import select
 import socket
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
 from raiv_stereo import stream_protocol as sp
 
@@ -68,7 +82,8 @@ def _image_list(spec: str) -> list[str]:
 
 
 def file_pairs(specs: list[str]) -> list[tuple[str, str]]:
-    """Return (left, right) paths from LEFT RIGHT globs/directories, or from one directory.
+    """
+    Return (left, right) paths from LEFT RIGHT globs/directories, or from one directory.
 
     One directory holds left/ and right/ subdirectories, or files named *left* and *right*.
     """
@@ -119,10 +134,10 @@ class FileProvider:
         self._cache_bytes = 0
 
     def calibration(self) -> dict[str, Any] | None:
-        """Return None: image files carry no calibration (use --calibration)."""
+        """Return None: image files carry no calibration; --calibration gives one."""
         return None
 
-    def next(self) -> Pair | None:
+    def next_pair(self) -> Pair | None:
         """Return the next pair; raise StopIteration after the last one unless looping."""
         if self.index >= len(self.pairs):
             if not self.loop:
@@ -157,7 +172,7 @@ class SampleProvider:
         """Return the nominal calibration the scene is rendered with."""
         return self._calibration.to_dict()
 
-    def next(self) -> Pair | None:
+    def next_pair(self) -> Pair | None:
         """Render the scene at the current time."""
         rendered = self._renderer.render(time.monotonic() - self._start, with_truth=False)
         return Pair(rendered.left_bgr, rendered.right_bgr, time.time_ns())
@@ -181,10 +196,10 @@ class SdkProvider:
             LOGGER.warning('device calibration not usable (%s); sending --calibration', error)
 
     def calibration(self) -> dict[str, Any] | None:
-        """Return the device's factory calibration (sensor size)."""
+        """Return the device's factory calibration, at the sensor size."""
         return self._calibration
 
-    def next(self) -> Pair | None:
+    def next_pair(self) -> Pair | None:
         """Return a pair when the SDK has a new one, else None (SourceError for a bad one)."""
         pair = self._device.read_pair()
         if pair is None:
@@ -226,7 +241,7 @@ class Link:
         self.mode, self.host, self.port, self.token, self.name = mode, host, port, token, name
         self._listener: socket.socket | None = None
 
-    def open(self, stop: Callable[[], bool] = lambda: False) -> socket.socket:
+    def connect(self, stop: Callable[[], bool] = lambda: False) -> socket.socket:
         """Connect (or accept), say HELLO, and return the socket once WELCOME arrives."""
         if self.mode == 'connect':
             sock = socket.create_connection((self.host, self.port), timeout=HANDSHAKE_TIMEOUT_S)
@@ -381,7 +396,7 @@ def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibr
         while args.count <= 0 or sent < args.count:
             if sock is None:
                 try:
-                    sock = link.open()
+                    sock = link.connect()
                 except Refused as refusal:
                     if refusal.code == sp.REJECT_AUTH:
                         LOGGER.error('refused by the receiver: %s', refusal)
@@ -409,7 +424,7 @@ def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibr
                             last_tx = time.monotonic()
                         continue
                     try:
-                        pending = provider.next()
+                        pending = provider.next_pair()
                     except StopIteration:
                         break
                     except Exception as error:  # unreadable file, unexpected SDK data
@@ -481,6 +496,7 @@ def encode_pair(pair: Pair, sequence: int, args: argparse.Namespace,
         pair = Pair(cv2.resize(pair.left, size, interpolation=cv2.INTER_AREA),
                     cv2.resize(pair.right, size, interpolation=cv2.INTER_AREA),
                     pair.capture_time_ns)
+
     def one(image: np.ndarray) -> tuple[bytes, memoryview]:
         return sp.encode_image(image, args.codec, args.jpeg_quality, args.png_level)
     if encoder is None:

@@ -1,4 +1,19 @@
-"""Soak run (not a test): the real sender streams 1600x1300 BGR pairs to a StreamSource (loopback).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Soak run (not a test): the real sender streams 1600x1300 BGR pairs to a StreamSource (loopback).
 
 Reports, per codec: pairs/s received, latency from capture (sender clock = this host's) to the
 pair being readable (median, p90, max), throughput, and resident memory of both ends.
@@ -17,7 +32,6 @@ import time
 
 import cv2
 import numpy as np
-
 from raiv_stereo.calibration import raiv_nominal
 from raiv_stereo.scene import Renderer
 from raiv_stereo.sources.stream import StreamSource

@@ -1,4 +1,19 @@
-"""Camera driver node: synchronized left/right Image + CameraInfo from any frame source.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera driver node: synchronized left/right Image + CameraInfo from any frame source.
 
 Thin plumbing: parameters come from raiv_stereo.camera_params, frames from raiv_stereo.sources,
 calibration from raiv_stereo.calibration; this node stamps, converts and publishes them.
@@ -9,33 +24,38 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import cv2
 import numpy as np
+from raiv_stereo import calibration as calib
+from raiv_stereo import camera_params, defaults, frames
+from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
+from raiv_stereo.param_table import IntRange
+from raiv_stereo.ros import memory
+from raiv_stereo.ros.conversions import (
+    camera_info_msg,
+    camera_model_from_msg,
+    compressed_msg,
+    image_to_msg,
+    ns_to_stamp,
+    transform_msg,
+)
+from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.spin import run_nodes
+from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
-
-from raiv_stereo import calibration as calib
-from raiv_stereo import camera_params, defaults
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.exposure import AUTO_PERIOD_S, ExposureError, auto_exposure_step
-from raiv_stereo.param_table import IntRange
-from raiv_stereo.ros import memory
-from raiv_stereo.ros.conversions import (camera_info_msg, camera_model_from_msg, image_to_msg,
-                                         ns_to_stamp)
-from raiv_stereo.ros.parameters import descriptor
-from raiv_stereo.ros.spin import run_nodes
-from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame, open_source
 
 PUSHED_SOURCES = ('stream', 'raiv')
 """Sources that deliver frames when the device sends them: polled fast, published as they come."""
@@ -120,7 +140,7 @@ class CameraNode(Node):
             self._use_calibration(self._source.calibration.validate(),
                                   "the device's own calibration")
         elif self._kind in PUSHED_SOURCES:
-            self._use_calibration(nominal, "RAiV nominal model until the device sends its own")
+            self._use_calibration(nominal, 'RAiV nominal model until the device sends its own')
         else:
             self._use_calibration(nominal, 'RAiV nominal model')
         self._device_calibration_key = None if self._source.calibration is None \
@@ -139,6 +159,14 @@ class CameraNode(Node):
         self._info_pubs = [self.create_publisher(CameraInfo, f'{side}/camera_info',
                                                  copy.copy(qos), qos_overriding_options=overrides)
                            for side in ('left', 'right')]
+        # image_transport's compressed topics (CompressedImage), for remote viewers.
+        self._compressed_pubs = [
+            self.create_publisher(CompressedImage, f'{side}/image_raw/compressed',
+                                  copy.copy(qos), qos_overriding_options=overrides)
+            for side in ('left', 'right')] if values['publish_compressed'] else []
+        self._jpeg_quality = int(values['jpeg_quality'])
+        self._tf = self._tf_broadcaster(bool(values['publish_tf']))
+        self._send_transforms()
         # Not self._services: rclpy keeps every service there, the parameter services too.
         self._set_camera_info_services = [
             self.create_service(SetCameraInfo, f'{side}/set_camera_info',
@@ -157,7 +185,8 @@ class CameraNode(Node):
             spec, dynamic_typing=camera_params.loosely_typed(spec))).value
 
     def _declare_exposure(self) -> None:
-        """Declare exposure, gain, auto_exposure: the device's ranges and values when it has them.
+        """
+        Declare exposure, gain, auto_exposure: the device's ranges and values when it has them.
 
         A start value other than the device's is written at once; without a camera control any
         value but the defaults is a setup error (a requested exposure is never silently ignored).
@@ -205,9 +234,33 @@ class CameraNode(Node):
                 for spec in camera_params.PARAMETERS if self.has_parameter(spec.name)}
 
     def _make_frame_ids(self, values: dict[str, Any]) -> tuple[str, str]:
-        name = values['camera_name']
-        return (values['left_frame_id'] or f'{name}_left_optical_frame',
-                values['right_frame_id'] or f'{name}_right_optical_frame')
+        left, right = frames.optical_frames(values['camera_name'])
+        return values['left_frame_id'] or left, values['right_frame_id'] or right
+
+    def _tf_broadcaster(self, wanted: bool):
+        """Return a tf2_ros StaticTransformBroadcaster, None when off or tf2_ros is absent."""
+        if not wanted:
+            return None
+        try:
+            from tf2_ros import StaticTransformBroadcaster
+        except ImportError:
+            self.get_logger().info(
+                'static TF not published: tf2_ros is not installed (the no-ROS pip path; a ROS '
+                'install has it). Set publish_tf:=false to silence this.')
+            return None
+        return StaticTransformBroadcaster(self)
+
+    def static_transforms(self) -> list[frames.StaticTransform]:
+        """Return <camera>_link -> camera frames -> optical frames for the current calibration."""
+        return frames.camera_transforms(self._camera_name, self._calibration.baseline_m,
+                                        *self._frame_ids)
+
+    def _send_transforms(self) -> None:
+        """(Re)publish the static transforms on /tf_static (when tf2_ros is there and asked)."""
+        if getattr(self, '_tf', None) is None:
+            return
+        stamp = self.get_clock().now().to_msg()
+        self._tf.sendTransform([transform_msg(t, stamp) for t in self.static_transforms()])
 
     def _file_calibration(self, values: dict[str, Any]) -> StereoCalibration | None:
         """Return the calibration from the file parameters, None when none is given."""
@@ -225,6 +278,7 @@ class CameraNode(Node):
         self._size = published.image_size
         self._models = [published.left, published.right]
         self._infos = [self._info_msg(model) for model in self._models]
+        self._send_transforms()  # the baseline may have changed
         self.get_logger().info(f'calibration: {origin}: {calibration.description}; published at '
                                f'{self._size[0]}x{self._size[1]} (scale {self._scale:g})')
 
@@ -356,6 +410,9 @@ class CameraNode(Node):
         for index, image in enumerate((frame.left, frame.right)):
             header = Header(stamp=stamp, frame_id=self._frame_ids[index])
             self._image_pubs[index].publish(image_to_msg(image, self._encoding, header))
+            if self._compressed_pubs and self._compressed_pubs[index].get_subscription_count():
+                self._compressed_pubs[index].publish(
+                    compressed_msg(image, header, self._jpeg_quality))
         for index in range(2):
             info = self._infos[index]
             info.header = Header(stamp=stamp, frame_id=self._frame_ids[index])
@@ -499,7 +556,8 @@ class CameraNode(Node):
 
     def _write_exposure(self, params: list[Parameter], values: dict[str, Any]
                         ) -> SetParametersResult:
-        """Write a new exposure/gain to the device; its refusal rejects the parameter change.
+        """
+        Write a new exposure/gain to the device; its refusal rejects the parameter change.
 
         The only change applied before the post-set callback: the device's answer is the check.
         """
@@ -522,7 +580,11 @@ class CameraNode(Node):
         names = {param.name for param in params}
         values = self.parameter_values()
         self._encoding = values['encoding']
-        self._frame_ids = self._make_frame_ids(values)
+        self._jpeg_quality = int(values['jpeg_quality'])
+        frame_ids = self._make_frame_ids(values)
+        if frame_ids != self._frame_ids:
+            self._frame_ids = frame_ids
+            self._send_transforms()
         self._auto_exposure = bool(values['auto_exposure'])
         if 'rate_hz' in names and float(values['rate_hz']) != self._rate_hz:
             self._rate_hz = float(values['rate_hz'])

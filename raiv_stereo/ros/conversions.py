@@ -1,4 +1,19 @@
-"""Conversions between numpy / the stereo core and ROS messages (no node code here).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Conversions between numpy / the stereo core and ROS messages (no node code here).
 
 Images go through cv_bridge (compat: the real one, or its stand-in without ROS); CameraInfo,
 DisparityImage and PointCloud2 follow the ROS conventions (REP 103 optical frame, REP 118
@@ -11,12 +26,15 @@ import re
 from typing import Any, Sequence
 
 from builtin_interfaces.msg import Time
+import cv2
+from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
-from stereo_msgs.msg import DisparityImage
-
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.frames import StaticTransform
 from raiv_stereo.ros.compat import CvBridge, CvBridgeError
+from sensor_msgs.msg import (CameraInfo, CompressedImage, Image, PointCloud2, PointField,
+                             RegionOfInterest)
+from stereo_msgs.msg import DisparityImage
 
 # sensor_msgs/DisparityImage.delta_d of OpenCV's SGBM (fixed point, 4 fractional bits).
 DISPARITY_DELTA_D = 1.0 / 16.0
@@ -79,12 +97,12 @@ def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarra
         raise ConversionError(f'image is {width}x{height}; width and height must be positive')
     if step < width * pixel_bytes:
         raise ConversionError(
-            f"image step {step} is smaller than width {width} x {pixel_bytes} bytes per "
+            f'image step {step} is smaller than width {width} x {pixel_bytes} bytes per '
             f"'{msg.encoding}' pixel = {width * pixel_bytes}; the publisher sets step wrongly")
     size = len(msg.data)
     if size != height * step:
         raise ConversionError(
-            f"image data has {size} bytes but height {height} x step {step} = "
+            f'image data has {size} bytes but height {height} x step {step} = '
             f"{height * step} ({width}x{height} '{msg.encoding}'); the message is truncated or "
             'its width/height/step are wrong')
     if step % dtype.itemsize or (channels > 1 and step % pixel_bytes):
@@ -164,7 +182,8 @@ def stereo_from_msgs(left_info: CameraInfo, right_info: CameraInfo) -> StereoCal
 def disparity_msg(disparity_px: np.ndarray, header: Any, focal_px: float, baseline_m: float,
                   min_disparity: float, max_disparity: float,
                   valid_window: Sequence[int]) -> DisparityImage:
-    """Return a stereo_msgs/DisparityImage as stereo_image_proc publishes it.
+    """
+    Return a stereo_msgs/DisparityImage as stereo_image_proc publishes it.
 
     Invalid (non-finite) pixels are set to min_disparity - 1; valid_window is (x0, y0, x1, y1)
     with x1, y1 exclusive, clipped to the image.
@@ -201,7 +220,8 @@ def disparity_msg(disparity_px: np.ndarray, header: Any, focal_px: float, baseli
 def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
                     colors_bgr: np.ndarray | None = None,
                     keep_nan: bool = False) -> PointCloud2:
-    """Return a PointCloud2 (x, y, z float32 m [+ rgb]) of depth · K⁻¹ [u v 1] per pixel.
+    """
+    Return a PointCloud2 (x, y, z float32 m [+ rgb]) of depth · K⁻¹ [u v 1] per pixel.
 
     Points are in the camera's optical frame (REP 103: x right, y down, z forward). With
     keep_nan the cloud is organised (height x width, NaN where no depth), else only finite
@@ -285,3 +305,45 @@ def ns_to_stamp(ns: int) -> Time:
     """Return integer nanoseconds as a builtin_interfaces/Time."""
     sec, nanosec = divmod(int(ns), _NS_PER_S)
     return Time(sec=sec, nanosec=nanosec)
+
+
+def transform_msg(transform: StaticTransform, stamp: Any) -> TransformStamped:
+    """Return a core StaticTransform as geometry_msgs/TransformStamped (for /tf_static)."""
+    msg = TransformStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = transform.parent
+    msg.child_frame_id = transform.child
+    msg.transform.translation = Vector3(x=transform.translation_m[0],
+                                        y=transform.translation_m[1],
+                                        z=transform.translation_m[2])
+    x, y, z, w = transform.rotation_xyzw
+    msg.transform.rotation = Quaternion(x=x, y=y, z=z, w=w)
+    return msg
+
+
+def compressed_msg(image: np.ndarray, header: Any, jpeg_quality: int) -> CompressedImage:
+    """Return a mono8/bgr8 image as JPEG CompressedImage, formatted as image_transport does."""
+    encoding = 'mono8' if image.ndim == 2 else 'bgr8'
+    ok, data = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    if not ok:
+        raise ConversionError(f'JPEG encoding of a {image.shape} {encoding} image failed')
+    msg = CompressedImage(format=f'{encoding}; jpeg compressed {encoding}')
+    if header is not None:
+        msg.header = header
+    msg.data.frombytes(data.tobytes())
+    return msg
+
+
+def compressed_to_image(msg: CompressedImage) -> np.ndarray:
+    """Return a JPEG/PNG CompressedImage as a mono8 or bgr8 array."""
+    data = np.frombuffer(bytes(msg.data), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ConversionError(
+            f'compressed image (format {msg.format!r}, {data.size} bytes) does not decode as '
+            "JPEG or PNG; publish image_transport's compressed format")
+    if image.dtype != np.uint8:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image  # BGR: image_transport's compressed plugin encodes colour as bgr8

@@ -1,4 +1,19 @@
-"""Depth node: synchronized stereo pairs in; disparity, REP 118 depth and a point cloud out.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Depth node: synchronized stereo pairs in; disparity, REP 118 depth and a point cloud out.
 
 Plumbing only: the stereo core (raiv_stereo.pipeline) does the work; this node pairs the topics
 with message_filters, keeps the newest pair for a worker thread (callbacks always drain, latency
@@ -7,34 +22,38 @@ stays bounded), publishes the results, applies parameter changes and reports dia
 
 from __future__ import annotations
 
+from collections import deque
 import copy
+from dataclasses import dataclass, field
 import re
 import statistics
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.node import Node
-from rclpy.qos import QoSReliabilityPolicy, qos_profile_sensor_data
-from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Header
-from stereo_msgs.msg import DisparityImage
-
+import numpy as np
 from raiv_stereo import defaults, depth_params
+from raiv_stereo.calibration import (
+    CalibrationError,
+    CameraModel,
+    rectified_pinhole,
+    StereoCalibration,
+)
 from raiv_stereo.pair_order import PairOrderCheck
-from raiv_stereo.calibration import (CalibrationError, CameraModel, StereoCalibration,
-                                     rectified_pinhole)
 from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
 from raiv_stereo.ros.parameters import descriptor
 from raiv_stereo.ros.spin import run_nodes
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data, QoSReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
 
 ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
@@ -42,6 +61,7 @@ STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
+
 
 class InputError(ValueError):
     """A stereo pair the node cannot use; the message names the topic and what to do."""
@@ -146,7 +166,10 @@ class DepthNode(Node):
 
         # Subscriptions: best-effort sensor data through message_filters.
         image_suffix = 'image_rect' if self._values['input_rectified'] else 'image_raw'
-        topics = [(Image, f'left/{image_suffix}'), (Image, f'right/{image_suffix}'),
+        image_type = Image
+        if self._values['input_transport'] == 'compressed':
+            image_suffix, image_type = f'{image_suffix}/compressed', CompressedImage
+        topics = [(image_type, f'left/{image_suffix}'), (image_type, f'right/{image_suffix}'),
                   (CameraInfo, 'left/camera_info'), (CameraInfo, 'right/camera_info')]
         self._filters = []
         self._watch: list[_TopicWatch] = []
@@ -292,23 +315,28 @@ class DepthNode(Node):
                 'baseline, both cameras the same size), e.g. from camera_calibration.') from None
         return value
 
-    def _images(self, left: Image, right: Image,
-                left_info: CameraInfo) -> tuple[np.ndarray, np.ndarray]:
+    def _images(self, left, right, left_info: CameraInfo) -> tuple[np.ndarray, np.ndarray]:
         """Convert and check the image pair (sizes against each other and the CameraInfo)."""
-        same = left.encoding == right.encoding and left.encoding in ('mono8', 'bgr8')
+        compressed = isinstance(left, CompressedImage)
+        same = not compressed and left.encoding == right.encoding and \
+            left.encoding in ('mono8', 'bgr8')
         images = []
         for index, msg in enumerate((left, right)):
             try:
-                images.append(conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
+                images.append(conversions.compressed_to_image(msg) if compressed else
+                              conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
             except conversions.ConversionError as error:
                 raise conversions.ConversionError(f'{self._topic(index)}: {error}') from None
-        if (left.width, left.height) != (right.width, right.height):
+        if compressed and images[0].ndim != images[1].ndim:  # one grey, one colour
+            images = [cv2.cvtColor(i, cv2.COLOR_GRAY2BGR) if i.ndim == 2 else i for i in images]
+        (left_h, left_w), (right_h, right_w) = images[0].shape[:2], images[1].shape[:2]
+        if (left_w, left_h) != (right_w, right_h):
             raise InputError(
-                f'{self._topic(0)} is {left.width}x{left.height} but {self._topic(1)} is '
-                f'{right.width}x{right.height}; publish both cameras at the same size')
-        if (left.width, left.height) != (left_info.width, left_info.height):
+                f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(1)} is '
+                f'{right_w}x{right_h}; publish both cameras at the same size')
+        if (left_w, left_h) != (left_info.width, left_info.height):
             raise InputError(
-                f'{self._topic(0)} is {left.width}x{left.height} but {self._topic(2)} describes '
+                f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(2)} describes '
                 f'{left_info.width}x{left_info.height}; publish the CameraInfo of the size '
                 'actually sent (scale K and P with the image)')
         return images[0], images[1]
@@ -323,8 +351,8 @@ class DepthNode(Node):
         scale = float(values['scale'])
         if self._pipeline is None:
             self._pipeline = pipeline.StereoPipeline(calibration, scale, settings)
-        elif (calibration.key, scale, settings) != (self._pipeline_calibration_key,
-                                                   self._pipeline_scale, self._pipeline_settings):
+        elif (calibration.key, scale, settings) != (
+                self._pipeline_calibration_key, self._pipeline_scale, self._pipeline_settings):
             self._pipeline.reconfigure(
                 calibration=None if calibration.key == self._pipeline_calibration_key
                 else calibration,
@@ -477,7 +505,7 @@ class DepthNode(Node):
                 if stamps[index] and not set(stamps[index]) & set(stamps[index - 2]) and \
                         not lossy and self._values['sync'] == 'exact':
                     parts.append(f'no {side} camera_info stamp equals a {side} image stamp')
-                    hints.append('Stamp each CameraInfo with its image\'s stamp.')
+                    hints.append("Stamp each CameraInfo with its image's stamp.")
         self._error('no sync', f'no synchronized stereo pair for {waited:.1f} s although '
                     f'messages arrive: {"; ".join(parts)}. {" ".join(hints)}'.rstrip())
 

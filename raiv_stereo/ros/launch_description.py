@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The launch descriptions behind launch/*.launch.py (needs ROS's `launch` and `launch_ros`)."""
 
 from __future__ import annotations
@@ -5,14 +19,13 @@ from __future__ import annotations
 import os
 import tempfile
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
 from raiv_stereo import launch_config
+import yaml
 
 PACKAGE = 'raiv_stereo'
 
@@ -32,31 +45,33 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
     overrides = [args['params_file']] if args['params_file'] else []
     namespace = args['namespace']
     env = launch_config.node_environment(args)
+    ros_arguments = launch_config.log_arguments(args)
     actions = []
     if camera and depth and launch_config.wants_composed(args):
         # Both in one process; each node reads its own section of the file.
         actions.append(Node(
             package=PACKAGE, executable='stereo_node', namespace=namespace,
             parameters=[_parameter_file(launch_config.composed_parameters(args)), *overrides],
-            additional_env=env, output='screen'))
+            ros_arguments=ros_arguments, additional_env=env, output='screen'))
     else:
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
                 namespace=namespace, parameters=[launch_config.camera_parameters(args),
-                                                 *overrides], additional_env=env,
-                output='screen'))
+                                                 *overrides], ros_arguments=ros_arguments,
+                additional_env=env, output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
                 namespace=namespace, parameters=[launch_config.depth_parameters(args),
-                                                 *overrides], additional_env=env,
-                output='screen'))
+                                                 *overrides], ros_arguments=ros_arguments,
+                additional_env=env, output='screen'))
     if depth and launch_config.wants_rviz(args):
         rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
         actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                             namespace=namespace, arguments=['-d', rviz_config],
-                            output='screen'))
+                            parameters=[{'use_sim_time': launch_config.wants_sim_time(args)}],
+                            ros_arguments=ros_arguments, output='screen'))
     return actions
 
 

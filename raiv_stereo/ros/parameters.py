@@ -1,11 +1,23 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ROS descriptors for the nodes' parameter tables (raiv_stereo.param_table)."""
 
 from __future__ import annotations
 
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                ParameterType)
-
 from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
 _PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
                     'integer': ParameterType.PARAMETER_INTEGER,
@@ -14,7 +26,8 @@ _PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
 
 
 def descriptor(spec: ParamSpec, dynamic_typing: bool = False) -> ParameterDescriptor:
-    """Return the descriptor of one parameter: type, description, range, read-only.
+    """
+    Return the descriptor of one parameter: type, description, range, read-only.
 
     dynamic_typing lets e.g. `ros2 param set ... min_depth_mm 600` (an integer) reach the node's
     own check instead of being refused for a double parameter.

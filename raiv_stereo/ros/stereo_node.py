@@ -1,4 +1,19 @@
-"""Camera node and depth node in one process (manual composition, as in ros2/demos).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera node and depth node in one process (manual composition, as in ros2/demos).
 
 rclpy has no intra-process transport, but in one process the raw pairs (12.5 MB at 1600x1300
 bgr8) cross no process boundary, whatever the RMW. `depth.launch.py composed:=true` starts it.

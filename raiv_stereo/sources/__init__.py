@@ -1,14 +1,27 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Frame sources: one small interface, one module per kind of source (no ROS import)."""
 
 from __future__ import annotations
 
 import abc
-import importlib
 from dataclasses import dataclass
+import importlib
 from typing import Any, Mapping
 
 import numpy as np
-
 from raiv_stereo.calibration import StereoCalibration
 from raiv_stereo.exposure import ExposureControl
 

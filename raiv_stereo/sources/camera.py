@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """USB camera source: one side-by-side stereo device or two devices, through cv2.VideoCapture."""
 
 from __future__ import annotations
@@ -7,7 +21,6 @@ import time
 from typing import Any, Mapping
 
 import cv2
-
 from raiv_stereo import defaults
 from raiv_stereo.calibration import StereoCalibration
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
@@ -53,7 +66,8 @@ def open_device(device: int | str, width_px: int, height_px: int, fps: float,
 
 
 class CameraSource(FrameSource):
-    """Live pairs from a side-by-side stereo camera or from two cameras grabbed back to back.
+    """
+    Live pairs from a side-by-side stereo camera or from two cameras grabbed back to back.
 
     camera_width/camera_height are the size requested from each device (for a side-by-side
     camera: the whole frame, both halves), camera_fps its rate; 0 keeps the driver's default.

@@ -1,4 +1,19 @@
-"""RAiV on-device source: stereo pairs, factory calibration and exposure through the maker's SDK.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+RAiV on-device source: stereo pairs, factory calibration and exposure through the maker's SDK.
 
 Only the calls the maker's public example programs use:
 - `qCU_Data.qCUData()`, `.init()` (False on failure);
@@ -19,16 +34,15 @@ sensor's 1600x1300).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 import importlib
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
-
 from raiv_stereo import defaults
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration, as_matrix
+from raiv_stereo.calibration import as_matrix, CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.exposure import ExposureControl, ExposureError, ExposureRanges
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
@@ -74,7 +88,8 @@ def rgb_raster_to_image(raster: Any, width_px: int, height_px: int, bpp: int,
 
 def calibration_from_device(calibration: Any, rectification: Any,
                             image_size: tuple[int, int] = SENSOR_SIZE_PX) -> StereoCalibration:
-    """Return the device's own calibration as CameraInfo K, D, R, P (its R1/R2/P1/P2, in m).
+    """
+    Return the device's own calibration as CameraInfo K, D, R, P (its R1/R2/P1/P2, in m).
 
     `calibration` is load_calibration()'s [K1, D1, K2, D2, R, T], `rectification` is
     load_rectification()'s [R1, R2, P1, P2, Q, roi1, roi2]; raises CalibrationError naming the
@@ -163,7 +178,7 @@ class RaivExposure(ExposureControl):
         return self._module.qCU_CCtrl()
 
     def ranges(self) -> ExposureRanges:
-        """Return the device's exposure and gain ranges (read once at start)."""
+        """Return the device's exposure and gain ranges, read once at start."""
         return self._ranges
 
     def read(self) -> tuple[int, int]:

@@ -1,3 +1,17 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Sample source: the built-in synthetic scene, rendered live or replayed."""
 
 from __future__ import annotations
@@ -12,7 +26,8 @@ from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
 
 class SampleSource(FrameSource):
-    """Endless pairs of the sample scene; frame k shows scene time k / rate_hz (exact truth).
+    """
+    Endless pairs of the sample scene; frame k shows scene time k / rate_hz (exact truth).
 
     With `replay_frames` N > 0 the first N frames are rendered once and then replayed in a loop
     (frame k shows scene time (k mod N) / rate_hz): the camera then costs no rendering, like a

@@ -1,4 +1,19 @@
-"""Network stream source: stereo pairs and calibration from a RAiV sender (stream_protocol, v1).
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Network stream source: stereo pairs and calibration from a RAiV sender (stream_protocol, v1).
 
 A background thread owns the sockets and decodes; read() only hands over the newest complete
 pair. Every fault (garbage, oversized or unknown messages, corrupt images, stalls, strangers)
@@ -8,6 +23,7 @@ resets that one connection with a log line on logger 'raiv_stereo.stream'; the s
 from __future__ import annotations
 
 import collections
+from concurrent.futures import ThreadPoolExecutor
 import errno
 import hmac
 import logging
@@ -15,7 +31,6 @@ import selectors
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
@@ -35,7 +50,8 @@ COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('
 
 
 class ClockMapper:
-    """Maps device capture times to this host's time.time_ns() clock, monotonically.
+    """
+    Maps device capture times to this host's time.time_ns() clock, monotonically.
 
     The offset is the minimum of (arrival - capture) over a sliding window: the least-delayed
     frame bounds the true offset, so stamps sit close to capture and never after arrival.
@@ -56,8 +72,9 @@ class ClockMapper:
         """Return the current offset estimate (host - device), None before the first frame."""
         return min(self._samples) if self._samples else None
 
-    def map(self, capture_ns: int, arrival_ns: int, not_before_ns: int = 0) -> int:
-        """Return the host-clock stamp of a frame captured at capture_ns (device clock).
+    def to_host_ns(self, capture_ns: int, arrival_ns: int, not_before_ns: int = 0) -> int:
+        """
+        Return the host-clock stamp of a frame captured at capture_ns (device clock).
 
         Stamps increase strictly, also past `not_before_ns` (the last stamp of any sender).
         """
@@ -375,8 +392,8 @@ class StreamSource(FrameSource):
         if not hmac.compare_digest(hello['token'].encode(), self.token.encode()):
             self.counters['rejected'] += 1
             what = 'no token' if not hello['token'] else 'a wrong token'
-            self._fault(conn, f'refused: HELLO carries {what} (set the sender\'s --token to the '
-                              'node\'s stream_token)', sp.REJECT_AUTH)
+            self._fault(conn, f"refused: HELLO carries {what} (set the sender's --token to the "
+                              "node's stream_token)", sp.REJECT_AUTH)
             return False
         admitted = sum(c.admitted for c in self._connections.values())
         if admitted >= self.max_senders:
@@ -403,9 +420,9 @@ class StreamSource(FrameSource):
                 conn.size_warned != (calibration.key, size):
             conn.size_warned = (calibration.key, size)
             LOGGER.warning('stream: %s sends %dx%d pairs but its calibration is for %dx%d; '
-                           'check the sender\'s --calibration', conn.sender, *size,
+                           "check the sender's --calibration", conn.sender, *size,
                            *calibration.image_size)
-        stamp_ns = conn.clock.map(frame.capture_time_ns, arrival_ns, self._last_stamp_ns)
+        stamp_ns = conn.clock.to_host_ns(frame.capture_time_ns, arrival_ns, self._last_stamp_ns)
         self._last_stamp_ns = stamp_ns
         pair = StereoFrame(frame.left, frame.right, capture_time_ns=stamp_ns,
                            sequence=frame.sequence)

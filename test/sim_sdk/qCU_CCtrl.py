@@ -1,4 +1,19 @@
-"""Simulated RAiV camera control (qCU_CCtrl) for tests: ranges, exposure/gain, failure codes.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Simulated RAiV camera control (qCU_CCtrl) for tests: ranges, exposure/gain, failure codes.
 
 `state` is the device: qCU_Data's images get brighter with it. Every accepted write is appended
 to `writes` and, when RAIV_SIM_STATE_FILE is set, to that file as 'exposure gain' lines (for a

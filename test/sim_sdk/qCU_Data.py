@@ -1,4 +1,19 @@
-"""Simulated RAiV data pipeline (qCU_Data) for tests: the maker's calls, shapes and pair order.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Simulated RAiV data pipeline (qCU_Data) for tests: the maker's calls, shapes and pair order.
 
 Never on the production import path: tests put test/sim_sdk on sys.path (or PYTHONPATH).
 It serves the built-in sample scene at time 0, rendered through this module's own factory
@@ -20,7 +35,6 @@ import time
 
 import cv2
 import numpy as np
-
 import qCU_CCtrl
 
 WIDTH, HEIGHT = 1600, 1300

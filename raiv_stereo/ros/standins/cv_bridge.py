@@ -1,4 +1,19 @@
-"""Stand-in for the `cv_bridge` Python module (vision_opencv), used only without a ROS install.
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Stand-in for the `cv_bridge` Python module (vision_opencv), used only without a ROS install.
 
 Implements CvBridge.imgmsg_to_cv2 / cv2_to_imgmsg and CvBridgeError for the plain encodings
 (mono8/16, bgr8/16, rgb8/16, bgra8/16, rgba8/16 and the generic 8U..64F C1..C4), with the real

@@ -1,11 +1,41 @@
-"""Stand-in for the `message_filters` Python module (ROS 2 Kilted, 7.1.x), used without ROS.
+# Copyright 2009 Willow Garage, Inc.
+# Copyright 2026 raiv_stereo developers
+#
+# Redistribution and use in source and binary forms, with or without
+# modification, are permitted provided that the following conditions are met:
+#
+#    * Redistributions of source code must retain the above copyright
+#      notice, this list of conditions and the following disclaimer.
+#
+#    * Redistributions in binary form must reproduce the above copyright
+#      notice, this list of conditions and the following disclaimer in the
+#      documentation and/or other materials provided with the distribution.
+#
+#    * Neither the name of the copyright holder nor the names of its
+#      contributors may be used to endorse or promote products derived from
+#      this software without specific prior written permission.
+#
+# THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
+# AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
+# IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE
+# ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE
+# LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR
+# CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF
+# SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS
+# INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN
+# CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE)
+# ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE
+# POSSIBILITY OF SUCH DAMAGE.
+
+"""
+Stand-in for the `message_filters` Python module (ROS 2 Kilted, 7.1.x), used without ROS.
 
 Only the API raiv_stereo uses: SimpleFilter, Subscriber, TimeSynchronizer and
 ApproximateTimeSynchronizer, with the same signatures, matching and locking as the real one.
 """
 
-# Matching logic adapted from ros2/message_filters src/message_filters/__init__.py
-# (Copyright 2009 Willow Garage, Inc., BSD 3-Clause licence).
+# Matching logic adapted from ros2/message_filters src/message_filters/__init__.py, under its
+# BSD 3-Clause licence (the header above).
 
 from functools import reduce
 import itertools
@@ -37,7 +67,8 @@ class SimpleFilter:
 
 
 class Subscriber(SimpleFilter):
-    """A subscription as a filter: passes every received message to its callbacks.
+    """
+    A subscription as a filter: passes every received message to its callbacks.
 
     Kilted's real one is `__init__(self, *args, **kwargs)` with `qos_profile` defaulting to 10
     and usable only as a keyword; hence node, msg_type, topic positional and qos by keyword.
@@ -95,7 +126,8 @@ class TimeSynchronizer(SimpleFilter):
 
 
 class ApproximateTimeSynchronizer(TimeSynchronizer):
-    """Output one message per input when their stamps all lie within `slop` seconds.
+    """
+    Output one message per input when their stamps all lie within `slop` seconds.
 
     Signature as in Kilted: pass `allow_headerless` by keyword (`queue_offset` comes first).
     """

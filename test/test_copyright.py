@@ -1,0 +1,29 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ament_copyright, as `ros2 pkg create --build-type ament_python` sets it up."""
+
+from helpers import LINTED_PATHS
+import pytest
+
+copyright_check = pytest.importorskip(
+    'ament_copyright.main', reason='ament_copyright is not installed: a ROS install has it '
+    '(ros-<distro>-ament-copyright); it is not on PyPI')
+
+
+@pytest.mark.copyright
+@pytest.mark.linter
+def test_copyright():
+    rc = copyright_check.main(argv=LINTED_PATHS)
+    assert rc == 0, 'Found errors'
