@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 import itertools
 import json
@@ -276,18 +277,29 @@ def bench_speed(calibration: StereoCalibration, pairs: list, configs: list[dict]
         count = _frame_count(frames, config['scale'], config['mode'])
         opencv = PlainOpenCV(calibration, config['scale'], settings, channels)
         ours = StereoPipeline(calibration, config['scale'], settings)
+        before = _previous_default(calibration, config['scale'], settings)
         load = load_average()
-        timings = time_interleaved({'opencv': opencv.process, 'ours': ours.process}, images,
-                                   count)
+        timings = time_interleaved({'opencv': opencv.process, 'ours': ours.process,
+                                    'ours_before': before.process}, images, count)
         opencv_timing, ours_timing = timings['opencv'], timings['ours']
         row = dict(config, num_disparities=ours.matcher.num_disparities,
                    min_disparity=ours.matcher.min_disparity, frames=count, load=load,
                    opencv=opencv_timing.to_dict(), ours=ours_timing.to_dict(),
-                   ratio=ours_timing.median_ms / opencv_timing.median_ms)
+                   ours_before=timings['ours_before'].to_dict(),
+                   ratio=ours_timing.median_ms / opencv_timing.median_ms,
+                   before_ratio=timings['ours_before'].median_ms / opencv_timing.median_ms)
         rows.append(row)
         log(f'  speed {_config_label(config)}: OpenCV {opencv_timing.median_ms:.1f} ms, '
-            f'ours {ours_timing.median_ms:.1f} ms (x{row["ratio"]:.2f})')
+            f'ours {ours_timing.median_ms:.1f} ms (x{row["ratio"]:.2f}), before '
+            f'{timings["ours_before"].median_ms:.1f} ms (x{row["before_ratio"]:.2f})')
     return rows
+
+
+def _previous_default(calibration: StereoCalibration, scale: float,
+                      settings: MatcherSettings) -> StereoPipeline:
+    """Return the core as it was before the refinement: full-size remap, SGBM's sub-pixel."""
+    return StereoPipeline(calibration, scale, dataclasses.replace(settings, subpixel='sgbm'),
+                          remap_at_full_size=True)
 
 
 def _config_label(config: dict) -> str:
@@ -311,6 +323,7 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
     settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
     ours = StereoPipeline(calibration, scale, settings)
+    before = _previous_default(calibration, scale, settings)
     methods = {'opencv': PlainOpenCV(calibration, scale, settings,
                                      3 if encoding == 'bgr8' else 1)}
     if encoding == 'bgr8':
@@ -324,7 +337,7 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
     min_m, max_m = min_depth_mm / 1000.0, max_depth_mm / 1000.0
     bins_m = np.linspace(min_m, max_m, 10)
     results: dict = {}
-    for name in ('ours', *methods):
+    for name in ('ours', 'ours_before', *methods):
         results[name] = {'depth': [], 'disparity': [], 'bins': []}
     for index, (left, right) in enumerate(images):
         truth = truth_depth_m(working, scene, 0.37 * index)
@@ -332,6 +345,8 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
         truth_px = np.where(judged, working.focal_px * working.baseline_m / truth, np.inf)
         result = ours.process(left, right)
         outputs = {'ours': (result.disparity_px, result.depth_m)}
+        result = before.process(left, right)
+        outputs['ours_before'] = (result.disparity_px, result.depth_m)
         grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
                 for image in (left, right)]
         for name, method in methods.items():
@@ -389,13 +404,15 @@ def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
             disparity = opencv.disparity_px(left, right)
             row[name] = dict(datasets.disparity_error_rates(disparity, pair.disparity_px),
                              ms=(time.perf_counter() - started) * 1000.0)
-        result = ours.process(pair.left, pair.right)
-        row['ours'] = dict(datasets.disparity_error_rates(result.disparity_px,
-                                                          pair.disparity_px),
-                           ms=result.timings_ms['total'])
+        before = _previous_default(calibration, 1.0, settings)
+        for name, pipeline in (('ours_before', before), ('ours', ours)):
+            result = pipeline.process(pair.left, pair.right)
+            row[name] = dict(datasets.disparity_error_rates(result.disparity_px,
+                                                            pair.disparity_px),
+                             ms=result.timings_ms['total'])
         rows.append(row)
         log(f'  {pair.name}: bad-2 OpenCV {row["opencv"]["bad-2"]:.1f} %, ours '
-            f'{row["ours"]["bad-2"]:.1f} %')
+            f'{row["ours"]["bad-2"]:.1f} %, before {row["ours_before"]["bad-2"]:.1f} %')
     return rows
 
 
@@ -809,8 +826,10 @@ def markdown(report: dict) -> str:
              'scene rendered through a distorted, slightly misaligned RAiV rig (2.8 mm lens, '
              '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
-             'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, remap at full size '
-             'then area-downscale, like OpenCV but on grey). CPU = process CPU time '
+             'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
+             'then remap, SGBM, one Lucas-Kanade sub-pixel step); ours before = the previous '
+             "default (remap at full size then area-downscale, SGBM's own sub-pixel fit). "
+             'CPU = process CPU time '
              '/ wall time (200 % = both cores). load = 1-minute load average when measured '
              '(other work on the machine; the two methods are timed frame by frame in turn so '
              'both see it alike).', '']
@@ -819,9 +838,9 @@ def markdown(report: dict) -> str:
     if report.get('speed'):
         lines += ['## 1. Speed, same frames, one process', '',
                   '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
-                  '| ours ms med/p90 | ours fps | ours/OpenCV time | CPU % OpenCV/ours '
-                  '| peak RSS MB OpenCV/ours | load |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+                  '| ours ms med/p90 | ours fps | ours/OpenCV time | ours before ms / fps '
+                  '| before/OpenCV time | CPU % OpenCV/ours | peak RSS MB OpenCV/ours | load |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['speed']:
             o, u = row['opencv'], row['ours']
             lines.append(
@@ -829,7 +848,9 @@ def markdown(report: dict) -> str:
                 f'{row["num_disparities"]} | {row["mode"]} | {row["encoding"]} | '
                 f'{_f(o["median_ms"])}/{_f(o["p90_ms"])} | {_f(o["fps"])} | '
                 f'{_f(u["median_ms"])}/{_f(u["p90_ms"])} | {_f(u["fps"])} | '
-                f'{_f(row["ratio"], 2)} | {_f(100 * o["cpu_share"], 0)}/'
+                f'{_f(row["ratio"], 2)} | {_f(row["ours_before"]["median_ms"])} / '
+                f'{_f(row["ours_before"]["fps"])} | {_f(row["before_ratio"], 2)} | '
+                f'{_f(100 * o["cpu_share"], 0)}/'
                 f'{_f(100 * u["cpu_share"], 0)} | {_f(o["peak_rss_mb"], 0)}/'
                 f'{_f(u["peak_rss_mb"], 0)} | {_f(row["load"])} |')
         lines.append('')
@@ -862,7 +883,9 @@ def markdown(report: dict) -> str:
                   '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in synthetic:
             for name, label in (('opencv', f'plain OpenCV ({row["encoding"]})'),
-                                ('opencv_grey', 'plain OpenCV (grey)'), ('ours', 'ours')):
+                                ('opencv_grey', 'plain OpenCV (grey)'),
+                                ('ours_before', 'ours before (full-size remap, SGBM sub-pixel)'),
+                                ('ours', 'ours (area, remap, SGBM, refine)')):
                 if name not in row:
                     continue
                 a = row[name]
@@ -877,14 +900,17 @@ def markdown(report: dict) -> str:
         lines += ['## 3b. Accuracy on stereo_data (rectified pairs; bad-N % of known pixels, '
                   'missing = bad)', '',
                   '| scene | disp. | OpenCV colour bad-1/2/4 | density | ms '
-                  '| OpenCV grey bad-1/2/4 | density | ours bad-1/2/4 | density | ms |',
-                  '|---|---|---|---|---|---|---|---|---|---|']
+                  '| OpenCV grey bad-1/2/4 | density | ours bad-1/2/4 | density | ms '
+                  '| ours before bad-1/2/4 | ms |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['datasets']:
             cells = [row['scene'], str(row['num_disparities'])]
-            for name, with_ms in (('opencv', True), ('opencv_grey', False), ('ours', True)):
+            for name, with_ms in (('opencv', True), ('opencv_grey', False), ('ours', True),
+                                  ('ours_before', True)):
                 r = row[name]
-                cells += [f'{_f(r["bad-1"])}/{_f(r["bad-2"])}/{_f(r["bad-4"])}',
-                          _f(r['density'])]
+                cells.append(f'{_f(r["bad-1"])}/{_f(r["bad-2"])}/{_f(r["bad-4"])}')
+                if name != 'ours_before':
+                    cells.append(_f(r['density']))
                 if with_ms:
                     cells.append(_f(r['ms'], 0))
             lines.append('| ' + ' | '.join(cells) + ' |')

@@ -41,6 +41,8 @@ SGBM_MODE = 'sgbm_3way'
 SGBM_MODES = ('sgbm', 'sgbm_3way', 'hh', 'hh4')
 POST_FILTERS = ('none', 'wls')
 POST_FILTER = 'none'
+SUBPIXELS = ('sgbm', 'refine')
+SUBPIXEL = 'refine'
 
 # Nodes and launch.
 NAMESPACE = 'raiv'

@@ -22,6 +22,7 @@ import math
 import cv2
 import numpy as np
 from raiv_stereo import defaults
+from raiv_stereo.subpixel import DisparityRefiner
 
 _SGBM_MODES = {
     'sgbm': cv2.StereoSGBM_MODE_SGBM,
@@ -51,6 +52,7 @@ class MatcherSettings:
     pre_filter_cap: int = defaults.PRE_FILTER_CAP
     mode: str = defaults.SGBM_MODE
     post_filter: str = defaults.POST_FILTER
+    subpixel: str = defaults.SUBPIXEL
 
 
 def wls_available() -> bool:
@@ -77,6 +79,9 @@ def settings_problems(settings: MatcherSettings) -> list[str]:
         if not 0 < settings.p1 < settings.p2:
             problems.append(f'P1 ({settings.p1}) and P2 ({settings.p2}) must satisfy '
                             '0 < P1 < P2 (or both 0 for the defaults from block size)')
+    if settings.subpixel not in defaults.SUBPIXELS:
+        problems.append(f'subpixel must be one of {", ".join(defaults.SUBPIXELS)}, got '
+                        f'{settings.subpixel!r}')
     if settings.mode not in _SGBM_MODES:
         problems.append(f'mode {settings.mode!r} is not one of {", ".join(_SGBM_MODES)}')
     if settings.post_filter not in defaults.POST_FILTERS:
@@ -137,6 +142,7 @@ class StereoMatcher:
             preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
             speckleWindowSize=settings.speckle_window_size, speckleRange=settings.speckle_range,
             mode=_SGBM_MODES[settings.mode])
+        self._refiner = DisparityRefiner() if settings.subpixel == 'refine' else None
         self._wls = None
         if settings.post_filter == 'wls':
             self._right_matcher = cv2.ximgproc.createRightMatcher(self._sgbm)
@@ -179,7 +185,12 @@ class StereoMatcher:
         problem = self.size_problem(left_rect.shape[1], left_rect.shape[0])
         if problem:
             raise ValueError(problem)
-        return self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
+        disparity = self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
+        if self._refiner is not None:
+            disparity = self._refiner.refine(left_rect, right_rect, disparity)
+            # Stay inside the searched window (DisparityImage's min/max_disparity).
+            np.clip(disparity, self.min_disparity, self.max_disparity, out=disparity)
+        return disparity
 
     def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
         """

@@ -208,7 +208,7 @@ def _run_depth(args: argparse.Namespace) -> int:
             min_depth_mm=args.min_depth_mm, max_depth_mm=args.max_depth_mm,
             min_disparity=(args.min_disparity or 0) if explicit else None,
             num_disparities=args.num_disparities, block_size=args.block_size,
-            mode=args.mode, post_filter=args.post_filter)
+            mode=args.mode, post_filter=args.post_filter, subpixel=args.subpixel)
         problems = geometry_problems(args) or settings_problems(settings)
         if problems:
             raise OfflineError('; '.join(problems))
@@ -268,6 +268,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                               help='SGBM mode')
     depth_parser.add_argument('--post-filter', default=defaults.POST_FILTER,
                               choices=defaults.POST_FILTERS, help='disparity post-filter')
+    depth_parser.add_argument('--subpixel', default=defaults.SUBPIXEL, choices=defaults.SUBPIXELS,
+                              help="sub-pixel disparity: SGBM's own, or 'refine' (Lucas-Kanade)")
     depth_parser.add_argument('--mask-out-of-range', action='store_true',
                               help='drop depths outside --min/--max-depth-mm')
     depth_parser.set_defaults(func=_run_depth)

@@ -31,17 +31,22 @@ def _rectified_camera(cam: CameraModel) -> CameraModel:
 
 class Rectifier:
     """
-    Rectifies raw pairs of one calibration at one working scale (remap, then area-downscale).
+    Rectifies raw pairs of one calibration at one working scale (area-downscale, then remap).
 
-    Remapping at full resolution before averaging down keeps more sub-pixel detail than the
-    reverse order (measured: 90.0 % vs 86.6 % of depths within 2 % on the distorted sample rig).
+    Averaging down first and remapping at the working size costs 6 ms less per 1600x1300 pair
+    than remapping at full size and averaging down; it blurs sub-pixel detail a little (within
+    2 % of the true depth on the distorted sample rig: 86.6 % vs 90.0 % with SGBM alone), which
+    the sub-pixel refinement more than recovers (93.9 %). `remap_at_full_size` keeps the
+    slower, sharper order (94.3 % with the refinement).
     """
 
-    def __init__(self, calibration: StereoCalibration, scale: float) -> None:
+    def __init__(self, calibration: StereoCalibration, scale: float,
+                 remap_at_full_size: bool = False) -> None:
         """Build the remap tables once; raises CalibrationError for an unusable calibration."""
         calibration.validate()
         self.calibration = calibration
         self.scale = float(scale)
+        self.remap_at_full_size = remap_at_full_size
         self.input_size = calibration.image_size
         scaled = calibration.scaled(scale)
         self.output_size = scaled.image_size
@@ -50,9 +55,10 @@ class Rectifier:
                                          f'{calibration.description}, rectified at {scale:g}')
         self._maps = None
         if not calibration.is_rectified:
+            source = calibration if remap_at_full_size else scaled
             self._maps = [cv2.initUndistortRectifyMap(cam.K, cam.D, cam.R, cam.P[:, :3],
-                                                      self.input_size, cv2.CV_16SC2)
-                          for cam in (calibration.left, calibration.right)]
+                                                      source.image_size, cv2.CV_16SC2)
+                          for cam in (source.left, source.right)]
 
     def _one(self, image: np.ndarray, index: int) -> np.ndarray:
         """Rectify one raw image (0 = left, 1 = right) to the working size."""
@@ -62,10 +68,12 @@ class Rectifier:
                 f'image is {width}x{height} but the calibration is for '
                 f'{self.input_size[0]}x{self.input_size[1]}; publish images at the calibrated '
                 'size or give the calibration for this size')
-        if self._maps is not None:
+        if self.remap_at_full_size and self._maps is not None:
             image = cv2.remap(image, *self._maps[index], cv2.INTER_LINEAR)
         if self.output_size != self.input_size:
             image = cv2.resize(image, self.output_size, interpolation=cv2.INTER_AREA)
+        if not self.remap_at_full_size and self._maps is not None:
+            image = cv2.remap(image, *self._maps[index], cv2.INTER_LINEAR)
         return image
 
     def rectify_left(self, image: np.ndarray) -> np.ndarray:
@@ -77,19 +85,20 @@ class Rectifier:
         return self._one(left, 0), self._one(right, 1)
 
 
-_CACHE: OrderedDict[tuple[str, float], Rectifier] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, float, bool], Rectifier] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def rectifier_for(calibration: StereoCalibration, scale: float) -> Rectifier:
-    """Return the cached Rectifier of (calibration content, scale), building it on first use."""
-    key = (calibration.key, round(float(scale), 6))
+def rectifier_for(calibration: StereoCalibration, scale: float,
+                  remap_at_full_size: bool = False) -> Rectifier:
+    """Return the cached Rectifier of (calibration content, scale, order), built on first use."""
+    key = (calibration.key, round(float(scale), 6), remap_at_full_size)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    rectifier = Rectifier(calibration, scale)
+    rectifier = Rectifier(calibration, scale, remap_at_full_size)
     with _CACHE_LOCK:
         _CACHE[key] = rectifier
         while len(_CACHE) > _CACHE_SIZE:

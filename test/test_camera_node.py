@@ -170,23 +170,31 @@ def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
 
 
 @needs_sample
-def test_main_runs_publishes_and_stops_cleanly_on_ctrl_c():
+def test_main_runs_publishes_and_stops_cleanly_on_ctrl_c(tmp_path):
+    # A parameter file with the /** wildcard (as robots share one file), then -p on top.
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    source: sample\n    scale: 0.25\n'
+                      '    camera_name: front\n')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r', '__ns:=/cam_m',
-         '-p', 'source:=sample', '-p', 'scale:=0.25', '-p', 'rate_hz:=20', '-p',
-         'encoding:=mono8'], cwd=PACKAGE_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+         '--params-file', str(params), '-p', 'rate_hz:=20', '-p', 'encoding:=mono8'],
+        cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         with ros() as session:
             got = session.collector('/cam_m')
             assert session.spin_until(lambda: len(got['left']) >= 3, timeout_s=20.0)
-            assert got['left'][0].encoding == 'mono8'
+            assert (got['left'][0].encoding, got['left'][0].width) == ('mono8', 400)
+            assert got['left'][0].header.frame_id == 'front_left_optical_frame'
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, output
     assert 'Traceback' not in output
     assert 'calibration: RAiV nominal model' in output
+    try:
+        import tf2_ros  # noqa: F401
+    except ImportError:  # the no-ROS path says once why there is no TF
+        assert output.count('static TF not published: tf2_ros is not installed') == 1, output
 
 
 # --- images source -------------------------------------------------------------------------------
