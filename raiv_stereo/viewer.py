@@ -105,14 +105,17 @@ def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, flo
     """Ask the node publishing `topic` for its min/max_depth_mm (the colour range), in metres."""
     from rcl_interfaces.srv import GetParameters
 
-    deadline = time.monotonic() + timeout_s
-    publishers: list[tuple[str, str]] = []
-    while not publishers and time.monotonic() < deadline:
+    def named_publishers() -> list[tuple[str, str]]:
         # A just-discovered publisher's node name arrives a little after the publisher itself.
-        publishers = [(info.node_namespace.rstrip('/'), info.node_name)
-                      for info in node.get_publishers_info_by_topic(topic)
-                      if not info.node_name.startswith('_NODE_NAME_UNKNOWN')]
-        time.sleep(0 if publishers else 0.05)
+        return [(info.node_namespace.rstrip('/'), info.node_name)
+                for info in node.get_publishers_info_by_topic(topic)
+                if not info.node_name.startswith('_NODE_NAME_UNKNOWN')]
+
+    deadline = time.monotonic() + timeout_s
+    publishers = named_publishers()
+    while not publishers and time.monotonic() < deadline:
+        time.sleep(0.05)
+        publishers = named_publishers()
     for namespace, name in publishers:
         client = node.create_client(GetParameters, f'{namespace}/{name}/get_parameters')
         try:
