@@ -257,12 +257,10 @@ def _accuracy(msg, disparity, info, scene, scene_time_s: float,
               args: argparse.Namespace) -> DepthAccuracy:
     """Return one depth message's accuracy against the sample scene at `scene_time_s`."""
     from raiv_stereo.calibration import rectified_pinhole
-    from raiv_stereo.ros.conversions import msg_to_image
+    from raiv_stereo.ros.conversions import depth_msg_to_m
     from raiv_stereo.scene import truth_depth_m
 
-    depth_m = msg_to_image(msg).astype(np.float32)
-    if msg.encoding == '16UC1':
-        depth_m = np.where(depth_m > 0, depth_m / 1000.0, np.nan).astype(np.float32)
+    depth_m = depth_msg_to_m(msg)
     working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,
                                 info.k[2], info.k[5])
     truth = truth_depth_m(working, scene, scene_time_s)

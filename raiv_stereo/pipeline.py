@@ -55,7 +55,6 @@ class StereoPipeline:
                  remap_at_full_size: bool = False) -> None:
         """Build the rectifier and matcher; raises CalibrationError or ValueError with a reason."""
         self.settings = settings or MatcherSettings()
-        self.remap_at_full_size = remap_at_full_size
         self.rectifier: Rectifier = rectifier_for(calibration, scale, remap_at_full_size)
         self.matcher = StereoMatcher(self.settings, self.working.focal_px,
                                      self.working.baseline_mm)
@@ -71,7 +70,7 @@ class StereoPipeline:
         """Apply what changed; maps and matcher are rebuilt only when their inputs change."""
         rectifier = rectifier_for(calibration or self.rectifier.calibration,
                                   self.rectifier.scale if scale is None else scale,
-                                  self.remap_at_full_size)
+                                  self.rectifier.remap_at_full_size)
         settings = settings or self.settings
         if rectifier is not self.rectifier or settings != self.settings:
             matcher = StereoMatcher(settings, rectifier.working.focal_px,

@@ -42,14 +42,15 @@ def depth_at_mm(depth_m: np.ndarray | None, x: int, y: int) -> float | None:
     return value * 1000.0 if np.isfinite(value) else None
 
 
-def annotate(color_bgr: np.ndarray, depth_m: np.ndarray | None, cursor: tuple[int, int]) -> None:
-    """Draw the cursor's depth on the colour image, in place."""
+def annotate(color_bgr: np.ndarray, depth_m: np.ndarray | None, cursor: tuple[int, int]) -> str:
+    """Draw the cursor's depth on the colour image, in place; return the label drawn."""
     x, y = cursor
     value = depth_at_mm(depth_m, x, y)
     label = f'{value:.0f} mm' if value is not None else 'no depth'
     cv2.drawMarker(color_bgr, (x, y), (255, 255, 255), cv2.MARKER_CROSS, 14, 1)
     cv2.putText(color_bgr, label, (x + 8, max(y - 8, 14)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                 (255, 255, 255), 1, cv2.LINE_AA)
+    return label
 
 
 def _display_works() -> bool:
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
     domain = ensure_local_dds()
     from raiv_stereo.depth import depth_legend
-    from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+    from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
     from raiv_stereo.ros.memory import keep_freed_memory
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -151,10 +152,7 @@ def run(args: argparse.Namespace) -> int:
         latest.add('color', stamp_to_ns(msg.header.stamp), msg_to_image(msg, 'bgr8'))
 
     def on_depth(msg: Image) -> None:
-        image = msg_to_image(msg)
-        if msg.encoding == '16UC1':
-            image = np.where(image > 0, image / 1000.0, np.nan).astype(np.float32)
-        latest.add('depth', stamp_to_ns(msg.header.stamp), image)
+        latest.add('depth', stamp_to_ns(msg.header.stamp), depth_msg_to_m(msg))
 
     window = _display_works() and not args.snapshots
     out_dir = Path(args.out)
@@ -210,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             picture = color.copy()
             h, w = picture.shape[:2]
             point = tuple(cursor) if window else (w // 2, h // 2)
-            annotate(picture, depth_m, point)
+            label = annotate(picture, depth_m, point)
             picture = np.hstack([picture, depth_legend(h, *legend_range_m)])
             if window:
                 cv2.imshow('raiv-stereo depth', picture)
@@ -219,8 +217,6 @@ def run(args: argparse.Namespace) -> int:
             else:
                 path = out_dir / f'depth_{saved:04d}.png'
                 cv2.imwrite(str(path), picture)
-                centre_mm = depth_at_mm(depth_m, *point)
-                label = f'{centre_mm:.0f} mm' if centre_mm is not None else 'no depth'
                 print(f'wrote {path} (centre depth: {label})', flush=True)
                 saved += 1
                 time.sleep(args.interval_s)

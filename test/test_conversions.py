@@ -370,3 +370,13 @@ def test_compressed_images_round_trip_as_image_transport_formats_them():
     broken.data.frombytes(b'\xff\xd8 no more')
     with pytest.raises(ConversionError, match=r"format 'jpeg', 10 bytes\) does not decode"):
         compressed_to_image(broken)
+
+
+def test_depth_messages_read_back_in_metres_with_nan_for_no_depth():
+    from raiv_stereo.ros.conversions import depth_msg_to_m
+
+    millimetres = image_to_msg(np.array([[0, 1500, 65535]], np.uint16), '16UC1')
+    np.testing.assert_array_equal(depth_msg_to_m(millimetres),
+                                  np.array([[np.nan, 1.5, 65.535]], np.float32))
+    metres = image_to_msg(np.array([[np.nan, 2.25]], np.float32), '32FC1')
+    np.testing.assert_array_equal(depth_msg_to_m(metres), [[np.nan, 2.25]])

@@ -100,6 +100,7 @@ class CameraNode(Node):
         self._source: FrameSource | None = None
         self._timer = None
         self._finished = False
+        self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
         try:
             self._setup()
@@ -257,7 +258,7 @@ class CameraNode(Node):
 
     def _send_transforms(self) -> None:
         """(Re)publish the static transforms on /tf_static (when tf2_ros is there and asked)."""
-        if getattr(self, '_tf', None) is None:
+        if self._tf is None:
             return
         stamp = self.get_clock().now().to_msg()
         self._tf.sendTransform([transform_msg(t, stamp) for t in self.static_transforms()])

@@ -120,6 +120,14 @@ def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarra
     return np.asarray(image)
 
 
+def depth_msg_to_m(msg: Image) -> np.ndarray:
+    """Return a REP 118 depth image (32FC1 m or 16UC1 mm) as float32 metres, NaN = no depth."""
+    depth = msg_to_image(msg).astype(np.float32)
+    if msg.encoding == '16UC1':
+        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
+    return depth
+
+
 def camera_info_msg(model: CameraModel, header: Any = None) -> CameraInfo:
     """Return the sensor_msgs/CameraInfo of one camera (binning 0, zero ROI = full image)."""
     info = CameraInfo()
