@@ -43,6 +43,9 @@ POST_FILTERS = ('none', 'wls')
 POST_FILTER = 'none'
 SUBPIXELS = ('sgbm', 'refine')
 SUBPIXEL = 'refine'
+MATCH_ROWS_CHOICES = ('all', 'half')
+MATCH_ROWS = 'all'
+MIN_CONFIDENCE = 0.5  # matched pixels, the left border included; 0.25 adds filled holes
 
 # Nodes and launch.
 NAMESPACE = 'raiv'
@@ -70,8 +73,12 @@ SYNC_MODES = ('exact', 'approximate')
 SYNC_SLOP_S = 0.01
 MIN_DISPARITY = -1  # -1 = from the depth range
 NUM_DISPARITIES = 0  # 0 = from the depth range
-P1 = 0  # 0 = 8 * block_size^2 (OpenCV's usual rule for 1-channel grey matching)
-P2 = 0  # 0 = 32 * block_size^2
+P1 = 0  # 0 = P1_PER_BLOCK_PX * block_size^2
+P2 = 0  # 0 = P2_PER_BLOCK_PX * block_size^2
+P1_PER_BLOCK_PX = 16
+P2_PER_BLOCK_PX = 96
+"""Chosen across the 11 stereo_data scenes (doc/benchmarks.md): with the left border matched,
+16/96 gave the lowest mean bad-2 of 8/32 (OpenCV's rule), 8/96, 16/64, 24/96 at blocks 5 and 7."""
 MASK_OUT_OF_RANGE = True
 POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False

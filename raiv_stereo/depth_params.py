@@ -70,11 +70,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('block_size', defaults.BLOCK_SIZE,
               'SGBM matching block size, px (odd)', IntRange(1, SGBM_MAX_BLOCK_SIZE, 2)),
     ParamSpec('p1', defaults.P1,
-              'SGBM smoothness penalty for disparity changes of 1; 0 = 8 * block_size^2 '
-              '(matching is on grey, 1 channel)', IntRange(0, 100000)),
+              'SGBM smoothness penalty for disparity changes of 1; 0 = '
+              f'{defaults.P1_PER_BLOCK_PX} * block_size^2 (chosen across the stereo_data '
+              'scenes, grey matching)', IntRange(0, 100000)),
     ParamSpec('p2', defaults.P2,
-              'SGBM smoothness penalty for larger disparity changes (> p1); 0 = 32 * '
-              'block_size^2', IntRange(0, 400000)),
+              'SGBM smoothness penalty for larger disparity changes (> p1); 0 = '
+              f'{defaults.P2_PER_BLOCK_PX} * block_size^2', IntRange(0, 400000)),
     ParamSpec('uniqueness_ratio', defaults.UNIQUENESS_RATIO,
               'margin, percent, by which the best match must beat the second best',
               IntRange(0, 100)),
@@ -98,6 +99,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "removes SGBM's pull toward whole pixels (twice the depths within 1 %); "
               "'sgbm' = SGBM's own parabola fit (about 5 ms less per 800x650 frame)",
               choices=defaults.SUBPIXELS),
+    ParamSpec('match_rows', defaults.MATCH_ROWS,
+              "'all' rows, or 'half': SGBM on rows averaged in pairs (the same disparities "
+              'and sub-pixel refinement, half the vertical detail) in about half the time',
+              choices=defaults.MATCH_ROWS_CHOICES),
+    ParamSpec('min_confidence', defaults.MIN_CONFIDENCE,
+              'depth and disparity only where depth/confidence is at least this: 1 = matched '
+              'over the whole search window, 0.5 = also the left border (part of the window '
+              'beyond the image edge), 0.25 = also holes filled from the farther neighbour '
+              'on the row (occlusions, rejected matches)', FloatRange(0.0, 1.0)),
     ParamSpec('depth_format', defaults.DEPTH_FORMAT,
               'depth/image_rect encoding (REP 118): 32FC1 metres, NaN = no depth; 16UC1 '
               'millimetres, 0 = no depth', choices=defaults.DEPTH_FORMATS),
@@ -118,7 +128,7 @@ BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
 MATCHER_PARAMETERS = ('min_depth_mm', 'max_depth_mm', 'min_disparity', 'num_disparities',
                       'block_size', 'p1', 'p2', 'uniqueness_ratio', 'speckle_window_size',
                       'speckle_range', 'disp12_max_diff', 'pre_filter_cap', 'sgbm_mode',
-                      'post_filter')
+                      'post_filter', 'subpixel', 'match_rows', 'min_confidence')
 """Parameters that make up matcher.MatcherSettings."""
 
 
@@ -193,6 +203,8 @@ def matcher_settings(values: Mapping[str, Any]):
         pre_filter_cap=int(v['pre_filter_cap']),
         mode=str(v['sgbm_mode']),
         post_filter=str(v['post_filter']),
+        match_rows=str(v['match_rows']),
+        min_confidence=float(v['min_confidence']),
     )
 
 

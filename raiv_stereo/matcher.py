@@ -12,7 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Range-driven semi-global block matching: a depth range becomes the SGBM search window."""
+"""
+Range-driven semi-global block matching: a depth range becomes the SGBM search window.
+
+Besides SGBM's disparity the matcher returns a confidence per pixel, and the published
+disparity is the part at or above `min_confidence`. SGBM itself leaves the left border (x below
+the largest disparity) unmatched; matching the pair padded on the left by its edge pixels gives
+those pixels the disparities the image still holds, and halved the bad-2 rate (missing counted
+bad) on the stereo_data scenes with the P1/P2 chosen there (doc/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,17 @@ _SGBM_MODES = {
 }
 DISPARITY_SCALE = 16
 """SGBM returns fixed-point disparities in 1/16 px (DisparityImage.delta_d = 1/16)."""
+
+CONFIDENCE_MATCHED = 1.0
+"""SGBM searched the whole window and the match passed its uniqueness, left-right and speckle
+checks."""
+CONFIDENCE_BORDER = 0.5
+"""Left border (x < largest disparity + half block): matched against the edge-padded pair, so
+larger disparities were compared with repeated edge pixels."""
+CONFIDENCE_FILLED = 0.25
+"""No match (occluded, rejected, a speckle): filled from the farther of the nearest matches to
+its left and right on the row, since what one camera cannot see is behind a nearer surface."""
+CONFIDENCE_NONE = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,8 @@ class MatcherSettings:
     mode: str = defaults.SGBM_MODE
     post_filter: str = defaults.POST_FILTER
     subpixel: str = defaults.SUBPIXEL
+    match_rows: str = defaults.MATCH_ROWS
+    min_confidence: float = defaults.MIN_CONFIDENCE
 
 
 def wls_available() -> bool:
@@ -82,6 +103,11 @@ def settings_problems(settings: MatcherSettings) -> list[str]:
     if settings.subpixel not in defaults.SUBPIXELS:
         problems.append(f'subpixel must be one of {", ".join(defaults.SUBPIXELS)}, got '
                         f'{settings.subpixel!r}')
+    if settings.match_rows not in defaults.MATCH_ROWS_CHOICES:
+        problems.append(f'match_rows must be one of {", ".join(defaults.MATCH_ROWS_CHOICES)}, '
+                        f'got {settings.match_rows!r}')
+    if not 0.0 <= settings.min_confidence <= 1.0:
+        problems.append(f'min_confidence must be in 0..1, got {settings.min_confidence:g}')
     if settings.mode not in _SGBM_MODES:
         problems.append(f'mode {settings.mode!r} is not one of {", ".join(_SGBM_MODES)}')
     if settings.post_filter not in defaults.POST_FILTERS:
@@ -117,6 +143,24 @@ def search_window(focal_px: float, baseline_mm: float, min_depth_mm: float,
     return min_disparity, num_disparities
 
 
+def fill_from_background(disparity_px: np.ndarray) -> np.ndarray:
+    """
+    Return a copy with NaN filled, row by row, by the smaller of the nearest values left and right.
+
+    The smaller disparity is the farther surface: an occlusion is background beside a nearer
+    edge. Rows without any value stay NaN.
+    """
+    valid = np.isfinite(disparity_px)
+    width = disparity_px.shape[1]
+    columns = np.arange(width)
+    left_index = np.maximum.accumulate(np.where(valid, columns, -1), axis=1)
+    right_index = np.minimum.accumulate(np.where(valid, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    padded = np.pad(disparity_px, ((0, 0), (1, 1)), constant_values=np.nan)
+    nearest_left = np.take_along_axis(padded, left_index + 1, axis=1)
+    nearest_right = np.take_along_axis(padded, right_index + 1, axis=1)
+    return np.where(valid, disparity_px, np.fmin(nearest_left, nearest_right))
+
+
 class StereoMatcher:
     """OpenCV SGBM (optionally left-right checked and WLS-filtered) on rectified pairs."""
 
@@ -134,14 +178,15 @@ class StereoMatcher:
             self.num_disparities = settings.num_disparities
         self.max_disparity = self.min_disparity + self.num_disparities - 1
         block = settings.block_size
-        self.p1 = settings.p1 or 8 * block * block
-        self.p2 = settings.p2 or 32 * block * block
+        self.p1 = settings.p1 or defaults.P1_PER_BLOCK_PX * block * block
+        self.p2 = settings.p2 or defaults.P2_PER_BLOCK_PX * block * block
+        self._pad_px = max(0, self.max_disparity + block // 2 + 1)
+        # Speckles are removed here rather than inside SGBM, so the removed pixels are known.
         self._sgbm = cv2.StereoSGBM.create(
             minDisparity=self.min_disparity, numDisparities=self.num_disparities,
             blockSize=block, P1=self.p1, P2=self.p2, disp12MaxDiff=settings.disp12_max_diff,
             preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
-            speckleWindowSize=settings.speckle_window_size, speckleRange=settings.speckle_range,
-            mode=_SGBM_MODES[settings.mode])
+            speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
         self._refiner = DisparityRefiner() if settings.subpixel == 'refine' else None
         self._wls = None
         if settings.post_filter == 'wls':
@@ -151,11 +196,25 @@ class StereoMatcher:
             self._wls.setSigmaColor(1.5)
 
     def compute_fixed_point(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
-        """Return SGBM's int16 disparity in 1/16 px (invalid < min_disparity·16)."""
-        raw = self._sgbm.compute(left_rect, right_rect)
+        """
+        Return SGBM's int16 disparity in 1/16 px (invalid < min_disparity·16), speckles removed.
+
+        The pair is matched padded on the left by its edge pixels, then cropped: every column
+        gets a disparity, the left border too.
+        """
+        pad = self._pad_px
+        left_padded, right_padded = (
+            cv2.copyMakeBorder(image, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
+            for image in (left_rect, right_rect))
+        raw = self._sgbm.compute(left_padded, right_padded)
         if self._wls is not None:
-            right_raw = self._right_matcher.compute(right_rect, left_rect)
-            raw = self._wls.filter(raw, left_rect, disparity_map_right=right_raw)
+            right_raw = self._right_matcher.compute(right_padded, left_padded)
+            raw = self._wls.filter(raw, left_padded, disparity_map_right=right_raw)
+        raw = np.ascontiguousarray(raw[:, pad:])
+        if self.settings.speckle_window_size > 0:
+            cv2.filterSpeckles(raw, (self.min_disparity - 1) * DISPARITY_SCALE,
+                               self.settings.speckle_window_size,
+                               self.settings.speckle_range * DISPARITY_SCALE)
         return raw
 
     def to_disparity_px(self, fixed_point: np.ndarray) -> np.ndarray:
@@ -178,19 +237,48 @@ class StereoMatcher:
                 'scale, or a farther depth range)')
 
     def compute(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
-        """Return the float32 disparity (px) of the rectified left image; NaN = no match."""
+        """Return the float32 disparity (px) of the rectified left image; NaN = none trusted."""
+        return self.match(left_rect, right_rect)[0]
+
+    def match(self, left_rect: np.ndarray,
+              right_rect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Return (disparity px, confidence 0..1) of the rectified left image.
+
+        The disparity is NaN where the confidence is below min_confidence; the confidence
+        levels are the CONFIDENCE_* constants.
+        """
         if left_rect.shape != right_rect.shape:
             raise ValueError(f'left {left_rect.shape} and right {right_rect.shape} rectified '
                              'images differ in size')
-        problem = self.size_problem(left_rect.shape[1], left_rect.shape[0])
+        height_px, width_px = left_rect.shape[:2]
+        problem = self.size_problem(width_px, height_px)
         if problem:
             raise ValueError(problem)
-        disparity = self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
+        if self.settings.match_rows == 'half':
+            # Every disparity stays: only rows are averaged in pairs, then repeated.
+            half = (width_px, (height_px + 1) // 2)
+            fixed = self.compute_fixed_point(
+                *(cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+                  for image in (left_rect, right_rect)))
+            fixed = fixed[np.arange(height_px) // 2]
+        else:
+            fixed = self.compute_fixed_point(left_rect, right_rect)
+        disparity = self.to_disparity_px(fixed)
         if self._refiner is not None:
             disparity = self._refiner.refine(left_rect, right_rect, disparity)
             # Stay inside the searched window (DisparityImage's min/max_disparity).
             np.clip(disparity, self.min_disparity, self.max_disparity, out=disparity)
-        return disparity
+        matched = np.isfinite(disparity)
+        confidence = np.where(matched, np.float32(CONFIDENCE_MATCHED), np.float32(0.0))
+        border_px = min(width_px, self.valid_window(width_px, height_px)[0])
+        confidence[:, :border_px][matched[:, :border_px]] = CONFIDENCE_BORDER
+        min_confidence = self.settings.min_confidence
+        if min_confidence <= CONFIDENCE_FILLED:
+            disparity = fill_from_background(disparity)
+            confidence[np.isfinite(disparity) & ~matched] = CONFIDENCE_FILLED
+        disparity[confidence < min_confidence] = np.nan
+        return disparity, confidence
 
     def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
         """

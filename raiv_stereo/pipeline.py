@@ -40,6 +40,8 @@ class PipelineResult:
     """The rectified left image, mono8 (what was matched)."""
     disparity_px: np.ndarray
     depth_m: np.ndarray
+    confidence: np.ndarray
+    """0..1 per pixel (matcher.CONFIDENCE_*); depth is NaN below the matcher's min_confidence."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def valid_share(self) -> float:
@@ -86,22 +88,22 @@ class StereoPipeline:
         started = time.perf_counter()
         left_rect, right_rect = self.rectifier.rectify(to_gray(left_raw), to_gray(right_raw))
         rectified = time.perf_counter()
-        disparity = self.matcher.compute(left_rect, right_rect)
+        disparity, confidence = self.matcher.match(left_rect, right_rect)
         matched = time.perf_counter()
         working = self.working
         limits = ((self.settings.min_depth_mm / 1000.0, self.settings.max_depth_mm / 1000.0)
                   if mask_out_of_range else (None, None))
         depth = disparity_to_depth_m(disparity, working.focal_px, working.baseline_m, *limits)
         done = time.perf_counter()
-        return PipelineResult(left_rect, disparity, depth, {
+        return PipelineResult(left_rect, disparity, depth, confidence, {
             'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
             'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})
 
     def match_exchanged(self, left_raw: np.ndarray, right_raw: np.ndarray) -> np.ndarray:
         """
-        Return the disparity with the raw images exchanged (right as left; pair_order check).
+        Return the matcher confidence with the raw images exchanged (right as left; pair_order).
 
         Rectified anew: each camera's maps must meet the image that camera took.
         """
         left_rect, right_rect = self.rectifier.rectify(to_gray(right_raw), to_gray(left_raw))
-        return self.matcher.compute(left_rect, right_rect)
+        return self.matcher.match(left_rect, right_rect)[1]

