@@ -416,6 +416,102 @@ def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
     return rows
 
 
+# --- 0. configurations: speed and accuracy in one table ----------------------------------------
+
+OPENCV_OWN_DEFAULTS = {'uniqueness_ratio': 0, 'speckle_window_size': 0, 'speckle_range': 0,
+                       'disp12_max_diff': 0}
+"""StereoSGBM.create()'s own values for what our settings otherwise set (no filtering)."""
+
+
+def configurations() -> dict[str, tuple[str, dict]]:
+    """Return label -> ('opencv' | 'ours', MatcherSettings changes) for the summary table."""
+    return {
+        'plain OpenCV, our SGBM settings': ('opencv', {}),
+        'plain OpenCV, SGBM own defaults': ('opencv', OPENCV_OWN_DEFAULTS),
+        f'ours, default (sgbm_resolution {defaults.SGBM_RESOLUTION})': ('ours', {}),
+        **{f'ours, sgbm_resolution {name}': ('ours', {'sgbm_resolution': name})
+           for name in defaults.SGBM_RESOLUTIONS if name != defaults.SGBM_RESOLUTION},
+        'ours, default + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
+        "ours, default + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
+    }
+
+
+def _method(kind: str, changes: dict, calibration: StereoCalibration, scale: float,
+            settings: MatcherSettings, channels: int, **window) -> Callable:
+    """Return process(left, right) -> (disparity px, depth m) of one configuration."""
+    settings = dataclasses.replace(settings, **changes)
+    if kind == 'opencv':
+        return PlainOpenCV(calibration, scale, settings, channels, **window).process
+
+    pipeline = StereoPipeline(calibration, scale, settings)
+
+    def process(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        result = pipeline.process(left, right)
+        return result.disparity_px, result.depth_m
+    return process
+
+
+def bench_configurations(calibration: StereoCalibration, frames: int,
+                         log: Callable[[str], None], quick: bool = False) -> list[dict]:
+    """
+    Return one row per configuration: time and depth accuracy on the rig, bad-2 per scene.
+
+    Rig: 1600x1300 bgr8 -> scale 0.5, 300-3000 mm, every configuration timed frame by frame in
+    turn with plain OpenCV (our settings) as the reference. Scenes: stereo_data at their own
+    size, as dataset_accuracy does (colour input for OpenCV, as the maker's example).
+    """
+    from raiv_stereo import datasets
+    from raiv_stereo.demo import DepthAccuracy
+    from raiv_stereo.scene import sample_scene, truth_depth_m
+
+    settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
+    configs = configurations()
+    rendered = render_frames(calibration, 2 if quick else 3, with_truth=False)
+    images = _as('bgr8', rendered)
+    methods = {label: _method(kind, changes, calibration, 0.5, settings, 3)
+               for label, (kind, changes) in configs.items()}
+    timings = time_interleaved(methods, images, frames)
+    reference_ms = timings['plain OpenCV, our SGBM settings'].median_ms
+    working = StereoPipeline(calibration, 0.5, settings).working
+    window = StereoPipeline(calibration, 0.5, settings).matcher.valid_window(
+        *working.image_size)
+    scene = sample_scene()
+    truths = [truth_depth_m(working, scene, 0.37 * index) for index in range(len(images))]
+    rows = []
+    for label, method in methods.items():
+        accuracy = [DepthAccuracy.measure(method(*pair)[1], truth, 0.3, 3.0, window).__dict__
+                    for pair, truth in zip(images, truths, strict=True)]
+        timing = timings[label]
+        rows.append({'config': label, 'kind': configs[label][0], 'changes': configs[label][1],
+                     'ms': timing.median_ms, 'p90_ms': timing.p90_ms,
+                     'ratio': timing.median_ms / reference_ms, 'fps': timing.fps,
+                     **{key: float(np.mean([a[key] for a in accuracy]))
+                        for key in accuracy[0]}, 'bad2': {}})
+    for scene_dir in ([] if quick else datasets.scenes()):
+        pair = datasets.load_pair(scene_dir)
+        num = int(np.ceil((pair.max_disparity_px + 1) / 16.0)) * 16
+        scene_settings = MatcherSettings(min_disparity=0, num_disparities=num)
+        height_px, width_px = pair.left.shape[:2]
+        flat = rectified_pinhole(1000.0, 0.1, width_px, height_px)
+        for row, (kind, changes) in zip(rows, configs.values(), strict=True):
+            method = _method(kind, changes, flat, 1.0, scene_settings, 3, min_disparity=0,
+                             num_disparities=num)
+            disparity = method(pair.left, pair.right)[0]
+            row['bad2'][pair.name] = datasets.disparity_error_rates(
+                disparity, pair.disparity_px)['bad-2']
+        log(f'  {pair.name}: bad-2 ' + ', '.join(f'{r["bad2"][pair.name]:.1f}' for r in rows))
+    opencv_rows = [row for row in rows if row['kind'] == 'opencv']
+    for row in rows:
+        bad2 = list(row['bad2'].values())
+        row['mean_bad2'] = float(np.mean(bad2)) if bad2 else float('nan')
+        row['scenes_below_opencv'] = sum(
+            all(row['bad2'][name] < other['bad2'][name] for other in opencv_rows)
+            for name in row['bad2'])
+        log(f'  {row["config"]}: {row["ms"]:.1f} ms (x{row["ratio"]:.2f}), within 1 % '
+            f'{100 * row["within_1pct"]:.1f} %, mean bad-2 {row["mean_bad2"]:.2f} %')
+    return rows
+
+
 # --- 4. scaling and stages ----------------------------------------------------------------------
 
 def bench_input_size(sizes: list[tuple[int, int]], frames: int, scale: float) -> list[dict]:
@@ -618,7 +714,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                       scale: float = 0.5, min_depth_mm: float = 300.0,
                       max_depth_mm: float = 3000.0,
                       calibration: StereoCalibration | None = None,
-                      camera_process: bool = False, replay_frames: int = 0) -> PipelineRun:
+                      camera_process: bool = False, replay_frames: int = 0,
+                      depth_overrides: dict | None = None) -> PipelineRun:
     """
     Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS, as launched.
 
@@ -626,7 +723,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     `camera_process` runs the camera node in its own process (as the launch files do) instead
     of this one; `replay_frames` > 0 has the camera replay that many pre-rendered pairs from
     memory instead of rendering each one. Both nodes get the launch files' parameters (reliable
-    input QoS among them).
+    input QoS among them); `depth_overrides` changes depth node parameters on top.
     """
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
@@ -652,7 +749,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             path = folder / f'{side}.yaml'
             save_camera_info_yaml(path, model, f'bench_{side}')
             camera_params[f'{side}_calibration_file'] = str(path)
-    depth_params = launch_config.depth_parameters(launch_args)
+    depth_params = dict(launch_config.depth_parameters(launch_args), **(depth_overrides or {}))
     run = PipelineRun(rate_hz, seconds, encoding)
     run.layout = 'two processes (launch default)' if camera_process else \
         'one process (composed:=true)'

@@ -32,7 +32,7 @@ MAX_SCALE = 1.0
 
 # StereoSGBM (OpenCV's rules: odd block size, disparities in multiples of 16).
 BLOCK_SIZE = 5
-UNIQUENESS_RATIO = 10
+UNIQUENESS_RATIO = 5  # 0 gives the lowest bad-2 on stereo_data; 5 rejects ambiguous matches
 SPECKLE_WINDOW_SIZE = 100
 SPECKLE_RANGE = 2
 DISP12_MAX_DIFF = 1
@@ -43,8 +43,8 @@ POST_FILTERS = ('none', 'wls')
 POST_FILTER = 'none'
 SUBPIXELS = ('sgbm', 'refine')
 SUBPIXEL = 'refine'
-MATCH_ROWS_CHOICES = ('all', 'half')
-MATCH_ROWS = 'all'
+SGBM_RESOLUTIONS = ('full', 'half_rows', 'half')
+SGBM_RESOLUTION = 'full'
 MIN_CONFIDENCE = 0.5  # matched pixels, the left border included; 0.25 adds filled holes
 
 # Nodes and launch.

@@ -72,7 +72,7 @@ class MatcherSettings:
     mode: str = defaults.SGBM_MODE
     post_filter: str = defaults.POST_FILTER
     subpixel: str = defaults.SUBPIXEL
-    match_rows: str = defaults.MATCH_ROWS
+    sgbm_resolution: str = defaults.SGBM_RESOLUTION
     min_confidence: float = defaults.MIN_CONFIDENCE
 
 
@@ -103,9 +103,9 @@ def settings_problems(settings: MatcherSettings) -> list[str]:
     if settings.subpixel not in defaults.SUBPIXELS:
         problems.append(f'subpixel must be one of {", ".join(defaults.SUBPIXELS)}, got '
                         f'{settings.subpixel!r}')
-    if settings.match_rows not in defaults.MATCH_ROWS_CHOICES:
-        problems.append(f'match_rows must be one of {", ".join(defaults.MATCH_ROWS_CHOICES)}, '
-                        f'got {settings.match_rows!r}')
+    if settings.sgbm_resolution not in defaults.SGBM_RESOLUTIONS:
+        problems.append(f'sgbm_resolution must be one of {", ".join(defaults.SGBM_RESOLUTIONS)}'
+                        f', got {settings.sgbm_resolution!r}')
     if not 0.0 <= settings.min_confidence <= 1.0:
         problems.append(f'min_confidence must be in 0..1, got {settings.min_confidence:g}')
     if settings.mode not in _SGBM_MODES:
@@ -161,6 +161,39 @@ def fill_from_background(disparity_px: np.ndarray) -> np.ndarray:
     return np.where(valid, disparity_px, np.fmin(nearest_left, nearest_right))
 
 
+class _SgbmLevel:
+    """OpenCV SGBM at one resolution: `factor` 1 = the working images, 2 = half their size."""
+
+    def __init__(self, matcher: StereoMatcher, factor: int) -> None:
+        """Set the window (the matcher's, divided by `factor`), SGBM and the refinement."""
+        settings = matcher.settings
+        block = settings.block_size
+        self.factor = factor
+        # Half size: one more disparity below, since SGBM fits no sub-pixel value at the lowest
+        # (measured: the 2.8 m wall of the rig, 5.4 px at half size, came out beyond 3 m).
+        self.min_disparity = math.floor(matcher.min_disparity / factor) - (factor - 1)
+        num = -(-(matcher.max_disparity // factor - self.min_disparity + 1)
+                // DISPARITY_SCALE) * DISPARITY_SCALE
+        self.max_disparity = self.min_disparity + num - 1
+        self.pad_px = max(0, self.max_disparity + block // 2 + 1)
+        # Speckles are removed by the matcher, not inside SGBM, so the removed pixels are known.
+        self.sgbm = cv2.StereoSGBM.create(
+            minDisparity=self.min_disparity, numDisparities=num, blockSize=block,
+            P1=matcher.p1, P2=matcher.p2, disp12MaxDiff=settings.disp12_max_diff,
+            preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
+            speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
+        self.refiner = None
+        if settings.subpixel == 'refine':
+            # Doubled half-size disparities are about 0.4 px off: two steps, up to 1 px.
+            self.refiner = DisparityRefiner(iterations=2, max_change_px=1.0) if factor == 2 \
+                else DisparityRefiner()
+        if settings.post_filter == 'wls':
+            self.right_matcher = cv2.ximgproc.createRightMatcher(self.sgbm)
+            self.wls = cv2.ximgproc.createDisparityWLSFilter(self.sgbm)
+            self.wls.setLambda(8000.0)
+            self.wls.setSigmaColor(1.5)
+
+
 class StereoMatcher:
     """OpenCV SGBM (optionally left-right checked and WLS-filtered) on rectified pairs."""
 
@@ -180,48 +213,38 @@ class StereoMatcher:
         block = settings.block_size
         self.p1 = settings.p1 or defaults.P1_PER_BLOCK_PX * block * block
         self.p2 = settings.p2 or defaults.P2_PER_BLOCK_PX * block * block
-        self._pad_px = max(0, self.max_disparity + block // 2 + 1)
-        # Speckles are removed here rather than inside SGBM, so the removed pixels are known.
-        self._sgbm = cv2.StereoSGBM.create(
-            minDisparity=self.min_disparity, numDisparities=self.num_disparities,
-            blockSize=block, P1=self.p1, P2=self.p2, disp12MaxDiff=settings.disp12_max_diff,
-            preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
-            speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
-        self._refiner = DisparityRefiner() if settings.subpixel == 'refine' else None
-        self._wls = None
-        if settings.post_filter == 'wls':
-            self._right_matcher = cv2.ximgproc.createRightMatcher(self._sgbm)
-            self._wls = cv2.ximgproc.createDisparityWLSFilter(self._sgbm)
-            self._wls.setLambda(8000.0)
-            self._wls.setSigmaColor(1.5)
+        self._level = _SgbmLevel(self, 2 if settings.sgbm_resolution == 'half' else 1)
 
     def compute_fixed_point(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:
         """
-        Return SGBM's int16 disparity in 1/16 px (invalid < min_disparity·16), speckles removed.
+        Return SGBM's int16 disparity in 1/16 px of these images, speckles removed.
 
-        The pair is matched padded on the left by its edge pixels, then cropped: every column
-        gets a disparity, the left border too.
+        At sgbm_resolution 'half' the images are half the working size. The pair is matched
+        padded on the left by its edge pixels, then cropped: every column gets a disparity, the
+        left border too.
         """
-        pad = self._pad_px
+        level = self._level
+        pad = level.pad_px
         left_padded, right_padded = (
             cv2.copyMakeBorder(image, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
             for image in (left_rect, right_rect))
-        raw = self._sgbm.compute(left_padded, right_padded)
-        if self._wls is not None:
-            right_raw = self._right_matcher.compute(right_padded, left_padded)
-            raw = self._wls.filter(raw, left_padded, disparity_map_right=right_raw)
+        raw = level.sgbm.compute(left_padded, right_padded)
+        if self.settings.post_filter == 'wls':
+            right_raw = level.right_matcher.compute(right_padded, left_padded)
+            raw = level.wls.filter(raw, left_padded, disparity_map_right=right_raw)
         raw = np.ascontiguousarray(raw[:, pad:])
         if self.settings.speckle_window_size > 0:
-            cv2.filterSpeckles(raw, (self.min_disparity - 1) * DISPARITY_SCALE,
+            cv2.filterSpeckles(raw, (level.min_disparity - 1) * DISPARITY_SCALE,
                                self.settings.speckle_window_size,
                                self.settings.speckle_range * DISPARITY_SCALE)
         return raw
 
     def to_disparity_px(self, fixed_point: np.ndarray) -> np.ndarray:
-        """Return float32 disparity in pixels; NaN outside the search window (never a guess)."""
-        disparity = fixed_point.astype(np.float32) * np.float32(1.0 / DISPARITY_SCALE)
-        invalid = (fixed_point < self.min_disparity * DISPARITY_SCALE) | \
-                  (fixed_point > self.max_disparity * DISPARITY_SCALE)
+        """Return float32 disparity in working pixels; NaN outside SGBM's search window."""
+        level = self._level
+        disparity = fixed_point.astype(np.float32) * np.float32(level.factor / DISPARITY_SCALE)
+        invalid = (fixed_point < level.min_disparity * DISPARITY_SCALE) | \
+                  (fixed_point > level.max_disparity * DISPARITY_SCALE)
         disparity[invalid] = np.nan
         return disparity
 
@@ -255,18 +278,20 @@ class StereoMatcher:
         problem = self.size_problem(width_px, height_px)
         if problem:
             raise ValueError(problem)
-        if self.settings.match_rows == 'half':
-            # Every disparity stays: only rows are averaged in pairs, then repeated.
-            half = (width_px, (height_px + 1) // 2)
-            fixed = self.compute_fixed_point(
-                *(cv2.resize(image, half, interpolation=cv2.INTER_AREA)
-                  for image in (left_rect, right_rect)))
-            fixed = fixed[np.arange(height_px) // 2]
+        resolution = self.settings.sgbm_resolution
+        if resolution == 'full':
+            disparity = self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
         else:
-            fixed = self.compute_fixed_point(left_rect, right_rect)
-        disparity = self.to_disparity_px(fixed)
-        if self._refiner is not None:
-            disparity = self._refiner.refine(left_rect, right_rect, disparity)
+            size = ((width_px + 1) // 2 if resolution == 'half' else width_px,
+                    (height_px + 1) // 2)
+            disparity = self.to_disparity_px(self.compute_fixed_point(
+                *(cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                  for image in (left_rect, right_rect))))
+            disparity = cv2.resize(disparity, (width_px, height_px),
+                                   interpolation=cv2.INTER_NEAREST)
+        refiner = self._level.refiner
+        if refiner is not None:
+            disparity = refiner.refine(left_rect, right_rect, disparity)
             # Stay inside the searched window (DisparityImage's min/max_disparity).
             np.clip(disparity, self.min_disparity, self.max_disparity, out=disparity)
         matched = np.isfinite(disparity)

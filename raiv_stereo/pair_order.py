@@ -33,6 +33,9 @@ from raiv_stereo.matcher import CONFIDENCE_MATCHED
 
 PAIRS_TO_CHECK = 3
 """Pairs matched both ways before deciding (one extra match each, then never again)."""
+UNIQUENESS_RATIO = 10
+"""SGBM uniqueness margin of the check's own matching (stricter than the depth default, 5: fewer
+of the exchanged pair's pixels pass, 16 % rather than 22 %)."""
 SWAPPED_RATIO = 3.0
 """The other order must match this many times more pixels to call the pair swapped."""
 MIN_MATCHED_SHARE = 0.10

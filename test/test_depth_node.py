@@ -589,7 +589,7 @@ DESIGN_PARAMETERS = (
     'input_rectified input_transport sync sync_slop_s queue_size scale min_depth_mm '
     'max_depth_mm min_disparity num_disparities block_size p1 p2 uniqueness_ratio '
     'speckle_window_size speckle_range '
-    'disp12_max_diff pre_filter_cap sgbm_mode post_filter subpixel match_rows min_confidence '
+    'disp12_max_diff pre_filter_cap sgbm_mode post_filter subpixel sgbm_resolution min_confidence '
     'depth_format '
     'mask_out_of_range '
     'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()

@@ -37,6 +37,7 @@ import pytest
 from raiv_stereo.calibration import CalibrationError, rectified_pinhole
 from raiv_stereo.demo import DepthAccuracy
 from raiv_stereo.exposure import auto_exposure_step, ExposureError, ExposureRanges
+from raiv_stereo.matcher import MatcherSettings
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.pipeline import StereoPipeline
 from raiv_stereo.ros.camera_node import CameraSetupError
@@ -224,14 +225,15 @@ def test_rasters_convert_from_rgb_whatever_their_container():
 
 # --- left/right order (core) ------------------------------------------------------------------
 
-def test_pair_order_check_tells_swapped_from_right_and_says_when_it_cannot(sim):
+@pytest.mark.parametrize('resolution', ['full', 'half'])
+def test_pair_order_check_tells_swapped_from_right_and_says_when_it_cannot(sim, resolution):
     left, right = rendered_bgr()
-    pipeline = StereoPipeline(sim.rig(), 0.5)
+    pipeline = StereoPipeline(sim.rig(), 0.5, MatcherSettings(sgbm_resolution=resolution))
     verdicts = []
     for a, b in ((left, right), (right, left), (np.full_like(left, 128),) * 2):
         check = PairOrderCheck()
         while not check.done:
-            check.add(pipeline.process(a, b).confidence, pipeline.match_exchanged(a, b))
+            check.add(*pipeline.match_both_ways(a, b))
         verdicts.append((check.verdict, check.shares))
     assert [v for v, _ in verdicts] == ['as given', 'swapped', 'inconclusive']
     given, exchanged = verdicts[0][1]
