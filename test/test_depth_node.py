@@ -44,7 +44,7 @@ INPUT_SCALE = 0.5
 NODE_SCALE = 1.0
 OUTPUTS = {'disparity': DisparityImage, 'depth/image_rect': Image,
            'depth/camera_info': CameraInfo, 'depth/color': Image, 'left/image_rect': Image,
-           'points': PointCloud2}
+           'points': PointCloud2, 'depth/confidence': Image}
 _namespaces = itertools.count()
 LOSSLESS_INPUT = {'queue_size': 20, **{
     f'qos_overrides./{{ns}}/{topic}.subscription.{policy}': value
@@ -233,12 +233,13 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     cloud = rig.wait_for_stamp('points', stamp)
     color = rig.wait_for_stamp('depth/color', stamp)
     left_rect = rig.wait_for_stamp('left/image_rect', stamp)
+    confidence_msg = rig.wait_for_stamp('depth/confidence', stamp)
 
     # The working camera: full scale of the 800x650 input, rectified pinhole.
     width_px, height_px = calibration.image_size
     focal_px = calibration.focal_px * NODE_SCALE
     assert (width_px, height_px) == (800, 650)
-    for msg in (depth_msg, disparity, info, cloud, color, left_rect):
+    for msg in (depth_msg, disparity, info, cloud, color, left_rect, confidence_msg):
         assert msg.header.frame_id == 'left_optical'
 
     # REP 118 depth, 32FC1 metres: >= 90 % of valid in-range pixels within 2 % of the truth.
@@ -282,6 +283,17 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     np.testing.assert_allclose(np.array(info.r).reshape(3, 3), np.eye(3))
     np.testing.assert_allclose(np.array(info.p).reshape(3, 4)[:, :3], K)
     assert np.array(info.p)[3] == 0.0
+
+    # Confidence: 1 = matched over the whole window, 0.5 = the left border (its window runs off
+    # the image), 0 = none; depth only at min_confidence (0.5) and above.
+    assert (confidence_msg.encoding, confidence_msg.width, confidence_msg.height) == \
+        ('32FC1', width_px, height_px)
+    confidence = conversions.msg_to_image(confidence_msg)
+    assert set(np.unique(confidence)) <= {0.0, 0.5, 1.0}
+    assert np.isnan(depth_m[confidence < 0.5]).all()
+    assert (confidence[:, :x0][np.isfinite(depth_m[:, :x0])] == 0.5).all()
+    assert (confidence[:, x0:][np.isfinite(depth_m[:, x0:])] == 1.0).all()
+    assert np.isfinite(depth_m[:, 60:x0]).mean() > 0.9  # the border has depth (measured 100 %)
 
     # Organised XYZRGB cloud: each point is depth * K^-1 [u v 1].
     assert (cloud.width, cloud.height) == (width_px, height_px)
