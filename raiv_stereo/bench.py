@@ -836,6 +836,7 @@ class PipelineConfig:
     rate_vs_opencv: float
     own_process: bool = False
     replay_frames: int = REPLAY_FRAMES
+    sgbm_resolution: str = defaults.SGBM_RESOLUTION
 
 
 def pipeline_configs(quick: bool) -> list[PipelineConfig]:
@@ -845,11 +846,15 @@ def pipeline_configs(quick: bool) -> list[PipelineConfig]:
     A camera at 1.0x plain OpenCV's frame rate asks the pipeline to keep up with it; at 1.3x
     the pipeline runs flat out (its fps is its capacity, extra pairs are dropped). The camera
     replays pairs from memory, as plain OpenCV's loop reads them; the last run renders each
-    pair instead (the demo's camera), to show what that costs on the same cores.
+    pair instead (the demo's camera), to show what that costs on the same cores. The first
+    runs ask for 1.75x plain OpenCV's rate (issue 13's target) at each SGBM resolution.
     """
     if quick:
         return [PipelineConfig('bgr8', 1.3, own_process=True)]
-    return [PipelineConfig('bgr8', 1.0), PipelineConfig('bgr8', 1.3),
+    return [PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='half'),
+            PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='half_rows'),
+            PipelineConfig('bgr8', 1.75, own_process=True),
+            PipelineConfig('bgr8', 1.0), PipelineConfig('bgr8', 1.3),
             PipelineConfig('mono8', 1.0), PipelineConfig('mono8', 1.3),
             PipelineConfig('bgr8', 1.0, own_process=True),
             PipelineConfig('bgr8', 1.3, own_process=True),
@@ -877,15 +882,20 @@ def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argpa
         rate_hz = round(config.rate_vs_opencv * before['opencv'].fps, 1)
         run = run_node_pipeline(args.seconds, rate_hz, config.encoding, calibration=calibration,
                                 camera_process=config.own_process,
-                                replay_frames=config.replay_frames).to_dict()
+                                replay_frames=config.replay_frames,
+                                depth_overrides={'sgbm_resolution': config.sgbm_resolution}
+                                ).to_dict()
         after = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
                                  count)
         for name in ('opencv', 'ours'):
             run[f'{name}_fps'] = 2000.0 / (before[name].median_ms + after[name].median_ms)
         run['rate_vs_opencv'] = config.rate_vs_opencv
         run['fps_vs_opencv'] = run['fps'] / run['opencv_fps']
+        run['sgbm_resolution'] = config.sgbm_resolution
+        run['latency_p90_periods'] = run['latency_p90_ms'] * rate_hz / 1000.0
         rows.append(run)
-        log(f'  {config.encoding}, {run["layout"]}, camera {run["camera"]} at {rate_hz:g} Hz '
+        log(f'  {config.encoding}, {run["layout"]}, sgbm_resolution {config.sgbm_resolution}, '
+            f'camera {run["camera"]} at {rate_hz:g} Hz '
             f'({config.rate_vs_opencv:g}x OpenCV): {run["fps"]:.1f} fps = '
             f'{100 * run["fps_vs_opencv"]:.0f} % of plain OpenCV ({run["opencv_fps"]:.1f} fps), '
             f'latency {run["latency_median_ms"]:.0f} ms, load {run["load"]:.1f}')
@@ -932,6 +942,8 @@ def markdown(report: dict) -> str:
              'both see it alike).', '']
     if report.get('command'):
         lines += [f'Made by `{report["command"]}` (OpenCV {info["opencv"]}).', '']
+    if report.get('configurations'):
+        lines += summary_table(report['configurations'])
     if report.get('speed'):
         lines += ['## 1. Speed, same frames, one process', '',
                   '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
@@ -954,17 +966,20 @@ def markdown(report: dict) -> str:
     if report.get('pipeline'):
         lines += ['## 2. Node pipeline over DDS (camera node -> depth node -> subscriber), '
                   '1600x1300 -> 0.5, 300-3000 mm, launch-file parameters', '',
-                  '| layout | input | camera | camera rate asked | camera fps | depth fps '
-                  '| latency ms med/p90 | depth node ms med/p90 | dropped | CPU % | peak RSS MB '
+                  '| layout | sgbm_resolution | input | camera | camera rate asked | camera fps '
+                  '| depth fps | latency ms med/p90 | p90 latency / frame period '
+                  '| depth node ms med/p90 | dropped | CPU % | peak RSS MB '
                   '| load | plain OpenCV fps / our core fps (same input, same minutes) '
                   '| pipeline / OpenCV fps |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['pipeline']:
             lines.append(
-                f'| {row["layout"]} | {row["encoding"]} | {row["camera"]} | '
+                f'| {row["layout"]} | {row.get("sgbm_resolution", "full")} | '
+                f'{row["encoding"]} | {row["camera"]} | '
                 f'{row["rate_hz"]:g} Hz ({row["rate_vs_opencv"]:g}x OpenCV) | '
                 f'{_f(row["camera_fps"])} | {_f(row["fps"])} | '
                 f'{_f(row["latency_median_ms"], 0)}/{_f(row["latency_p90_ms"], 0)} | '
+                f'{_f(row.get("latency_p90_periods", float("nan")), 2)} | '
                 f'{_f(row["processing_median_ms"])}/{_f(row["processing_p90_ms"])} | '
                 f'{row["dropped"]} | {_f(100 * row["cpu_share"], 0)} | '
                 f'{_f(row["peak_rss_mb"], 0)} | {_f(row["load"])} | '
@@ -1041,6 +1056,41 @@ def markdown(report: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _short_scene(name: str) -> str:
+    """Return 'kitti12 #1' for kitti2012/000001_10, else the scene's own name ('tsukuba')."""
+    dataset, scene = name.split('/')
+    if dataset.startswith('kitti'):
+        return f'kitti{dataset[-2:]} #{int(scene.split("_")[0])}'
+    return scene
+
+
+def summary_table(rows: list[dict]) -> list[str]:
+    """Return section 0: per configuration, time against plain OpenCV and every accuracy figure."""
+    scenes = list(rows[0]['bad2']) if rows else []
+    short = [_short_scene(name) for name in scenes]
+    lines = ['## 0. Configurations: speed and accuracy in one table', '',
+             'Rig: 1600x1300 bgr8 -> scale 0.5, 300-3000 mm, every configuration timed frame by '
+             'frame in turn; time ratio against plain OpenCV with our SGBM settings; implied '
+             'fps = 1000 / ms (one core process, no DDS); completeness and within 1/2 % of the '
+             'true depth inside the valid window. bad-2 % (missing = bad) on each stereo_data '
+             'scene at its own size; "below OpenCV" counts the scenes where it is below both '
+             'plain OpenCV rows. Plot: pareto.png.', '',
+             '| configuration | ms | time vs OpenCV | implied fps | complete % | within 1 % '
+             '| within 2 % | ' + ' | '.join(f'bad-2 {name}' for name in short) +
+             ' | mean bad-2 | below OpenCV |',
+             '|---' * (9 + len(scenes)) + '|']
+    for row in rows:
+        lines.append(
+            f'| {row["config"]} | {_f(row["ms"])} | {_f(row["ratio"], 2)} | {_f(row["fps"])} | '
+            f'{_f(100 * row["completeness"])} | {_f(100 * row["within_1pct"])} | '
+            f'{_f(100 * row["within_2pct"])} | ' +
+            ' | '.join(_f(row['bad2'][name]) for name in scenes) +
+            (' | ' if scenes else '') + f'{_f(row["mean_bad2"], 2)} | '
+            f'{row["scenes_below_opencv"] if scenes else "n/a"}'
+            f'{f" of {len(scenes)}" if scenes and row["kind"] == "ours" else ""} |')
+    return lines + ['']
+
+
 # --- plots (OpenCV drawing, no new dependency) --------------------------------------------------
 
 _COLOURS = [(40, 40, 220), (200, 120, 20), (30, 160, 30), (150, 40, 150)]
@@ -1091,9 +1141,69 @@ def line_plot(path: Path, title: str, x_label: str, y_label: str,
     cv2.imwrite(str(path), image)
 
 
+def pareto_plot(path: Path, rows: list[dict]) -> None:
+    """
+    Draw time against accuracy per configuration, the better-in-both front joined (pareto.png).
+
+    Left: mean bad-2 on stereo_data (lower is better); right: within 1 % on the rig (higher).
+    """
+    panel_w, height, margin = 560, 520, 70
+    image = np.full((height, 2 * panel_w, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(image, 'Time per pair (rig, 1600x1300 -> 0.5) vs accuracy; front joined',
+                (margin, 25), font, 0.55, (0, 0, 0), 1)
+    times = [row['ms'] for row in rows]
+    for panel, (key, label, lower_better, scale) in enumerate((
+            ('mean_bad2', 'mean bad-2 % (stereo_data)', True, 1.0),
+            ('within_1pct', 'within 1 % of true depth (rig) %', False, 100.0))):
+        values = [row[key] * scale for row in rows]
+        if not all(np.isfinite(values)):
+            continue
+        left = panel * panel_w
+        x0, x1 = 0.0, max(times) * 1.1
+        y0, y1 = 0.0, max(values) * 1.15
+
+        def point(x: float, y: float, left: int = left, x1: float = x1,
+                  y1: float = y1) -> tuple[int, int]:
+            return (int(left + margin + x / x1 * (panel_w - 2 * margin)),
+                    int(height - margin - y / y1 * (height - 2 * margin)))
+
+        cv2.rectangle(image, point(x0, y0), point(x1, y1), (0, 0, 0), 1)
+        for i in range(6):
+            px, _ = point(x1 * i / 5, 0)
+            _, py = point(0, y1 * i / 5)
+            cv2.putText(image, f'{x1 * i / 5:.0f}', (px - 10, height - margin + 18), font, 0.4,
+                        (0, 0, 0), 1)
+            cv2.putText(image, f'{y1 * i / 5:.0f}', (left + 30, py + 4), font, 0.4, (0, 0, 0), 1)
+        cv2.putText(image, 'ms per pair', (left + panel_w // 2 - 40, height - 25), font, 0.5,
+                    (0, 0, 0), 1)
+        cv2.putText(image, label, (left + margin, margin - 15), font, 0.5, (0, 0, 0), 1)
+        better = (lambda a, b: a <= b) if lower_better else (lambda a, b: a >= b)
+        front = sorted((t, v) for t, v in zip(times, values, strict=True)
+                       if not any(t2 <= t and better(v2, v) and (t2, v2) != (t, v)
+                                  for t2, v2 in zip(times, values, strict=True)))
+        for a, b in itertools.pairwise(front):
+            cv2.line(image, point(*a), point(*b), (160, 160, 160), 2, cv2.LINE_AA)
+        for index, (row, t, v) in enumerate(zip(rows, times, values, strict=True)):
+            colour = (40, 40, 220) if row['kind'] == 'opencv' else _COLOURS[1 + index % 3]
+            cv2.circle(image, point(t, v), 5, colour, -1, cv2.LINE_AA)
+            x, y = point(t, v)
+            cv2.putText(image, str(index + 1), (x + 7, y - 5), font, 0.45, colour, 1)
+    legend = np.full((18 * len(rows) + 10, image.shape[1], 3), 255, np.uint8)
+    for index, row in enumerate(rows):
+        cv2.putText(legend, f'{index + 1}: {row["config"]}', (margin, 18 * index + 16), font, 0.45,
+                    (0, 0, 0), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack([image, legend]))
+
+
 def write_plots(report: dict, out: Path) -> list[Path]:
-    """Write time_vs_window.png and error_vs_depth.png from the report."""
+    """Write pareto.png, time_vs_window.png and error_vs_depth.png from the report."""
     files = []
+    if report.get('configurations'):
+        path = out / 'pareto.png'
+        pareto_plot(path, report['configurations'])
+        files.append(path)
     if report.get('window'):
         windows = [row['num_disparities'] for row in report['window']]
         path = out / 'time_vs_window.png'
@@ -1136,6 +1246,9 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
     calibration = rig()
     log('rendering frames ...')
     pairs = render_frames(calibration, 2 if args.quick else 4)
+
+    log('0. configurations: speed and accuracy')
+    report['configurations'] = bench_configurations(calibration, frames, log, args.quick)
 
     log('1. speed')
     report['speed'] = bench_speed(calibration, pairs, speed_configs(args.quick, args.hh),
