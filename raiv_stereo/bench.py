@@ -297,7 +297,7 @@ def bench_speed(calibration: StereoCalibration, pairs: list, configs: list[dict]
 
 def _previous_default(calibration: StereoCalibration, scale: float,
                       settings: MatcherSettings) -> StereoPipeline:
-    """Return the core as it was before the refinement: full-size remap, SGBM's sub-pixel."""
+    """Return the core without the refinement: full-size remap, SGBM's own sub-pixel fit."""
     return StereoPipeline(calibration, scale, dataclasses.replace(settings, subpixel='sgbm'),
                           remap_at_full_size=True)
 
@@ -733,6 +733,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
+    from rclpy.task import Future
     from sensor_msgs.msg import CameraInfo, Image
 
     ensure_local_dds()
@@ -759,6 +760,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     rclpy.init(context=context)
     nodes = []
     executor = None
+    spinner = None
+    stop = Future()
     camera_child = None
     try:
         def overrides(params: dict) -> list[Parameter]:
@@ -790,7 +793,11 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
+        # Spun until `stop` is done: the executor is left idle before it is shut down (shutting
+        # down a spinning executor raced with its guard condition: InvalidHandle in the thread).
+        spinner = threading.Thread(target=executor.spin_until_future_complete, args=(stop,),
+                                   daemon=True)
+        spinner.start()
         # Wait past the replayed frames' first rendering, then start counting.
         deadline = time.monotonic() + 30.0
         while run.received < max(3, replay_frames) and time.monotonic() < deadline:
@@ -820,6 +827,9 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                 camera_child.kill()
                 camera_child.wait()
         if executor is not None:
+            stop.set_result(True)
+            if spinner is not None:
+                spinner.join(timeout=10)
             executor.shutdown()
         for node in reversed(nodes):
             node.destroy_node()
@@ -934,9 +944,10 @@ def markdown(report: dict) -> str:
              '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
              'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
-             'then remap, SGBM, one Lucas-Kanade sub-pixel step); ours before = the previous '
-             "default (remap at full size then area-downscale, SGBM's own sub-pixel fit). "
-             'CPU = process CPU time '
+             'then remap, SGBM on the edge-padded pair, one Lucas-Kanade sub-pixel step); '
+             "ours, SGBM sub-pixel = the same matcher with SGBM's own sub-pixel fit and the "
+             'rectification order it had before the refinement (remap at full size, then '
+             'area-downscale). CPU = process CPU time '
              '/ wall time (200 % = both cores). load = 1-minute load average when measured '
              '(other work on the machine; the two methods are timed frame by frame in turn so '
              'both see it alike).', '']
@@ -947,8 +958,10 @@ def markdown(report: dict) -> str:
     if report.get('speed'):
         lines += ['## 1. Speed, same frames, one process', '',
                   '| scale | range mm | disp. | mode | input | OpenCV ms med/p90 | OpenCV fps '
-                  '| ours ms med/p90 | ours fps | ours/OpenCV time | ours before ms / fps '
-                  '| before/OpenCV time | CPU % OpenCV/ours | peak RSS MB OpenCV/ours | load |',
+                  '| ours ms med/p90 | ours fps | ours/OpenCV time '
+                  '| ours, SGBM sub-pixel ms / fps '
+                  '| SGBM sub-pixel/OpenCV time | CPU % OpenCV/ours | peak RSS MB OpenCV/ours '
+                  '| load |',
                   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['speed']:
             o, u = row['opencv'], row['ours']
@@ -996,7 +1009,7 @@ def markdown(report: dict) -> str:
         for row in synthetic:
             for name, label in (('opencv', f'plain OpenCV ({row["encoding"]})'),
                                 ('opencv_grey', 'plain OpenCV (grey)'),
-                                ('ours_before', 'ours before (full-size remap, SGBM sub-pixel)'),
+                                ('ours_before', 'ours, SGBM sub-pixel (full-size remap)'),
                                 ('ours', 'ours (area, remap, SGBM, refine)')):
                 if name not in row:
                     continue
@@ -1013,7 +1026,7 @@ def markdown(report: dict) -> str:
                   'missing = bad)', '',
                   '| scene | disp. | OpenCV colour bad-1/2/4 | density | ms '
                   '| OpenCV grey bad-1/2/4 | density | ours bad-1/2/4 | density | ms '
-                  '| ours before bad-1/2/4 | ms |',
+                  '| ours, SGBM sub-pixel bad-1/2/4 | ms |',
                   '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['datasets']:
             cells = [row['scene'], str(row['num_disparities'])]

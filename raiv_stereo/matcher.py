@@ -169,10 +169,12 @@ class _SgbmLevel:
         settings = matcher.settings
         block = settings.block_size
         self.factor = factor
-        # Half size: one more disparity below, since SGBM fits no sub-pixel value at the lowest
-        # (measured: the 2.8 m wall of the rig, 5.4 px at half size, came out beyond 3 m).
-        self.min_disparity = math.floor(matcher.min_disparity / factor) - (factor - 1)
-        num = -(-(matcher.max_disparity // factor - self.min_disparity + 1)
+        # The span asked for, divided by `factor`; at half size one more disparity below, since
+        # SGBM fits no sub-pixel value at the lowest (measured: the 2.8 m wall of the rig,
+        # 5.4 px at half size, came out beyond 3 m). RAiV, 300-3000 mm: 4..51 = 48 disparities.
+        low_px, high_px = matcher.needed_px
+        self.min_disparity = math.floor(low_px / factor) - (factor - 1)
+        num = -(-(math.ceil(high_px / factor) - self.min_disparity + 1)
                 // DISPARITY_SCALE) * DISPARITY_SCALE
         self.max_disparity = self.min_disparity + num - 1
         self.pad_px = max(0, self.max_disparity + block // 2 + 1)
@@ -182,11 +184,15 @@ class _SgbmLevel:
             P1=matcher.p1, P2=matcher.p2, disp12MaxDiff=settings.disp12_max_diff,
             preFilterCap=settings.pre_filter_cap, uniquenessRatio=settings.uniqueness_ratio,
             speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
-        self.refiner = None
+        self.refiner = self.half_size_refiner = None
         if settings.subpixel == 'refine':
-            # Doubled half-size disparities are about 0.4 px off: two steps, up to 1 px.
-            self.refiner = DisparityRefiner(iterations=2, max_change_px=1.0) if factor == 2 \
-                else DisparityRefiner()
+            self.refiner = DisparityRefiner()
+            if factor == 2:
+                # A step on the half-size pair first (a quarter of the pixels), then one at
+                # full size from the doubled values, which may move them up to 1 px. Measured
+                # on the rig: 81 % within 1 % against 80 % for two full-size steps, in less time.
+                self.half_size_refiner = self.refiner
+                self.refiner = DisparityRefiner(max_change_px=1.0)
         if settings.post_filter == 'wls':
             self.right_matcher = cv2.ximgproc.createRightMatcher(self.sgbm)
             self.wls = cv2.ximgproc.createDisparityWLSFilter(self.sgbm)
@@ -206,10 +212,15 @@ class StereoMatcher:
         if settings.min_disparity is None or settings.num_disparities is None:
             self.min_disparity, self.num_disparities = search_window(
                 focal_px, baseline_mm, settings.min_depth_mm, settings.max_depth_mm)
+            self.needed_px = (disparity_px(focal_px, baseline_mm, settings.max_depth_mm),
+                              disparity_px(focal_px, baseline_mm, settings.min_depth_mm))
         else:
             self.min_disparity = settings.min_disparity
             self.num_disparities = settings.num_disparities
         self.max_disparity = self.min_disparity + self.num_disparities - 1
+        if settings.min_disparity is not None and settings.num_disparities is not None:
+            self.needed_px = (float(self.min_disparity), float(self.max_disparity))
+        """The disparities the depth range (or the explicit window) asks for, px."""
         block = settings.block_size
         self.p1 = settings.p1 or defaults.P1_PER_BLOCK_PX * block * block
         self.p2 = settings.p2 or defaults.P2_PER_BLOCK_PX * block * block
@@ -284,9 +295,11 @@ class StereoMatcher:
         else:
             size = ((width_px + 1) // 2 if resolution == 'half' else width_px,
                     (height_px + 1) // 2)
-            disparity = self.to_disparity_px(self.compute_fixed_point(
-                *(cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                  for image in (left_rect, right_rect))))
+            small = [cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                     for image in (left_rect, right_rect)]
+            disparity = self.to_disparity_px(self.compute_fixed_point(*small))
+            if self._level.half_size_refiner is not None:
+                disparity = self._level.half_size_refiner.refine(*small, disparity / 2) * 2
             disparity = cv2.resize(disparity, (width_px, height_px),
                                    interpolation=cv2.INTER_NEAREST)
         refiner = self._level.refiner
