@@ -423,16 +423,22 @@ OPENCV_OWN_DEFAULTS = {'uniqueness_ratio': 0, 'speckle_window_size': 0, 'speckle
 """StereoSGBM.create()'s own values for what our settings otherwise set (no filtering)."""
 
 
+def _default_label(sgbm_resolution: str) -> str:
+    """Return ' (depth node default)' / ' (launch default)' where this resolution is one."""
+    return ''.join(f' ({label} default)' for label, value in (
+        ('depth node', defaults.SGBM_RESOLUTION), ('launch', defaults.LAUNCH_SGBM_RESOLUTION))
+        if value == sgbm_resolution)
+
+
 def configurations() -> dict[str, tuple[str, dict]]:
     """Return label -> ('opencv' | 'ours', MatcherSettings changes) for the summary table."""
     return {
         'plain OpenCV, our SGBM settings': ('opencv', {}),
         'plain OpenCV, SGBM own defaults': ('opencv', OPENCV_OWN_DEFAULTS),
-        f'ours, default (sgbm_resolution {defaults.SGBM_RESOLUTION})': ('ours', {}),
-        **{f'ours, sgbm_resolution {name}': ('ours', {'sgbm_resolution': name})
-           for name in defaults.SGBM_RESOLUTIONS if name != defaults.SGBM_RESOLUTION},
-        'ours, default + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
-        "ours, default + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
+        **{f'ours, sgbm_resolution {name}{_default_label(name)}':
+           ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
+        'ours, full + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
+        "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
     }
 
 
@@ -846,7 +852,7 @@ class PipelineConfig:
     rate_vs_opencv: float
     own_process: bool = False
     replay_frames: int = REPLAY_FRAMES
-    sgbm_resolution: str = defaults.SGBM_RESOLUTION
+    sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION
 
 
 def pipeline_configs(quick: bool) -> list[PipelineConfig]:
@@ -861,9 +867,9 @@ def pipeline_configs(quick: bool) -> list[PipelineConfig]:
     """
     if quick:
         return [PipelineConfig('bgr8', 1.3, own_process=True)]
-    return [PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='half'),
+    return [PipelineConfig('bgr8', 1.75, own_process=True),
             PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='half_rows'),
-            PipelineConfig('bgr8', 1.75, own_process=True),
+            PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='full'),
             PipelineConfig('bgr8', 1.0), PipelineConfig('bgr8', 1.3),
             PipelineConfig('mono8', 1.0), PipelineConfig('mono8', 1.3),
             PipelineConfig('bgr8', 1.0, own_process=True),
@@ -885,7 +891,8 @@ def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argpa
     for config in pipeline_configs(args.quick):
         images = _as(config.encoding, pairs)
         opencv = PlainOpenCV(calibration, 0.5, settings, 3 if config.encoding == 'bgr8' else 1)
-        core = StereoPipeline(calibration, 0.5, settings)
+        core = StereoPipeline(calibration, 0.5, dataclasses.replace(
+            settings, sgbm_resolution=config.sgbm_resolution))
         count = 4 if args.quick else 10
         before = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
                                   count)

@@ -44,7 +44,10 @@ POST_FILTER = 'none'
 SUBPIXELS = ('sgbm', 'refine')
 SUBPIXEL = 'refine'
 SGBM_RESOLUTIONS = ('full', 'half_rows', 'half')
-SGBM_RESOLUTION = 'full'
+SGBM_RESOLUTION = 'full'  # the depth node alone: the most accurate
+LAUNCH_SGBM_RESOLUTION = 'half'
+"""The launch files' (and demo's) choice for the RAiV pipeline: 30 depth frames/s from 1600x1300
+pairs on 2 cores, where 'full' gives 14 (doc/benchmarks.md)."""
 MIN_CONFIDENCE = 0.5  # matched pixels, the left border included; 0.25 adds filled holes
 
 # Nodes and launch.

@@ -40,7 +40,7 @@ def test_defaults_map_to_the_raiv_geometry_and_the_real_camera():
     assert camera['source'] == 'stream'
     depth = depth_parameters({})
     assert {k: v for k, v in depth.items() if not k.startswith('qos_overrides.')} == {
-        'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'sgbm_resolution': 'full',
+        'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'sgbm_resolution': 'half',
         'depth_format': '32FC1', 'use_sim_time': False}
     assert (camera['camera_name'], camera['publish_tf'], camera['use_sim_time']) == \
         ('raiv', True, False)
@@ -70,9 +70,9 @@ def test_strings_become_typed_parameters():
     assert camera['source'] == 'sample' and camera['focal_length_mm'] == 6.0
     assert camera['rate_hz'] == 15.0
     depth = depth_parameters({'min_depth_mm': '300', 'max_depth_mm': '600', 'scale': '1.0',
-                              'depth_format': '16UC1', 'sgbm_resolution': 'half'})
+                              'depth_format': '16UC1', 'sgbm_resolution': 'full'})
     assert (depth['min_depth_mm'], depth['max_depth_mm'], depth['scale']) == (300.0, 600.0, 1.0)
-    assert (depth['depth_format'], depth['sgbm_resolution']) == ('16UC1', 'half')
+    assert (depth['depth_format'], depth['sgbm_resolution']) == ('16UC1', 'full')
 
 
 @pytest.mark.parametrize('args, message', [
