@@ -121,7 +121,8 @@ def demo_launch_arguments(args: argparse.Namespace) -> dict[str, str]:
     return {'namespace': args.namespace, 'source': 'sample',
             'focal_length_mm': f'{args.focal_length_mm:g}',
             'min_depth_mm': f'{args.min_depth_mm:g}', 'max_depth_mm': f'{args.max_depth_mm:g}',
-            'scale': f'{args.scale:g}', 'rate_hz': f'{args.rate_hz:g}'}
+            'scale': f'{args.scale:g}', 'rate_hz': f'{args.rate_hz:g}',
+            'sgbm_resolution': args.sgbm_resolution}
 
 
 def run_demo(args: argparse.Namespace) -> DemoResult:
@@ -301,7 +302,8 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
     """Return the demo's printed summary."""
     lines = [
         f'raiv-stereo demo: sample scene, RAiV {args.focal_length_mm:g} mm lens, 65 mm baseline, '
-        f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm'
+        f'1600x1300 -> scale {args.scale:g}, {args.min_depth_mm:g}-{args.max_depth_mm:g} mm, '
+        f'sgbm_resolution {args.sgbm_resolution}'
         + (f' (INTERRUPTED after {result.elapsed_s:.1f} of {args.seconds:g} s: figures so far)'
            if result.interrupted else ''),
         f'  depth frames received : {result.frames} in {result.elapsed_s:.1f} s = '
@@ -376,6 +378,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         help='RAiV lens focal length, mm')
     parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
                         help='camera rate, Hz')
+    parser.add_argument('--sgbm-resolution', default=defaults.LAUNCH_SGBM_RESOLUTION,
+                        choices=defaults.SGBM_RESOLUTIONS,
+                        help="where SGBM runs (the launch files' sgbm_resolution)")
     parser.add_argument('--evaluate-frames', type=int, default=5,
                         help='frames compared with ground truth')
     parser.set_defaults(func=run)
