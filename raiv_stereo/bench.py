@@ -478,9 +478,9 @@ def bench_configurations(calibration: StereoCalibration, frames: int,
                for label, (kind, changes) in configs.items()}
     timings = time_interleaved(methods, images, frames)
     reference_ms = timings['plain OpenCV, our SGBM settings'].median_ms
-    working = StereoPipeline(calibration, 0.5, settings).working
-    window = StereoPipeline(calibration, 0.5, settings).matcher.valid_window(
-        *working.image_size)
+    reference = StereoPipeline(calibration, 0.5, settings)
+    working = reference.working
+    window = reference.matcher.valid_window(*working.image_size)
     scene = sample_scene()
     truths = [truth_depth_m(working, scene, 0.37 * index) for index in range(len(images))]
     rows = []

@@ -59,7 +59,7 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 """The worker makes dozens of short OpenCV calls per pair, each giving up the GIL; the executor
 thread holds it while it deserializes each 6 MB image. With Python's 5 ms switch interval the
 worker waited that long for it again and again: measured, 20-24 depth frames/s at a 30 Hz camera
-with sgbm_resolution half, 28 at 0.5 ms."""
+with sgbm_resolution half, 24-28 at 0.5 ms."""
 ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
