@@ -994,12 +994,12 @@ def markdown(report: dict) -> str:
                   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in report['pipeline']:
             lines.append(
-                f'| {row["layout"]} | {row.get("sgbm_resolution", "full")} | '
+                f'| {row["layout"]} | {row["sgbm_resolution"]} | '
                 f'{row["encoding"]} | {row["camera"]} | '
                 f'{row["rate_hz"]:g} Hz ({row["rate_vs_opencv"]:g}x OpenCV) | '
                 f'{_f(row["camera_fps"])} | {_f(row["fps"])} | '
                 f'{_f(row["latency_median_ms"], 0)}/{_f(row["latency_p90_ms"], 0)} | '
-                f'{_f(row.get("latency_p90_periods", float("nan")), 2)} | '
+                f'{_f(row["latency_p90_periods"], 2)} | '
                 f'{_f(row["processing_median_ms"])}/{_f(row["processing_p90_ms"])} | '
                 f'{row["dropped"]} | {_f(100 * row["cpu_share"], 0)} | '
                 f'{_f(row["peak_rss_mb"], 0)} | {_f(row["load"])} | '

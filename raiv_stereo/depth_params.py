@@ -103,9 +103,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=defaults.SUBPIXELS),
     ParamSpec('sgbm_resolution', defaults.SGBM_RESOLUTION,
               "where SGBM runs: 'full' working resolution; 'half_rows' = rows averaged in "
-              "pairs (every disparity, half the vertical detail, about 0.6x the time); 'half' "
-              '= half width and height, its disparities doubled and refined at full resolution '
-              'by two Lucas-Kanade steps (about 0.4x the time, blurrier edges, fewer depths '
+              "pairs (every disparity, half the vertical detail, about 0.5x the time); 'half' "
+              '= half width and height, its disparities refined there, doubled and refined '
+              'again at full resolution (about 0.3x the time, blurrier edges, fewer depths '
               'within 1 %)',
               choices=defaults.SGBM_RESOLUTIONS),
     ParamSpec('min_confidence', defaults.MIN_CONFIDENCE,
