@@ -1309,6 +1309,13 @@ def write_report(report: dict, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the Markdown table and where the files went (Ctrl-C: so far)."""
+    from raiv_stereo.cli import CommandError, output_folder
+
+    try:  # before the run: a folder that cannot take the results would lose them at the end
+        output_folder(args.out)
+    except CommandError as error:
+        print(f'raiv-stereo bench: error: {error}', file=sys.stderr)
+        return 1
     report: dict = {'command': shlex.join(['raiv-stereo', *sys.argv[1:]])}
     interrupted = False
     try:

@@ -403,10 +403,20 @@ def _opencv_values(path: str) -> dict[str, Any]:
             raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file')
         values: dict[str, Any] = {}
         root = storage.root()
+        if {'camera_matrix', 'projection_matrix'} <= set(root.keys()):
+            raise CalibrationError(
+                f"{path} is one camera's camera_info YAML, not a stereo calibration: give it "
+                "together with the other camera's file as a left/right pair, or one OpenCV "
+                'stereo file (K1, D1, K2, D2, R, T)')
         for key in root.keys():
             node = root.getNode(key)
             if node.isMap():
-                values[key] = node.mat()
+                try:
+                    values[key] = node.mat()
+                except cv2.error:  # a mapping that is not an OpenCV matrix
+                    if any(key in aliases for aliases in _OPENCV_ALIASES.values()):
+                        raise CalibrationError(f'{path}: {key} is not an OpenCV matrix (rows, '
+                                               'cols, dt, data)') from None
             elif node.isSeq():
                 values[key] = [node.at(i).real() for i in range(node.size())]
             elif node.isReal() or node.isInt():

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+from pathlib import Path
 import signal
 import sys
+import tempfile
 
 # Subcommand modules; each has add_parsers(subparsers) registering `func(args) -> int`.
 _COMMAND_MODULES = ('raiv_stereo.offline', 'raiv_stereo.demo', 'raiv_stereo.viewer',
@@ -33,6 +36,58 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None:
             return action.help or ''
         return super()._get_help_string(action)
+
+
+class CommandError(ValueError):
+    """Options or an environment a command cannot work with; the message is its one error line."""
+
+
+def output_folder(out: str | os.PathLike) -> Path:
+    """Return `out` as an existing folder this process can write in, or raise CommandError."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f'--out {out} is a file; give a folder for the outputs')
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f'cannot create the output folder {out}: '
+                           f'{(error.strerror or str(error)).lower()}') from None
+    try:  # the real test: permissions say little to root, a read-only mount or a full disk
+        with tempfile.TemporaryFile(dir=out) as probe:
+            probe.write(b'raiv-stereo')
+            probe.flush()
+    except OSError as error:
+        raise CommandError(f'cannot write in the output folder {out}: '
+                           f'{(error.strerror or str(error)).lower()}') from None
+    return out
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Return why `namespace` is not a ROS namespace (rcl's own rule), None when it is one."""
+    from rclpy.exceptions import InvalidNamespaceException
+    from rclpy.validate_namespace import validate_namespace
+
+    try:
+        validate_namespace('/' + namespace.lstrip('/') if namespace else '/')
+    except InvalidNamespaceException as error:
+        reason = str(error).splitlines()[0].removeprefix('Invalid namespace: ')
+        return f'--namespace {namespace!r} is not a ROS namespace: {reason}'
+    return None
+
+
+MAX_DOMAIN_ID = 232
+"""The largest ROS_DOMAIN_ID the RMW layers accept (0..101 are safe on Linux)."""
+
+
+def domain_id_from_env() -> int | None:
+    """Return ROS_DOMAIN_ID as set by the user (None when unset), or raise CommandError."""
+    text = os.environ.get('ROS_DOMAIN_ID', '').strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_DOMAIN_ID:
+        raise CommandError(f'ROS_DOMAIN_ID={text!r} is not a domain id: give a whole number '
+                           f'0..{MAX_DOMAIN_ID} (0..101 are safe on Linux), or unset it')
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

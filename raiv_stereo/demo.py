@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+import fcntl
 import os
 from pathlib import Path
 import random
@@ -35,18 +36,115 @@ import time
 import cv2
 import numpy as np
 from raiv_stereo import defaults, launch_config
-from raiv_stereo.cli import HelpFormatter
-from raiv_stereo.offline import add_depth_range, geometry_problems
+from raiv_stereo.cli import (
+    CommandError,
+    domain_id_from_env,
+    HelpFormatter,
+    namespace_problem,
+    output_folder,
+)
+from raiv_stereo.offline import add_depth_range, fill_lens_defaults, geometry_problems, \
+    window_problem
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
+DISCOVERY_WAIT_S = 1.5
+"""How long the demo listens for other participants in a domain (local discovery: ~0.5 s)."""
+DOMAIN_CANDIDATES = 4
+"""Random domains probed at once when the user set none; the first without participants wins."""
+LOCK_NAME = '.raiv-stereo-demo.lock'
+"""Held in the output folder while a demo runs: a second demo refuses to share the folder."""
 
 
 def ensure_local_dds() -> str:
     """Keep DDS on this host and pick a domain unless the user set one; return the domain id."""
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 101)))
+    if domain_id_from_env() is None:
+        os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
     return os.environ['ROS_DOMAIN_ID']
+
+
+def domain_participants(domains: list[int],
+                        wait_s: float = DISCOVERY_WAIT_S) -> dict[int, list[str]]:
+    """Return, per domain, the other nodes and topics found there within `wait_s` (no signals)."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.signals import SignalHandlerOptions
+
+    probes = []
+    try:
+        for domain in domains:
+            context = Context()
+            rclpy.init(context=context, domain_id=domain,
+                       signal_handler_options=SignalHandlerOptions.NO)
+            probes.append((domain, context, rclpy.create_node(
+                'raiv_stereo_demo_probe', context=context, enable_rosout=False,
+                start_parameter_services=False)))
+        time.sleep(wait_s)
+        found = {}
+        for domain, _, node in probes:
+            nodes = [f'{ns.rstrip("/")}/{name}' for name, ns in
+                     node.get_node_names_and_namespaces() if name != node.get_name()]
+            topics = [name for name, _ in node.get_topic_names_and_types()
+                      if name not in ('/parameter_events', '/rosout')]
+            found[domain] = nodes + topics
+        return found
+    finally:
+        for _, context, node in probes:
+            node.destroy_node()
+            context.try_shutdown()
+
+
+def pick_free_domain(candidates: list[int]) -> int:
+    """Return the first of `candidates` without other participants; CommandError if none is."""
+    found = domain_participants(candidates)
+    for domain in candidates:
+        if not found[domain]:
+            return domain
+    raise CommandError(f'ROS domains {", ".join(map(str, candidates))} all have other '
+                       'participants; set ROS_DOMAIN_ID to a free one')
+
+
+def choose_domain(namespace: str) -> int:
+    """
+    Return the domain for the demo, set in ROS_DOMAIN_ID: the user's, else a free random one.
+
+    Two demos in one domain and namespace read each other's topics, so a namespace someone
+    already uses in the user's domain is refused.
+    """
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    domain = domain_id_from_env()
+    if domain is None:
+        domain = pick_free_domain(random.SystemRandom().sample(range(1, 102), DOMAIN_CANDIDATES))
+        os.environ['ROS_DOMAIN_ID'] = str(domain)
+        return domain
+    prefix = '/' + namespace.strip('/')
+    ours = [name for name in domain_participants([domain])[domain]
+            if name == prefix or name.startswith(prefix + '/')]
+    if ours:
+        raise CommandError(
+            f'ROS_DOMAIN_ID={domain} already has {", ".join(sorted(ours)[:3])}'
+            f'{" ..." if len(ours) > 3 else ""}: another demo or camera uses --namespace '
+            f'{namespace}; give another --namespace or ROS_DOMAIN_ID (unset, the demo picks a '
+            'free domain)')
+    return domain
+
+
+def lock_output_folder(out: Path):
+    """Return an open lock file held on `out`, or raise CommandError if another demo holds it."""
+    lock = open(out / LOCK_NAME, 'a+')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip()
+        lock.close()
+        raise CommandError(f'--out {out} is in use by another demo'
+                           f'{f" (pid {holder})" if holder else ""}; give another --out')
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
@@ -95,6 +193,7 @@ class DemoResult:
     latencies_ms: list[float] = field(default_factory=list)
     accuracy: list[DepthAccuracy] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    unwritten: list[Path] = field(default_factory=list)
     processing_ms: list[float] = field(default_factory=list)
     dropped: int = 0
     interrupted: bool = False
@@ -142,7 +241,6 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     camera_params = launch_config.camera_parameters(launch_args)
     depth_params = launch_config.depth_parameters(launch_args)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = DemoResult()
     scene = sample_scene()
     scene_times: dict[tuple[int, int], float] = {}
@@ -242,8 +340,8 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
                 pictures['side_by_side.png'] = side_by_side(msg_to_image(left, 'bgr8'),
                                                             color_bgr, near_m, far_m)
             for name, picture in pictures.items():
-                cv2.imwrite(str(out_dir / name), picture)
-                result.files.append(out_dir / name)
+                written = cv2.imwrite(str(out_dir / name), picture)
+                (result.files if written else result.unwritten).append(out_dir / name)
         executor.shutdown()
         spinner.join(timeout=5.0)
         for node in (camera, depth_node, monitor):
@@ -330,8 +428,9 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
     return '\n'.join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the demo and print what it measured; unusable options are one error line, exit 1."""
+def option_problems(args: argparse.Namespace) -> list[str]:
+    """Return what is wrong with the options (empty = usable); unset depths become the lens's."""
+    fill_lens_defaults(args)
     launch_args = demo_launch_arguments(args)
     try:  # the launch files' own rules first (RAiV lenses, scale range), then the geometry
         launch_config.camera_parameters(launch_args)
@@ -340,11 +439,37 @@ def run(args: argparse.Namespace) -> int:
         if not args.seconds > 0:
             problems.append(f'--seconds must be positive, got {args.seconds:g}')
     except launch_config.LaunchArgumentError as error:
-        problems = [str(error)]
-    if problems:
-        print(f'raiv-stereo demo: error: {"; ".join(problems)}', file=sys.stderr)
+        return [str(error)]
+    problem = namespace_problem(args.namespace)
+    if problem:
+        problems.append(problem)
+    if not problems:
+        problem = window_problem(args.focal_length_mm, args.baseline_mm, args.pixel_size_um,
+                                 args.scale, args.min_depth_mm, args.max_depth_mm)
+        problems += [problem] if problem else []
+    return problems
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print what it measured; unusable options are one error line, exit 1."""
+    try:
+        problems = option_problems(args)
+        if problems:
+            raise CommandError('; '.join(problems))
+        domain_id_from_env()
+        lock = lock_output_folder(output_folder(args.out))
+        domain = choose_domain(args.namespace)
+    except CommandError as error:
+        print(f'raiv-stereo demo: error: {error}', file=sys.stderr)
         return 1
-    domain = ensure_local_dds()
+    try:
+        return _run_locked(args, domain)
+    finally:
+        lock.close()
+
+
+def _run_locked(args: argparse.Namespace, domain: int) -> int:
+    """Run the demo in `domain` with the output folder locked; print and return its outcome."""
     discovery = os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE']
     # The command as the user ran it (.venv/bin/raiv-stereo), else its name on PATH.
     command = sys.argv[0] if os.path.basename(sys.argv[0]) == 'raiv-stereo' else 'raiv-stereo'
@@ -357,6 +482,10 @@ def run(args: argparse.Namespace) -> int:
           f'/{args.namespace}/depth/image_rect', flush=True)
     result = run_demo(args)
     print(report(result, args), flush=True)
+    if result.unwritten:
+        print(f'raiv-stereo demo: error: cannot write {", ".join(map(str, result.unwritten))}',
+              file=sys.stderr)
+        return 1
     if result.interrupted:
         return 130
     return 0 if result.frames > 0 else 1

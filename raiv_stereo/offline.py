@@ -24,6 +24,7 @@ import time
 import cv2
 import numpy as np
 from raiv_stereo import defaults
+from raiv_stereo import pair_order
 from raiv_stereo.calibration import (
     CalibrationError,
     focal_px_from_lens,
@@ -34,26 +35,42 @@ from raiv_stereo.calibration import (
     scaled_size,
     StereoCalibration,
 )
-from raiv_stereo.cli import HelpFormatter
+from raiv_stereo.cli import CommandError, HelpFormatter, output_folder
 from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16, MAX_DEPTH_MM_U16
-from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, settings_problems
-from raiv_stereo.pipeline import StereoPipeline
+from raiv_stereo.launch_config import lens_depth_range_mm
+from raiv_stereo.matcher import (
+    disparity_px,
+    MatcherSettings,
+    search_window,
+    settings_problems,
+    StereoMatcher,
+)
+from raiv_stereo.pipeline import StereoPipeline, to_gray
 
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 """The depths of the maker's published depth-vs-disparity table."""
 
 
-class OfflineError(Exception):
+IDENTICAL_MEAN_DIFFERENCE = 1.0
+"""Grey levels: left and right closer than this on average are one image given twice."""
+OFF_RANGE_SHARE = 0.5
+"""Above this share of the scene outside the search window, `depth` warns and names a range."""
+EDGE_PX = 1.0
+"""Disparities within this of the window count as inside it."""
+
+
+class OfflineError(CommandError):
     """A problem with the command's inputs, reported as one line."""
 
 
 def _add_geometry(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--baseline-mm', type=float, default=defaults.BASELINE_MM,
-                        help='stereo baseline in mm')
-    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
-                        help='lens focal length in mm')
-    parser.add_argument('--pixel-size-um', type=float, default=defaults.PIXEL_SIZE_UM,
-                        help='pixel pitch in micrometres')
+    # No argparse defaults: an option the user gave can then contradict --calibration/--rectified.
+    parser.add_argument('--baseline-mm', type=float,
+                        help=f'stereo baseline in mm (default {defaults.BASELINE_MM:g})')
+    parser.add_argument('--focal-length-mm', type=float,
+                        help=f'lens focal length in mm (default {defaults.FOCAL_LENGTH_MM:g})')
+    parser.add_argument('--pixel-size-um', type=float,
+                        help=f'pixel pitch in micrometres (default {defaults.PIXEL_SIZE_UM:g})')
     parser.add_argument('--scale', type=float, default=None,
                         help=f'working resolution relative to the input (default '
                              f'{defaults.SCALE:g}; 1 with --rectified, so outputs line up with '
@@ -62,11 +79,50 @@ def _add_geometry(parser: argparse.ArgumentParser) -> None:
 
 
 def add_depth_range(parser: argparse.ArgumentParser) -> None:
-    """Add --min-depth-mm and --max-depth-mm (range, depth and demo)."""
-    parser.add_argument('--min-depth-mm', type=float, default=defaults.MIN_DEPTH_MM,
-                        help='nearest depth searched, mm')
-    parser.add_argument('--max-depth-mm', type=float, default=defaults.MAX_DEPTH_MM,
-                        help='farthest depth searched, mm')
+    """Add --min-depth-mm and --max-depth-mm (range, depth and demo); unset = the lens preset's."""
+    parser.add_argument('--min-depth-mm', type=float,
+                        help="nearest depth searched, mm (default: the lens preset's, "
+                             f'{defaults.MIN_DEPTH_MM:g} for the {defaults.FOCAL_LENGTH_MM:g} mm '
+                             'lens; config/lens_*.yaml)')
+    parser.add_argument('--max-depth-mm', type=float,
+                        help="farthest depth searched, mm (default: the lens preset's, "
+                             f'{defaults.MAX_DEPTH_MM:g} for the {defaults.FOCAL_LENGTH_MM:g} mm '
+                             'lens)')
+
+
+def fill_lens_defaults(args: argparse.Namespace) -> None:
+    """Set the unset lens options to the RAiV's and an unset depth range to the lens preset's."""
+    for name, value in (('baseline_mm', defaults.BASELINE_MM),
+                        ('focal_length_mm', defaults.FOCAL_LENGTH_MM),
+                        ('pixel_size_um', defaults.PIXEL_SIZE_UM)):
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.min_depth_mm is None or args.max_depth_mm is None:
+        # The preset (config/lens_<f>mm.yaml) is for scale 0.5; the 2.8 mm lens: 300-3000 mm.
+        near_mm, far_mm = (defaults.MIN_DEPTH_MM, defaults.MAX_DEPTH_MM)
+        if args.focal_length_mm > 0 and args.pixel_size_um > 0 and args.baseline_mm > 0:
+            near_mm, far_mm = lens_depth_range_mm(args.focal_length_mm, defaults.SCALE,
+                                                  args.baseline_mm, args.pixel_size_um)
+        args.min_depth_mm = near_mm if args.min_depth_mm is None else args.min_depth_mm
+        args.max_depth_mm = far_mm if args.max_depth_mm is None else args.max_depth_mm
+
+
+def window_problem(focal_length_mm: float, baseline_mm: float, pixel_size_um: float,
+                   scale: float, min_depth_mm: float, max_depth_mm: float) -> str | None:
+    """Return why the range's search window cannot fit the RAiV image at `scale`, else None."""
+    focal_px = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale
+    width, _ = scaled_size((defaults.SENSOR_WIDTH_PX, defaults.SENSOR_HEIGHT_PX), scale)
+    min_d, num_d = search_window(focal_px, baseline_mm, min_depth_mm, max_depth_mm)
+    need_px = max(min_d + num_d - 1, 0) + defaults.BLOCK_SIZE + 1  # StereoMatcher.size_problem
+    if need_px <= width:
+        return None
+    near_mm, far_mm = lens_depth_range_mm(focal_length_mm, scale, baseline_mm, pixel_size_um)
+    preset = (f' (config/lens_{focal_length_mm:g}mm.yaml at scale 0.5)'
+              if focal_length_mm in defaults.RAIV_LENSES_MM and scale == defaults.SCALE else '')
+    return (f'the {min_depth_mm:g}-{max_depth_mm:g} mm range searches disparities '
+            f'{min_d}..{min_d + num_d - 1} px, wider than the {width} px image at scale {scale:g} '
+            f'(matching needs {need_px} px): with the {focal_length_mm:g} mm lens use '
+            f'--min-depth-mm {near_mm:g} --max-depth-mm {far_mm:g}{preset}')
 
 
 def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: float, scale: float,
@@ -89,6 +145,10 @@ def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: floa
               f'(searches {min_d}..{max_d} px = {near_mm:.0f}-{far_mm:.0f} mm)',
               f'depth resolution at {max_depth_mm:g} mm: '
               f'{max_depth_mm ** 2 / (focal_px * baseline_mm) / 16:.1f} mm per 1/16 px']
+    problem = window_problem(focal_length_mm, baseline_mm, pixel_size_um, scale, min_depth_mm,
+                             max_depth_mm)
+    if problem:
+        lines += ['', f'WARNING: {problem}; this window finds no depth']
     return '\n'.join(lines)
 
 
@@ -105,6 +165,7 @@ def geometry_problems(args: argparse.Namespace) -> list[str]:
 
 def _run_range(args: argparse.Namespace) -> int:
     args.scale = defaults.SCALE if args.scale is None else args.scale
+    fill_lens_defaults(args)
     problems = geometry_problems(args)
     if problems:
         print(f'raiv-stereo range: error: {"; ".join(problems)}', file=sys.stderr)
@@ -131,6 +192,118 @@ def _read_image(path: str, notes: list[str]) -> np.ndarray:
     return image
 
 
+def _channels(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else image.shape[2]
+
+
+def matching_pair(left: np.ndarray, right: np.ndarray, left_name: str, right_name: str,
+                  notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pair with one channel count (grey + colour: both grey, said in `notes`)."""
+    if _channels(left) != _channels(right):
+        notes.append(f'{left_name} has {_channels(left)} channel(s), {right_name} '
+                     f'{_channels(right)}: both matched as grey')
+        left, right = to_gray(left), to_gray(right)
+    if left.shape[:2] != right.shape[:2]:
+        raise OfflineError(f'left is {left.shape[1]}x{left.shape[0]}, right is '
+                           f'{right.shape[1]}x{right.shape[0]}: a stereo pair must match')
+    return left, right
+
+
+def contradictions(args: argparse.Namespace) -> list[str]:
+    """Return the given options that contradict each other (the README's one-line error)."""
+    problems = []
+    given = [f'--{name.replace("_", "-")}' for name in ('focal_length_mm', 'pixel_size_um')
+             if getattr(args, name) is not None]
+    if args.rectified and args.calibration:
+        problems.append('--rectified and --calibration contradict each other: rectified inputs '
+                        'need --focal-px (and --baseline-mm), raw inputs a calibration; give one')
+    elif args.calibration and (given or args.baseline_mm is not None):
+        lens = given + (['--baseline-mm'] if args.baseline_mm is not None else [])
+        problems.append(f'{" and ".join(lens)} cannot be used with --calibration: the '
+                        'calibration file sets the focal length and baseline')
+    elif args.rectified and given:
+        problems.append(f'{" and ".join(given)} cannot be used with --rectified: --focal-px '
+                        'gives the rectified focal length')
+    if args.focal_px is not None and not args.rectified:
+        problems.append('--focal-px describes already rectified inputs: add --rectified, or '
+                        'drop --focal-px (--calibration or the lens options set the focal '
+                        'length of raw inputs)')
+    window = [f'--{name.replace("_", "-")}' for name in ('min_disparity', 'num_disparities')
+              if getattr(args, name) is not None]
+    depths = [f'--{name.replace("_", "-")}' for name in ('min_depth_mm', 'max_depth_mm')
+              if getattr(args, name) is not None]
+    if window and depths:
+        problems.append(f'{" and ".join(depths)} and {" and ".join(window)} contradict each '
+                        'other: the depth range sets the search window; give one or the other')
+    elif args.min_disparity is not None and args.num_disparities is None:
+        problems.append('--min-disparity needs --num-disparities (the size of the window)')
+    return problems
+
+
+def check_pair(pipeline: StereoPipeline, left: np.ndarray, right: np.ndarray,
+               names: tuple[str, str]) -> str | None:
+    """
+    Refuse one image given twice or a swapped pair; return a warning when the scene is off-range.
+
+    Swapped: the depth node's check (pair_order.py, one pair standing for its first few), then,
+    as that needs the true disparities inside the window, a search over -N..N px: a swapped pair
+    has its disparities negative. The same search shows where the scene lies: beyond the window's
+    far or near end, disparities clip to that end or match wrongly, so the range is named.
+    """
+    difference = float(cv2.absdiff(to_gray(left), to_gray(right)).mean())
+    if difference < IDENTICAL_MEAN_DIFFERENCE:
+        raise OfflineError(f'{names[0]} and {names[1]} are the same image (they differ by '
+                           f'{difference:.2f} grey levels on average): a stereo pair needs one '
+                           'image from each camera')
+    swap_hint = f"give the left camera's image first ({names[1]} {names[0]})"
+    check = pair_order.PairOrderCheck()
+    confidence = pipeline.match_both_ways(left, right)
+    for _ in range(pair_order.PAIRS_TO_CHECK):
+        check.add(*confidence)
+    if check.verdict == 'swapped':
+        raise OfflineError(f'left and right look swapped ({check.figures()}): {swap_hint}')
+    working, matcher = pipeline.working, pipeline.matcher
+    width_px = working.image_size[0]
+    block = pipeline.settings.block_size
+    reach = min(2 * max(matcher.max_disparity, 16), width_px - block - 2) // 16 * 16
+    if reach < 16:
+        return None
+    probe = StereoMatcher(MatcherSettings(min_disparity=-reach, num_disparities=2 * reach,
+                                          block_size=block, subpixel='sgbm',
+                                          uniqueness_ratio=pair_order.UNIQUENESS_RATIO),
+                          working.focal_px, working.baseline_mm)
+    found = probe.compute(*pipeline.rectifier.rectify(to_gray(left), to_gray(right)))
+    found = found[np.isfinite(found)]
+    positive, negative = float(np.mean(found > 0.5)), float(np.mean(found < -0.5))
+    enough = found.size >= pair_order.MIN_MATCHED_SHARE * width_px * working.image_size[1]
+    if enough and negative > pair_order.SWAPPED_RATIO * positive:
+        raise OfflineError(f'left and right look swapped ({negative * 100:.0f} % of the matched '
+                           f'pixels have negative disparities, {positive * 100:.0f} % positive, '
+                           f'searching -{reach}..{reach} px): {swap_hint}')
+    return range_warning(pipeline, found[found > 0.5])
+
+
+def range_warning(pipeline: StereoPipeline, scene_px: np.ndarray) -> str | None:
+    """Return a warning naming a depth range when most of `scene_px` lies outside the window."""
+    matcher = pipeline.matcher
+    low, high = matcher.min_disparity, matcher.max_disparity
+    if scene_px.size == 0:
+        return None
+    beyond = {'farther': float(np.mean(scene_px < low - EDGE_PX)),
+              'nearer': float(np.mean(scene_px > high + EDGE_PX))}
+    side = max(beyond, key=beyond.get)
+    if beyond[side] <= OFF_RANGE_SHARE:
+        return None
+    working = pipeline.working
+    f_b = working.focal_px * working.baseline_mm
+    near_px, far_px = np.percentile(scene_px, 95), max(float(np.percentile(scene_px, 5)), 0.5)
+    return (f'{beyond[side] * 100:.0f} % of the scene is {side} than the depth range '
+            f'{f_b / max(high, 1):.0f}-' + (f'{f_b / low:.0f}' if low > 0 else 'inf') +
+            f' mm (disparities {low}..{high} px), so its depth is missing or wrong there: most '
+            f'of it matches at {far_px:.1f}..{near_px:.1f} px, try --min-depth-mm '
+            f'{f_b / near_px:.0f} --max-depth-mm {f_b / far_px:.0f}')
+
+
 def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCalibration:
     """Return the calibration the options describe, for raw images of `size` (w, h)."""
     if args.rectified:
@@ -153,18 +326,6 @@ def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCa
                            f'{sensor_w}x{sensor_h} aspect ratio; give --calibration or '
                            '--rectified --focal-px')
     return nominal.with_size(*size)
-
-
-def _output_folder(out: Path) -> Path:
-    """Return `out` as an existing folder, or raise OfflineError saying why it cannot be one."""
-    if out.exists() and not out.is_dir():
-        raise OfflineError(f'--out {out} is a file; give a folder for the outputs')
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OfflineError(f'cannot create the output folder {out}: '
-                           f'{error.strerror.lower()}') from None
-    return out
 
 
 def searched_depth_range_m(pipeline: StereoPipeline) -> tuple[float, float]:
@@ -197,11 +358,18 @@ def _run_depth(args: argparse.Namespace) -> int:
     if args.scale is None:
         args.scale = 1.0 if args.rectified else defaults.SCALE
     try:
-        out = _output_folder(Path(args.out))
+        problems = contradictions(args)
+        if problems:
+            raise OfflineError('; '.join(problems))
+        if args.rectified or args.calibration:  # the lens preset is for the RAiV nominal rig
+            args.min_depth_mm = defaults.MIN_DEPTH_MM if args.min_depth_mm is None \
+                else args.min_depth_mm
+            args.max_depth_mm = defaults.MAX_DEPTH_MM if args.max_depth_mm is None \
+                else args.max_depth_mm
+        fill_lens_defaults(args)
+        out = output_folder(args.out)
         left, right = _read_image(args.left, notes), _read_image(args.right, notes)
-        if left.shape != right.shape:
-            raise OfflineError(f'left is {left.shape[1]}x{left.shape[0]}, right is '
-                               f'{right.shape[1]}x{right.shape[0]}: a stereo pair must match')
+        left, right = matching_pair(left, right, args.left, args.right, notes)
         calibration = calibration_for(args, (left.shape[1], left.shape[0]))
         explicit = args.num_disparities is not None
         settings = MatcherSettings(
@@ -215,6 +383,10 @@ def _run_depth(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         pipeline = StereoPipeline(calibration, args.scale, settings)
         setup_ms = (time.perf_counter() - started) * 1e3
+        problem = pipeline.matcher.size_problem(*pipeline.working.image_size)
+        if problem:
+            raise OfflineError(problem)
+        edge = check_pair(pipeline, left, right, (args.left, args.right))
         result = pipeline.process(left, right, mask_out_of_range=args.mask_out_of_range)
         written = _write_outputs(out, result, pipeline)
     except (OfflineError, CalibrationError, ValueError, OSError) as error:
@@ -232,6 +404,8 @@ def _run_depth(args: argparse.Namespace) -> int:
                      'depth_mm.png (16-bit millimetres); disparity.pfm has them')
     for note in notes:
         print(f'note: {note}')
+    if edge:
+        print(f'WARNING: {edge}')
     for path in written:
         print(f'wrote {path}')
     return 0
@@ -256,7 +430,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                                    'stereo file (YAML/XML/JSON)')
     depth_parser.add_argument('--rectified', action='store_true',
                               help='the inputs are already rectified (give --focal-px)')
-    depth_parser.add_argument('--focal-px', type=float, help='focal length of rectified inputs')
+    depth_parser.add_argument('--focal-px', type=float,
+                              help='focal length of rectified inputs, px (with --rectified)')
     _add_geometry(depth_parser)
     depth_parser.add_argument('--min-disparity', type=int,
                               help='explicit search window start (with --num-disparities)')

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
+import sys
 import threading
 import time
 
 import cv2
 import numpy as np
 from raiv_stereo import defaults
-from raiv_stereo.cli import HelpFormatter
+from raiv_stereo.cli import CommandError, domain_id_from_env, HelpFormatter, namespace_problem, \
+    output_folder
 from raiv_stereo.demo import ensure_local_dds
 
 
@@ -136,6 +137,16 @@ def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, flo
 
 def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
+    window = _display_works() and not args.snapshots
+    try:
+        problem = namespace_problem(args.namespace)
+        if problem:
+            raise CommandError(problem)
+        domain_id_from_env()
+        out_dir = None if window else output_folder(args.out)
+    except CommandError as error:
+        print(f'raiv-stereo view: error: {error}', file=sys.stderr)
+        return 1
     domain = ensure_local_dds()
     from raiv_stereo.depth import depth_legend
     from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
@@ -154,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
     def on_depth(msg: Image) -> None:
         latest.add('depth', stamp_to_ns(msg.header.stamp), depth_msg_to_m(msg))
 
-    window = _display_works() and not args.snapshots
-    out_dir = Path(args.out)
     keep_freed_memory()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
     node = rclpy.create_node('raiv_stereo_viewer', namespace=args.namespace)
@@ -179,7 +188,6 @@ def run(args: argparse.Namespace) -> int:
                 cursor[:] = [x, y]
             cv2.setMouseCallback('raiv-stereo depth', on_mouse)
         else:
-            out_dir.mkdir(parents=True, exist_ok=True)
             print(f'no display: writing a snapshot every {args.interval_s:g} s to {out_dir}/',
                   flush=True)
         started = time.monotonic()
@@ -216,7 +224,10 @@ def run(args: argparse.Namespace) -> int:
                     break
             else:
                 path = out_dir / f'depth_{saved:04d}.png'
-                cv2.imwrite(str(path), picture)
+                if not cv2.imwrite(str(path), picture):
+                    print(f'raiv-stereo view: error: cannot write {path}', file=sys.stderr,
+                          flush=True)
+                    return 1
                 print(f'wrote {path} (centre depth: {label})', flush=True)
                 saved += 1
                 time.sleep(args.interval_s)
