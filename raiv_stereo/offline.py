@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 import sys
 import time
@@ -55,6 +56,8 @@ IDENTICAL_MEAN_DIFFERENCE = 1.0
 """Grey levels: left and right closer than this on average are one image given twice."""
 OFF_RANGE_SHARE = 0.5
 """Above this share of the scene outside the search window, `depth` warns and names a range."""
+RANGE_MARGIN = 1.2
+"""The suggested range reaches this factor (and 1 px) beyond the scene's disparities."""
 EDGE_PX = 1.0
 """Disparities within this of the window count as inside it."""
 
@@ -81,13 +84,12 @@ def _add_geometry(parser: argparse.ArgumentParser) -> None:
 def add_depth_range(parser: argparse.ArgumentParser) -> None:
     """Add --min-depth-mm and --max-depth-mm (range, depth and demo); unset = the lens preset's."""
     parser.add_argument('--min-depth-mm', type=float,
-                        help="nearest depth searched, mm (default: the lens preset's, "
-                             f'{defaults.MIN_DEPTH_MM:g} for the {defaults.FOCAL_LENGTH_MM:g} mm '
-                             'lens; config/lens_*.yaml)')
+                        help=f'nearest depth searched, mm (default: {defaults.MIN_DEPTH_MM:g}, '
+                             "or the lens preset's for another --focal-length-mm: "
+                             'config/lens_*.yaml)')
     parser.add_argument('--max-depth-mm', type=float,
-                        help="farthest depth searched, mm (default: the lens preset's, "
-                             f'{defaults.MAX_DEPTH_MM:g} for the {defaults.FOCAL_LENGTH_MM:g} mm '
-                             'lens)')
+                        help=f'farthest depth searched, mm (default: {defaults.MAX_DEPTH_MM:g}, '
+                             "or the lens preset's for another --focal-length-mm)")
 
 
 def fill_lens_defaults(args: argparse.Namespace) -> None:
@@ -296,12 +298,17 @@ def range_warning(pipeline: StereoPipeline, scene_px: np.ndarray) -> str | None:
         return None
     working = pipeline.working
     f_b = working.focal_px * working.baseline_mm
-    near_px, far_px = np.percentile(scene_px, 95), max(float(np.percentile(scene_px, 5)), 0.5)
+    # 5th..95th percentile with a margin (a flat scene at one depth still gets a range).
+    near_px = float(np.percentile(scene_px, 95)) * RANGE_MARGIN + 1.0
+    far_px = max(float(np.percentile(scene_px, 5)) / RANGE_MARGIN - 1.0, 0.5)
+    near_mm = math.floor(f_b / near_px / 10.0) * 10
+    far_mm = math.ceil(f_b / far_px / 10.0) * 10
     return (f'{beyond[side] * 100:.0f} % of the scene is {side} than the depth range '
             f'{f_b / max(high, 1):.0f}-' + (f'{f_b / low:.0f}' if low > 0 else 'inf') +
             f' mm (disparities {low}..{high} px), so its depth is missing or wrong there: most '
-            f'of it matches at {far_px:.1f}..{near_px:.1f} px, try --min-depth-mm '
-            f'{f_b / near_px:.0f} --max-depth-mm {f_b / far_px:.0f}')
+            f'of it matches at {float(np.percentile(scene_px, 5)):.1f}..'
+            f'{float(np.percentile(scene_px, 95)):.1f} px: try --min-depth-mm {near_mm} '
+            f'--max-depth-mm {far_mm}')
 
 
 def calibration_for(args: argparse.Namespace, size: tuple[int, int]) -> StereoCalibration:

@@ -16,6 +16,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
@@ -27,9 +31,13 @@ import pytest
 from raiv_stereo.depth import colorize_depth
 
 
-def run(*argv: str, cwd=None) -> subprocess.CompletedProcess:
+CONFIG = Path(__file__).resolve().parents[1] / 'config'
+
+
+def run(*argv: str, cwd=None, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'raiv_stereo.cli', *argv], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=120,
+                          env=None if env is None else dict(os.environ, **env))
 
 
 @pytest.fixture
@@ -112,7 +120,7 @@ def test_rectified_input_keeps_its_size_and_16_bit_input_is_said_once(pair):
     assert notes == ['note: left16.png is 16-bit: matched as 8-bit (value / 256)',
                      'note: right16.png is 16-bit: matched as 8-bit (value / 256)']
     help_text = run('depth', '--help').stdout
-    assert '(default: 300.0)' in help_text and '1 with --rectified' in help_text
+    assert '(default: 300, or the' in help_text and '1 with --rectified' in help_text
 
 
 def test_depth_color_follows_the_searched_range_and_carries_a_scale_bar(pair):
@@ -167,3 +175,152 @@ def test_ctrl_c_stops_a_command_with_exit_130(tmp_path, argv, started, stopped):
             command.wait()
     assert command.returncode == 130 and stopped in output, output
     assert 'Traceback' not in output, output
+
+
+def test_one_camera_info_file_alone_is_one_line_in_the_cli_and_the_camera_node(pair):
+    example = str(CONFIG / 'example_left.yaml')
+    line = one_error_line(run('depth', 'left.png', 'right.png', '--out', 'o', '--calibration',
+                              example, cwd=pair))
+    reason = f"{example} is one camera's camera_info YAML, not a stereo calibration: give it " \
+        "together with the other camera's file as a left/right pair"
+    assert line.startswith(f'raiv-stereo depth: error: {reason}'), line
+    node = subprocess.run([sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args',
+                           '-p', f'calibration_file:={example}'],
+                          capture_output=True, text=True, timeout=60)
+    assert node.returncode == 1 and 'Traceback' not in node.stderr, node.stderr
+    assert f'[camera_node]: {reason}' in node.stderr, node.stderr
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--rectified', '--focal-px', '100', '--calibration', 'a.yaml', 'b.yaml'],
+     '--rectified and --calibration contradict each other'),
+    (['--focal-px', '100'], '--focal-px describes already rectified inputs: add --rectified'),
+    (['--calibration', 'a.yaml', 'b.yaml', '--focal-length-mm', '4'],
+     '--focal-length-mm cannot be used with --calibration: the calibration file sets the focal '
+     'length and baseline'),
+    (['--rectified', '--focal-px', '100', '--focal-length-mm', '4'],
+     '--focal-length-mm cannot be used with --rectified'),
+    (['--rectified', '--focal-px', '100', '--max-depth-mm', '2000', '--min-disparity', '0',
+      '--num-disparities', '16'],
+     '--max-depth-mm and --min-disparity and --num-disparities contradict each other'),
+    (['--rectified', '--focal-px', '100', '--min-disparity', '4'],
+     '--min-disparity needs --num-disparities'),
+])
+def test_options_that_contradict_each_other_are_one_line(pair, argv, message):
+    line = one_error_line(run('depth', 'left.png', 'right.png', '--out', 'o', *argv, cwd=pair))
+    assert line.startswith(f'raiv-stereo depth: error: {message}'), line
+
+
+def test_one_image_twice_and_a_swapped_pair_are_refused(pair):
+    line = one_error_line(run('depth', 'left.png', 'left.png', '--out', 'o', '--rectified',
+                              '--focal-px', '100', cwd=pair))
+    assert line == 'raiv-stereo depth: error: left.png and left.png are the same image (they ' \
+        'differ by 0.00 grey levels on average): a stereo pair needs one image from each camera'
+    line = one_error_line(run('depth', 'right.png', 'left.png', '--out', 'o', '--rectified',
+                              '--focal-px', '100', cwd=pair))
+    assert line.startswith('raiv-stereo depth: error: left and right look swapped') and \
+        line.endswith("give the left camera's image first (left.png right.png)"), line
+    assert not (pair / 'o' / 'depth_mm.png').exists()
+
+
+def test_a_scene_beyond_the_depth_range_is_warned_with_a_range_that_fits(tmp_path):
+    # f = 500 px, B = 65 mm: 300-3000 mm searches 10..117 px; the scene is at 4 px = 8125 mm.
+    left, right = textured_pair(200, 480, channels=1, shift_px=4, seed=5, cell_px=3)
+    cv2.imwrite(str(tmp_path / 'l.png'), left)
+    cv2.imwrite(str(tmp_path / 'r.png'), right)
+    proc = run('depth', 'l.png', 'r.png', '--out', 'o', '--rectified', '--focal-px', '500',
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warning = re.search(r'WARNING: (\d+) % of the scene is farther than the depth range '
+                        r'.* try --min-depth-mm (\d+) --max-depth-mm (\d+)', proc.stdout)
+    assert warning and int(warning.group(1)) > 90, proc.stdout
+    near_mm, far_mm = int(warning.group(2)), int(warning.group(3))
+    assert near_mm < 8125 < far_mm, proc.stdout
+    proc = run('depth', 'l.png', 'r.png', '--out', 'o', '--rectified', '--focal-px', '500',
+               '--min-depth-mm', str(near_mm), '--max-depth-mm', str(far_mm), cwd=tmp_path)
+    assert proc.returncode == 0 and 'WARNING' not in proc.stdout, proc.stdout
+    depth_mm = cv2.imread(str(tmp_path / 'o' / 'depth_mm.png'), cv2.IMREAD_UNCHANGED)
+    assert abs(np.median(depth_mm[depth_mm > 0]) - 8125) < 50
+
+
+def test_a_grey_left_with_a_colour_right_is_matched_as_grey(pair):
+    colour = cv2.cvtColor(cv2.imread(str(pair / 'right.png'), cv2.IMREAD_GRAYSCALE),
+                          cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(pair / 'right_bgr.png'), colour)
+    proc = run('depth', 'left.png', 'right_bgr.png', '--out', 'o', '--rectified', '--focal-px',
+               '100', cwd=pair)
+    assert proc.returncode == 0, proc.stderr
+    assert 'note: left.png has 1 channel(s), right_bgr.png 3: both matched as grey' in proc.stdout
+    depth_mm = cv2.imread(str(pair / 'o' / 'depth_mm.png'), cv2.IMREAD_UNCHANGED)
+    assert abs(np.median(depth_mm[depth_mm > 0]) - 812.5) < 5  # f·B/d = 100 * 65 / 8
+
+
+def test_range_takes_the_lens_preset_and_says_when_the_window_is_wider_than_the_image():
+    preset = run('range', '--focal-length-mm', '25')
+    assert preset.returncode == 0 and 'depth range 2680-26790 mm' in preset.stdout, preset.stdout
+    assert 'WARNING' not in preset.stdout
+    wide = run('range', '--focal-length-mm', '25', '--min-depth-mm', '300', '--max-depth-mm',
+               '3000')
+    assert 'WARNING: the 300-3000 mm range searches disparities 90..905 px, wider than the ' \
+        '800 px image at scale 0.5 (matching needs 911 px): with the 25 mm lens use ' \
+        '--min-depth-mm 2680 --max-depth-mm 26790' in wide.stdout, wide.stdout
+
+
+@pytest.mark.parametrize('argv, env, message', [
+    (['--namespace', 'my cam'], {},
+     "--namespace 'my cam' is not a ROS namespace: namespace must not contain characters other "
+     "than alphanumerics, '_', or '/'"),
+    ([], {'ROS_DOMAIN_ID': 'abc'},
+     "ROS_DOMAIN_ID='abc' is not a domain id: give a whole number 0..232"),
+])
+@pytest.mark.parametrize('command', ['demo', 'view'])
+def test_a_bad_namespace_or_domain_id_is_one_line(tmp_path, command, argv, env, message):
+    extra = ['--snapshots', '--seconds', '1'] if command == 'view' else []
+    proc = run(command, '--out', str(tmp_path / 'out'), *extra, *argv, env=env)
+    assert one_error_line(proc).startswith(f'raiv-stereo {command}: error: {message}')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_demo_refuses_a_range_whose_window_is_wider_than_the_image(tmp_path):
+    line = one_error_line(run('demo', '--out', str(tmp_path / 'demo'), '--focal-length-mm', '25',
+                              '--min-depth-mm', '300', '--max-depth-mm', '3000'))
+    assert line == 'raiv-stereo demo: error: the 300-3000 mm range searches disparities ' \
+        '90..905 px, wider than the 800 px image at scale 0.5 (matching needs 911 px): with the ' \
+        '25 mm lens use --min-depth-mm 2680 --max-depth-mm 26790 (config/lens_25mm.yaml at ' \
+        'scale 0.5)'
+
+
+@pytest.mark.parametrize('command', ['demo', 'view', 'bench'])
+def test_an_output_folder_that_cannot_be_made_is_one_line_before_any_work(pair, command):
+    extra = {'view': ['--snapshots'], 'bench': ['--quick', '--no-ros']}.get(command, [])
+    for out, reason in (('a_file', '--out a_file is a file; give a folder for the outputs'),
+                        ('/proc/raiv/out', 'cannot create the output folder /proc/raiv/out: no '
+                         'such file or directory')):
+        proc = run(command, '--out', out, *extra, cwd=pair)
+        assert one_error_line(proc) == f'raiv-stereo {command}: error: {reason}'
+        assert proc.stdout == ''
+
+
+def test_two_demos_do_not_share_an_output_folder(tmp_path):
+    out = tmp_path / 'shared'
+    out.mkdir()
+    with open(out / '.raiv-stereo-demo.lock', 'a+') as lock:  # as a running demo holds it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write('4242')
+        lock.flush()
+        line = one_error_line(run('demo', '--out', str(out)))
+    assert line == f'raiv-stereo demo: error: --out {out} is in use by another demo (pid 4242); ' \
+        'give another --out'
+
+
+def test_a_demo_refuses_a_namespace_another_uses_in_its_domain(tmp_path, ros_session):
+    from std_msgs.msg import String
+
+    other = ros_session.node('other_demo', 'busy_ns')
+    other.create_publisher(String, 'depth/image_rect', 1)
+    ros_session.spin_in_background()
+    proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'busy_ns')
+    domain = os.environ['ROS_DOMAIN_ID']
+    assert one_error_line(proc).startswith(
+        f'raiv-stereo demo: error: ROS_DOMAIN_ID={domain} already has /busy_ns/depth/image_rect,'
+        ' /busy_ns/other_demo: another demo or camera uses --namespace busy_ns')

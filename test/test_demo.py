@@ -25,7 +25,16 @@ import cv2
 from helpers import textured_pair
 import numpy as np
 import pytest
-from raiv_stereo.demo import DemoResult, DepthAccuracy, keep_up_hint, side_by_side
+from raiv_stereo.cli import build_parser
+from raiv_stereo.demo import (
+    DemoResult,
+    demo_launch_arguments,
+    DepthAccuracy,
+    keep_up_hint,
+    option_problems,
+    pick_free_domain,
+    side_by_side,
+)
 from raiv_stereo.depth import colorize_depth
 
 
@@ -125,3 +134,34 @@ def test_ctrl_c_stops_the_demo_at_once_with_the_figures_so_far(tmp_path):
     # Nothing of the demo is left running.
     leftover = subprocess.run(['pgrep', '-f', str(out)], capture_output=True, text=True)
     assert leftover.stdout == '', leftover.stdout
+
+
+@pytest.mark.parametrize('lens, near_mm, far_mm', [('2.8', '300', '3000'),
+                                                   ('25', '2680', '26790')])
+def test_the_demo_takes_the_lens_preset_range_by_default(lens, near_mm, far_mm):
+    args = build_parser().parse_args(['demo', '--focal-length-mm', lens])
+    assert option_problems(args) == []
+    launch = demo_launch_arguments(args)  # config/lens_<f>mm.yaml's range
+    assert (launch['min_depth_mm'], launch['max_depth_mm']) == (near_mm, far_mm)
+
+
+def test_a_free_domain_is_one_without_other_participants(ros_session):
+    busy = int(os.environ['ROS_DOMAIN_ID'])
+    ros_session.node('someone_here', 'elsewhere')
+    ros_session.spin_in_background()
+    other = next(domain for domain in range(1, 102) if domain != busy)
+    assert pick_free_domain([busy, other]) == other
+
+
+@pytest.mark.slow
+def test_a_picture_the_demo_cannot_write_is_an_error(tmp_path):
+    (tmp_path / 'depth_color.png').mkdir()  # OpenCV cannot write a file where a folder is
+    result = subprocess.run(
+        [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '1', '--out',
+         str(tmp_path), '--evaluate-frames', '1'],
+        capture_output=True, text=True, timeout=180)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == \
+        f'raiv-stereo demo: error: cannot write {tmp_path / "depth_color.png"}', result.stderr
+    assert f'wrote {tmp_path / "depth_color.png"}' not in result.stdout
+    assert f'wrote {tmp_path / "side_by_side.png"}' in result.stdout, result.stdout

@@ -99,3 +99,18 @@ def test_headless_viewer_writes_snapshots_of_the_live_depth(tmp_path, ros_sessio
     centre_mm = [float(v.split()[0]) for v in labels if v != 'no depth']
     assert len(centre_mm) >= len(labels) // 2, labels
     assert all(abs(v - 1000) < 30 or abs(v - 2800) < 90 for v in centre_mm), centre_mm
+
+
+def test_a_snapshot_the_viewer_cannot_write_is_an_error(tmp_path, ros_session):
+    ros_session.camera('unwritable', source='sample', scale=0.5, rate_hz=5.0)
+    ros_session.depth('unwritable', scale=1.0)
+    ros_session.spin_in_background()
+    (tmp_path / 'depth_0000.png').mkdir()  # OpenCV cannot write a file where a folder is
+    result = subprocess.run(
+        [sys.executable, '-m', 'raiv_stereo.cli', 'view', '--namespace', 'unwritable',
+         '--snapshots', '--out', str(tmp_path), '--interval-s', '0.5', '--seconds', '20'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip() == \
+        f'raiv-stereo view: error: cannot write {tmp_path / "depth_0000.png"}', result.stderr
+    assert 'wrote' not in result.stdout, result.stdout
