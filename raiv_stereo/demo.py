@@ -140,7 +140,8 @@ def lock_output_folder(out: Path):
         holder = lock.read().strip()
         lock.close()
         raise CommandError(f'--out {out} is in use by another demo'
-                           f'{f" (pid {holder})" if holder else ""}; give another --out')
+                           f'{f" (pid {holder})" if holder else ""}; give another --out'
+                           ) from None
     lock.truncate(0)
     lock.write(str(os.getpid()))
     lock.flush()

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from raiv_stereo.cli import build_parser
 from raiv_stereo.demo import (
-    DemoResult,
     demo_launch_arguments,
+    DemoResult,
     DepthAccuracy,
     keep_up_hint,
     option_problems,
