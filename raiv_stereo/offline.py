@@ -54,6 +54,8 @@ TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 
 IDENTICAL_MEAN_DIFFERENCE = 1.0
 """Grey levels: left and right closer than this on average are one image given twice."""
+ZERO_DISPARITY_SHARE = 0.8
+"""Above this share of pixels matching at zero disparity, the two images are one view twice."""
 OFF_RANGE_SHARE = 0.5
 """Above this share of the scene outside the search window, `depth` warns and names a range."""
 RANGE_MARGIN = 1.2
@@ -282,6 +284,11 @@ def check_pair(pipeline: StereoPipeline, left: np.ndarray, right: np.ndarray,
         raise OfflineError(f'left and right look swapped ({negative * 100:.0f} % of the matched '
                            f'pixels have negative disparities, {positive * 100:.0f} % positive, '
                            f'searching -{reach}..{reach} px): {swap_hint}')
+    zero = 1.0 - positive - negative
+    if enough and zero > ZERO_DISPARITY_SHARE:
+        return (f'{zero * 100:.0f} % of the matched pixels have no disparity (|d| <= 0.5 px): '
+                f'are {names[0]} and {names[1]} copies of one image? (or is the whole scene '
+                'very far?)')
     return range_warning(pipeline, found[found > 0.5])
 
 

@@ -221,6 +221,15 @@ def test_one_image_twice_and_a_swapped_pair_are_refused(pair):
     assert line.startswith('raiv-stereo depth: error: left and right look swapped') and \
         line.endswith("give the left camera's image first (left.png right.png)"), line
     assert not (pair / 'o' / 'depth_mm.png').exists()
+    # A re-encoded copy is not bit-identical: matched, it has no disparity anywhere.
+    left = cv2.imread(str(pair / 'left.png'), cv2.IMREAD_GRAYSCALE)
+    noise = np.random.default_rng(1).integers(-3, 4, left.shape)
+    cv2.imwrite(str(pair / 'copy.png'), np.clip(left + noise, 0, 255).astype(np.uint8))
+    proc = run('depth', 'left.png', 'copy.png', '--out', 'o', '--rectified', '--focal-px', '100',
+               '--min-disparity', '0', '--num-disparities', '16', cwd=pair)
+    assert re.search(r'WARNING: \d+ % of the matched pixels have no disparity \(\|d\| <= 0.5 '
+                     r'px\): are left.png and copy.png copies of one image\?', proc.stdout), \
+        proc.stdout
 
 
 def test_a_scene_beyond_the_depth_range_is_warned_with_a_range_that_fits(tmp_path):
