@@ -1309,9 +1309,11 @@ def write_report(report: dict, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the Markdown table and where the files went (Ctrl-C: so far)."""
-    from raiv_stereo.cli import CommandError, output_folder
+    from raiv_stereo.cli import CommandError, domain_id_from_env, output_folder
 
     try:  # before the run: a folder that cannot take the results would lose them at the end
+        if not args.no_ros:
+            domain_id_from_env()
         output_folder(args.out)
     except CommandError as error:
         print(f'raiv-stereo bench: error: {error}', file=sys.stderr)

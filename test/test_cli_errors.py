@@ -282,9 +282,11 @@ def test_range_takes_the_lens_preset_and_says_when_the_window_is_wider_than_the_
     ([], {'ROS_DOMAIN_ID': 'abc'},
      "ROS_DOMAIN_ID='abc' is not a domain id: give a whole number 0..232"),
 ])
-@pytest.mark.parametrize('command', ['demo', 'view'])
+@pytest.mark.parametrize('command', ['demo', 'view', 'bench'])
 def test_a_bad_namespace_or_domain_id_is_one_line(tmp_path, command, argv, env, message):
-    extra = ['--snapshots', '--seconds', '1'] if command == 'view' else []
+    if command == 'bench' and argv:
+        pytest.skip('bench has no --namespace')
+    extra = {'view': ['--snapshots', '--seconds', '1'], 'bench': ['--quick']}.get(command, [])
     proc = run(command, '--out', str(tmp_path / 'out'), *extra, *argv, env=env)
     assert one_error_line(proc).startswith(f'raiv-stereo {command}: error: {message}')
     assert not (tmp_path / 'out').exists()
