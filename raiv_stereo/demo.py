@@ -64,9 +64,9 @@ def ensure_local_dds() -> str:
     return os.environ['ROS_DOMAIN_ID']
 
 
-def domain_participants(domains: list[int],
-                        wait_s: float = DISCOVERY_WAIT_S) -> dict[int, list[str]]:
-    """Return, per domain, the other nodes and topics found there within `wait_s` (no signals)."""
+def domain_participants(domains: list[int], wait_s: float = DISCOVERY_WAIT_S
+                        ) -> dict[int, tuple[list[str], list[str]]]:
+    """Return, per domain, the other nodes and the published topics found within `wait_s`."""
     import rclpy
     from rclpy.context import Context
     from rclpy.signals import SignalHandlerOptions
@@ -78,7 +78,7 @@ def domain_participants(domains: list[int],
             rclpy.init(context=context, domain_id=domain,
                        signal_handler_options=SignalHandlerOptions.NO)
             probes.append((domain, context, rclpy.create_node(
-                'raiv_stereo_demo_probe', context=context, enable_rosout=False,
+                f'raiv_stereo_demo_probe_{os.getpid()}', context=context, enable_rosout=False,
                 start_parameter_services=False)))
         time.sleep(wait_s)
         found = {}
@@ -86,8 +86,9 @@ def domain_participants(domains: list[int],
             nodes = [f'{ns.rstrip("/")}/{name}' for name, ns in
                      node.get_node_names_and_namespaces() if name != node.get_name()]
             topics = [name for name, _ in node.get_topic_names_and_types()
-                      if name not in ('/parameter_events', '/rosout')]
-            found[domain] = nodes + topics
+                      if name not in ('/parameter_events', '/rosout')
+                      and node.count_publishers(name) > 0]
+            found[domain] = (nodes, topics)
         return found
     finally:
         for _, context, node in probes:
@@ -99,7 +100,7 @@ def pick_free_domain(candidates: list[int]) -> int:
     """Return the first of `candidates` without other participants; CommandError if none is."""
     found = domain_participants(candidates)
     for domain in candidates:
-        if not found[domain]:
+        if not any(found[domain]):
             return domain
     raise CommandError(f'ROS domains {", ".join(map(str, candidates))} all have other '
                        'participants; set ROS_DOMAIN_ID to a free one')
@@ -109,8 +110,8 @@ def choose_domain(namespace: str) -> int:
     """
     Return the domain for the demo, set in ROS_DOMAIN_ID: the user's, else a free random one.
 
-    Two demos in one domain and namespace read each other's topics, so a namespace someone
-    already uses in the user's domain is refused.
+    Two demos in one domain and namespace read each other's topics, so a namespace with
+    publishers in the user's domain is refused (a viewer waiting there only subscribes).
     """
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     domain = domain_id_from_env()
@@ -119,11 +120,11 @@ def choose_domain(namespace: str) -> int:
         os.environ['ROS_DOMAIN_ID'] = str(domain)
         return domain
     prefix = '/' + namespace.strip('/')
-    ours = [name for name in domain_participants([domain])[domain]
-            if name == prefix or name.startswith(prefix + '/')]
+    ours = [name for name in domain_participants([domain])[domain][1]
+            if name.startswith(prefix + '/')]
     if ours:
         raise CommandError(
-            f'ROS_DOMAIN_ID={domain} already has {", ".join(sorted(ours)[:3])}'
+            f'ROS_DOMAIN_ID={domain} already has publishers on {", ".join(sorted(ours)[:3])}'
             f'{" ..." if len(ours) > 3 else ""}: another demo or camera uses --namespace '
             f'{namespace}; give another --namespace or ROS_DOMAIN_ID (unset, the demo picks a '
             'free domain)')

@@ -280,7 +280,8 @@ def check_pair(pipeline: StereoPipeline, left: np.ndarray, right: np.ndarray,
     found = found[np.isfinite(found)]
     positive, negative = float(np.mean(found > 0.5)), float(np.mean(found < -0.5))
     enough = found.size >= pair_order.MIN_MATCHED_SHARE * width_px * working.image_size[1]
-    if enough and negative > pair_order.SWAPPED_RATIO * positive:
+    # A window the user opened to negative disparities says they are expected there.
+    if enough and matcher.min_disparity >= 0 and negative > pair_order.SWAPPED_RATIO * positive:
         raise OfflineError(f'left and right look swapped ({negative * 100:.0f} % of the matched '
                            f'pixels have negative disparities, {positive * 100:.0f} % positive, '
                            f'searching -{reach}..{reach} px): {swap_hint}')

@@ -324,14 +324,20 @@ def test_two_demos_do_not_share_an_output_folder(tmp_path):
         'give another --out'
 
 
+@pytest.mark.slow
 def test_a_demo_refuses_a_namespace_another_uses_in_its_domain(tmp_path, ros_session):
     from std_msgs.msg import String
 
     other = ros_session.node('other_demo', 'busy_ns')
     other.create_publisher(String, 'depth/image_rect', 1)
+    viewer = ros_session.node('viewer', 'free_ns')  # a viewer waiting there only subscribes
+    viewer.create_subscription(String, 'depth/image_rect', lambda msg: None, 1)
     ros_session.spin_in_background()
+    proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'free_ns', '--seconds',
+               '1')
+    assert 'ROS_DOMAIN_ID' not in proc.stderr and proc.returncode == 0, proc.stderr
     proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'busy_ns')
     domain = os.environ['ROS_DOMAIN_ID']
     assert one_error_line(proc).startswith(
-        f'raiv-stereo demo: error: ROS_DOMAIN_ID={domain} already has /busy_ns/depth/image_rect,'
-        ' /busy_ns/other_demo: another demo or camera uses --namespace busy_ns')
+        f'raiv-stereo demo: error: ROS_DOMAIN_ID={domain} already has publishers on '
+        '/busy_ns/depth/image_rect: another demo or camera uses --namespace busy_ns')
