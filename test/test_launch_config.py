@@ -91,6 +91,7 @@ def test_bad_camera_arguments_are_refused_with_a_reason(args, message):
 
 @pytest.mark.parametrize('args, message', [
     ({'min_depth_mm': '3000', 'max_depth_mm': '300'}, 'must be below'),
+    ({'min_depth_mm': '500', 'max_depth_mm': '500'}, 'must be below'),  # an empty range
     ({'scale': '2'}, 'outside 0.25..1'),
     ({'scale': 'nan'}, 'outside'),
     ({'depth_format': 'mono16'}, 'not one of'),
