@@ -257,12 +257,15 @@ def test_refinement_finds_a_fractional_shift_sgbm_rounds():
 
 
 def test_refinement_doubles_depth_within_1_percent_on_the_rig(distorted_pair):
+    from raiv_stereo.bench import RemapFirstRectifier
+
     calibration, pair = distorted_pair
     scores = {}
     # Before: full-size remap and SGBM's own sub-pixel fit; now: the default core.
     for subpixel, full_size in (('sgbm', True), ('refine', False)):
-        pipeline = StereoPipeline(calibration, 0.5, MatcherSettings(subpixel=subpixel),
-                                  remap_at_full_size=full_size)
+        pipeline = StereoPipeline(calibration, 0.5, MatcherSettings(subpixel=subpixel))
+        if full_size:
+            pipeline.rectifier = RemapFirstRectifier(calibration, 0.5)
         truth = truth_depth_m(pipeline.working, sample_scene(), 0.0)
         window = pipeline.matcher.valid_window(*pipeline.working.image_size)
         depth = pipeline.process(pair.left_bgr, pair.right_bgr).depth_m
