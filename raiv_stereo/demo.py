@@ -34,9 +34,15 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults, launch_config
+from raiv_stereo import camera_params, defaults, depth_params, launch_config
 from raiv_stereo.cli import HelpFormatter
-from raiv_stereo.offline import add_depth_range, geometry_problems
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
+
+OPTIONS = ParamTable((
+    ParamSpec('seconds', 8.0, 'measurement time, s', FloatRange(0.1, 86400.0)),
+    ParamSpec('evaluate_frames', 5, 'frames compared with ground truth', IntRange(0, 1000)),
+))
+"""The demo's own settings; the nodes' settings it takes are checked as launch arguments."""
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
@@ -333,12 +339,10 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured; unusable options are one error line, exit 1."""
     launch_args = demo_launch_arguments(args)
-    try:  # the launch files' own rules first (RAiV lenses, scale range), then the geometry
+    try:  # the nodes' settings as the launch files check them, then the demo's own
         launch_config.camera_parameters(launch_args)
         launch_config.depth_parameters(launch_args)
-        problems = geometry_problems(args)
-        if not args.seconds > 0:
-            problems.append(f'--seconds must be positive, got {args.seconds:g}')
+        problems = OPTIONS.option_problems(args, OPTIONS.by_name)
     except launch_config.LaunchArgumentError as error:
         problems = [str(error)]
     if problems:
@@ -368,19 +372,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         'demo', help='run the camera and depth nodes on the sample scene over real ROS topics',
         formatter_class=HelpFormatter,
         description=__doc__.splitlines()[0])
-    parser.add_argument('--seconds', type=float, default=8.0, help='measurement time (s)')
+    OPTIONS.add_options(parser, ('seconds',))
     parser.add_argument('--out', default='demo_output', help='folder for the pictures')
     parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
-    parser.add_argument('--scale', type=float, default=defaults.SCALE,
-                        help='depth working scale (0.25..1)')
-    add_depth_range(parser)
-    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
-                        help='RAiV lens focal length, mm')
-    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
-                        help='camera rate, Hz')
-    parser.add_argument('--sgbm-resolution', default=defaults.LAUNCH_SGBM_RESOLUTION,
-                        choices=defaults.SGBM_RESOLUTIONS,
-                        help="where SGBM runs (the launch files' sgbm_resolution)")
-    parser.add_argument('--evaluate-frames', type=int, default=5,
-                        help='frames compared with ground truth')
+    depth_params.TABLE.add_options(
+        parser, ('scale', 'min_depth_mm', 'max_depth_mm', 'sgbm_resolution'),
+        defaults={'sgbm_resolution': defaults.LAUNCH_SGBM_RESOLUTION})
+    camera_params.TABLE.add_options(parser, ('focal_length_mm', 'rate_hz'))
+    OPTIONS.add_options(parser, ('evaluate_frames',))
     parser.set_defaults(func=run)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+import sys
 import threading
 import time
 
@@ -32,6 +33,7 @@ import numpy as np
 from raiv_stereo import defaults
 from raiv_stereo.cli import HelpFormatter
 from raiv_stereo.demo import ensure_local_dds
+from raiv_stereo.param_table import FloatRange, ParamSpec, ParamTable
 
 
 def depth_at_mm(depth_m: np.ndarray | None, x: int, y: int) -> float | None:
@@ -134,8 +136,19 @@ def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, flo
     return None
 
 
+OPTIONS = ParamTable((
+    ParamSpec('interval_s', 2.0, 'time between snapshots, s', FloatRange(0.05, 3600.0)),
+    ParamSpec('seconds', 0.0, 'stop after this long, s; 0 = never', FloatRange(0.0, 1.0e6)),
+))
+"""The viewer's own settings, checked before anything starts."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
+    problems = OPTIONS.option_problems(args, OPTIONS.by_name)
+    if problems:
+        print(f'raiv-stereo view: error: {"; ".join(problems)}', file=sys.stderr)
+        return 1
     domain = ensure_local_dds()
     from raiv_stereo.depth import depth_legend
     from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
@@ -243,7 +256,5 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--namespace', default=defaults.NAMESPACE)
     parser.add_argument('--snapshots', action='store_true', help='write snapshots, no window')
     parser.add_argument('--out', default='view_snapshots', help='snapshot folder')
-    parser.add_argument('--interval-s', type=float, default=2.0, help='time between snapshots')
-    parser.add_argument('--seconds', type=float, default=0.0,
-                        help='stop after this long (0 = never)')
+    OPTIONS.add_options(parser, OPTIONS.by_name)
     parser.set_defaults(func=run)

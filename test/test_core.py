@@ -37,7 +37,6 @@ from raiv_stereo.matcher import (
     fill_from_background,
     MatcherSettings,
     search_window,
-    settings_problems,
     StereoMatcher,
 )
 from raiv_stereo.pipeline import StereoPipeline
@@ -81,17 +80,6 @@ def test_range_window_covers_exactly_the_requested_depths(capsys):
         assert num_d % 16 == 0
         assert min_d <= focal_px * 65.0 / high and focal_px * 65.0 / low <= min_d + num_d - 1
         assert num_d - 16 < math.ceil(focal_px * 65.0 / low) - min_d + 1  # no extra 16 searched
-
-
-def test_settings_problems_name_each_mistake():
-    assert settings_problems(MatcherSettings()) == []
-    problems = settings_problems(MatcherSettings(min_depth_mm=900, max_depth_mm=600,
-                                                 block_size=4, p1=100, p2=50, mode='fast'))
-    assert len(problems) == 4
-    assert any('block_size' in p for p in problems) and any('P1' in p for p in problems)
-    assert settings_problems(MatcherSettings(min_disparity=0, num_disparities=40))
-    with pytest.raises(ValueError, match='block_size'):
-        StereoMatcher(MatcherSettings(block_size=6), 466.7, 65.0)
 
 
 def test_valid_window_uses_the_real_image_size():
