@@ -134,29 +134,33 @@ def test_sync_slop_of_the_depth_node_pairs_a_30_ms_offset():
         assert len(out) == expected
 
 
-def test_queue_bound_evicts_the_oldest_stamp():
-    for args in ((2,), (2, 0.001)):
-        sync_class = mf.TimeSynchronizer if len(args) == 1 else mf.ApproximateTimeSynchronizer
-        inputs, out = _synced(sync_class, 2, *args)
-        for ms in (0, 100, 200):
-            inputs[0].signalMessage(_info(ms, f'l{ms}'))
-        for ms in (0, 100, 200):
-            inputs[1].signalMessage(_info(ms, f'r{ms}'))
-        assert out == [('l100', 'r100'), ('l200', 'r200')]  # l0 fell out of the queue of 2
+BOTH_KINDS = pytest.mark.parametrize('slop', [None, 0.001], ids=['exact', 'approximate'])
 
 
-def test_out_of_order_arrival_still_pairs():
-    for args in ((5,), (5, 0.001)):
-        sync_class = mf.TimeSynchronizer if len(args) == 1 else mf.ApproximateTimeSynchronizer
-        inputs, out = _synced(sync_class, 2, *args)
-        for ms in (0, 100, 200):
-            inputs[0].signalMessage(_info(ms, f'l{ms}'))
-        for ms in (200, 0, 100):
-            inputs[1].signalMessage(_info(ms, f'r{ms}'))
-        assert out == [('l200', 'r200'), ('l0', 'r0'), ('l100', 'r100')]
-        # A matched message is used once: a repeat of r200 finds no partner left.
-        inputs[1].signalMessage(_info(200, 'again'))
-        assert len(out) == 3
+def _pair_stream(slop, queue_size: int, right_order_ms: tuple[int, ...]):
+    """Feed left 0, 100, 200 ms, then right in `right_order_ms`; return inputs and outputs."""
+    inputs, out = (_synced(mf.TimeSynchronizer, 2, queue_size) if slop is None else
+                   _synced(mf.ApproximateTimeSynchronizer, 2, queue_size, slop))
+    for ms in (0, 100, 200):
+        inputs[0].signalMessage(_info(ms, f'l{ms}'))
+    for ms in right_order_ms:
+        inputs[1].signalMessage(_info(ms, f'r{ms}'))
+    return inputs, out
+
+
+@BOTH_KINDS
+def test_queue_bound_evicts_the_oldest_stamp(slop):
+    _, out = _pair_stream(slop, 2, (0, 100, 200))
+    assert out == [('l100', 'r100'), ('l200', 'r200')]  # l0 fell out of the queue of 2
+
+
+@BOTH_KINDS
+def test_out_of_order_arrival_still_pairs(slop):
+    inputs, out = _pair_stream(slop, 5, (200, 0, 100))
+    assert out == [('l200', 'r200'), ('l0', 'r0'), ('l100', 'r100')]
+    # A matched message is used once: a repeat of r200 finds no partner left.
+    inputs[1].signalMessage(_info(200, 'again'))
+    assert len(out) == 3
 
 
 def test_bad_synchronizer_settings_are_refused():
