@@ -92,7 +92,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
            FloatRange(1.0, 10000.0)),
     _param('focal_length_mm', defaults.FOCAL_LENGTH_MM,
-           "RAiV lens focal length, mm, for the nominal calibration (config/lens_*.yaml has "
+           'RAiV lens focal length, mm, for the nominal calibration (config/lens_*.yaml has '
            "each lens's depth range; other lenses: give a calibration file)",
            choices=defaults.RAIV_LENSES_MM),
     _param('pixel_size_um', defaults.PIXEL_SIZE_UM,

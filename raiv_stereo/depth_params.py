@@ -131,7 +131,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 
-
 def _depth_range(v: Mapping[str, Any]) -> str | None:
     if v['min_depth_mm'] >= v['max_depth_mm']:
         return (f'min_depth_mm ({v["min_depth_mm"]:g}) must be below max_depth_mm '
@@ -185,7 +184,7 @@ def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
 
 
 def matcher_settings(values: Mapping[str, Any]) -> MatcherSettings:
-    """Return the MatcherSettings of values that passed depth_settings_problems (defaults filled)."""
+    """Return the MatcherSettings of values that passed the table (missing ones: defaults)."""
     v = default_values()
     v.update(values)
     return MatcherSettings(

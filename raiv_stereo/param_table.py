@@ -110,7 +110,7 @@ def _type_problem(spec: ParamSpec, value: Any) -> str:
 
 
 def from_text(spec: ParamSpec, text: Any) -> Any:
-    """Return a launch argument or option string as the setting's type (ValueError if it is not)."""
+    """Return a launch argument or option string as the setting's type (ValueError if not)."""
     text = str(text).strip()
     kind = type(spec.default)
     if kind is bool:

@@ -85,7 +85,8 @@ def test_depth_option_errors_are_one_line(pair, argv, message):
 
 def test_range_rejects_an_inverted_range():
     line = one_error_line(run('range', '--min-depth-mm', '5000', '--max-depth-mm', '1000'))
-    assert line == 'raiv-stereo range: error: min_depth_mm (5000) must be below max_depth_mm (1000)'
+    assert line == 'raiv-stereo range: error: min_depth_mm (5000) must be below ' \
+        'max_depth_mm (1000)'
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The core and the offline tools import and run with ROS absent: rclpy is imported only in ros/."""
+"""The core and the offline tools import and run without ROS: only ros/ imports rclpy."""
 
 import json
 import subprocess
@@ -26,7 +26,7 @@ ROS_MODULES = ('rclpy', 'rcl_interfaces', 'builtin_interfaces', 'std_msgs', 'sen
 
 # Run in a fresh interpreter: a finder ahead of all others refuses (and records) every ROS
 # module, then each module outside raiv_stereo/ros is imported and the `range` command runs.
-PROBE = '''
+PROBE = """
 import importlib, json, pkgutil, sys
 blocked, attempts = set(sys.argv[1].split(',')), []
 class Refuse:
@@ -47,7 +47,7 @@ for name in modules:
 from raiv_stereo import cli
 rc = cli.main(['range'])
 print(json.dumps({'modules': modules, 'failures': failures, 'attempts': attempts, 'rc': rc}))
-'''
+"""
 
 
 def test_core_and_offline_tools_never_import_ros():

@@ -13,8 +13,9 @@
 # limitations under the License.
 
 """
-One spec per setting: a bad value is refused with the same words by the node, the command line
-and the launch arguments, and the rules between settings live in one table.
+One spec per setting: the node, the command line and the launch arguments refuse alike.
+
+A bad value gets the same words everywhere, and the rules between settings live in one table.
 """
 
 import re
