@@ -54,6 +54,21 @@ class LaunchArgument:
     choices: tuple[str, ...] | None = None
 
 
+CAMERA_SETTINGS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibration_file',
+                   'left_calibration_file', 'right_calibration_file', 'rate_hz', 'camera_name',
+                   'publish_tf')
+"""Camera node parameters that are launch arguments of the same name (camera_params specs)."""
+DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format')
+"""Depth node parameters that are launch arguments of the same name (depth_params specs)."""
+_LAUNCH_OWN = {'sgbm_resolution': (
+    defaults.LAUNCH_SGBM_RESOLUTION,
+    "where SGBM runs: 'half' = half width and height, refined at full resolution (0.3x the "
+    "time per pair: 30 depth frames/s on 2 cores); 'full' = the working resolution (the most "
+    "accurate: 85 % of depths within 1 % on the sample rig against 81 %, the depth node's own "
+    "default); 'half_rows' between them")}
+"""Launch arguments whose default differs from the node's (and say why)."""
+
+
 def _setting(spec: ParamSpec, default: Any = None,
              description: str | None = None) -> LaunchArgument:
     """Return the launch argument of a node setting: default, description, limits from its spec."""
@@ -81,28 +96,17 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        '`ros2 bag play --clock`', ('true', 'false')),
         LaunchArgument('log_level', 'info', 'log level of every node', LOG_LEVELS),
     ]
-    camera = camera_params.BY_NAME
     camera_args = [
         LaunchArgument('source', 'auto',
                        "frame source: 'auto' = the real camera ('raiv' on the device, else "
                        "'stream' waiting for the device to connect); 'sample' = built-in "
                        'synthetic scene; or images, video, camera',
                        ('auto',) + defaults.SOURCES),
-        *(_setting(camera[name]) for name in (
-            'baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibration_file',
-            'left_calibration_file', 'right_calibration_file', 'rate_hz', 'camera_name',
-            'publish_tf')),
+        *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
-    depth = depth_params.BY_NAME
     depth_args = [
-        *(_setting(depth[name]) for name in ('min_depth_mm', 'max_depth_mm', 'scale')),
-        _setting(depth['sgbm_resolution'], defaults.LAUNCH_SGBM_RESOLUTION,
-                 "where SGBM runs: 'half' = half width and height, refined at full "
-                 'resolution (0.3x the time per pair: 30 depth frames/s on 2 cores); '
-                 "'full' = the working resolution (the most accurate: 85 % of depths "
-                 "within 1 % on the sample rig against 81 %, the depth node's own "
-                 "default); 'half_rows' between them"),
-        _setting(depth['depth_format']),
+        *(_setting(depth_params.BY_NAME[name], *_LAUNCH_OWN.get(name, ()))
+          for name in DEPTH_SETTINGS),
         LaunchArgument('input_qos', 'reliable',
                        "reliability of the depth node's image and camera_info subscriptions: "
                        "'reliable' (large images between processes arrive whole) or "
@@ -179,10 +183,7 @@ def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     merged = _with_defaults(args, camera=True, depth=False)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=False)}
     source = _choice(merged, by_name['source'])
-    values = _values(merged, camera_params.BY_NAME, (
-        'baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibration_file',
-        'left_calibration_file', 'right_calibration_file', 'rate_hz', 'camera_name',
-        'publish_tf'))
+    values = _values(merged, camera_params.BY_NAME, CAMERA_SETTINGS)
     values['source'] = default_source() if source == 'auto' else source
     _refuse(camera_params.camera_settings_problems(values))
     return {**values, 'use_sim_time': wants_sim_time(merged)}
@@ -192,8 +193,7 @@ def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     """Return the depth node's parameters for these launch arguments."""
     merged = _with_defaults(args, camera=False, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=False, depth=True)}
-    values = _values(merged, depth_params.BY_NAME,
-                     ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format'))
+    values = _values(merged, depth_params.BY_NAME, DEPTH_SETTINGS)
     _refuse(depth_params.depth_settings_problems(values))
     return {
         **values,
