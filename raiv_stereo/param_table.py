@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+import difflib
 import math
 from typing import Any, Callable, Iterable, Mapping
 
@@ -201,13 +202,23 @@ class ParamTable:
         """
         merged = self.defaults()
         merged.update(values)
-        problems = [f'unknown parameter {name!r}' for name in values if name not in self.by_name]
+        problems = self.unknown(values)
         problems += [p for p in (value_problem(s, merged[s.name]) for s in self.parameters) if p]
         if problems:
             return problems
         for rule in self.rules:
             found = rule(merged)
             problems += [found] if isinstance(found, str) else found or []
+        return problems
+
+    def unknown(self, names: Iterable[str]) -> list[str]:
+        """Return a problem for each name that is not a setting here, with the closest one."""
+        problems = []
+        for name in names:
+            if name not in self.by_name:
+                close = difflib.get_close_matches(name, self.by_name, n=1)
+                problems.append(f'unknown parameter {name!r}' +
+                                (f'; did you mean {close[0]!r}?' if close else ''))
         return problems
 
     def markdown(self) -> str:

@@ -20,13 +20,18 @@ A bad value gets the same words everywhere, and the rules between settings live 
 
 import re
 
+from helpers import wait_for
 import pytest
 from raiv_stereo import cli, depth_params
 from raiv_stereo.launch_config import camera_parameters, depth_parameters, LaunchArgumentError
 from raiv_stereo.matcher import MatcherSettings
 from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
 from raiv_stereo.ros.depth_node import DepthNode
+from rcl_interfaces.msg import Log
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 
 def _cli_error(capsys, *argv: str) -> str:
@@ -123,4 +128,30 @@ def test_the_depth_table_names_each_mistake_and_the_rules_between_settings():
     assert problems({'num_disparities': 48})[0].startswith('give both min_disparity and')
     assert problems({'min_disparity': 1000, 'num_disparities': 48}) == [
         'search window min_disparity + num_disparities (1048) is beyond 1040 px']
-    assert problems({'min_depht_mm': 500.0}) == ["unknown parameter 'min_depht_mm'"]
+    assert problems({'min_depht_mm': 500.0}) == [
+        "unknown parameter 'min_depht_mm'; did you mean 'min_depth_mm'?"]
+
+
+@pytest.mark.parametrize('make, typo, meant', [
+    (DepthNode, 'min_depht_mm', 'min_depth_mm'), (CameraNode, 'rate_hx', 'rate_hz')])
+def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest_one(
+        ros_context, make, typo, meant):
+    # rclpy keeps an override the node never declares without a word; the node says so.
+    listener = rclpy.create_node('typo_listener', context=ros_context)
+    logs = []
+    listener.create_subscription(
+        Log, '/rosout', logs.append,
+        QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                   durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(listener)
+    node = make(context=ros_context, namespace='/typo',
+                parameter_overrides=[Parameter(typo, value=500.0)])
+    try:
+        expected = f"unknown parameter '{typo}'; did you mean '{meant}'? (ignored)"
+        wait_for(lambda: any(m.msg == expected and m.level == Log.WARN for m in logs),
+                 spin=executor)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        listener.destroy_node()

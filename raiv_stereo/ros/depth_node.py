@@ -46,7 +46,7 @@ from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.param_table import coerce
 from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
-from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
 from raiv_stereo.ros.spin import run_nodes
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -196,6 +196,7 @@ class DepthNode(Node):
         # Runtime parameter changes: checked together, applied on the next frame.
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        warn_unknown_overrides(self, depth_params.TABLE)
 
         self._diagnostics_timer = self.create_timer(self._values['diagnostics_period_s'],
                                                     self._report)
