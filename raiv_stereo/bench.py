@@ -53,6 +53,7 @@ from raiv_stereo.calibration import (
 from raiv_stereo.demo import percentile
 from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
 from raiv_stereo.pipeline import StereoPipeline
+from raiv_stereo.rectify import Rectifier
 
 _SGBM_MODES = {'sgbm': cv2.StereoSGBM_MODE_SGBM, 'sgbm_3way': cv2.StereoSGBM_MODE_SGBM_3WAY,
                'hh': cv2.StereoSGBM_MODE_HH, 'hh4': cv2.StereoSGBM_MODE_HH4}
@@ -295,11 +296,29 @@ def bench_speed(calibration: StereoCalibration, pairs: list, configs: list[dict]
     return rows
 
 
+class RemapFirstRectifier(Rectifier):
+    """The previous order, for comparison: remap at full size, then area-downscale (sharper)."""
+
+    def __init__(self, calibration: StereoCalibration, scale: float) -> None:
+        """Build the remap tables at the calibration's own size."""
+        super().__init__(calibration, scale)
+        if self._maps is not None:
+            self._maps = self._build_maps(calibration)
+
+    def _convert(self, image: np.ndarray, index: int) -> np.ndarray:
+        if self._maps is not None:
+            image = cv2.remap(image, *self._maps[index], cv2.INTER_LINEAR)
+        if self.output_size != self.input_size:
+            image = cv2.resize(image, self.output_size, interpolation=cv2.INTER_AREA)
+        return image
+
+
 def _previous_default(calibration: StereoCalibration, scale: float,
                       settings: MatcherSettings) -> StereoPipeline:
     """Return the core without the refinement: full-size remap, SGBM's own sub-pixel fit."""
-    return StereoPipeline(calibration, scale, dataclasses.replace(settings, subpixel='sgbm'),
-                          remap_at_full_size=True)
+    pipeline = StereoPipeline(calibration, scale, dataclasses.replace(settings, subpixel='sgbm'))
+    pipeline.rectifier = RemapFirstRectifier(calibration, scale)
+    return pipeline
 
 
 def _config_label(config: dict) -> str:

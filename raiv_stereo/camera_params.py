@@ -15,8 +15,9 @@
 """
 The camera node's parameters as plain data: names, types, defaults, ranges and their checks.
 
-No ROS import: the node declares its descriptors from this table, the README table is generated
-from it, and `camera_settings_problems` is unit-tested without a node.
+No ROS import: the node declares its descriptors and checks changes with TABLE, the launch
+arguments and the command-line options that carry the same settings are checked with it, and the
+README table is generated from it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,20 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Mapping
 
-from raiv_stereo import defaults, param_table
-from raiv_stereo.param_table import FloatRange, IntRange, markdown_table, ParamSpec, value_problem
+from raiv_stereo import defaults
+from raiv_stereo.param_table import (
+    coerce,
+    FloatRange,
+    IntRange,
+    loosely_typed,
+    ParamSpec,
+    ParamTable,
+    value_problem,
+)
 
-__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'camera_settings_problems',
-           'parameter_table_markdown', 'value_problem']
+__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'TABLE',
+           'camera_settings_problems', 'coerce', 'loosely_typed', 'parameter_table_markdown',
+           'value_problem']
 
 _param = partial(ParamSpec, read_only=True)
 """Camera parameters are read-only unless marked (changing the source means a restart)."""
@@ -82,9 +92,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
            FloatRange(1.0, 10000.0)),
     _param('focal_length_mm', defaults.FOCAL_LENGTH_MM,
-           'lens focal length, mm, for the nominal calibration (RAiV lenses: '
-           f'{", ".join(f"{f:g}" for f in defaults.RAIV_LENSES_MM)})',
-           FloatRange(0.1, 1000.0)),
+           'RAiV lens focal length, mm, for the nominal calibration (config/lens_*.yaml has '
+           "each lens's depth range; other lenses: give a calibration file)",
+           choices=defaults.RAIV_LENSES_MM),
     _param('pixel_size_um', defaults.PIXEL_SIZE_UM,
            'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
     _param('raiv_input', defaults.RAIV_INPUT,
@@ -155,43 +165,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            'sends)', choices=defaults.STREAM_COMPRESSIONS),
 )
 
-BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
 EXPOSURE_PARAMETERS = ('exposure', 'gain', 'auto_exposure')
 """Declared after the source opens: their ranges come from the device's camera control."""
 
 
-def default_values() -> dict[str, Any]:
-    """Return every parameter's default value by name."""
-    return param_table.default_values(PARAMETERS)
-
-
-def loosely_typed(spec: ParamSpec) -> bool:
-    """Return True for parameters that accept other types (30 for 30.0, 0 for the path '0')."""
-    return isinstance(spec.default, float) or \
-        (isinstance(spec.default, str) and spec.choices is None)
-
-
-def coerce(spec: ParamSpec, value: Any) -> Any:
-    """Return `value` as the parameter's type where that loses nothing (int -> float, -> str)."""
-    if isinstance(spec.default, float) and type(value) is int:
-        return float(value)
-    if loosely_typed(spec) and isinstance(spec.default, str) and type(value) in (int, float):
-        return str(value)
-    return value
-
-
-def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
-    """
-    Return what is wrong with these parameter values, alone or together (empty = usable).
-
-    Missing names take their defaults. Each message names the parameter and what to do.
-    """
-    v = default_values()
-    v.update(values)
-    problems = [f'unknown parameter {name!r}' for name in values if name not in BY_NAME]
-    problems += [p for p in (value_problem(s, v[s.name]) for s in PARAMETERS) if p]
-    if problems:
-        return problems
+def _problems_together(v: Mapping[str, Any]) -> list[str]:
+    """Return what is wrong with the camera settings taken together."""
+    problems: list[str] = []
     if bool(v['left_calibration_file']) != bool(v['right_calibration_file']):
         problems.append('give both left_calibration_file and right_calibration_file (a '
                         'camera_info YAML pair), or neither')
@@ -201,9 +181,13 @@ def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
     if v['left_frame_id'] and v['left_frame_id'] == v['right_frame_id']:
         problems.append(f'left_frame_id and right_frame_id are both {v["left_frame_id"]!r}; the '
                         'two cameras need different frames')
-    if not v['camera_name'].strip() and not (v['left_frame_id'] and v['right_frame_id']):
+    name = v['camera_name'].strip()
+    if not name and not (v['left_frame_id'] and v['right_frame_id']):
         problems.append('camera_name is empty; give a name (it makes the frame ids) or both '
                         'frame ids')
+    elif name and (not name.replace('_', 'a').isalnum() or name[0].isdigit()):
+        problems.append(f'camera_name {name!r} must be a ROS name: letters, digits and _, not '
+                        'starting with a digit (it makes the frame ids)')
     source = v['source']
     if source == 'images':
         pair = bool(v['images_left']) and bool(v['images_right'])
@@ -231,6 +215,20 @@ def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+TABLE = ParamTable(PARAMETERS, (_problems_together,))
+BY_NAME: dict[str, ParamSpec] = TABLE.by_name
+
+
+def default_values() -> dict[str, Any]:
+    """Return every parameter's default value by name."""
+    return TABLE.defaults()
+
+
+def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
+    """Return what is wrong with these parameter values, alone or together (empty = usable)."""
+    return TABLE.problems(values)
+
+
 def parameter_table_markdown() -> str:
     """Return the parameters as a Markdown table (for the README)."""
-    return markdown_table(PARAMETERS)
+    return TABLE.markdown()

@@ -35,7 +35,7 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults, launch_config
+from raiv_stereo import camera_params, defaults, depth_params, launch_config
 from raiv_stereo.cli import (
     CommandError,
     domain_id_from_env,
@@ -43,8 +43,14 @@ from raiv_stereo.cli import (
     namespace_problem,
     output_folder,
 )
-from raiv_stereo.offline import add_depth_range, fill_lens_defaults, geometry_problems, \
-    window_problem
+from raiv_stereo.offline import add_depth_range, fill_lens_defaults, window_problem
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
+
+OPTIONS = ParamTable((
+    ParamSpec('seconds', 8.0, 'measurement time, s', FloatRange(0.1, 86400.0)),
+    ParamSpec('evaluate_frames', 5, 'frames compared with ground truth', IntRange(0, 1000)),
+))
+"""The demo's own settings; the nodes' settings it takes are checked as launch arguments."""
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
@@ -434,12 +440,10 @@ def option_problems(args: argparse.Namespace) -> list[str]:
     """Return what is wrong with the options (empty = usable); unset depths become the lens's."""
     fill_lens_defaults(args)
     launch_args = demo_launch_arguments(args)
-    try:  # the launch files' own rules first (RAiV lenses, scale range), then the geometry
+    try:  # the nodes' settings as the launch files check them, then the demo's own
         launch_config.camera_parameters(launch_args)
         launch_config.depth_parameters(launch_args)
-        problems = geometry_problems(args)
-        if not args.seconds > 0:
-            problems.append(f'--seconds must be positive, got {args.seconds:g}')
+        problems = OPTIONS.option_problems(args, OPTIONS.by_name)
     except launch_config.LaunchArgumentError as error:
         return [str(error)]
     problem = namespace_problem(args.namespace)
@@ -499,19 +503,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         'demo', help='run the camera and depth nodes on the sample scene over real ROS topics',
         formatter_class=HelpFormatter,
         description=__doc__.splitlines()[0])
-    parser.add_argument('--seconds', type=float, default=8.0, help='measurement time (s)')
+    OPTIONS.add_options(parser, ('seconds',))
     parser.add_argument('--out', default='demo_output', help='folder for the pictures')
     parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
-    parser.add_argument('--scale', type=float, default=defaults.SCALE,
-                        help='depth working scale (0.25..1)')
+    depth_params.TABLE.add_options(parser, ('scale',))
     add_depth_range(parser)
-    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
-                        help='RAiV lens focal length, mm')
-    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
-                        help='camera rate, Hz')
-    parser.add_argument('--sgbm-resolution', default=defaults.LAUNCH_SGBM_RESOLUTION,
-                        choices=defaults.SGBM_RESOLUTIONS,
-                        help="where SGBM runs (the launch files' sgbm_resolution)")
-    parser.add_argument('--evaluate-frames', type=int, default=5,
-                        help='frames compared with ground truth')
+    depth_params.TABLE.add_options(parser, ('sgbm_resolution',),
+                                   defaults={'sgbm_resolution': defaults.LAUNCH_SGBM_RESOLUTION})
+    camera_params.TABLE.add_options(parser, ('focal_length_mm', 'rate_hz'))
+    OPTIONS.add_options(parser, ('evaluate_frames',))
     parser.set_defaults(func=run)

@@ -15,18 +15,20 @@
 """
 The depth node's parameters as plain data: names, types, defaults, ranges and their checks.
 
-No ROS import, so the table, its cross-parameter validation and the README table are unit-tested
-and shared by the node, the docs and anything else that needs them.
+No ROS import: the node's descriptors and on-set checks, the launch arguments, the `depth`,
+`range` and `demo` options that carry the same settings and the README table all come from TABLE,
+so the matcher can trust the settings it is given.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from raiv_stereo import defaults, param_table
-from raiv_stereo.param_table import FloatRange, IntRange, markdown_table, ParamSpec, value_problem
+from raiv_stereo import defaults
+from raiv_stereo.matcher import MatcherSettings, wls_available
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
 
-__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'depth_settings_problems',
+__all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'TABLE', 'depth_settings_problems',
            'matcher_settings', 'parameter_table_markdown']
 
 SGBM_MAX_BLOCK_SIZE = 31
@@ -128,7 +130,41 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=True),
 )
 
-BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
+
+def _depth_range(v: Mapping[str, Any]) -> str | None:
+    if v['min_depth_mm'] >= v['max_depth_mm']:
+        return (f'min_depth_mm ({v["min_depth_mm"]:g}) must be below max_depth_mm '
+                f'({v["max_depth_mm"]:g})')
+    return None
+
+
+def _explicit_window(v: Mapping[str, Any]) -> str | None:
+    if (v['min_disparity'] < 0) != (v['num_disparities'] == 0):
+        return ('give both min_disparity and num_disparities, or neither (min_disparity -1 '
+                'and num_disparities 0: the depth range sets them)')
+    if v['min_disparity'] + v['num_disparities'] > MAX_NUM_DISPARITIES + 16:
+        return (f'search window min_disparity + num_disparities '
+                f'({v["min_disparity"] + v["num_disparities"]}) is beyond '
+                f'{MAX_NUM_DISPARITIES + 16} px')
+    return None
+
+
+def _penalties(v: Mapping[str, Any]) -> str | None:
+    if (v['p1'] or v['p2']) and not 0 < v['p1'] < v['p2']:
+        return (f'p1 ({v["p1"]}) must be below p2 ({v["p2"]}) (OpenCV SGBM), or both 0 for the '
+                'defaults from block_size')
+    return None
+
+
+def _post_filter(v: Mapping[str, Any]) -> str | None:
+    if v['post_filter'] == 'wls' and not wls_available():
+        return ("post_filter 'wls' needs OpenCV's ximgproc: install "
+                'opencv-contrib-python-headless (ROS: ros-<distro>-opencv-contrib)')
+    return None
+
+
+TABLE = ParamTable(PARAMETERS, (_depth_range, _explicit_window, _penalties, _post_filter))
+BY_NAME: dict[str, ParamSpec] = TABLE.by_name
 
 MATCHER_PARAMETERS = ('min_depth_mm', 'max_depth_mm', 'min_disparity', 'num_disparities',
                       'block_size', 'p1', 'p2', 'uniqueness_ratio', 'speckle_window_size',
@@ -139,60 +175,19 @@ MATCHER_PARAMETERS = ('min_depth_mm', 'max_depth_mm', 'min_disparity', 'num_disp
 
 def default_values() -> dict[str, Any]:
     """Return every parameter's default value by name."""
-    return param_table.default_values(PARAMETERS)
+    return TABLE.defaults()
 
 
 def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
-    """
-    Return what is wrong with these parameter values, alone or together (empty = usable).
-
-    `values` maps names to values; missing names take their defaults. Checks each value's type
-    and range, then the combinations OpenCV and the depth range need.
-    """
-    merged = default_values()
-    merged.update(values)
-    problems = [f'unknown parameter {name!r}' for name in values if name not in BY_NAME]
-    problems += [p for p in (value_problem(s, merged[s.name]) for s in PARAMETERS) if p]
-    if problems:
-        return problems
-    v = merged
-    if v['min_depth_mm'] >= v['max_depth_mm']:
-        problems.append(f'min_depth_mm ({v["min_depth_mm"]:g}) must be below max_depth_mm '
-                        f'({v["max_depth_mm"]:g})')
-    if v['block_size'] % 2 == 0:
-        problems.append(f'block_size ({v["block_size"]}) must be odd (OpenCV)')
-    if v['num_disparities'] % 16:
-        problems.append(f'num_disparities ({v["num_disparities"]}) must be a multiple of 16 '
-                        '(OpenCV), or 0 for the depth range')
-    if v['p1'] and v['p2'] and v['p1'] >= v['p2']:
-        problems.append(f'p1 ({v["p1"]}) must be below p2 ({v["p2"]}) (OpenCV SGBM)')
-    if v['min_disparity'] >= 0 and v['num_disparities'] and \
-            v['min_disparity'] + v['num_disparities'] > MAX_NUM_DISPARITIES + 16:
-        problems.append(f'search window min_disparity + num_disparities '
-                        f'({v["min_disparity"] + v["num_disparities"]}) is beyond '
-                        f'{MAX_NUM_DISPARITIES + 16} px')
-    if not problems:
-        problems.extend(_core_problems(v))
-    return problems
+    """Return what is wrong with these parameter values, alone or together (empty = usable)."""
+    return TABLE.problems(values)
 
 
-def _core_problems(values: Mapping[str, Any]) -> list[str]:
-    """Return the matcher core's own objections to these settings (none if it has no checker)."""
-    try:
-        from raiv_stereo import matcher
-    except ImportError:
-        return []
-    check = getattr(matcher, 'settings_problems', None)
-    return list(check(matcher_settings(values))) if check else []
-
-
-def matcher_settings(values: Mapping[str, Any]):
-    """Return matcher.MatcherSettings for these parameter values (missing ones take defaults)."""
-    from raiv_stereo import matcher
-
+def matcher_settings(values: Mapping[str, Any]) -> MatcherSettings:
+    """Return the MatcherSettings of values that passed the table (missing ones: defaults)."""
     v = default_values()
     v.update(values)
-    return matcher.MatcherSettings(
+    return MatcherSettings(
         min_depth_mm=float(v['min_depth_mm']),
         max_depth_mm=float(v['max_depth_mm']),
         min_disparity=None if v['min_disparity'] < 0 else int(v['min_disparity']),
@@ -215,4 +210,4 @@ def matcher_settings(values: Mapping[str, Any]):
 
 def parameter_table_markdown() -> str:
     """Return the parameters as a Markdown table (for the README)."""
-    return markdown_table(PARAMETERS)
+    return TABLE.markdown()

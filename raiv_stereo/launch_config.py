@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import importlib.util
-import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
+from raiv_stereo import camera_params, defaults, depth_params
 from raiv_stereo.calibration import focal_px_from_lens
+from raiv_stereo.param_table import as_text, from_text, ParamSpec
 
 FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
@@ -54,8 +54,29 @@ class LaunchArgument:
     choices: tuple[str, ...] | None = None
 
 
-def _lens_choices() -> tuple[str, ...]:
-    return tuple(f'{lens:g}' for lens in defaults.RAIV_LENSES_MM)
+CAMERA_SETTINGS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibration_file',
+                   'left_calibration_file', 'right_calibration_file', 'rate_hz', 'camera_name',
+                   'publish_tf')
+"""Camera node parameters that are launch arguments of the same name (camera_params specs)."""
+DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format')
+"""Depth node parameters that are launch arguments of the same name (depth_params specs)."""
+_LAUNCH_OWN = {'sgbm_resolution': (
+    defaults.LAUNCH_SGBM_RESOLUTION,
+    "where SGBM runs: 'half' = half width and height, refined at full resolution (0.3x the "
+    "time per pair: 30 depth frames/s on 2 cores); 'full' = the working resolution (the most "
+    "accurate: 85 % of depths within 1 % on the sample rig against 81 %, the depth node's own "
+    "default); 'half_rows' between them")}
+"""Launch arguments whose default differs from the node's (and say why)."""
+
+
+def _setting(spec: ParamSpec, default: Any = None,
+             description: str | None = None) -> LaunchArgument:
+    """Return the launch argument of a node setting: default, description, limits from its spec."""
+    choices = ('true', 'false') if isinstance(spec.default, bool) else \
+        spec.choices if isinstance(spec.default, str) else None
+    limits = '' if choices or not spec.limits_text() else f' ({spec.limits_text()})'
+    return LaunchArgument(spec.name, as_text(spec.default if default is None else default),
+                          (description or spec.description) + limits, choices)
 
 
 def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgument]:
@@ -81,48 +102,11 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        "'stream' waiting for the device to connect); 'sample' = built-in "
                        'synthetic scene; or images, video, camera',
                        ('auto',) + defaults.SOURCES),
-        LaunchArgument('baseline_mm', f'{defaults.BASELINE_MM:g}',
-                       'stereo baseline in millimetres (RAiV: 65) for the nominal calibration'),
-        LaunchArgument('focal_length_mm', f'{defaults.FOCAL_LENGTH_MM:g}',
-                       'RAiV lens focal length in millimetres, one of '
-                       f'{", ".join(_lens_choices())} '
-                       "(config/lens_*.yaml has each lens's range)"),
-        LaunchArgument('pixel_size_um', f'{defaults.PIXEL_SIZE_UM:g}',
-                       'sensor pixel size in micrometres (RAiV: 3.0)'),
-        LaunchArgument('calibration_file', '',
-                       'OpenCV stereo calibration (K1, D1, K2, D2, R, T); overrides the '
-                       'device and nominal calibration'),
-        LaunchArgument('left_calibration_file', '',
-                       'left camera_info YAML (with right_calibration_file); overrides the '
-                       'device and nominal calibration'),
-        LaunchArgument('right_calibration_file', '', 'right camera_info YAML'),
-        LaunchArgument('rate_hz', f'{defaults.RATE_HZ:g}', 'camera frame rate in Hz'),
-        LaunchArgument('camera_name', defaults.CAMERA_NAME,
-                       'camera name: the frame ids <camera_name>_link, '
-                       '<camera_name>_left_optical_frame, ...'),
-        LaunchArgument('publish_tf', 'true' if defaults.PUBLISH_TF else 'false',
-                       'the camera node publishes its static TF (<camera_name>_link -> '
-                       "cameras -> optical frames); 'false' when a robot_state_publisher does "
-                       'it from urdf/raiv.urdf.xacro', ('true', 'false')),
+        *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
     depth_args = [
-        LaunchArgument('min_depth_mm', f'{defaults.MIN_DEPTH_MM:g}',
-                       'nearest depth to measure, mm: sets the largest disparity searched'),
-        LaunchArgument('max_depth_mm', f'{defaults.MAX_DEPTH_MM:g}',
-                       'farthest depth to measure, mm: sets the smallest disparity searched'),
-        LaunchArgument('scale', f'{defaults.SCALE:g}',
-                       'working resolution of the matcher relative to the camera images '
-                       f'({defaults.MIN_SCALE:g}..{defaults.MAX_SCALE:g}; '
-                       "0.5 = the maker's 800x650)"),
-        LaunchArgument('sgbm_resolution', defaults.LAUNCH_SGBM_RESOLUTION,
-                       "where SGBM runs: 'half' = half width and height, refined at full "
-                       'resolution (0.3x the time per pair: 30 depth frames/s on 2 cores); '
-                       "'full' = the working resolution (the most accurate: 85 % of depths "
-                       "within 1 % on the sample rig against 81 %, the depth node's own "
-                       "default); 'half_rows' between them", defaults.SGBM_RESOLUTIONS),
-        LaunchArgument('depth_format', defaults.DEPTH_FORMAT,
-                       'depth image encoding: 32FC1 metres (NaN = no depth) or 16UC1 millimetres '
-                       '(0 = no depth), REP 118', defaults.DEPTH_FORMATS),
+        *(_setting(depth_params.BY_NAME[name], *_LAUNCH_OWN.get(name, ()))
+          for name in DEPTH_SETTINGS),
         LaunchArgument('input_qos', 'reliable',
                        "reliability of the depth node's image and camera_info subscriptions: "
                        "'reliable' (large images between processes arrive whole) or "
@@ -165,15 +149,19 @@ class LaunchArgumentError(ValueError):
     """A launch argument that cannot become a node parameter; the message says which and why."""
 
 
-def _float(args: Mapping[str, str], name: str, low: float, high: float) -> float:
-    text = str(args[name]).strip()
+def _values(args: Mapping[str, str], specs: Mapping[str, ParamSpec],
+            names: tuple[str, ...]) -> dict[str, Any]:
+    """Return these launch arguments as typed node parameter values (refused as the node does)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise LaunchArgumentError(f'{name}:={text!r} is not a number') from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise LaunchArgumentError(f'{name}:={text} is outside {low:g}..{high:g}')
-    return value
+        return {name: from_text(specs[name], args[name]) for name in names}
+    except ValueError as error:
+        raise LaunchArgumentError(str(error)) from None
+
+
+def _refuse(problems: list[str]) -> None:
+    """Raise the node's own words for these values, if it would refuse them."""
+    if problems:
+        raise LaunchArgumentError('; '.join(problems))
 
 
 def _choice(args: Mapping[str, str], argument: LaunchArgument) -> str:
@@ -195,57 +183,20 @@ def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     merged = _with_defaults(args, camera=True, depth=False)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=False)}
     source = _choice(merged, by_name['source'])
-    focal_length_mm = _float(merged, 'focal_length_mm', 0.1, 1000.0)
-    if f'{focal_length_mm:g}' not in _lens_choices():
-        raise LaunchArgumentError(
-            f'focal_length_mm:={focal_length_mm:g} is not a RAiV lens; choose one of '
-            f'{", ".join(_lens_choices())} (or give a calibration file for other lenses)')
-    if bool(merged['left_calibration_file']) != bool(merged['right_calibration_file']):
-        raise LaunchArgumentError(
-            'give both left_calibration_file and right_calibration_file (a camera_info pair)')
-    if merged['calibration_file'] and merged['left_calibration_file']:
-        raise LaunchArgumentError(
-            'give either calibration_file (OpenCV stereo) or the left/right camera_info pair, '
-            'not both')
-    return {
-        'source': default_source() if source == 'auto' else source,
-        'baseline_mm': _float(merged, 'baseline_mm', 1.0, 10000.0),
-        'focal_length_mm': focal_length_mm,
-        'pixel_size_um': _float(merged, 'pixel_size_um', 0.1, 100.0),
-        'calibration_file': merged['calibration_file'],
-        'left_calibration_file': merged['left_calibration_file'],
-        'right_calibration_file': merged['right_calibration_file'],
-        'rate_hz': _float(merged, 'rate_hz', 0.1, 1000.0),
-        'camera_name': _camera_name(merged),
-        'publish_tf': _flag(merged, 'publish_tf', 'true'),
-        'use_sim_time': wants_sim_time(merged),
-    }
-
-
-def _camera_name(args: Mapping[str, str]) -> str:
-    name = str(args['camera_name']).strip()
-    if not name or not name.replace('_', 'a').isalnum() or name[0].isdigit():
-        raise LaunchArgumentError(
-            f'camera_name:={name!r} must be a ROS name: letters, digits and _, not starting '
-            'with a digit (it makes the frame ids)')
-    return name
+    values = _values(merged, camera_params.BY_NAME, CAMERA_SETTINGS)
+    values['source'] = default_source() if source == 'auto' else source
+    _refuse(camera_params.camera_settings_problems(values))
+    return {**values, 'use_sim_time': wants_sim_time(merged)}
 
 
 def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     """Return the depth node's parameters for these launch arguments."""
     merged = _with_defaults(args, camera=False, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=False, depth=True)}
-    min_depth_mm = _float(merged, 'min_depth_mm', 1.0, 1.0e6)
-    max_depth_mm = _float(merged, 'max_depth_mm', 1.0, 1.0e6)
-    if min_depth_mm >= max_depth_mm:
-        raise LaunchArgumentError(
-            f'min_depth_mm:={min_depth_mm:g} must be below max_depth_mm:={max_depth_mm:g}')
+    values = _values(merged, depth_params.BY_NAME, DEPTH_SETTINGS)
+    _refuse(depth_params.depth_settings_problems(values))
     return {
-        'min_depth_mm': min_depth_mm,
-        'max_depth_mm': max_depth_mm,
-        'scale': _float(merged, 'scale', defaults.MIN_SCALE, defaults.MAX_SCALE),
-        'sgbm_resolution': _choice(merged, by_name['sgbm_resolution']),
-        'depth_format': _choice(merged, by_name['depth_format']),
+        **values,
         'use_sim_time': wants_sim_time(merged),
         **input_qos_overrides(merged['namespace'], _choice(merged, by_name['input_qos'])),
     }

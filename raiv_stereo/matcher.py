@@ -55,7 +55,11 @@ CONFIDENCE_NONE = 0.0
 
 @dataclass(frozen=True)
 class MatcherSettings:
-    """Everything that shapes the matcher; None/0 values are derived (window from range, P1/P2)."""
+    """
+    Everything that shapes the matcher; None/0 values are derived (window from range, P1/P2).
+
+    Checked by depth_params.TABLE (depth_params.matcher_settings builds them from its values).
+    """
 
     min_depth_mm: float = defaults.MIN_DEPTH_MM
     max_depth_mm: float = defaults.MAX_DEPTH_MM
@@ -79,48 +83,6 @@ class MatcherSettings:
 def wls_available() -> bool:
     """Return True when opencv-contrib's ximgproc (the WLS filter) is importable."""
     return hasattr(cv2, 'ximgproc')
-
-
-def settings_problems(settings: MatcherSettings) -> list[str]:
-    """Return what is wrong with `settings` (one sentence each); empty when usable."""
-    problems = []
-    if not 0 < settings.min_depth_mm < settings.max_depth_mm:
-        problems.append(f'min_depth_mm ({settings.min_depth_mm:g}) must be positive and below '
-                        f'max_depth_mm ({settings.max_depth_mm:g})')
-    if settings.block_size < 1 or settings.block_size % 2 == 0:
-        problems.append(f'block_size must be odd and >= 1, got {settings.block_size}')
-    if settings.num_disparities is not None and (
-            settings.num_disparities <= 0 or settings.num_disparities % DISPARITY_SCALE):
-        problems.append(f'num_disparities must be a positive multiple of 16, got '
-                        f'{settings.num_disparities}')
-    if (settings.min_disparity is None) != (settings.num_disparities is None):
-        problems.append('give both min_disparity and num_disparities, or neither (then the '
-                        'depth range sets them)')
-    if settings.p1 or settings.p2:
-        if not 0 < settings.p1 < settings.p2:
-            problems.append(f'P1 ({settings.p1}) and P2 ({settings.p2}) must satisfy '
-                            '0 < P1 < P2 (or both 0 for the defaults from block size)')
-    if settings.subpixel not in defaults.SUBPIXELS:
-        problems.append(f'subpixel must be one of {", ".join(defaults.SUBPIXELS)}, got '
-                        f'{settings.subpixel!r}')
-    if settings.sgbm_resolution not in defaults.SGBM_RESOLUTIONS:
-        problems.append(f'sgbm_resolution must be one of {", ".join(defaults.SGBM_RESOLUTIONS)}'
-                        f', got {settings.sgbm_resolution!r}')
-    if not 0.0 <= settings.min_confidence <= 1.0:
-        problems.append(f'min_confidence must be in 0..1, got {settings.min_confidence:g}')
-    if settings.mode not in _SGBM_MODES:
-        problems.append(f'mode {settings.mode!r} is not one of {", ".join(_SGBM_MODES)}')
-    if settings.post_filter not in defaults.POST_FILTERS:
-        problems.append(f'post_filter {settings.post_filter!r} is not one of '
-                        f'{", ".join(defaults.POST_FILTERS)}')
-    elif settings.post_filter == 'wls' and not wls_available():
-        problems.append("post_filter 'wls' needs OpenCV's ximgproc: install "
-                        'opencv-contrib-python-headless (ROS: ros-<distro>-opencv-contrib)')
-    if not 1 <= settings.pre_filter_cap <= 63:
-        problems.append(f'pre_filter_cap must be in 1..63, got {settings.pre_filter_cap}')
-    if not 0 <= settings.uniqueness_ratio <= 100:
-        problems.append(f'uniqueness_ratio must be in 0..100, got {settings.uniqueness_ratio}')
-    return problems
 
 
 def disparity_px(focal_px: float, baseline_mm: float, depth_mm: float) -> float:
@@ -204,10 +166,11 @@ class StereoMatcher:
     """OpenCV SGBM (optionally left-right checked and WLS-filtered) on rectified pairs."""
 
     def __init__(self, settings: MatcherSettings, focal_px: float, baseline_mm: float) -> None:
-        """Build the matcher for rectified images with focal length `focal_px` (working scale)."""
-        problems = settings_problems(settings)
-        if problems:
-            raise ValueError('; '.join(problems))
+        """
+        Build the matcher for rectified images with focal length `focal_px` (working scale).
+
+        The settings are trusted: depth_params.TABLE checks them wherever they come from.
+        """
         self.settings = settings
         if settings.min_disparity is None or settings.num_disparities is None:
             self.min_disparity, self.num_disparities = search_window(

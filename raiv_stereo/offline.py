@@ -24,8 +24,7 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo import pair_order
+from raiv_stereo import camera_params, defaults, depth_params, pair_order
 from raiv_stereo.calibration import (
     CalibrationError,
     focal_px_from_lens,
@@ -39,13 +38,7 @@ from raiv_stereo.calibration import (
 from raiv_stereo.cli import CommandError, HelpFormatter, output_folder
 from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16, MAX_DEPTH_MM_U16
 from raiv_stereo.launch_config import lens_depth_range_mm
-from raiv_stereo.matcher import (
-    disparity_px,
-    MatcherSettings,
-    search_window,
-    settings_problems,
-    StereoMatcher,
-)
+from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, StereoMatcher
 from raiv_stereo.pipeline import StereoPipeline, to_gray
 
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
@@ -68,30 +61,33 @@ class OfflineError(CommandError):
     """A problem with the command's inputs, reported as one line."""
 
 
+LENS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um')
+"""The camera settings of the nominal calibration, as options (camera_params specs)."""
+DEPTH_RANGE = ('min_depth_mm', 'max_depth_mm')
+WINDOW = ('min_disparity', 'num_disparities')
+MATCHING = (*WINDOW, 'block_size', 'sgbm_mode', 'post_filter',
+            'subpixel', 'mask_out_of_range')
+"""The depth node's matcher settings `depth` takes as options (depth_params specs)."""
+
+
 def _add_geometry(parser: argparse.ArgumentParser) -> None:
-    # No argparse defaults: an option the user gave can then contradict --calibration/--rectified.
-    parser.add_argument('--baseline-mm', type=float,
-                        help=f'stereo baseline in mm (default {defaults.BASELINE_MM:g})')
-    parser.add_argument('--focal-length-mm', type=float,
-                        help=f'lens focal length in mm (default {defaults.FOCAL_LENGTH_MM:g})')
-    parser.add_argument('--pixel-size-um', type=float,
-                        help=f'pixel pitch in micrometres (default {defaults.PIXEL_SIZE_UM:g})')
+    # No defaults here: an option the user gave can then contradict --calibration/--rectified
+    # (fill_lens_defaults sets the RAiV's afterwards).
+    camera_params.TABLE.add_options(parser, LENS, defaults=dict.fromkeys(LENS))
     parser.add_argument('--scale', type=float, default=None,
                         help=f'working resolution relative to the input (default '
                              f'{defaults.SCALE:g}; 1 with --rectified, so outputs line up with '
-                             'the input pixels)')
+                             f'the input pixels; {depth_params.BY_NAME["scale"].limits_text()})')
     add_depth_range(parser)
 
 
 def add_depth_range(parser: argparse.ArgumentParser) -> None:
     """Add --min-depth-mm and --max-depth-mm (range, depth and demo); unset = the lens preset's."""
-    parser.add_argument('--min-depth-mm', type=float,
-                        help=f'nearest depth searched, mm (default: {defaults.MIN_DEPTH_MM:g}, '
-                             "or the lens preset's for another --focal-length-mm: "
-                             'config/lens_*.yaml)')
-    parser.add_argument('--max-depth-mm', type=float,
-                        help=f'farthest depth searched, mm (default: {defaults.MAX_DEPTH_MM:g}, '
-                             "or the lens preset's for another --focal-length-mm)")
+    preset = "or the lens preset's for another --focal-length-mm: config/lens_*.yaml"
+    depth_params.TABLE.add_options(
+        parser, DEPTH_RANGE, defaults=dict.fromkeys(DEPTH_RANGE),
+        notes={'min_depth_mm': f'(default: {defaults.MIN_DEPTH_MM:g}, {preset})',
+               'max_depth_mm': f'(default: {defaults.MAX_DEPTH_MM:g}, {preset})'})
 
 
 def fill_lens_defaults(args: argparse.Namespace) -> None:
@@ -157,14 +153,9 @@ def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: floa
 
 
 def geometry_problems(args: argparse.Namespace) -> list[str]:
-    """Return what is wrong with the lens, scale and depth-range options (empty = usable)."""
-    problems = [f'--{name.replace("_", "-")} must be positive, got {getattr(args, name):g}'
-                for name in ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'scale')
-                if hasattr(args, name) and not getattr(args, name) > 0]
-    if not 0 < args.min_depth_mm < args.max_depth_mm:
-        problems.append(f'--min-depth-mm ({args.min_depth_mm:g}) must be positive and below '
-                        f'--max-depth-mm ({args.max_depth_mm:g})')
-    return problems
+    """Return what is wrong with the lens, scale and depth options, in the nodes' words."""
+    return camera_params.TABLE.option_problems(args, LENS) + \
+        depth_params.TABLE.option_problems(args, ('scale', *DEPTH_RANGE, *MATCHING))
 
 
 def _run_range(args: argparse.Namespace) -> int:
@@ -382,19 +373,18 @@ def _run_depth(args: argparse.Namespace) -> int:
             args.max_depth_mm = defaults.MAX_DEPTH_MM if args.max_depth_mm is None \
                 else args.max_depth_mm
         fill_lens_defaults(args)
+        for name in WINDOW:  # unset (None, for contradictions) = the spec's "from the range"
+            if getattr(args, name) is None:
+                setattr(args, name, depth_params.TABLE.by_name[name].default)
+        problems = geometry_problems(args)
+        if problems:
+            raise OfflineError('; '.join(problems))
         out = output_folder(args.out)
         left, right = _read_image(args.left, notes), _read_image(args.right, notes)
         left, right = matching_pair(left, right, args.left, args.right, notes)
         calibration = calibration_for(args, (left.shape[1], left.shape[0]))
-        explicit = args.num_disparities is not None
-        settings = MatcherSettings(
-            min_depth_mm=args.min_depth_mm, max_depth_mm=args.max_depth_mm,
-            min_disparity=(args.min_disparity or 0) if explicit else None,
-            num_disparities=args.num_disparities, block_size=args.block_size,
-            mode=args.mode, post_filter=args.post_filter, subpixel=args.subpixel)
-        problems = geometry_problems(args) or settings_problems(settings)
-        if problems:
-            raise OfflineError('; '.join(problems))
+        settings = depth_params.matcher_settings(
+            depth_params.TABLE.option_values(args, (*DEPTH_RANGE, *MATCHING)))
         started = time.perf_counter()
         pipeline = StereoPipeline(calibration, args.scale, settings)
         setup_ms = (time.perf_counter() - started) * 1e3
@@ -448,18 +438,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     depth_parser.add_argument('--focal-px', type=float,
                               help='focal length of rectified inputs, px (with --rectified)')
     _add_geometry(depth_parser)
-    depth_parser.add_argument('--min-disparity', type=int,
-                              help='explicit search window start (with --num-disparities)')
-    depth_parser.add_argument('--num-disparities', type=int,
-                              help='explicit search window size, a multiple of 16')
-    depth_parser.add_argument('--block-size', type=int, default=defaults.BLOCK_SIZE,
-                              help='SGBM block size, odd')
-    depth_parser.add_argument('--mode', default=defaults.SGBM_MODE, choices=defaults.SGBM_MODES,
-                              help='SGBM mode')
-    depth_parser.add_argument('--post-filter', default=defaults.POST_FILTER,
-                              choices=defaults.POST_FILTERS, help='disparity post-filter')
-    depth_parser.add_argument('--subpixel', default=defaults.SUBPIXEL, choices=defaults.SUBPIXELS,
-                              help="sub-pixel disparity: SGBM's own, or 'refine' (Lucas-Kanade)")
-    depth_parser.add_argument('--mask-out-of-range', action='store_true',
-                              help='drop depths outside --min/--max-depth-mm')
+    depth_params.TABLE.add_options(depth_parser, MATCHING, {'sgbm_mode': '--mode'},
+                                   defaults=dict.fromkeys(WINDOW))
     depth_parser.set_defaults(func=_run_depth)

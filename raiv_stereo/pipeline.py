@@ -55,11 +55,10 @@ class StereoPipeline:
     """Rectify (cached maps) -> SGBM over the range's window -> depth, for one configuration."""
 
     def __init__(self, calibration: StereoCalibration, scale: float,
-                 settings: MatcherSettings | None = None,
-                 remap_at_full_size: bool = False) -> None:
+                 settings: MatcherSettings | None = None) -> None:
         """Build the rectifier and matcher; raises CalibrationError or ValueError with a reason."""
         self.settings = settings or MatcherSettings()
-        self.rectifier: Rectifier = rectifier_for(calibration, scale, remap_at_full_size)
+        self.rectifier: Rectifier = rectifier_for(calibration, scale)
         self.matcher = StereoMatcher(self.settings, self.working.focal_px,
                                      self.working.baseline_mm)
 
@@ -73,8 +72,7 @@ class StereoPipeline:
                     settings: MatcherSettings | None = None) -> None:
         """Apply what changed; maps and matcher are rebuilt only when their inputs change."""
         rectifier = rectifier_for(calibration or self.rectifier.calibration,
-                                  self.rectifier.scale if scale is None else scale,
-                                  self.rectifier.remap_at_full_size)
+                                  self.rectifier.scale if scale is None else scale)
         settings = settings or self.settings
         if rectifier is not self.rectifier or settings != self.settings:
             matcher = StereoMatcher(settings, rectifier.working.focal_px,

@@ -33,6 +33,7 @@ from raiv_stereo import defaults
 from raiv_stereo.cli import CommandError, domain_id_from_env, HelpFormatter, namespace_problem, \
     output_folder
 from raiv_stereo.demo import ensure_local_dds
+from raiv_stereo.param_table import FloatRange, ParamSpec, ParamTable
 
 
 def depth_at_mm(depth_m: np.ndarray | None, x: int, y: int) -> float | None:
@@ -135,13 +136,21 @@ def colour_range_m(node, topic: str, timeout_s: float = 5.0) -> tuple[float, flo
     return None
 
 
+OPTIONS = ParamTable((
+    ParamSpec('interval_s', 2.0, 'time between snapshots, s', FloatRange(0.05, 3600.0)),
+    ParamSpec('seconds', 0.0, 'stop after this long, s; 0 = never', FloatRange(0.0, 1.0e6)),
+))
+"""The viewer's own settings, checked before anything starts."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Subscribe to a namespace's depth topics and show (or snapshot) them with a scale bar."""
     window = _display_works() and not args.snapshots
     try:
+        problems = OPTIONS.option_problems(args, OPTIONS.by_name)
         problem = namespace_problem(args.namespace)
-        if problem:
-            raise CommandError(problem)
+        if problems or problem:
+            raise CommandError('; '.join(problems + ([problem] if problem else [])))
         domain_id_from_env()
         out_dir = None if window else output_folder(args.out)
     except CommandError as error:
@@ -254,7 +263,5 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--namespace', default=defaults.NAMESPACE)
     parser.add_argument('--snapshots', action='store_true', help='write snapshots, no window')
     parser.add_argument('--out', default='view_snapshots', help='snapshot folder')
-    parser.add_argument('--interval-s', type=float, default=2.0, help='time between snapshots')
-    parser.add_argument('--seconds', type=float, default=0.0,
-                        help='stop after this long (0 = never)')
+    OPTIONS.add_options(parser, OPTIONS.by_name)
     parser.set_defaults(func=run)

@@ -144,3 +144,27 @@ def test_dict_round_trip():
     calib = raiv_nominal(focal_length_mm=4.0)
     again = StereoCalibration.from_dict(json.loads(json.dumps(calib.to_dict())))
     assert again.key == calib.key and again.description == calib.description
+
+
+def test_scaling_to_a_rounded_size_scales_each_axis_by_its_own_factor():
+    # KITTI's 1226x370 at 0.25 rounds to 307x93: 0.2504 across, 0.2514 down.
+    K = np.array([[707.0, 0.0, 601.9], [0.0, 708.0, 183.1], [0.0, 0.0, 1.0]])
+    calib = stereo_from_opencv(K, np.zeros(5), K, np.zeros(5), np.eye(3), [-0.54, 0, 0],
+                               (1226, 370))
+    quarter = calib.scaled(0.25)
+    assert quarter.image_size == (307, 93)
+    sx, sy = 307 / 1226, 93 / 370
+    for before, after in ((calib.left, quarter.left), (calib.right, quarter.right)):
+        for M, M0 in ((after.K, before.K), (after.P, before.P)):
+            assert M[0, 0] == pytest.approx(M0[0, 0] * sx)
+            assert M[0, 2] == pytest.approx(sx * (M0[0, 2] + 0.5) - 0.5)
+            assert M[1, 1] == pytest.approx(M0[1, 1] * sy)
+            assert M[1, 2] == pytest.approx(sy * (M0[1, 2] + 0.5) - 0.5)
+
+
+def test_opencv_stereo_keeps_each_cameras_own_distortion():
+    K = raiv_nominal().left.K
+    D1, D2 = np.array([-0.1, 0.02, 0.0, 0.0, 0.0]), np.array([0.05, -0.01, 0.001, 0.0, 0.0])
+    calib = stereo_from_opencv(K, D1, K, D2, np.eye(3), [-0.065, 0, 0], (1600, 1300))
+    np.testing.assert_array_equal(calib.left.D.ravel(), D1)
+    np.testing.assert_array_equal(calib.right.D.ravel(), D2)

@@ -41,8 +41,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from sensor_msgs.srv import SetCameraInfo
 
 CONFIG = PACKAGE_ROOT / 'config'
-HAS_SAMPLE = (PACKAGE_ROOT / 'raiv_stereo' / 'sources' / 'sample.py').exists()
-needs_sample = pytest.mark.skipif(not HAS_SAMPLE, reason='sources/sample.py not there yet')
 
 
 def write_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[tuple[np.ndarray, ...]]:
@@ -101,7 +99,6 @@ def test_camera_settings_problems_name_what_is_wrong(values, expected):
 
 # --- sample source -------------------------------------------------------------------------------
 
-@needs_sample
 def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
     with ros() as session:
         camera = session.camera('/cam_a', source='sample', scale=0.25, rate_hz=20.0)
@@ -145,6 +142,19 @@ def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():
                                       calib.raiv_nominal().scaled(0.25), fx * 0.065)
 
 
+def test_pairs_are_stamped_with_the_sources_capture_time():
+    # The source's capture time (stream and raiv: the device's, in this host's clock), not the
+    # moment of publishing: depth then lines up with TF and other sensors.
+    with ros() as session:
+        camera = session.camera('/cam_t', source='sample', scale=0.25, rate_hz=20.0)
+        got = session.collector('/cam_t')
+        captured: list[int] = []
+        camera.add_frame_listener(lambda stamp, frame: captured.append(frame.capture_time_ns))
+        assert session.spin_until(lambda: all(len(v) >= 3 for v in got.values()))
+        stamps = {stamp_key(m) for messages in got.values() for m in messages}
+        assert len(stamps) >= 3 and stamps <= set(captured)
+
+
 def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
     """
     Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px).
@@ -169,7 +179,6 @@ def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
         assert measured == pytest.approx(f_b / depth_m, abs=0.5), depth_m
 
 
-@needs_sample
 def test_main_runs_publishes_and_stops_cleanly_on_ctrl_c(tmp_path):
     # A parameter file with the /** wildcard (as robots share one file), then -p on top.
     params = tmp_path / 'params.yaml'
@@ -431,7 +440,6 @@ def test_raiv_source_without_the_sdk_exits_nonzero_plainly():
 
 # --- publish rate at sensor size -----------------------------------------------------------------
 
-@needs_sample
 @pytest.mark.slow
 def test_publish_rate_full_size_bgr8_pairs():
     """Sample source at 1600x1300 bgr8, 30 Hz asked; a subscriber in this process counts pairs."""
@@ -456,7 +464,6 @@ def test_publish_rate_full_size_bgr8_pairs():
     assert rate_hz > 1.0, output
 
 
-@needs_sample
 def test_compressed_topics_carry_the_raw_pair_as_jpeg():
     from sensor_msgs.msg import CompressedImage
 

@@ -358,6 +358,40 @@ def test_rectified_input(rig_factory, scene_pair):
     assert disparity.f == pytest.approx(calibration.focal_px)
 
 
+def test_rectified_input_takes_the_principal_point_from_p(rig_factory, scene_pair):
+    # An off-centre principal point in P (as camera_calibration's rectification gives): the
+    # depth camera_info and every point of the cloud use P's cx, cy, not the image centre.
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory({'input_rectified': True, 'point_cloud_keep_nan': True},
+                      outputs=('depth/image_rect', 'depth/camera_info', 'points'))
+    cx, cy = 371.25, 347.75  # the image centre is (399.5, 324.5)
+    infos = []
+    for camera in (calibration.left, calibration.right):
+        info = conversions.camera_info_msg(camera)
+        P = np.array(info.p).reshape(3, 4)
+        P[0, 2], P[1, 2] = cx, cy
+        info.p = P.ravel().tolist()
+        infos.append(info)
+    stamp = _stamp(1)
+    depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp,
+                             left_info=infos[0], right_info=infos[1])
+    info = rig.wait_for_stamp('depth/camera_info', stamp)
+    K = np.array(info.k).reshape(3, 3)
+    assert (K[0, 2], K[1, 2]) == (cx, cy)
+    assert (info.p[2], info.p[6]) == (cx, cy)
+    cloud = rig.wait_for_stamp('points', stamp)
+    depth_m = _depth_m(depth_msg)
+    points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(
+        cloud.height, cloud.width, -1)
+    focal_px = calibration.focal_px
+    for v, u in [(200, 300), (400, 500), (600, 700)]:
+        z = depth_m[v, u]
+        assert np.isfinite(z), (u, v)
+        np.testing.assert_allclose(points[v, u, :3],
+                                   [(u - cx) * z / focal_px, (v - cy) * z / focal_px, z],
+                                   rtol=1e-5)
+
+
 # --- runtime parameters -------------------------------------------------------------------------
 
 def _set(node, **values):
@@ -481,6 +515,15 @@ def test_approximate_sync_refuses_pairs_beyond_the_slop(rig_factory, scene_pair)
         'no synchronized stereo pair', '30.000 ms apart', 'beyond sync_slop_s (0.01 s)')
     assert 'raise it above 0.0450' in line
     assert rig.count('disparity') == 0
+
+
+def test_sync_slop_s_reaches_the_synchronizer(rig_factory, scene_pair):
+    # 30 ms apart: beyond the default slop (0.01 s), within the 0.05 s asked for.
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory({'sync': 'approximate', 'sync_slop_s': 0.05}, outputs=('disparity',))
+    msg = rig.exchange('disparity', calibration, left, right, _stamp(1),
+                       right_stamp_ns=_stamp(1) + 30_000_000)
+    assert msg.f == pytest.approx(calibration.focal_px)
 
 
 def test_newest_pair_processed_older_dropped(rig_factory, scene_pair):

@@ -76,9 +76,9 @@ def test_strings_become_typed_parameters():
 
 
 @pytest.mark.parametrize('args, message', [
-    ({'focal_length_mm': '5'}, 'not a RAiV lens'),
-    ({'focal_length_mm': 'wide'}, 'not a number'),
-    ({'baseline_mm': '-65'}, 'outside'),
+    ({'focal_length_mm': '5'}, 'focal_length_mm is 5; choose one of 2.8, 3.6'),
+    ({'focal_length_mm': 'wide'}, "focal_length_mm must be a double, got 'wide'"),
+    ({'baseline_mm': '-65'}, 'baseline_mm is -65; allowed 1..10000'),
     ({'source': 'webcam'}, 'not one of'),
     ({'left_calibration_file': 'left.yaml'}, 'both left_calibration_file'),
     ({'calibration_file': 's.yaml', 'left_calibration_file': 'l.yaml',
@@ -91,10 +91,11 @@ def test_bad_camera_arguments_are_refused_with_a_reason(args, message):
 
 @pytest.mark.parametrize('args, message', [
     ({'min_depth_mm': '3000', 'max_depth_mm': '300'}, 'must be below'),
-    ({'scale': '2'}, 'outside 0.25..1'),
-    ({'scale': 'nan'}, 'outside'),
-    ({'depth_format': 'mono16'}, 'not one of'),
-    ({'sgbm_resolution': 'quarter'}, 'not one of'),
+    ({'min_depth_mm': '500', 'max_depth_mm': '500'}, 'must be below'),  # an empty range
+    ({'scale': '2'}, 'scale is 2; allowed 0.25..1'),
+    ({'scale': 'nan'}, 'scale must be a finite number'),
+    ({'depth_format': 'mono16'}, "depth_format is 'mono16'; choose one of"),
+    ({'sgbm_resolution': 'quarter'}, "sgbm_resolution is 'quarter'; choose one of"),
 ])
 def test_bad_depth_arguments_are_refused_with_a_reason(args, message):
     with pytest.raises(LaunchArgumentError, match=message):

@@ -13,16 +13,13 @@
 # limitations under the License.
 
 """
-The message_filters and cv_bridge stand-ins: same API and behaviour as the real modules.
+The message_filters and cv_bridge stand-ins: the API and behaviour the nodes rely on.
 
-Synchronizers are driven with real messages through real rclpy nodes over DDS, and the
-approximate one also with the real package's own unit-test sequence (test/test_approxsync.py
-of ros2/message_filters) and its expected output.
+Synchronizers are driven with real messages, directly and through real rclpy nodes over DDS.
 """
 
 import importlib.util
 import inspect
-import random
 import threading
 
 from helpers import wait_for
@@ -33,12 +30,9 @@ from raiv_stereo.ros.conversions import image_to_msg, ns_to_stamp, stamp_to_ns
 from raiv_stereo.ros.standins import cv_bridge as cv_bridge_standin
 from raiv_stereo.ros.standins import message_filters as mf
 import rclpy
-from rclpy.clock import ROSClock
-from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile
-from rclpy.time import Time
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 
@@ -54,139 +48,126 @@ def test_compat_uses_standins_only_when_the_real_module_is_missing():
     assert issubclass(compat.CvBridgeError, TypeError)  # as the real one
 
 
-def test_signatures_match_kilted():
-    # Kilted: Subscriber(*args, **kwargs), args = (node, msg_type, topic), qos_profile only by
-    # keyword (a positional one lands in create_subscription's callback slot), default 10.
+def test_subscriber_signature_as_the_depth_node_calls_it():
+    # Node, type and topic positional; the QoS (default depth 10) and rclpy's options by keyword.
     params = inspect.signature(mf.Subscriber.__init__).parameters
     assert list(params) == ['self', 'node', 'msg_type', 'topic', 'qos_profile', 'kwargs']
     assert params['topic'].kind is inspect.Parameter.POSITIONAL_ONLY
     assert params['qos_profile'].kind is inspect.Parameter.KEYWORD_ONLY
     assert params['qos_profile'].default == 10
-    assert list(inspect.signature(mf.TimeSynchronizer.__init__).parameters) == [
-        'self', 'fs', 'queue_size']
-    params = inspect.signature(mf.ApproximateTimeSynchronizer.__init__).parameters
-    assert list(params) == ['self', 'fs', 'queue_size', 'slop', 'queue_offset',
-                            'allow_headerless', 'sync_arrival_time']
-    assert [params[n].default for n in list(params)[4:]] == [False, False, False]
     bridge = inspect.signature(cv_bridge_standin.CvBridge.imgmsg_to_cv2).parameters
     assert bridge['desired_encoding'].default == 'passthrough'
     bridge = inspect.signature(cv_bridge_standin.CvBridge.cv2_to_imgmsg).parameters
     assert list(bridge) == ['self', 'cvim', 'encoding', 'header']
 
 
-# --- The real package's own unit test (message_filters test/test_approxsync.py), reproduced.
+# --- Pairing by stamp: real messages through SimpleFilter inputs, as Subscribers feed them.
 
-class MockHeader:
-    pass
-
-
-class MockMessage:
-
-    def __init__(self, stamp, data):
-        self.header = MockHeader()
-        self.header.stamp = stamp
-        self.data = data
+MS = 1_000_000
+BASE_NS = 1_700_000_000_000_000_000
 
 
-class MockHeaderlessMessage:
-
-    def __init__(self, data):
-        self.data = data
-
-
-class MockFilter(mf.SimpleFilter):
-    pass
+def _info(ms: float, tag: str) -> CameraInfo:
+    """Return a real message stamped `ms` after BASE_NS, tagged in frame_id."""
+    return CameraInfo(header=Header(stamp=ns_to_stamp(BASE_NS + round(ms * MS)), frame_id=tag))
 
 
-def test_approximate_sync_reproduces_the_real_packages_unit_test():
-    collector = []
-
-    def cb_collector_2msg(msg1, msg2):
-        collector.append((msg1, msg2))
-
-    # Simple case, pairs of messages: they get combined as soon as both are in.
-    m0, m1 = MockFilter(), MockFilter()
-    ts = mf.ApproximateTimeSynchronizer([m0, m1], 1, 0.1)
-    ts.registerCallback(cb_collector_2msg)
-    for t in range(10):
-        collector.clear()
-        msg0 = MockMessage(Time(seconds=t), 33)
-        msg1 = MockMessage(Time(seconds=t), 34)
-        m0.signalMessage(msg0)
-        assert collector == []
-        m1.signalMessage(msg1)
-        assert collector == [(msg0, msg1)]
-
-    # Scrambled sequences of length N are recombined.
-    random.seed(0)
-    for n in range(1, 10):
-        m0, m1 = MockFilter(), MockFilter()
-        seq0 = [MockMessage(Time(seconds=t), random.random()) for t in range(n)]
-        seq1 = [MockMessage(Time(seconds=t), random.random()) for t in range(n)]
-        ts = mf.ApproximateTimeSynchronizer([m0, m1], n, 0.1)
-        ts.registerCallback(cb_collector_2msg)
-        collector.clear()
-        for msg in random.sample(seq0, n):
-            m0.signalMessage(msg)
-        assert collector == []
-        for msg in random.sample(seq1, n):
-            m1.signalMessage(msg)
-        assert set(collector) == set(zip(seq0, seq1, strict=True))
-
-    # Headerless messages paired with header-having ones (allow_headerless, by keyword).
-    random.seed(0)
-    for n in range(1, 10):
-        m0, m1 = MockFilter(), MockFilter()
-        seq0 = [MockMessage(ROSClock().now() + Duration(seconds=t), random.random())
-                for t in range(n)]
-        seq1 = [MockHeaderlessMessage(random.random()) for t in range(n)]
-        ts = mf.ApproximateTimeSynchronizer([m0, m1], n, 10, allow_headerless=True)
-        ts.registerCallback(cb_collector_2msg)
-        collector.clear()
-        for msg in random.sample(seq0, n):
-            m0.signalMessage(msg)
-        assert collector == []
-        for msg in seq1:
-            m1.signalMessage(msg)
-        assert set(collector) == set(zip(seq0, seq1, strict=True))
+def _synced(sync_class, n_inputs: int, *args):
+    """Return the inputs and the list of frame_id tuples the synchronizer puts out."""
+    inputs = [mf.SimpleFilter() for _ in range(n_inputs)]
+    out = []
+    sync_class(inputs, *args).registerCallback(
+        lambda *msgs: out.append(tuple(m.header.frame_id for m in msgs)))
+    return inputs, out
 
 
-def test_headerless_messages_are_dropped_unless_allowed():
-    collector = []
-    m0, m1 = MockFilter(), MockFilter()
-    ts = mf.ApproximateTimeSynchronizer([m0, m1], 5, 10)
-    ts.registerCallback(lambda a, b: collector.append((a, b)))
-    m0.signalMessage(MockMessage(ROSClock().now(), 1))
-    m1.signalMessage(MockHeaderlessMessage(2))
-    assert collector == [] and ts.queues[1] == {}
+def test_exact_sync_pairs_four_inputs_on_equal_stamps_only():
+    inputs, out = _synced(mf.TimeSynchronizer, 4, 5)
+    for i, source in enumerate(inputs[:3]):
+        source.signalMessage(_info(0, f'a{i}'))
+    inputs[3].signalMessage(_info(0.001, 'late'))  # 1 us off: not the same stamp
+    assert out == []
+    inputs[3].signalMessage(_info(0, 'a3'))
+    assert out == [('a0', 'a1', 'a2', 'a3')]
+    for i, source in enumerate(inputs[:3]):  # the 1 us-off message pairs with its own stamp
+        source.signalMessage(_info(0.001, f'b{i}'))
+    assert out[-1] == ('b0', 'b1', 'b2', 'late')
 
 
-def test_approximate_sync_picks_the_closest_stamp_within_slop():
-    collector = []
-    m0, m1 = MockFilter(), MockFilter()
-    ts = mf.ApproximateTimeSynchronizer([m0, m1], 10, 0.05)
-    ts.registerCallback(lambda a, b: collector.append((a.data, b.data)))
-    for data, ms in (('r1', 970), ('r2', 1010), ('r3', 1040)):
-        m1.signalMessage(MockMessage(Time(nanoseconds=ms * 1_000_000), data))
-    m0.signalMessage(MockMessage(Time(seconds=1), 'l'))
-    assert collector == [('l', 'r2')]  # 10 ms beats 30 ms and 40 ms
-    m0.signalMessage(MockMessage(Time(nanoseconds=1_200_000_000), 'far'))
-    assert collector == [('l', 'r2')]  # 160 ms from r3: over the slop
+def test_approximate_sync_pairs_within_slop_and_picks_the_closest():
+    inputs, out = _synced(mf.ApproximateTimeSynchronizer, 2, 10, 0.05)
+    for ms, tag in ((970, 'r970'), (1010, 'r1010'), (1040, 'r1040')):
+        inputs[1].signalMessage(_info(ms, tag))
+    inputs[0].signalMessage(_info(1000, 'l1000'))
+    assert out == [('l1000', 'r1010')]  # 10 ms beats 30 ms and 40 ms
+    inputs[0].signalMessage(_info(1100, 'l1100'))
+    assert out == [('l1000', 'r1010')]  # 60 ms from r1040: beyond the slop, no pair
+    inputs[0].signalMessage(_info(1090, 'l1090'))
+    assert out[-1] == ('l1090', 'r1040')  # exactly the slop: paired
 
 
-def test_exact_sync_pairs_equal_stamps_and_evicts_the_oldest():
-    collector = []
-    m0, m1 = MockFilter(), MockFilter()
-    ts = mf.TimeSynchronizer([m0, m1], 2)
-    ts.registerCallback(lambda a, b: collector.append((a.data, b.data)))
-    stamp = ns_to_stamp
-    for i in range(3):
-        m0.signalMessage(MockMessage(stamp(i), f'l{i}'))
-    assert sorted(ts.queues[0]) == [1, 2]  # queue_size 2: stamp 0 evicted
-    m1.signalMessage(MockMessage(stamp(0), 'r0'))
-    m1.signalMessage(MockMessage(stamp(2), 'r2'))
-    m1.signalMessage(MockMessage(stamp(1), 'r1'))
-    assert collector == [('l2', 'r2'), ('l1', 'r1')]
+def test_approximate_sync_takes_the_tightest_set_of_four():
+    # Closest-to-the-new-message alone would take r=+40 with i=-40 (80 ms spread, refused);
+    # the set spanning 45 ms is there and goes out.
+    inputs, out = _synced(mf.ApproximateTimeSynchronizer, 4, 10, 0.05)
+    inputs[1].signalMessage(_info(-40, 'r-40'))
+    inputs[1].signalMessage(_info(41, 'r+41'))
+    inputs[2].signalMessage(_info(45, 'i+45'))
+    inputs[3].signalMessage(_info(30, 'j+30'))
+    inputs[0].signalMessage(_info(0, 'l0'))
+    assert out == [('l0', 'r+41', 'i+45', 'j+30')]
+    # Of the sets within the slop, the one spanning least: 25 ms, not (-20, +25) over 45 ms.
+    inputs, out = _synced(mf.ApproximateTimeSynchronizer, 3, 10, 0.05)
+    for ms in (-20, 20):
+        inputs[1].signalMessage(_info(ms, f'r{ms:+d}'))
+    for ms in (-25, 25):
+        inputs[2].signalMessage(_info(ms, f'i{ms:+d}'))
+    inputs[0].signalMessage(_info(0, 'l0'))
+    assert out == [('l0', 'r-20', 'i-25')]
+
+
+def test_sync_slop_of_the_depth_node_pairs_a_30_ms_offset():
+    for slop_s, expected in ((0.05, 1), (0.02, 0)):
+        inputs, out = _synced(mf.ApproximateTimeSynchronizer, 4, 5, slop_s)
+        for i, source in enumerate(inputs):
+            source.signalMessage(_info(30 if i % 2 else 0, f'm{i}'))
+        assert len(out) == expected
+
+
+BOTH_KINDS = pytest.mark.parametrize('slop', [None, 0.001], ids=['exact', 'approximate'])
+
+
+def _pair_stream(slop, queue_size: int, right_order_ms: tuple[int, ...]):
+    """Feed left 0, 100, 200 ms, then right in `right_order_ms`; return inputs and outputs."""
+    inputs, out = (_synced(mf.TimeSynchronizer, 2, queue_size) if slop is None else
+                   _synced(mf.ApproximateTimeSynchronizer, 2, queue_size, slop))
+    for ms in (0, 100, 200):
+        inputs[0].signalMessage(_info(ms, f'l{ms}'))
+    for ms in right_order_ms:
+        inputs[1].signalMessage(_info(ms, f'r{ms}'))
+    return inputs, out
+
+
+@BOTH_KINDS
+def test_queue_bound_evicts_the_oldest_stamp(slop):
+    _, out = _pair_stream(slop, 2, (0, 100, 200))
+    assert out == [('l100', 'r100'), ('l200', 'r200')]  # l0 fell out of the queue of 2
+
+
+@BOTH_KINDS
+def test_out_of_order_arrival_still_pairs(slop):
+    inputs, out = _pair_stream(slop, 5, (200, 0, 100))
+    assert out == [('l200', 'r200'), ('l0', 'r0'), ('l100', 'r100')]
+    # A matched message is used once: a repeat of r200 finds no partner left.
+    inputs[1].signalMessage(_info(200, 'again'))
+    assert len(out) == 3
+
+
+def test_bad_synchronizer_settings_are_refused():
+    with pytest.raises(ValueError, match='queue_size must be at least 1'):
+        mf.TimeSynchronizer([mf.SimpleFilter()], 0)
+    with pytest.raises(ValueError, match='slop must be a non-negative'):
+        mf.ApproximateTimeSynchronizer([mf.SimpleFilter()], 5, -0.1)
 
 
 def test_synchronizers_are_thread_safe():
@@ -194,13 +175,13 @@ def test_synchronizers_are_thread_safe():
     for make in (lambda fs: mf.TimeSynchronizer(fs, count),
                  lambda fs: mf.ApproximateTimeSynchronizer(fs, count, 0.001)):
         collector = []
-        m0, m1 = MockFilter(), MockFilter()
+        m0, m1 = mf.SimpleFilter(), mf.SimpleFilter()
         make([m0, m1]).registerCallback(
-            lambda a, b, out=collector: out.append((a.data, b.data)))
+            lambda a, b, out=collector: out.append((a.header.frame_id, b.header.frame_id)))
 
         def feed(f, side):
             for i in range(count):
-                f.signalMessage(MockMessage(ns_to_stamp(i * 10_000_000), (side, i)))
+                f.signalMessage(_info(i * 10, f'{side}{i:03d}'))
 
         threads = [threading.Thread(target=feed, args=(m0, 'l')),
                    threading.Thread(target=feed, args=(m1, 'r'))]
@@ -208,7 +189,7 @@ def test_synchronizers_are_thread_safe():
             thread.start()
         for thread in threads:
             thread.join()
-        assert sorted(collector) == [(('l', i), ('r', i)) for i in range(count)]
+        assert sorted(collector) == [(f'l{i:03d}', f'r{i:03d}') for i in range(count)]
 
 
 # --- Real rclpy nodes and DDS: one node publishes left/right, another synchronises.
@@ -228,7 +209,7 @@ def test_synchronizers_with_real_nodes(ros_context):
         subs = [mf.Subscriber(sub_node, Image, f'{side}/image_raw', qos_profile=qos)
                 for side in ('left', 'right')]
         assert subs[0].getTopic() == 'left/image_raw'
-        assert subs[0].topic_name == '/standins_test/left/image_raw'  # rclpy attribute
+        assert subs[0].sub.topic_name == '/standins_test/left/image_raw'  # the rclpy subscription
         exact, approx = [], []
         mf.TimeSynchronizer(subs, 20).registerCallback(
             lambda left, right: exact.append((stamp_to_ns(left.header.stamp),

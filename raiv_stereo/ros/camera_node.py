@@ -45,7 +45,7 @@ from raiv_stereo.ros.conversions import (
     ns_to_stamp,
     transform_msg,
 )
-from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from rcl_interfaces.msg import SetParametersResult
@@ -175,6 +175,7 @@ class CameraNode(Node):
             for index, side in enumerate(('left', 'right'))]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._on_parameters_set)
+        warn_unknown_overrides(self, camera_params.TABLE)
         self._rate_hz = float(values['rate_hz'])
         self._make_timer()
         self.get_logger().info(

@@ -16,7 +16,7 @@
 The ROS Python modules raiv_stereo needs, with stand-ins only when they cannot be imported.
 
 `message_filters`, `CvBridge` and `CvBridgeError` are the real ones from a ROS install; on a
-machine without ROS (pip wheels of rclpy and the messages only) the minimal copies in
+machine without ROS (pip wheels of rclpy and the messages only) the project's own stand-ins in
 raiv_stereo/ros/standins take their place and `STANDINS_IN_USE` names them.
 """
 

@@ -43,9 +43,10 @@ from raiv_stereo.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.pair_order import PairOrderCheck
+from raiv_stereo.param_table import coerce
 from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
-from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
 from raiv_stereo.ros.spin import run_nodes
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -75,13 +76,6 @@ class InputError(ValueError):
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
     """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
     return descriptor(spec, dynamic_typing=spec.type_name == 'double')
-
-
-def _typed(name: str, value: Any) -> Any:
-    """Return `value` as its parameter's type (whole numbers given for doubles as float)."""
-    if isinstance(depth_params.BY_NAME[name].default, float) and type(value) is int:
-        return float(value)
-    return value
 
 
 def _info_key(info: CameraInfo) -> tuple:
@@ -130,7 +124,8 @@ class DepthNode(Node):
         problems = depth_params.depth_settings_problems(self._values)
         if problems:
             raise ValueError('depth_node parameters: ' + '; '.join(problems))
-        self._values = {name: _typed(name, value) for name, value in self._values.items()}
+        self._values = {name: coerce(depth_params.BY_NAME[name], value)
+                        for name, value in self._values.items()}
 
         # The core is built on the first pair (it needs the calibration from CameraInfo).
         self._pipeline = None
@@ -201,6 +196,7 @@ class DepthNode(Node):
         # Runtime parameter changes: checked together, applied on the next frame.
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        warn_unknown_overrides(self, depth_params.TABLE)
 
         self._diagnostics_timer = self.create_timer(self._values['diagnostics_period_s'],
                                                     self._report)
@@ -250,7 +246,7 @@ class DepthNode(Node):
         with self._values_lock:
             for p in parameters:
                 if p.name in depth_params.BY_NAME:
-                    self._values[p.name] = _typed(p.name, p.value)
+                    self._values[p.name] = coerce(depth_params.BY_NAME[p.name], p.value)
 
     # --- worker thread -------------------------------------------------------------------------
 

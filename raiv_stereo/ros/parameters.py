@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec
+from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
 _PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
@@ -45,3 +45,18 @@ def descriptor(spec: ParamSpec, dynamic_typing: bool = False) -> ParameterDescri
         result.floating_point_range = [FloatingPointRange(
             from_value=float(r.from_value), to_value=float(r.to_value), step=float(r.step))]
     return result
+
+
+def warn_unknown_overrides(node, table: ParamTable) -> list[str]:
+    """
+    Log (once, at start) each parameter the node was given but does not have: a misspelt name.
+
+    rclpy keeps undeclared overrides (-p, parameter files, parameter_overrides) without a word;
+    they are only in its private `_parameter_overrides`. QoS overrides are rclpy's own.
+    """
+    given = getattr(node, '_parameter_overrides', {})
+    problems = table.unknown(name for name in given if not node.has_parameter(name)
+                             and not name.startswith('qos_overrides.'))
+    for problem in problems:
+        node.get_logger().warning(f'{problem} (ignored)')
+    return problems

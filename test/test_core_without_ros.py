@@ -1,0 +1,64 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The core and the offline tools import and run without ROS: only ros/ imports rclpy."""
+
+import json
+import subprocess
+import sys
+
+from helpers import PACKAGE_ROOT
+
+ROS_MODULES = ('rclpy', 'rcl_interfaces', 'builtin_interfaces', 'std_msgs', 'sensor_msgs',
+               'stereo_msgs', 'diagnostic_msgs', 'geometry_msgs', 'message_filters',
+               'cv_bridge', 'tf2_ros', 'launch', 'launch_ros', 'ament_index_python')
+
+# Run in a fresh interpreter: a finder ahead of all others refuses (and records) every ROS
+# module, then each module outside raiv_stereo/ros is imported and the `range` command runs.
+PROBE = """
+import importlib, json, pkgutil, sys
+blocked, attempts = set(sys.argv[1].split(',')), []
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in blocked:
+            attempts.append(name)
+            raise ImportError(f'{name} is blocked: the core must not need ROS')
+sys.meta_path.insert(0, Refuse())
+import raiv_stereo
+modules = [m.name for m in pkgutil.walk_packages(raiv_stereo.__path__, 'raiv_stereo.')
+           if not m.name.startswith('raiv_stereo.ros')]
+failures = {}
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        failures[name] = repr(error)
+from raiv_stereo import cli
+rc = cli.main(['range'])
+print(json.dumps({'modules': modules, 'failures': failures, 'attempts': attempts, 'rc': rc}))
+"""
+
+
+def test_core_and_offline_tools_never_import_ros():
+    result = subprocess.run([sys.executable, '-c', PROBE, ','.join(ROS_MODULES)],
+                            cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    root = PACKAGE_ROOT / 'raiv_stereo'
+    parts = [p.relative_to(root).with_suffix('').parts for p in root.rglob('*.py')]
+    expected = {'.'.join(('raiv_stereo', *part)).removesuffix('.__init__')
+                for part in parts if part[0] != 'ros' and part != ('__init__',)}
+    assert set(report['modules']) == expected  # every core module was tried
+    assert report['failures'] == {} and report['attempts'] == [], report
+    assert report['rc'] == 0

@@ -1,0 +1,159 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One spec per setting: the node, the command line and the launch arguments refuse alike.
+
+A bad value gets the same words everywhere, and the rules between settings live in one table.
+"""
+
+import re
+
+from helpers import wait_for
+import pytest
+from raiv_stereo import cli, depth_params, offline
+from raiv_stereo.launch_config import camera_parameters, depth_parameters, LaunchArgumentError
+from raiv_stereo.matcher import MatcherSettings
+from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
+from raiv_stereo.ros.depth_node import DepthNode
+from rcl_interfaces.msg import Log
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+
+def _cli_error(capsys, *argv: str) -> str:
+    """Run the command in this process; return its one error line."""
+    assert cli.main(list(argv)) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def _launch_error(make, args: dict) -> str:
+    with pytest.raises(LaunchArgumentError) as error:
+        make(args)
+    return str(error.value)
+
+
+def _depth_node_refusal(context, values: dict) -> str:
+    """Set these values on a running depth node at once; return its reason for refusing."""
+    node = DepthNode(context=context, namespace='/one_spec')
+    try:
+        result = node.set_parameters_atomically(
+            [Parameter(name, value=value) for name, value in values.items()])
+        assert not result.successful
+        return result.reason
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize('values, cli_argv, message', [
+    # An empty depth range, a working scale above 1 (whole number, as `ros2 param set` sends
+    # it) and a resolution that does not exist.
+    ({'min_depth_mm': 500.0, 'max_depth_mm': 500.0},
+     ('range', '--min-depth-mm', '500', '--max-depth-mm', '500'),
+     'min_depth_mm (500) must be below max_depth_mm (500)'),
+    ({'scale': 3}, ('depth', 'l.png', 'r.png', '--out', 'o', '--scale', '3'),
+     'scale is 3; allowed 0.25..1'),
+    ({'sgbm_resolution': 'quarter'}, ('demo', '--sgbm-resolution', 'quarter'),
+     "sgbm_resolution is 'quarter'; choose one of full, half_rows, half"),
+])
+def test_a_bad_depth_setting_gets_the_same_words_everywhere(ros_context, capsys, values,
+                                                            cli_argv, message):
+    assert message in _depth_node_refusal(ros_context, values)
+    assert _cli_error(capsys, *cli_argv) == f'raiv-stereo {cli_argv[0]}: error: {message}'
+    launch_args = {name: str(value) for name, value in values.items()}
+    assert _launch_error(depth_parameters, launch_args) == message
+
+
+def test_a_lens_that_is_not_a_raiv_lens_gets_the_same_words_everywhere(ros_context, capsys):
+    message = 'focal_length_mm is 5; choose one of 2.8, 3.6, 4, 6, 8, 12, 16, 25'
+    with pytest.raises(CameraSetupError, match=re.escape(message)):
+        CameraNode(context=ros_context, namespace='/one_spec',
+                   parameter_overrides=[Parameter('focal_length_mm', value=5.0)])
+    for command in ('range', 'depth', 'demo'):
+        argv = ('l.png', 'r.png', '--out', 'o') if command == 'depth' else ()
+        assert _cli_error(capsys, command, *argv, '--focal-length-mm', '5') == \
+            f'raiv-stereo {command}: error: {message}'
+    assert _launch_error(camera_parameters, {'focal_length_mm': '5'}) == message
+
+
+def test_command_line_defaults_are_the_nodes():
+    parser = cli.build_parser()
+    depth_args = parser.parse_args(['depth', 'l.png', 'r.png', '--out', 'o'])
+    node = depth_params.default_values()
+    assert depth_args.min_depth_mm is None  # unset: the lens preset's range, filled later
+    offline.fill_lens_defaults(depth_args)
+    for name in ('mask_out_of_range', 'min_depth_mm', 'max_depth_mm', 'block_size',
+                 'sgbm_mode', 'subpixel', 'post_filter'):
+        assert getattr(depth_args, name) == node[name], name
+    assert depth_args.mask_out_of_range is True  # was off in the CLI, on in the node
+    assert parser.parse_args(['depth', 'l', 'r', '--out', 'o',
+                              '--no-mask-out-of-range']).mask_out_of_range is False
+    # Settings that passed the table are what the matcher gets, defaults included.
+    assert depth_params.matcher_settings({}) == MatcherSettings()
+
+
+@pytest.mark.parametrize('argv, message', [
+    (('view', '--seconds', '-1'), 'seconds is -1; allowed 0..1e+06'),
+    (('view', '--interval-s', '0'), 'interval_s is 0; allowed 0.05..3600'),
+    (('demo', '--seconds', '0'), 'seconds is 0; allowed 0.1..86400'),
+    (('demo', '--evaluate-frames', '-2'), 'evaluate_frames is -2; allowed 0..1000'),
+])
+def test_command_only_settings_are_refused_before_anything_starts(capsys, argv, message):
+    assert _cli_error(capsys, *argv) == f'raiv-stereo {argv[0]}: error: {message}'
+
+
+def test_the_depth_table_names_each_mistake_and_the_rules_between_settings():
+    problems = depth_params.depth_settings_problems
+    assert problems({}) == []
+    assert problems({'block_size': 4, 'sgbm_mode': 'fast'}) == [
+        'block_size is 4; allowed 1..31, step 2',
+        "sgbm_mode is 'fast'; choose one of sgbm, sgbm_3way, hh, hh4"]
+    assert problems({'min_depth_mm': 900.0, 'max_depth_mm': 600.0, 'p1': 100, 'p2': 50}) == [
+        'min_depth_mm (900) must be below max_depth_mm (600)',
+        'p1 (100) must be below p2 (50) (OpenCV SGBM), or both 0 for the defaults from '
+        'block_size']
+    assert problems({'num_disparities': 48})[0].startswith('give both min_disparity and')
+    assert problems({'min_disparity': 1000, 'num_disparities': 48}) == [
+        'search window min_disparity + num_disparities (1048) is beyond 1040 px']
+    assert problems({'min_depht_mm': 500.0}) == [
+        "unknown parameter 'min_depht_mm'; did you mean 'min_depth_mm'?"]
+
+
+@pytest.mark.parametrize('make, typo, meant', [
+    (DepthNode, 'min_depht_mm', 'min_depth_mm'), (CameraNode, 'rate_hx', 'rate_hz')])
+def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest_one(
+        ros_context, make, typo, meant):
+    # rclpy keeps an override the node never declares without a word; the node says so.
+    listener = rclpy.create_node('typo_listener', context=ros_context)
+    logs = []
+    listener.create_subscription(
+        Log, '/rosout', logs.append,
+        QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                   durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(listener)
+    node = make(context=ros_context, namespace='/typo',
+                parameter_overrides=[Parameter(typo, value=500.0)])
+    try:
+        expected = f"unknown parameter '{typo}'; did you mean '{meant}'? (ignored)"
+        wait_for(lambda: any(m.msg == expected and m.level == Log.WARN for m in logs),
+                 spin=executor)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        listener.destroy_node()
