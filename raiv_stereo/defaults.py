@@ -86,6 +86,8 @@ MASK_OUT_OF_RANGE = True
 POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False
 DIAGNOSTICS_PERIOD_S = 2.0
+CALIBRATION_CHECK_PERIOD_S = 10.0  # one sparse-match check (about 0.1 s at 800x650) per period
+CALIBRATION_CORRECTION = False  # a correction hides a moved camera: the user opts in
 SYNC_WARNING_S = 3.0
 
 # Camera node (raiv_stereo/camera_params.py describes each one).

@@ -126,6 +126,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period_s', defaults.DIAGNOSTICS_PERIOD_S,
               'period of /diagnostics and the statistics log line, s', FloatRange(0.1, 3600.0),
               read_only=True),
+    ParamSpec('calibration_check_period_s', defaults.CALIBRATION_CHECK_PERIOD_S,
+              'period of the calibration health check (vertical offset and roll of sparse '
+              "feature matches on the rectified pair, on /diagnostics as 'raiv_stereo: "
+              "calibration'), s; 0 = off", FloatRange(0.0, 3600.0)),
+    ParamSpec('calibration_correction', defaults.CALIBRATION_CORRECTION,
+              'undo the vertical shift and roll the health check measures by warping the right '
+              'rectified image (logged when applied); the calibration file is not changed'),
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}

@@ -45,6 +45,8 @@ class PipelineResult:
     confidence: np.ndarray
     """0..1 per pixel (matcher.CONFIDENCE_*); depth is NaN below the matcher's min_confidence."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    right_rect: np.ndarray | None = None
+    """The rectified right image, mono8, after any alignment correction (what was matched)."""
 
     def valid_share(self) -> float:
         """Return the share of pixels with a depth."""
@@ -62,6 +64,8 @@ class StereoPipeline:
         self.rectifier: Rectifier = rectifier_for(calibration, scale, remap_at_full_size)
         self.matcher = StereoMatcher(self.settings, self.working.focal_px,
                                      self.working.baseline_mm)
+        self.alignment = None
+        """calibration_health.AlignmentCorrection applied to the right rectified image, or None."""
 
     @property
     def working(self) -> StereoCalibration:
@@ -79,6 +83,8 @@ class StereoPipeline:
         if rectifier is not self.rectifier or settings != self.settings:
             matcher = StereoMatcher(settings, rectifier.working.focal_px,
                                     rectifier.working.baseline_mm)
+            if rectifier is not self.rectifier:
+                self.alignment = None  # measured in the old rectification's pixels
             self.rectifier, self.matcher, self.settings = rectifier, matcher, settings
 
     def process(self, left_raw: np.ndarray, right_raw: np.ndarray,
@@ -89,6 +95,8 @@ class StereoPipeline:
                              f'{right_raw.shape[1]}x{right_raw.shape[0]} differ in size')
         started = time.perf_counter()
         left_rect, right_rect = self.rectifier.rectify(to_gray(left_raw), to_gray(right_raw))
+        if self.alignment is not None:
+            right_rect = self.alignment.apply(right_rect)
         rectified = time.perf_counter()
         disparity, confidence = self.matcher.match(left_rect, right_rect)
         matched = time.perf_counter()
@@ -99,7 +107,7 @@ class StereoPipeline:
         done = time.perf_counter()
         return PipelineResult(left_rect, disparity, depth, confidence, {
             'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
-            'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})
+            'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3}, right_rect)
 
     def match_both_ways(self, left_raw: np.ndarray,
                         right_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -604,7 +604,8 @@ DESIGN_PARAMETERS = (
     'disp12_max_diff pre_filter_cap sgbm_mode post_filter subpixel sgbm_resolution min_confidence '
     'depth_format '
     'mask_out_of_range '
-    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()
+    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s calibration_check_period_s '
+    'calibration_correction').split()
 
 
 def test_parameter_table():

@@ -44,6 +44,8 @@ from raiv_stereo.calibration import (
 )
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.ros import conversions, memory
+from raiv_stereo.ros.calibration_diagnostics import calibration_statuses, CalibrationMonitor, \
+    observe_calibration
 from raiv_stereo.ros.compat import message_filters
 from raiv_stereo.ros.parameters import descriptor
 from raiv_stereo.ros.spin import run_nodes
@@ -151,6 +153,8 @@ class DepthNode(Node):
         self._error_times: dict[str, float] = {}
         self._started_s = time.monotonic()
         self.pair_order = PairOrderCheck()
+        self._calibration_monitor = CalibrationMonitor(
+            self._values['calibration_check_period_s'], self._values['calibration_correction'])
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
 
@@ -433,6 +437,9 @@ class DepthNode(Node):
 
         if not self.pair_order.done:
             self._check_pair_order(core, left_raw, right_raw)
+        note = observe_calibration(self._calibration_monitor, core, result, values)
+        if note:
+            self.get_logger().info(note)
         x0, y0, x1, y1 = window
         inside = depth_m[y0:y1, x0:x1]
         share = float(np.isfinite(inside).mean()) if inside.size else 0.0
@@ -574,7 +581,8 @@ class DepthNode(Node):
             status.level = DiagnosticStatus.WARN
             status.message = 'no frames processed' + (f': {last_problem}' if last_problem else '')
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
+        array = DiagnosticArray(status=[status] + calibration_statuses(
+            self._calibration_monitor, self.get_fully_qualified_name()))
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
         self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))
