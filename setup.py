@@ -33,6 +33,7 @@ NO_ROS = [
     'numpy',
     'opencv-python-headless',
     'pyyaml',
+    'rosbags',  # raiv-stereo depth --bag and the camera node's bag source (pure Python)
 ]
 
 setup(

@@ -193,6 +193,9 @@ def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
 
 
 def _run_depth(args: argparse.Namespace) -> int:
+    if args.bag is not None or args.left is None or args.right is None:
+        from raiv_stereo import bag_depth
+        return bag_depth.run(args)
     notes: list[str] = []
     if args.scale is None:
         args.scale = 1.0 if args.rectified else defaults.SCALE
@@ -248,9 +251,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     depth_parser = subparsers.add_parser(
         'depth', formatter_class=HelpFormatter,
         help='compute depth for one stereo pair of image files')
-    depth_parser.add_argument('left', help='left image file')
-    depth_parser.add_argument('right', help='right image file')
-    depth_parser.add_argument('--out', required=True, help='output folder')
+    depth_parser.add_argument('left', nargs='?', help='left image file')
+    depth_parser.add_argument('right', nargs='?', help='right image file')
+    depth_parser.add_argument('--out', required=True,
+                              help='output folder (with --bag: the new rosbag2 folder)')
     depth_parser.add_argument('--calibration', nargs='+', metavar='FILE',
                               help='LEFT.yaml RIGHT.yaml (camera_info pair) or one OpenCV '
                                    'stereo file (YAML/XML/JSON)')
@@ -272,4 +276,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                               help="sub-pixel disparity: SGBM's own, or 'refine' (Lucas-Kanade)")
     depth_parser.add_argument('--mask-out-of-range', action='store_true',
                               help='drop depths outside --min/--max-depth-mm')
+    from raiv_stereo import bag_depth
+    bag_depth.add_arguments(depth_parser)
     depth_parser.set_defaults(func=_run_depth)
