@@ -178,11 +178,13 @@ def searched_depth_range_m(pipeline: StereoPipeline) -> tuple[float, float]:
 
 def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
     near_m, far_m = searched_depth_range_m(pipeline)
-    colour = colorize_depth(result.depth_m, near_m, far_m)
+    height, width = result.depth_m.shape
+    border_px = pipeline.matcher.valid_window(width, height)[0]
+    colour = colorize_depth(result.depth_m, near_m, far_m, border_px)
     files = {'depth_mm.png': depth_m_to_mm_u16(result.depth_m),
              'disparity.pfm': result.disparity_px,
-             'depth_color.png': np.hstack([colour,
-                                           depth_legend(colour.shape[0], near_m, far_m)])}
+             'depth_color.png': np.hstack([colour, depth_legend(colour.shape[0], near_m, far_m,
+                                                                left_border=border_px > 0)])}
     written = []
     for name, image in files.items():
         if not cv2.imwrite(str(out / name), image):

@@ -419,7 +419,7 @@ class DepthNode(Node):
             self._pub_left_rect.get_subscription_count() > 0
         want_points = self._pub_points.get_subscription_count() > 0
         if self._pub_color.get_subscription_count() > 0:
-            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
+            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m, window[0])
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
         if self._pub_confidence.get_subscription_count() > 0:
             self._pub_confidence.publish(conversions.image_to_msg(result.confidence, '32FC1',
