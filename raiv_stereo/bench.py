@@ -1155,10 +1155,16 @@ def line_plot(path: Path, title: str, x_label: str, y_label: str,
             cv2.line(image, a, b, colour, 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(image, p, 4, colour, -1, cv2.LINE_AA)
-        cv2.putText(image, name, (width - margin - 260, margin + 20 + 20 * index), font, 0.5,
-                    colour, 1)
+    # The legend below the axes, never over the lines: one entry per series with its colour.
+    legend = np.full((20 * len(series) + 10, width, 3), 255, np.uint8)
+    for index, name in enumerate(series):
+        colour = _COLOURS[index % len(_COLOURS)]
+        y = 20 * index + 14
+        cv2.line(legend, (margin, y - 4), (margin + 30, y - 4), colour, 2, cv2.LINE_AA)
+        cv2.circle(legend, (margin + 15, y - 4), 4, colour, -1, cv2.LINE_AA)
+        cv2.putText(legend, name, (margin + 40, y), font, 0.5, colour, 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), image)
+    cv2.imwrite(str(path), np.vstack([image, legend]))
 
 
 def pareto_plot(path: Path, rows: list[dict]) -> None:
@@ -1168,17 +1174,21 @@ def pareto_plot(path: Path, rows: list[dict]) -> None:
     Left: mean bad-2 on stereo_data (lower is better); right: within 1 % on the rig (higher).
     """
     panel_w, height, margin = 560, 520, 70
-    image = np.full((height, 2 * panel_w, 3), 255, np.uint8)
+    # One panel per measured accuracy: without stereo_data there is no bad-2, and no empty half.
+    panels = [(key, label, lower_better, scale) for key, label, lower_better, scale in (
+        ('mean_bad2', 'mean bad-2 % (stereo_data)', True, 1.0),
+        ('within_1pct', 'within 1 % of true depth (rig) %', False, 100.0))
+        if rows and all(np.isfinite(row[key]) for row in rows)]
+    image = np.full((height, max(len(panels), 1) * panel_w, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(image, 'Time per pair (rig, 1600x1300 -> 0.5) vs accuracy; front joined',
-                (margin, 25), font, 0.55, (0, 0, 0), 1)
+                (margin, 25), font, 0.5, (0, 0, 0), 1)
+    if not panels:
+        cv2.putText(image, 'no accuracy measured', (margin, height // 2), font, 0.6,
+                    (0, 0, 0), 1)
     times = [row['ms'] for row in rows]
-    for panel, (key, label, lower_better, scale) in enumerate((
-            ('mean_bad2', 'mean bad-2 % (stereo_data)', True, 1.0),
-            ('within_1pct', 'within 1 % of true depth (rig) %', False, 100.0))):
+    for panel, (key, label, lower_better, scale) in enumerate(panels):
         values = [row[key] * scale for row in rows]
-        if not all(np.isfinite(values)):
-            continue
         left = panel * panel_w
         x0, x1 = 0.0, max(times) * 1.1
         y0, y1 = 0.0, max(values) * 1.15
