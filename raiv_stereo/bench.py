@@ -51,7 +51,7 @@ from raiv_stereo.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.demo import percentile
-from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
+from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window, wls_available
 from raiv_stereo.pipeline import StereoPipeline
 
 _SGBM_MODES = {'sgbm': cv2.StereoSGBM_MODE_SGBM, 'sgbm_3way': cv2.StereoSGBM_MODE_SGBM_3WAY,
@@ -439,17 +439,27 @@ def configurations() -> dict[str, tuple[str, dict]]:
            ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
         'ours, full + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
         "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
+        # The post-filters, each alone on the depth node default (doc/post_filters.md).
+        **({'ours, full + post_filter wls': ('ours', {'post_filter': 'wls'})}
+           if wls_available() else {}),
+        'ours, full + spatial_fill_px 8': ('ours', {'spatial_fill_px': 8}),
+        'ours, full + temporal_filter_alpha 0.4': ('ours', {'temporal_filter_alpha': 0.4}),
     }
 
 
 def _method(kind: str, changes: dict, calibration: StereoCalibration, scale: float,
             settings: MatcherSettings, channels: int, **window) -> Callable:
     """Return process(left, right) -> (disparity px, depth m) of one configuration."""
-    settings = dataclasses.replace(settings, **changes)
+    from raiv_stereo import post_filters
+
+    filters = {k: v for k, v in changes.items() if k in post_filters.PARAMETER_NAMES}
+    settings = dataclasses.replace(settings, **{k: v for k, v in changes.items()
+                                                if k not in filters})
     if kind == 'opencv':
         return PlainOpenCV(calibration, scale, settings, channels, **window).process
 
     pipeline = StereoPipeline(calibration, scale, settings)
+    post_filters.configure(pipeline, post_filters.settings_from(filters))
 
     def process(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         result = pipeline.process(left, right)

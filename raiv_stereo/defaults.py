@@ -87,6 +87,8 @@ POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False
 DIAGNOSTICS_PERIOD_S = 2.0
 CALIBRATION_CHECK_PERIOD_S = 10.0  # one sparse-match check (about 0.1 s at 800x650) per period
+TEMPORAL_FILTER_ALPHA = 0.0  # off: it lags behind motion (doc/post_filters.md)
+SPATIAL_FILL_PX = 0  # off: no gain measured on the rig (doc/post_filters.md)
 CALIBRATION_CORRECTION = False  # a correction hides a moved camera: the user opts in
 SYNC_WARNING_S = 3.0
 

@@ -66,6 +66,8 @@ class StereoPipeline:
                                      self.working.baseline_mm)
         self.alignment = None
         """calibration_health.AlignmentCorrection applied to the right rectified image, or None."""
+        self.post_filters = None
+        """post_filters.PostFilters run on the disparity before depth, or None."""
 
     @property
     def working(self) -> StereoCalibration:
@@ -100,13 +102,20 @@ class StereoPipeline:
         rectified = time.perf_counter()
         disparity, confidence = self.matcher.match(left_rect, right_rect)
         matched = time.perf_counter()
+        filtered_ms = {}
+        if self.post_filters is not None:
+            disparity, confidence = self.post_filters.apply(disparity, confidence)
+            filtered_ms['post_filters'] = (time.perf_counter() - matched) * 1e3
+            matched = time.perf_counter()
         working = self.working
         limits = ((self.settings.min_depth_mm / 1000.0, self.settings.max_depth_mm / 1000.0)
                   if mask_out_of_range else (None, None))
         depth = disparity_to_depth_m(disparity, working.focal_px, working.baseline_m, *limits)
         done = time.perf_counter()
         return PipelineResult(left_rect, disparity, depth, confidence, {
-            'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
+            'rectify': (rectified - started) * 1e3,
+            'match': (matched - rectified) * 1e3 - filtered_ms.get('post_filters', 0.0),
+            **filtered_ms,
             'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3}, right_rect)
 
     def match_both_ways(self, left_raw: np.ndarray,

@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import defaults, depth_params
+from raiv_stereo import defaults, depth_params, post_filters
 from raiv_stereo.calibration import (
     CalibrationError,
     CameraModel,
@@ -382,6 +382,7 @@ class DepthNode(Node):
         left_raw, right_raw = self._images(left, right, left_info)
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
+        post_filters.configure(core, post_filters.settings_from(values))
         started = time.perf_counter()
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
