@@ -1057,7 +1057,7 @@ def markdown(report: dict) -> str:
                     cells.append(_f(r['ms'], 0))
             lines.append('| ' + ' | '.join(cells) + ' |')
         lines += ['', 'WLS post-filter row: not measured, cv2.ximgproc is not available '
-                  '(opencv-python-headless has no contrib modules).'
+                  '(install opencv-contrib-python-headless, as the noros extra does).'
                   if info['wls_available'] != 'True' else '', '']
     if report.get('size'):
         lines += ['## 4a. Time vs input size (scale 0.5, 300-3000 mm, mono8, sgbm_3way)', '',
