@@ -1157,7 +1157,7 @@ def line_plot(path: Path, title: str, x_label: str, y_label: str,
     cv2.putText(image, title, (margin, 30), font, 0.6, (0, 0, 0), 1)
     cv2.putText(image, x_label, (width // 2 - 60, height - 20), font, 0.5, (0, 0, 0), 1)
     cv2.putText(image, y_label, (5, margin - 15), font, 0.5, (0, 0, 0), 1)
-    for index, (name, (x_values, y_values)) in enumerate(series.items()):
+    for index, (x_values, y_values) in enumerate(series.values()):
         colour = _COLOURS[index % len(_COLOURS)]
         points = [point(x, y) for x, y in zip(x_values, y_values, strict=True)
                   if np.isfinite(y)]

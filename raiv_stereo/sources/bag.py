@@ -66,7 +66,8 @@ class BagSource(FrameSource):
         if topics and len(topics) != 4:
             raise SourceError('bag_topics needs four topics, comma-separated: left image, '
                               f'right image, left camera_info, right camera_info; got {topics}')
-        names = dict(zip(('left_image', 'right_image', 'left_info', 'right_info'), topics))
+        names = dict(zip(('left_image', 'right_image', 'left_info', 'right_info'), topics,
+                         strict=False))
         try:
             reader = StereoBagReader(path, **names)
         except BagError as error:
