@@ -31,8 +31,9 @@ NO_ROS = [
     'ros-geometry-msgs',
     'ros-ament-index-python',
     'numpy',
-    'opencv-python-headless',
+    'opencv-contrib-python-headless',  # the headless wheel plus ximgproc (post_filter: wls)
     'pyyaml',
+    'rosbags',  # raiv-stereo depth --bag and the camera node's bag source (pure Python)
 ]
 
 setup(

@@ -51,7 +51,7 @@ from raiv_stereo.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.demo import percentile
-from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window
+from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window, wls_available
 from raiv_stereo.pipeline import StereoPipeline
 from raiv_stereo.rectify import Rectifier
 
@@ -458,17 +458,27 @@ def configurations() -> dict[str, tuple[str, dict]]:
            ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
         'ours, full + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
         "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
+        # The post-filters, each alone on the depth node default (doc/post_filters.md).
+        **({'ours, full + post_filter wls': ('ours', {'post_filter': 'wls'})}
+           if wls_available() else {}),
+        'ours, full + spatial_fill_px 8': ('ours', {'spatial_fill_px': 8}),
+        'ours, full + temporal_filter_alpha 0.4': ('ours', {'temporal_filter_alpha': 0.4}),
     }
 
 
 def _method(kind: str, changes: dict, calibration: StereoCalibration, scale: float,
             settings: MatcherSettings, channels: int, **window) -> Callable:
     """Return process(left, right) -> (disparity px, depth m) of one configuration."""
-    settings = dataclasses.replace(settings, **changes)
+    from raiv_stereo import post_filters
+
+    filters = {k: v for k, v in changes.items() if k in post_filters.PARAMETER_NAMES}
+    settings = dataclasses.replace(settings, **{k: v for k, v in changes.items()
+                                                if k not in filters})
     if kind == 'opencv':
         return PlainOpenCV(calibration, scale, settings, channels, **window).process
 
     pipeline = StereoPipeline(calibration, scale, settings)
+    post_filters.configure(pipeline, post_filters.settings_from(filters))
 
     def process(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         result = pipeline.process(left, right)
@@ -1066,7 +1076,7 @@ def markdown(report: dict) -> str:
                     cells.append(_f(r['ms'], 0))
             lines.append('| ' + ' | '.join(cells) + ' |')
         lines += ['', 'WLS post-filter row: not measured, cv2.ximgproc is not available '
-                  '(opencv-python-headless has no contrib modules).'
+                  '(install opencv-contrib-python-headless, as the noros extra does).'
                   if info['wls_available'] != 'True' else '', '']
     if report.get('size'):
         lines += ['## 4a. Time vs input size (scale 0.5, 300-3000 mm, mono8, sgbm_3way)', '',
@@ -1166,7 +1176,7 @@ def line_plot(path: Path, title: str, x_label: str, y_label: str,
     cv2.putText(image, title, (margin, 30), font, 0.6, (0, 0, 0), 1)
     cv2.putText(image, x_label, (width // 2 - 60, height - 20), font, 0.5, (0, 0, 0), 1)
     cv2.putText(image, y_label, (5, margin - 15), font, 0.5, (0, 0, 0), 1)
-    for index, (name, (x_values, y_values)) in enumerate(series.items()):
+    for index, (x_values, y_values) in enumerate(series.values()):
         colour = _COLOURS[index % len(_COLOURS)]
         points = [point(x, y) for x, y in zip(x_values, y_values, strict=True)
                   if np.isfinite(y)]
@@ -1174,10 +1184,16 @@ def line_plot(path: Path, title: str, x_label: str, y_label: str,
             cv2.line(image, a, b, colour, 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(image, p, 4, colour, -1, cv2.LINE_AA)
-        cv2.putText(image, name, (width - margin - 260, margin + 20 + 20 * index), font, 0.5,
-                    colour, 1)
+    # The legend below the axes, never over the lines: one entry per series with its colour.
+    legend = np.full((20 * len(series) + 10, width, 3), 255, np.uint8)
+    for index, name in enumerate(series):
+        colour = _COLOURS[index % len(_COLOURS)]
+        y = 20 * index + 14
+        cv2.line(legend, (margin, y - 4), (margin + 30, y - 4), colour, 2, cv2.LINE_AA)
+        cv2.circle(legend, (margin + 15, y - 4), 4, colour, -1, cv2.LINE_AA)
+        cv2.putText(legend, name, (margin + 40, y), font, 0.5, colour, 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), image)
+    cv2.imwrite(str(path), np.vstack([image, legend]))
 
 
 def pareto_plot(path: Path, rows: list[dict]) -> None:
@@ -1187,17 +1203,21 @@ def pareto_plot(path: Path, rows: list[dict]) -> None:
     Left: mean bad-2 on stereo_data (lower is better); right: within 1 % on the rig (higher).
     """
     panel_w, height, margin = 560, 520, 70
-    image = np.full((height, 2 * panel_w, 3), 255, np.uint8)
+    # One panel per measured accuracy: without stereo_data there is no bad-2, and no empty half.
+    panels = [(key, label, lower_better, scale) for key, label, lower_better, scale in (
+        ('mean_bad2', 'mean bad-2 % (stereo_data)', True, 1.0),
+        ('within_1pct', 'within 1 % of true depth (rig) %', False, 100.0))
+        if rows and all(np.isfinite(row[key]) for row in rows)]
+    image = np.full((height, max(len(panels), 1) * panel_w, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(image, 'Time per pair (rig, 1600x1300 -> 0.5) vs accuracy; front joined',
-                (margin, 25), font, 0.55, (0, 0, 0), 1)
+                (margin, 25), font, 0.5, (0, 0, 0), 1)
+    if not panels:
+        cv2.putText(image, 'no accuracy measured', (margin, height // 2), font, 0.6,
+                    (0, 0, 0), 1)
     times = [row['ms'] for row in rows]
-    for panel, (key, label, lower_better, scale) in enumerate((
-            ('mean_bad2', 'mean bad-2 % (stereo_data)', True, 1.0),
-            ('within_1pct', 'within 1 % of true depth (rig) %', False, 100.0))):
+    for panel, (key, label, lower_better, scale) in enumerate(panels):
         values = [row[key] * scale for row in rows]
-        if not all(np.isfinite(values)):
-            continue
         left = panel * panel_w
         x0, x1 = 0.0, max(times) * 1.1
         y0, y1 = 0.0, max(values) * 1.15

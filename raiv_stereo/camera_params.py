@@ -48,7 +48,8 @@ _FILE = 'path; empty = not used'
 PARAMETERS: tuple[ParamSpec, ...] = (
     _param('source', defaults.SOURCE,
            "frame source: 'sample' built-in synthetic scene, 'images' files, 'video' files, "
-           "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device",
+           "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device, "
+           "'bag' a recorded rosbag2 stereo bag",
            choices=defaults.SOURCES),
     _param('rate_hz', defaults.RATE_HZ,
            'publish rate, Hz (sample, images, video, camera); stream and raiv publish what '
@@ -130,6 +131,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _param('video_right', '', 'video source: right video file; ' + _FILE),
     _param('video_side_by_side', '',
            'video source: one side-by-side video (left half | right half); ' + _FILE),
+    _param('bag_path', '',
+           'bag source: rosbag2 folder (SQLite3 or MCAP) to replay at its recorded rate, with '
+           'its camera_info as the calibration; ' + _FILE),
+    _param('bag_topics', '',
+           'bag source: left image, right image, left camera_info, right camera_info topics, '
+           "comma-separated; empty = found by name ('left'/'right', image_raw first)"),
     _param('camera_device_left', '',
            'camera source: left device index or path (e.g. 0 or /dev/video0); the one '
            'device when camera_side_by_side'),
@@ -209,6 +216,8 @@ def _problems_together(v: Mapping[str, Any]) -> list[str]:
                 not (v['camera_device_left'] and v['camera_device_right']):
             problems.append("source 'camera' needs camera_device_left and camera_device_right, "
                             'or camera_side_by_side:=true with camera_device_left')
+    elif source == 'bag' and not v['bag_path'].strip():
+        problems.append("source 'bag' needs bag_path (a rosbag2 folder)")
     elif source == 'stream' and v['stream_mode'] == 'connect' and \
             v['stream_host'] in ('', '0.0.0.0', '::'):
         problems.append("stream_mode 'connect' needs stream_host set to the device's address")

@@ -26,7 +26,7 @@ import tempfile
 
 # Subcommand modules; each has add_parsers(subparsers) registering `func(args) -> int`.
 _COMMAND_MODULES = ('raiv_stereo.offline', 'raiv_stereo.demo', 'raiv_stereo.viewer',
-                    'raiv_stereo.bench')
+                    'raiv_stereo.bench', 'raiv_stereo.check_calibration', 'raiv_stereo.picture')
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

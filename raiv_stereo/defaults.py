@@ -65,7 +65,7 @@ ENCODING = 'bgr8'
 ENCODINGS = ('mono8', 'bgr8')
 DEPTH_FORMAT = '32FC1'
 DEPTH_FORMATS = ('32FC1', '16UC1')
-SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream')
+SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream', 'bag')
 STREAM_PORT = 12345
 QUEUE_SIZE = 5
 
@@ -86,6 +86,10 @@ MASK_OUT_OF_RANGE = True
 POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False
 DIAGNOSTICS_PERIOD_S = 2.0
+CALIBRATION_CHECK_PERIOD_S = 10.0  # one sparse-match check (about 0.1 s at 800x650) per period
+TEMPORAL_FILTER_ALPHA = 0.0  # off: it lags behind motion (doc/post_filters.md)
+SPATIAL_FILL_PX = 0  # off: no gain measured on the rig (doc/post_filters.md)
+CALIBRATION_CORRECTION = False  # a correction hides a moved camera: the user opts in
 SYNC_WARNING_S = 3.0
 
 # Camera node (raiv_stereo/camera_params.py describes each one).

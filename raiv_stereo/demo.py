@@ -219,7 +219,7 @@ def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: flo
 
     if left_bgr.ndim == 2:
         left_bgr = cv2.cvtColor(left_bgr, cv2.COLOR_GRAY2BGR)
-    legend = depth_legend(depth_color.shape[0], min_depth_m, max_depth_m)
+    legend = depth_legend(depth_color.shape[0], min_depth_m, max_depth_m, left_border=True)
     return np.hstack([left_bgr, depth_color, legend])
 
 
@@ -343,7 +343,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
             near_m, far_m = args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0
             color_bgr = msg_to_image(color, 'bgr8')
             pictures = {'depth_color.png': np.hstack(
-                [color_bgr, depth_legend(color_bgr.shape[0], near_m, far_m)])}
+                [color_bgr, depth_legend(color_bgr.shape[0], near_m, far_m, left_border=True)])}
             if left is not None:
                 pictures['side_by_side.png'] = side_by_side(msg_to_image(left, 'bgr8'),
                                                             color_bgr, near_m, far_m)

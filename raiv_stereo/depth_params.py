@@ -96,6 +96,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('post_filter', defaults.POST_FILTER,
               "disparity post-filter: 'none' or 'wls' (edge-aware, needs opencv-contrib)",
               choices=defaults.POST_FILTERS),
+    ParamSpec('temporal_filter_alpha', defaults.TEMPORAL_FILTER_ALPHA,
+              "temporal post-filter for static scenes: each pixel's disparity = alpha x new + "
+              '(1 - alpha) x previous where they differ by at most 1 px (edges and motion take '
+              'the new value), and kept through 2 frames without depth; 0 = off',
+              FloatRange(0.0, 1.0)),
+    ParamSpec('spatial_fill_px', defaults.SPATIAL_FILL_PX,
+              'edge-preserving spatial fill: holes of at most this many px along a row or '
+              'column are interpolated when both ends lie within 1 px of disparity (occlusions '
+              'beside depth edges stay empty); 0 = off', IntRange(0, 64)),
     ParamSpec('subpixel', defaults.SUBPIXEL,
               "sub-pixel disparity: 'refine' = a Lucas-Kanade step on the rectified pair that "
               "removes SGBM's pull toward whole pixels (twice the depths within 1 %); "
@@ -128,6 +137,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period_s', defaults.DIAGNOSTICS_PERIOD_S,
               'period of /diagnostics and the statistics log line, s', FloatRange(0.1, 3600.0),
               read_only=True),
+    ParamSpec('calibration_check_period_s', defaults.CALIBRATION_CHECK_PERIOD_S,
+              'period of the calibration health check (vertical offset and roll of sparse '
+              "feature matches on the rectified pair, on /diagnostics as 'raiv_stereo: "
+              "calibration'), s; 0 = off", FloatRange(0.0, 3600.0)),
+    ParamSpec('calibration_correction', defaults.CALIBRATION_CORRECTION,
+              'undo the vertical shift and roll the health check measures by warping the right '
+              'rectified image (logged when applied); the calibration file is not changed'),
 )
 
 

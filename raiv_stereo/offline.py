@@ -345,11 +345,13 @@ def searched_depth_range_m(pipeline: StereoPipeline) -> tuple[float, float]:
 
 def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
     near_m, far_m = searched_depth_range_m(pipeline)
-    colour = colorize_depth(result.depth_m, near_m, far_m)
+    height, width = result.depth_m.shape
+    border_px = pipeline.matcher.valid_window(width, height)[0]
+    colour = colorize_depth(result.depth_m, near_m, far_m, border_px)
     files = {'depth_mm.png': depth_m_to_mm_u16(result.depth_m),
              'disparity.pfm': result.disparity_px,
-             'depth_color.png': np.hstack([colour,
-                                           depth_legend(colour.shape[0], near_m, far_m)])}
+             'depth_color.png': np.hstack([colour, depth_legend(colour.shape[0], near_m, far_m,
+                                                                left_border=border_px > 0)])}
     written = []
     for name, image in files.items():
         if not cv2.imwrite(str(out / name), image):
@@ -359,32 +361,40 @@ def _write_outputs(out: Path, result, pipeline: StereoPipeline) -> list[Path]:
     return written + [out / 'camera_info.yaml']
 
 
+def matcher_settings_from_options(args: argparse.Namespace) -> MatcherSettings:
+    """Return the matcher settings `depth` was given; contradictions and bad values raise."""
+    problems = contradictions(args)
+    if problems:
+        raise OfflineError('; '.join(problems))
+    if args.rectified or args.calibration or args.bag:  # the lens preset is for the nominal rig
+        args.min_depth_mm = defaults.MIN_DEPTH_MM if args.min_depth_mm is None \
+            else args.min_depth_mm
+        args.max_depth_mm = defaults.MAX_DEPTH_MM if args.max_depth_mm is None \
+            else args.max_depth_mm
+    fill_lens_defaults(args)
+    for name in WINDOW:  # unset (None, for contradictions) = the spec's "from the range"
+        if getattr(args, name) is None:
+            setattr(args, name, depth_params.TABLE.by_name[name].default)
+    problems = geometry_problems(args)
+    if problems:
+        raise OfflineError('; '.join(problems))
+    return depth_params.matcher_settings(
+        depth_params.TABLE.option_values(args, (*DEPTH_RANGE, *MATCHING)))
+
+
 def _run_depth(args: argparse.Namespace) -> int:
+    if args.bag is not None or args.left is None or args.right is None:
+        from raiv_stereo import bag_depth
+        return bag_depth.run(args)
     notes: list[str] = []
     if args.scale is None:
         args.scale = 1.0 if args.rectified else defaults.SCALE
     try:
-        problems = contradictions(args)
-        if problems:
-            raise OfflineError('; '.join(problems))
-        if args.rectified or args.calibration:  # the lens preset is for the RAiV nominal rig
-            args.min_depth_mm = defaults.MIN_DEPTH_MM if args.min_depth_mm is None \
-                else args.min_depth_mm
-            args.max_depth_mm = defaults.MAX_DEPTH_MM if args.max_depth_mm is None \
-                else args.max_depth_mm
-        fill_lens_defaults(args)
-        for name in WINDOW:  # unset (None, for contradictions) = the spec's "from the range"
-            if getattr(args, name) is None:
-                setattr(args, name, depth_params.TABLE.by_name[name].default)
-        problems = geometry_problems(args)
-        if problems:
-            raise OfflineError('; '.join(problems))
+        settings = matcher_settings_from_options(args)
         out = output_folder(args.out)
         left, right = _read_image(args.left, notes), _read_image(args.right, notes)
         left, right = matching_pair(left, right, args.left, args.right, notes)
         calibration = calibration_for(args, (left.shape[1], left.shape[0]))
-        settings = depth_params.matcher_settings(
-            depth_params.TABLE.option_values(args, (*DEPTH_RANGE, *MATCHING)))
         started = time.perf_counter()
         pipeline = StereoPipeline(calibration, args.scale, settings)
         setup_ms = (time.perf_counter() - started) * 1e3
@@ -427,9 +437,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     depth_parser = subparsers.add_parser(
         'depth', formatter_class=HelpFormatter,
         help='compute depth for one stereo pair of image files')
-    depth_parser.add_argument('left', help='left image file')
-    depth_parser.add_argument('right', help='right image file')
-    depth_parser.add_argument('--out', required=True, help='output folder')
+    depth_parser.add_argument('left', nargs='?', help='left image file')
+    depth_parser.add_argument('right', nargs='?', help='right image file')
+    depth_parser.add_argument('--out', required=True,
+                              help='output folder (with --bag: the new rosbag2 folder)')
     depth_parser.add_argument('--calibration', nargs='+', metavar='FILE',
                               help='LEFT.yaml RIGHT.yaml (camera_info pair) or one OpenCV '
                                    'stereo file (YAML/XML/JSON)')
@@ -440,4 +451,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_geometry(depth_parser)
     depth_params.TABLE.add_options(depth_parser, MATCHING, {'sgbm_mode': '--mode'},
                                    defaults=dict.fromkeys(WINDOW))
+    from raiv_stereo import bag_depth
+    bag_depth.add_arguments(depth_parser)
     depth_parser.set_defaults(func=_run_depth)

@@ -45,6 +45,8 @@ class PipelineResult:
     confidence: np.ndarray
     """0..1 per pixel (matcher.CONFIDENCE_*); depth is NaN below the matcher's min_confidence."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    right_rect: np.ndarray | None = None
+    """The rectified right image, mono8, after any alignment correction (what was matched)."""
 
     def valid_share(self) -> float:
         """Return the share of pixels with a depth."""
@@ -61,6 +63,10 @@ class StereoPipeline:
         self.rectifier: Rectifier = rectifier_for(calibration, scale)
         self.matcher = StereoMatcher(self.settings, self.working.focal_px,
                                      self.working.baseline_mm)
+        self.alignment = None
+        """calibration_health.AlignmentCorrection applied to the right rectified image, or None."""
+        self.post_filters = None
+        """post_filters.PostFilters run on the disparity before depth, or None."""
 
     @property
     def working(self) -> StereoCalibration:
@@ -77,6 +83,8 @@ class StereoPipeline:
         if rectifier is not self.rectifier or settings != self.settings:
             matcher = StereoMatcher(settings, rectifier.working.focal_px,
                                     rectifier.working.baseline_mm)
+            if rectifier is not self.rectifier:
+                self.alignment = None  # measured in the old rectification's pixels
             self.rectifier, self.matcher, self.settings = rectifier, matcher, settings
 
     def process(self, left_raw: np.ndarray, right_raw: np.ndarray,
@@ -87,17 +95,26 @@ class StereoPipeline:
                              f'{right_raw.shape[1]}x{right_raw.shape[0]} differ in size')
         started = time.perf_counter()
         left_rect, right_rect = self.rectifier.rectify(to_gray(left_raw), to_gray(right_raw))
+        if self.alignment is not None:
+            right_rect = self.alignment.apply(right_rect)
         rectified = time.perf_counter()
         disparity, confidence = self.matcher.match(left_rect, right_rect)
         matched = time.perf_counter()
+        filtered_ms = {}
+        if self.post_filters is not None:
+            disparity, confidence = self.post_filters.apply(disparity, confidence)
+            filtered_ms['post_filters'] = (time.perf_counter() - matched) * 1e3
+            matched = time.perf_counter()
         working = self.working
         limits = ((self.settings.min_depth_mm / 1000.0, self.settings.max_depth_mm / 1000.0)
                   if mask_out_of_range else (None, None))
         depth = disparity_to_depth_m(disparity, working.focal_px, working.baseline_m, *limits)
         done = time.perf_counter()
         return PipelineResult(left_rect, disparity, depth, confidence, {
-            'rectify': (rectified - started) * 1e3, 'match': (matched - rectified) * 1e3,
-            'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3})
+            'rectify': (rectified - started) * 1e3,
+            'match': (matched - rectified) * 1e3 - filtered_ms.get('post_filters', 0.0),
+            **filtered_ms,
+            'depth': (done - matched) * 1e3, 'total': (done - started) * 1e3}, right_rect)
 
     def match_both_ways(self, left_raw: np.ndarray,
                         right_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

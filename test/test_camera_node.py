@@ -61,7 +61,7 @@ DESIGN_PARAMETERS = (
     'publish_compressed jpeg_quality calibration_file '
     'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
     'raiv_input swap_left_right exposure gain auto_exposure sample_frames images_left '
-    'images_right images_list video_left video_right video_side_by_side '
+    'images_right images_list video_left video_right video_side_by_side bag_path bag_topics '
     'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
     'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
     'stream_max_senders stream_compression').split()
@@ -74,7 +74,7 @@ def test_parameter_table_has_every_design_parameter_and_renders():
     assert '| `rate_hz` | double | `10.0` | 0.1..1000 | yes |' in table
     assert 'empty = &lt;camera_name&gt;_left_optical_frame' in table
     assert "| `source` | string | `'sample'` | one of sample, images, video, camera, raiv, " \
-        'stream | no |' in table
+        'stream, bag | no |' in table
     assert camera_params.camera_settings_problems({}) == []
 
 

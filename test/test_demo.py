@@ -35,7 +35,7 @@ from raiv_stereo.demo import (
     pick_free_domain,
     side_by_side,
 )
-from raiv_stereo.depth import colorize_depth
+from raiv_stereo.depth import colorize_depth, legend_bar_rows
 
 
 def test_depth_accuracy_counts_what_it_should():
@@ -60,7 +60,8 @@ def test_side_by_side_is_left_then_colour_then_its_scale_bar():
     assert picture.shape == (65, 80 + 80 + 90, 3)
     np.testing.assert_array_equal(picture[:, :80], np.repeat(left[..., None], 3, axis=2))
     np.testing.assert_array_equal(picture[:, 80:160], color)
-    bar = picture[:, 160 + 4:160 + 28]  # near (0.3 m) at the top is the colour of 0.3 m
+    top, bottom = legend_bar_rows(65)
+    bar = picture[top:bottom, 160 + 4:160 + 24]  # near (0.3 m) at the top: the colour of 0.3 m
     np.testing.assert_array_equal(bar[0, 0], color[0, 0])
     np.testing.assert_array_equal(bar[-1, 0], color[-1, -1])
 

@@ -306,14 +306,19 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
         np.testing.assert_allclose(points[v, u, :3], expected, rtol=1e-5)
     assert np.all(np.isnan(points[:, :, 2][~np.isfinite(depth_m)]))
 
-    # Colour depth at the working size: no depth is black, the rest is the turbo colour of its
-    # depth over the fixed 0.3-3.0 m range (index 255 = nearest), written out here by hand.
+    # Colour depth at the working size: no depth is black (grey in the left border), the rest
+    # the plasma colour of its inverse depth over the fixed 0.3-3.0 m range (255 = nearest),
+    # written out here by hand.
     assert (color.encoding, color.width, color.height) == ('bgr8', width_px, height_px)
     color_bgr = conversions.msg_to_image(color)
-    assert np.all(color_bgr[~np.isfinite(depth_m)] == 0)
-    index = np.rint((3.0 - depth_m[valid]) / 2.7 * 255.0).astype(np.uint8)
-    turbo = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0]
-    np.testing.assert_allclose(color_bgr[valid], turbo[index], atol=8)
+    border = np.zeros_like(valid)
+    border[:, :107] = True  # the valid window's left edge at this range and scale
+    assert np.all(color_bgr[~np.isfinite(depth_m) & ~border] == 0)
+    assert np.all(color_bgr[~np.isfinite(depth_m) & border] == 96)
+    index = np.rint((1.0 / depth_m[valid] - 1.0 / 3.0) / (1.0 / 0.3 - 1.0 / 3.0) * 255.0)
+    plasma = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None],
+                               cv2.COLORMAP_PLASMA)[:, 0]
+    np.testing.assert_allclose(color_bgr[valid], plasma[index.astype(np.uint8)], atol=8)
     # The rectified left image: this rig has no distortion and R = I, so it is the input itself
     # in BGR order (an RGB mix-up swaps the blue and red planes of the textured scene).
     assert (left_rect.encoding, left_rect.width, left_rect.height) == \
@@ -644,10 +649,12 @@ DESIGN_PARAMETERS = (
     'input_rectified input_transport sync sync_slop_s queue_size scale min_depth_mm '
     'max_depth_mm min_disparity num_disparities block_size p1 p2 uniqueness_ratio '
     'speckle_window_size speckle_range '
-    'disp12_max_diff pre_filter_cap sgbm_mode post_filter subpixel sgbm_resolution min_confidence '
+    'disp12_max_diff pre_filter_cap sgbm_mode post_filter temporal_filter_alpha spatial_fill_px '
+    'subpixel sgbm_resolution min_confidence '
     'depth_format '
     'mask_out_of_range '
-    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()
+    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s calibration_check_period_s '
+    'calibration_correction').split()
 
 
 def test_parameter_table():

@@ -22,8 +22,9 @@ from helpers import PACKAGE_ROOT
 
 ROSDEP_KEYS = {'cv2': 'python3-opencv', 'numpy': 'python3-numpy', 'yaml': 'python3-yaml'}
 """Python modules whose rosdep key is not their own name (ros/rosdistro rosdep/python.yaml)."""
-NOT_DEPENDENCIES = {'raiv_stereo', 'qCU_Data', 'qCU_CCtrl', 'cv2.ximgproc'}
-"""This package itself, and the RAiV SDK that only exists on the camera."""
+NOT_DEPENDENCIES = {'raiv_stereo', 'qCU_Data', 'qCU_CCtrl', 'cv2.ximgproc', 'rosbags'}
+"""This package itself, the RAiV SDK that only exists on the camera, and rosbags: optional
+(bags without ROS; the noros extra installs it, and a ROS install has ros2 bag)."""
 
 
 def imported_modules() -> set[str]:

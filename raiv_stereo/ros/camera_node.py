@@ -57,7 +57,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
 
-PUSHED_SOURCES = ('stream', 'raiv')
+PUSHED_SOURCES = ('stream', 'raiv', 'bag')  # bag: polled, each pair at its recorded time
 """Sources that deliver frames when the device sends them: polled fast, published as they come."""
 ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""

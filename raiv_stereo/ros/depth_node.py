@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import defaults, depth_params
+from raiv_stereo import defaults, depth_params, post_filters
 from raiv_stereo.calibration import (
     CalibrationError,
     CameraModel,
@@ -45,6 +45,8 @@ from raiv_stereo.calibration import (
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.param_table import coerce
 from raiv_stereo.ros import conversions, memory
+from raiv_stereo.ros.calibration_diagnostics import calibration_statuses, CalibrationMonitor, \
+    observe_calibration
 from raiv_stereo.ros.compat import message_filters
 from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
 from raiv_stereo.ros.spin import run_nodes
@@ -146,6 +148,8 @@ class DepthNode(Node):
         self._error_times: dict[str, float] = {}
         self._started_s = time.monotonic()
         self.pair_order = PairOrderCheck()
+        self._calibration_monitor = CalibrationMonitor(
+            self._values['calibration_check_period_s'], self._values['calibration_correction'])
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
 
@@ -374,6 +378,7 @@ class DepthNode(Node):
         left_raw, right_raw = self._images(left, right, left_info)
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
+        post_filters.configure(core, post_filters.settings_from(values))
         started = time.perf_counter()
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
@@ -411,7 +416,7 @@ class DepthNode(Node):
             self._pub_left_rect.get_subscription_count() > 0
         want_points = self._pub_points.get_subscription_count() > 0
         if self._pub_color.get_subscription_count() > 0:
-            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
+            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m, window[0])
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
         if self._pub_confidence.get_subscription_count() > 0:
             self._pub_confidence.publish(conversions.image_to_msg(result.confidence, '32FC1',
@@ -429,6 +434,9 @@ class DepthNode(Node):
 
         if not self.pair_order.done:
             self._check_pair_order(core, left_raw, right_raw)
+        note = observe_calibration(self._calibration_monitor, core, result, values)
+        if note:
+            self.get_logger().info(note)
         x0, y0, x1, y1 = window
         inside = depth_m[y0:y1, x0:x1]
         share = float(np.isfinite(inside).mean()) if inside.size else 0.0
@@ -570,7 +578,8 @@ class DepthNode(Node):
             status.level = DiagnosticStatus.WARN
             status.message = 'no frames processed' + (f': {last_problem}' if last_problem else '')
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
+        array = DiagnosticArray(status=[status] + calibration_statuses(
+            self._calibration_monitor, self.get_fully_qualified_name()))
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
         self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))

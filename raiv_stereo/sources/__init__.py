@@ -79,6 +79,7 @@ _SOURCES: dict[str, str] = {
     'camera': 'raiv_stereo.sources.camera:CameraSource',
     'raiv': 'raiv_stereo.sources.raiv:RaivSource',
     'stream': 'raiv_stereo.sources.stream:StreamSource',
+    'bag': 'raiv_stereo.sources.bag:BagSource',
 }
 """Source kind -> 'module:class'; each class has `from_options(options, calibration)`."""
 
