@@ -143,8 +143,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            'stream source: address to listen on, or the device to connect to'),
     _param('stream_port', defaults.STREAM_PORT, 'stream source: TCP port',
            IntRange(1, 65535)),
-    _param('stream_token', '',
-           'stream source: shared secret a sender must present; empty = none'),
+    _param('stream_token', 'auto',
+           "stream source: shared secret a sender must present; 'auto' = generated on first "
+           'start, kept in $ROS_HOME/raiv_stereo/stream_token and logged with the sender '
+           "command line; 'none' = no token (a warning at start)"),
     _param('stream_timeout_s', defaults.STREAM_TIMEOUT_S,
            'stream source: a sender silent this long (or stalled mid-frame) is dropped, s',
            FloatRange(0.1, 3600.0)),

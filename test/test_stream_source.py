@@ -194,7 +194,7 @@ def test_clock_mapper_takes_the_least_delayed_frame_and_stays_monotonic():
 
 
 def test_calibration_is_delivered(source):
-    calibration = raiv_nominal(focal_length_mm=4.0)
+    calibration = raiv_nominal(focal_length_mm=4.0).with_size(80, 60)
     peer = Peer(source)
     assert peer.welcomed()
     peer.send(sp.encode_calibration(calibration.to_dict()))
@@ -209,7 +209,7 @@ def test_invalid_calibration_resets_the_connection(source):
     peer = Peer(source)
     assert peer.welcomed()
     peer.send(sp.encode_json(sp.CALIBRATION, {'left': {}, 'right': 3}))
-    assert 'not a valid stereo calibration' in peer.closed_by_source()
+    assert 'CALIBRATION must be a JSON object with "left" and "right"' in peer.closed_by_source()
     assert source.calibration is None
     assert _serves_a_good_sender(source)
 
@@ -357,7 +357,7 @@ def test_silent_connection_without_hello_times_out():
     src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
     try:
         peer = Peer(src, hello=False)
-        assert 'no valid HELLO' in peer.closed_by_source()
+        assert 'no complete HELLO within 0.3 s' in peer.closed_by_source()
         assert _serves_a_good_sender(src)
     finally:
         src.close()
@@ -583,9 +583,26 @@ def test_calibration_size_mismatch_is_logged(source, caplog):
     assert peer.welcomed()
     with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
         peer.send(sp.encode_calibration(raiv_nominal().to_dict()))
-        peer.frame(0, *_pair())
+        peer.frame(0, *_pair(height=65, width=80))  # 1600x1300 / 20: same shape, other size
         _read(source)
-    assert 'sends 80x60 pairs but its calibration is for 1600x1300' in caplog.text
+    assert 'sends 80x65 pairs but its calibration is for 1600x1300' in caplog.text
+    assert source.calibration.image_size == (1600, 1300)
+
+
+@pytest.mark.parametrize('calibration_first', [True, False])
+def test_calibration_of_another_shape_than_the_frames_is_refused(source, calibration_first):
+    peer = Peer(source)
+    assert peer.welcomed()
+    if calibration_first:
+        peer.send(sp.encode_calibration(raiv_nominal().to_dict()))  # 1600x1300
+    peer.frame(0, *_pair())  # 80x60
+    if not calibration_first:
+        _read(source)
+        peer.send(sp.encode_calibration(raiv_nominal().to_dict()))
+    reason = peer.closed_by_source()
+    assert 'calibration is for 1600x1300 images but the frames are 80x60' in reason
+    assert source.calibration is None  # never handed to the node
+    assert _serves_a_good_sender(source)
 
 
 def test_sender_scale_resizes_pairs_and_calibration(source, tmp_path):

@@ -46,6 +46,7 @@ from raiv_stereo import stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.sender')
 ROBOT_HOST = '192.168.10.2'  # the maker's example PC address (connect mode default)
+LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
 JPEG_QUALITY = 90
 PNG_LEVEL = 1  # OpenCV's fastest zlib level: PNG mostly buys bandwidth, not ratio
 BACKOFF_S = (0.2, 5.0)  # reconnect delay: first and longest
@@ -333,7 +334,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "the maker's 800x650: a quarter of the bytes")
     parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
                         help='maximum pairs per second (0 = as fast as possible)')
-    parser.add_argument('--token', default='', help="shared secret: the node's stream_token")
+    parser.add_argument('--token', default=None,
+                        help="shared secret: the node's stream_token (default: when connecting "
+                             'to this host, the token the node stored under ROS_HOME)')
     parser.add_argument('--calibration', nargs='+', metavar='FILE',
                         help='calibration to send: one OpenCV stereo file or a left/right '
                              'camera_info YAML pair (reloaded when changed)')
@@ -358,6 +361,20 @@ def make_provider(args: argparse.Namespace) -> Any:
     return SdkProvider(args.raiv_input, args.swap_left_right, not args.calibration)
 
 
+def default_token(args: argparse.Namespace) -> str:
+    """
+    Return --token, else the token a node on this host stored (connect mode to loopback only).
+
+    The stored token never goes to another host: for a remote robot, pass --token.
+    """
+    if args.token is not None:
+        return args.token
+    if args.mode == 'connect' and args.host in LOOPBACK_HOSTS:
+        from raiv_stereo.sources.stream import stored_token
+        return stored_token()
+    return ''
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sender; exit 0 when --count pairs were sent, 2 when no source, 3 when refused."""
     args = parse_args(argv)
@@ -373,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                   '--from-files LEFT RIGHT or --sample', file=sys.stderr)
         return EXIT_UNAVAILABLE
     file_calibration = FileCalibration(args.calibration) if args.calibration else None
-    link = Link(args.mode, args.host, args.port, args.token, args.name)
+    link = Link(args.mode, args.host, args.port, default_token(args), args.name)
     try:
         return stream(args, provider, file_calibration, link)
     except KeyboardInterrupt:
