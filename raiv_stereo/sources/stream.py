@@ -46,6 +46,7 @@ LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20
 SOCKET_BUFFER_BYTES = 2 << 20  # ample for a LAN's bandwidth x delay, small enough for latency
 MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
+LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
 TOKEN_AUTO = 'auto'  # stream_token: generate one on first start and keep it under ROS_HOME
@@ -307,7 +308,7 @@ class StreamSource(FrameSource):
             # a bounded receive window: a backlog of stale pairs cannot build up in the kernel
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
             sock.bind((host, port))
-            sock.listen(8)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
             return sock
         except OSError as error:
@@ -385,30 +386,37 @@ class StreamSource(FrameSource):
         self._add(sock, f'{self.address[0]}:{self.address[1]}')
 
     def _accept(self) -> None:
-        """Accept a peer; refuse it at once when too many connections are open."""
-        try:
-            sock, address = self._listener.accept()  # type: ignore[union-attr]
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as error:
-            if error.errno in (errno.EMFILE, errno.ENFILE):
-                time.sleep(0.1)
-            return
-        peer = f'{address[0]}:{address[1]}'
+        """Accept up to MAX_PENDING peers (the backlog drains; waiting peers still get read)."""
+        for _ in range(MAX_PENDING):
+            try:
+                sock, address = self._listener.accept()  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    time.sleep(0.1)
+                return
+            self._make_room(f'{address[0]}:{address[1]}')
+            self._add(sock, f'{address[0]}:{address[1]}')
+
+    def _make_room(self, peer: str) -> None:
+        """
+        Keep at most MAX_PENDING connections waiting for a HELLO: drop the one waiting longest.
+
+        A real sender says HELLO at once, so peers that hold the slots cannot lock it out.
+        """
         pending = [conn for conn in self._connections.values() if not conn.admitted]
-        if len(pending) >= MAX_PENDING:
-            # Make room by dropping the connection that has waited longest without a HELLO: a
-            # real sender says HELLO at once, so peers that hold slots cannot lock it out.
-            oldest = min(pending, key=lambda conn: conn.accepted_at)
-            self.counters['rejected'] += 1
-            reason = (f'{MAX_PENDING} connections were waiting for their HELLO; dropped the '
-                      f'oldest, {oldest.peer}, for {peer}')
-            self._set_error(reason)
-            self._throttle.log('refused', logging.WARNING, reason)
-            self._send(oldest.sock, sp.encode_reject(sp.REJECT_BUSY, 'too many connections '
-                                                     'waiting for their HELLO; try again'))
-            self._drop(oldest, None)
-        self._add(sock, peer)
+        if len(pending) < MAX_PENDING:
+            return
+        oldest = min(pending, key=lambda conn: conn.accepted_at)
+        self.counters['rejected'] += 1
+        reason = (f'{MAX_PENDING} connections were waiting for their HELLO; dropped the '
+                  f'oldest, {oldest.peer}, for {peer}')
+        self._set_error(reason)
+        self._throttle.log('refused', logging.WARNING, reason)
+        self._send(oldest.sock, sp.encode_reject(sp.REJECT_BUSY, 'too many connections '
+                                                 'waiting for their HELLO; try again'))
+        self._drop(oldest, None)
 
     def _add(self, sock: socket.socket, peer: str) -> None:
         """Register a new connection, waiting for its HELLO."""
