@@ -284,8 +284,8 @@ except ImportError:  # the 'test' extra installs it; a bare ROS install may lack
     given = None
 
 needs_hypothesis = pytest.mark.skipif(given is None, reason='hypothesis is not installed')
-FUZZ = dict(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]) \
-    if given is not None else {}
+FUZZ = {'max_examples': 200, 'deadline': None,
+        'suppress_health_check': [HealthCheck.too_slow]} if given is not None else {}
 
 
 def _json_values():

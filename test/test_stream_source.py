@@ -830,7 +830,8 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
         assert f'raiv-stereo-sender --host 127.0.0.1 --port 0 --token {token}' in caplog.text
         assert 'no stream_token' not in caplog.text
         stranger = Peer(src)  # no token
-        assert sp.decode_reject(stranger.reply())[0] == sp.REJECT_AUTH
+        code, reason = sp.decode_reject(stranger.reply())
+        assert code == sp.REJECT_AUTH and f'the receiver keeps it in {path}' in reason
         assert _serves_a_good_sender(src, token=token)
     finally:
         src.close()

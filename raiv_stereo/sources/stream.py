@@ -207,6 +207,8 @@ class StreamSource(FrameSource):
         self.mode, self.host, self.port = mode, host, port
         self.token, self.timeout_s, self.max_senders = token, float(timeout_s), max_senders
         self._throttle = _Throttle()
+        self.token_hint = ''
+        """Where the token is, for the REJECT a sender without it gets."""
         self.allowed_codecs = COMPRESSION_CODECS[compression]
         self.calibration: StereoCalibration | None = None
         self.counters: dict[str, int] = collections.Counter()
@@ -253,17 +255,20 @@ class StreamSource(FrameSource):
         try:
             host = str(options.get('stream_host', defaults.STREAM_HOST))
             port = int(options.get('stream_port', defaults.STREAM_PORT))
-            token = resolve_token(str(options.get('stream_token', TOKEN_AUTO)), host, port)
-            return cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
-                       host=host, port=port, token=token,
-                       timeout_s=float(options.get('stream_timeout_s',
-                                                   defaults.STREAM_TIMEOUT_S)),
-                       max_senders=int(options.get('stream_max_senders',
-                                                   defaults.STREAM_MAX_SENDERS)),
-                       compression=str(options.get('stream_compression',
-                                                   defaults.STREAM_COMPRESSION)))
+            value = str(options.get('stream_token', TOKEN_AUTO))
+            source = cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
+                         host=host, port=port, token=resolve_token(value, host, port),
+                         timeout_s=float(options.get('stream_timeout_s',
+                                                     defaults.STREAM_TIMEOUT_S)),
+                         max_senders=int(options.get('stream_max_senders',
+                                                     defaults.STREAM_MAX_SENDERS)),
+                         compression=str(options.get('stream_compression',
+                                                     defaults.STREAM_COMPRESSION)))
         except (TypeError, ValueError) as error:
             raise SourceError(f'bad stream option: {error}') from None
+        if value == TOKEN_AUTO:
+            source.token_hint = f'; stream_token auto: the receiver keeps it in {token_path()}'
+        return source
 
     # ------------------------------------------------------------ public API
 
@@ -508,7 +513,7 @@ class StreamSource(FrameSource):
             self.counters['rejected'] += 1
             what = 'no token' if not hello['token'] else 'a wrong token'
             self._fault(conn, f"refused: HELLO carries {what} (set the sender's --token to the "
-                              "node's stream_token)", sp.REJECT_AUTH)
+                              f"node's stream_token{self.token_hint})", sp.REJECT_AUTH)
             return False
         admitted = sum(c.admitted for c in self._connections.values())
         if admitted >= self.max_senders:
