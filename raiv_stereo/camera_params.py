@@ -155,6 +155,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _param('stream_compression', defaults.STREAM_COMPRESSION,
            "stream source: image compression accepted from the sender ('any' = whatever it "
            'sends)', choices=defaults.STREAM_COMPRESSIONS),
+    _param('stream_tls_cert', '',
+           'stream source (listen): TLS certificate, PEM; senders connect with --tls-ca; '
+           + _FILE),
+    _param('stream_tls_key', '',
+           "stream source: the certificate's private key, PEM (empty = in stream_tls_cert)"),
 )
 
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
@@ -230,6 +235,10 @@ def camera_settings_problems(values: Mapping[str, Any]) -> list[str]:
     elif source == 'stream' and v['stream_mode'] == 'connect' and \
             v['stream_host'] in ('', '0.0.0.0', '::'):
         problems.append("stream_mode 'connect' needs stream_host set to the device's address")
+    if source == 'stream' and v['stream_tls_key'] and not v['stream_tls_cert']:
+        problems.append('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+    if source == 'stream' and v['stream_tls_cert'] and v['stream_mode'] != 'listen':
+        problems.append("stream_tls_cert works with stream_mode 'listen' only")
     return problems
 
 

@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 import json
 import socket
+import ssl
 import struct
 from typing import Any, Iterable, Sequence
 import zlib
@@ -205,6 +206,10 @@ def to_bytes(buffers: Iterable[bytes | memoryview]) -> bytes:
 def send_parts(sock: socket.socket, buffers: Sequence[bytes | memoryview]) -> None:
     """Send buffers with scatter/gather writes, resuming after partial sends (no big copy)."""
     views = [memoryview(buffer).cast('B') for buffer in buffers if len(buffer)]
+    if isinstance(sock, ssl.SSLSocket):  # TLS has no sendmsg: one record stream per buffer
+        for view in views:
+            sock.sendall(view)
+        return
     while views:
         sent = sock.sendmsg(views[:64])
         while sent and views:

@@ -31,8 +31,10 @@ import logging
 import os
 from pathlib import Path
 import secrets
+import select
 import selectors
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Mapping
@@ -46,6 +48,7 @@ LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20
 SOCKET_BUFFER_BYTES = 2 << 20  # ample for a LAN's bandwidth x delay, small enough for latency
 MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
+TLS_READS_PER_ROUND = 256  # TLS records (16 KiB each) read from one connection per round
 LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
@@ -144,6 +147,20 @@ def resolve_token(value: str, host: str, port: int) -> str:
     return token
 
 
+def tls_server_context(cert_file: str, key_file: str = '') -> ssl.SSLContext:
+    """Return a TLS 1.2+ server context for the certificate (and key) files, or SourceError."""
+    if not cert_file:
+        raise SourceError('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file or None)
+    except (OSError, ssl.SSLError) as error:
+        raise SourceError(f'stream_tls_cert {cert_file!r} / stream_tls_key {key_file!r}: cannot '
+                          f'load the certificate and its key: {error}') from None
+    return context
+
+
 class _Throttle:
     """One log line per kind per LOG_THROTTLE_S; the next line says how many were held back."""
 
@@ -184,6 +201,8 @@ class _Connection:
         self.calibration: StereoCalibration | None = None
         """The last calibration this sender sent, checked against its next frame."""
         self.frame_size: tuple[int, int] | None = None
+        self.handshaking = isinstance(sock, ssl.SSLSocket)
+        """TLS: the handshake is not done yet (it counts toward the HELLO deadline)."""
 
 
 class StreamSource(FrameSource):
@@ -193,7 +212,8 @@ class StreamSource(FrameSource):
                  port: int = defaults.STREAM_PORT, token: str = '',
                  timeout_s: float = defaults.STREAM_TIMEOUT_S,
                  max_senders: int = defaults.STREAM_MAX_SENDERS,
-                 compression: str = defaults.STREAM_COMPRESSION) -> None:
+                 compression: str = defaults.STREAM_COMPRESSION,
+                 tls_cert: str = '', tls_key: str = '') -> None:
         if mode not in defaults.STREAM_MODES:
             raise SourceError(f'stream_mode {mode!r} is not one of {defaults.STREAM_MODES}')
         if compression not in COMPRESSION_CODECS:
@@ -206,6 +226,10 @@ class StreamSource(FrameSource):
             raise SourceError(f'stream_port {port} is not a TCP port (0-65535)')
         self.mode, self.host, self.port = mode, host, port
         self.token, self.timeout_s, self.max_senders = token, float(timeout_s), max_senders
+        self._tls = tls_server_context(tls_cert, tls_key) if tls_cert or tls_key else None
+        if self._tls is not None and mode != 'listen':
+            raise SourceError('stream_tls_cert works with stream_mode listen (the sender '
+                              'connects with --tls-ca); in connect mode leave it empty')
         self._throttle = _Throttle()
         self.token_hint = ''
         """Where the token is, for the REJECT a sender without it gets."""
@@ -240,6 +264,8 @@ class StreamSource(FrameSource):
                                   f'address (got {host!r})')
             self.address = (host, port)
             self._state = f'connecting to {host}:{port}'
+        if self._tls is not None:
+            self._state += ' (TLS)'
         if not token:
             LOGGER.warning('stream: no stream_token: any host that can reach %s:%d may stream '
                            "pairs to this robot; set stream_token (or 'auto') to require one",
@@ -263,7 +289,9 @@ class StreamSource(FrameSource):
                          max_senders=int(options.get('stream_max_senders',
                                                      defaults.STREAM_MAX_SENDERS)),
                          compression=str(options.get('stream_compression',
-                                                     defaults.STREAM_COMPRESSION)))
+                                                     defaults.STREAM_COMPRESSION)),
+                         tls_cert=str(options.get('stream_tls_cert', '') or ''),
+                         tls_key=str(options.get('stream_tls_key', '') or ''))
         except (TypeError, ValueError) as error:
             raise SourceError(f'bad stream option: {error}') from None
         if value == TOKEN_AUTO:
@@ -426,6 +454,8 @@ class StreamSource(FrameSource):
     def _add(self, sock: socket.socket, peer: str) -> None:
         """Register a new connection, waiting for its HELLO."""
         sock.setblocking(False)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         conn = _Connection(sock, peer)
         with self._lock:
             self._connections[sock] = conn
@@ -434,16 +464,44 @@ class StreamSource(FrameSource):
         self._throttle.log('connected', logging.INFO, f'{peer} connected, waiting for HELLO')
 
     def _receive(self, conn: _Connection) -> None:
-        """Read what the socket has and handle every complete message."""
+        """Read what the socket has (TLS: also what is decrypted already) and handle it."""
+        if conn.handshaking and not self._handshake(conn):
+            return
+        # TLS hands out one record (16 KiB) per read: read on until it would block, a bounded
+        # number of times so other connections are served too.
+        reads = TLS_READS_PER_ROUND if isinstance(conn.sock, ssl.SSLSocket) else 1
+        for _ in range(reads):
+            if not self._receive_once(conn) or conn.sock not in self._connections:
+                return
+
+    def _handshake(self, conn: _Connection) -> bool:
+        """Advance a TLS handshake; return True once it is done (False: wait, or dropped)."""
+        try:
+            conn.sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except (ssl.SSLError, OSError) as error:
+            self.counters['protocol_errors'] += 1
+            reason = getattr(error, 'reason', None) or error.strerror or error
+            self._set_error(f'{conn.peer}: TLS handshake failed: {reason}')
+            self._throttle.log('pending', logging.WARNING, f'{conn.peer}: TLS handshake failed '
+                               f'({reason}); is the sender using --tls-ca?; connection reset')
+            self._drop(conn, None)
+            return False
+        conn.handshaking = False
+        return True
+
+    def _receive_once(self, conn: _Connection) -> bool:
+        """Read once and handle every complete message; return False when nothing more to do."""
         try:
             count = conn.sock.recv_into(self._buffer)
-        except (BlockingIOError, InterruptedError):
-            return
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
         except OSError as error:
             self.counters['disconnects'] += 1
             self._drop(conn, f'{conn.peer}: connection error: {error.strerror or error}',
                        logging.WARNING)
-            return
+            return False
         if count == 0:
             self.counters['disconnects'] += 1
             if conn.decoder.mid_message:
@@ -452,26 +510,27 @@ class StreamSource(FrameSource):
                                  f'({conn.decoder.buffered_bytes} bytes dropped)', logging.WARNING)
             else:
                 self._drop(conn, f'{conn.peer} disconnected', logging.INFO)
-            return
+            return False
         conn.last_rx = time.monotonic()
         self.counters['bytes_received'] += count
         try:
             messages = conn.decoder.feed(self._buffer[:count])
             for message in messages:
                 if not self._handle(conn, message):
-                    return
+                    return False
         except Exception as error:  # noqa: BLE001 (whatever the bytes caused: REJECT, close)
             self.counters['protocol_errors'] += 1
             reason = str(error) if isinstance(error, sp.ProtocolError) else \
                 f'malformed input ({type(error).__name__}: {str(error)[:200]})'
             self._fault(conn, reason, sp.REJECT_PROTOCOL)
-            return
+            return False
         # Silence counts from the end of this work: a slow decode is not the peer's silence.
         conn.last_rx = time.monotonic()
         if not conn.decoder.mid_message:
             conn.message_start = None
         elif messages or conn.message_start is None:
             conn.message_start = conn.last_rx  # a new message began in this chunk
+        return True
 
     def _handle(self, conn: _Connection, message: sp.Message) -> bool:
         """Act on one message; return False when the connection was closed."""
@@ -578,10 +637,12 @@ class StreamSource(FrameSource):
 
     @staticmethod
     def _bytes_waiting(conn: _Connection) -> bool:
-        """Return True when the peer's bytes wait in the socket (it is not silent)."""
+        """Return True when the peer's bytes (or its close) wait to be read: it is not silent."""
+        if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+            return True
         try:
-            return bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except OSError:
+            return bool(select.select([conn.sock], [], [], 0)[0])
+        except (OSError, ValueError):
             return False
 
     @staticmethod
