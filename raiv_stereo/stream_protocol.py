@@ -375,8 +375,8 @@ def _matrix(camera: dict, key: str, side: str, sizes: Iterable[int]) -> list[flo
         values = [item for row in values for item in row]
     sizes = tuple(sizes)
     if not isinstance(values, list) or len(values) not in sizes:
-        raise ProtocolError(f'CALIBRATION {side} "{key}" must be a list of '
-                            f'{" or ".join(map(str, sizes))} numbers')
+        count = str(sizes[0]) if len(sizes) == 1 else f'{sizes[0]} to {sizes[-1]}'
+        raise ProtocolError(f'CALIBRATION {side} "{key}" must be a list of {count} numbers')
     for value in values:
         if type(value) not in (int, float) or not -1e308 < value < 1e308:  # NaN, inf, 1e999
             raise ProtocolError(f'CALIBRATION {side} "{key}" holds {str(value)[:32]!r}; only '

@@ -640,8 +640,10 @@ class StreamSource(FrameSource):
         """Return True when the peer's bytes (or its close) wait to be read: it is not silent."""
         if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
             return True
+        poller = select.poll()  # poll, not select: any descriptor number
         try:
-            return bool(select.select([conn.sock], [], [], 0)[0])
+            poller.register(conn.sock, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return False
 
