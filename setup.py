@@ -53,8 +53,8 @@ setup(
         'noros': NO_ROS,
         # The ament linters' Python side: a ROS install has them (test_depend); without ROS,
         # ament_flake8/pep257 come from PyPI with the flake8 plugins ament_flake8 runs.
-        'test': ['pytest', 'ruff', 'xacro', 'ros-ament-flake8', 'ros-ament-pep257', 'flake8',
-                 'flake8-blind-except', 'flake8-builtins', 'flake8-class-newline',
+        'test': ['pytest', 'hypothesis', 'ruff', 'xacro', 'ros-ament-flake8', 'ros-ament-pep257',
+                 'flake8', 'flake8-blind-except', 'flake8-builtins', 'flake8-class-newline',
                  'flake8-comprehensions', 'flake8-deprecated', 'flake8-docstrings',
                  'flake8-import-order', 'flake8-quotes', 'pydocstyle'],
     },

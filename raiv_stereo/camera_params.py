@@ -160,8 +160,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            'stream source: address to listen on, or the device to connect to'),
     _param('stream_port', defaults.STREAM_PORT, 'stream source: TCP port',
            IntRange(1, 65535)),
-    _param('stream_token', '',
-           'stream source: shared secret a sender must present; empty = none'),
+    _param('stream_token', 'auto',
+           "stream source: shared secret a sender must present; 'auto' = generated on first "
+           'start, kept in $ROS_HOME/raiv_stereo/stream_token and logged with the sender '
+           "command line; 'none' = no token (a warning at start)"),
     _param('stream_timeout_s', defaults.STREAM_TIMEOUT_S,
            'stream source: a sender silent this long (or stalled mid-frame) is dropped, s',
            FloatRange(0.1, 3600.0)),
@@ -170,6 +172,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _param('stream_compression', defaults.STREAM_COMPRESSION,
            "stream source: image compression accepted from the sender ('any' = whatever it "
            'sends)', choices=defaults.STREAM_COMPRESSIONS),
+    _param('stream_tls_cert', '',
+           'stream source (listen): TLS certificate, PEM; senders connect with --tls-ca; '
+           + _FILE),
+    _param('stream_tls_key', '',
+           "stream source: the certificate's private key, PEM (empty = in stream_tls_cert)"),
 )
 
 EXPOSURE_PARAMETERS = ('exposure', 'gain', 'auto_exposure')
@@ -221,6 +228,10 @@ def _problems_together(v: Mapping[str, Any]) -> list[str]:
     elif source == 'stream' and v['stream_mode'] == 'connect' and \
             v['stream_host'] in ('', '0.0.0.0', '::'):
         problems.append("stream_mode 'connect' needs stream_host set to the device's address")
+    if source == 'stream' and v['stream_tls_key'] and not v['stream_tls_cert']:
+        problems.append('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+    if source == 'stream' and v['stream_tls_cert'] and v['stream_mode'] != 'listen':
+        problems.append("stream_tls_cert works with stream_mode 'listen' only")
     return problems
 
 

@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 import json
 import socket
+import ssl
 import struct
 from typing import Any, Iterable, Sequence
 import zlib
@@ -74,6 +75,10 @@ MAX_FRAME_PAYLOAD = FRAME_HEAD.size + 2 * (IMAGE_HEAD.size + MAX_IMAGE_BYTES)
 MAX_CONTROL_PAYLOAD = 64 * 1024  # HELLO, WELCOME, REJECT, PING, BYE
 MAX_CALIBRATION_PAYLOAD = 1024 * 1024
 MAX_PAYLOAD = {FRAME: MAX_FRAME_PAYLOAD, CALIBRATION: MAX_CALIBRATION_PAYLOAD}
+MAX_JSON_DEPTH = 8  # nesting of JSON arrays/objects (a calibration needs 3)
+MAX_TEXT_CHARS = 256  # token, sender name
+MAX_DESCRIPTION_CHARS = 1024  # a calibration's description
+MAX_DISTORTION_COEFFS = 14  # OpenCV's largest distortion model
 KEEPALIVE_S = 1.0  # a sender idle this long sends PING, so receivers can time out dead peers
 
 
@@ -201,6 +206,10 @@ def to_bytes(buffers: Iterable[bytes | memoryview]) -> bytes:
 def send_parts(sock: socket.socket, buffers: Sequence[bytes | memoryview]) -> None:
     """Send buffers with scatter/gather writes, resuming after partial sends (no big copy)."""
     views = [memoryview(buffer).cast('B') for buffer in buffers if len(buffer)]
+    if isinstance(sock, ssl.SSLSocket):  # TLS has no sendmsg: one record stream per buffer
+        for view in views:
+            sock.sendall(view)
+        return
     while views:
         sent = sock.sendmsg(views[:64])
         while sent and views:
@@ -298,21 +307,113 @@ class FrameDecoder:
         return Message(message_type, payload, flags)
 
 
+def _json_depth(data: Any) -> int:
+    """Return how deeply arrays/objects nest in parsed JSON (iterative: no recursion limit)."""
+    depth, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            depth = max(depth, level)
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            stack.extend((item, level + 1)
+                         for item in (value.values() if isinstance(value, dict) else value))
+    return depth
+
+
 def decode_json(message: Message) -> Any:
-    """Return the JSON payload of a control or calibration message."""
+    """
+    Return the JSON payload of a control or calibration message (nesting bounded).
+
+    Every way a payload can fail (bad UTF-8 or JSON, nesting too deep for the parser, huge
+    numbers) is a ProtocolError: the caller answers REJECT and closes the connection.
+    """
     try:
-        return json.loads(bytes(message.payload).decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as error:
+        data = json.loads(bytes(message.payload).decode('utf-8'))
+    except RecursionError:
+        raise ProtocolError(f'{message.name} payload nests JSON deeper than '
+                            f'{MAX_JSON_DEPTH} levels') from None
+    except (UnicodeDecodeError, ValueError, OverflowError) as error:
         raise ProtocolError(f'{message.name} payload is not UTF-8 JSON: {error}') from None
+    if _json_depth(data) > MAX_JSON_DEPTH:
+        raise ProtocolError(f'{message.name} payload nests JSON deeper than '
+                            f'{MAX_JSON_DEPTH} levels')
+    return data
+
+
+def _text(data: dict, key: str, what: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Return data[key] as a UTF-8-encodable string of at most `limit` characters."""
+    value = data.get(key, '')
+    if not isinstance(value, str):
+        raise ProtocolError(f'{what} "{key}" must be a string, got {type(value).__name__}')
+    if len(value) > limit:
+        raise ProtocolError(f'{what} "{key}" has {len(value)} characters; at most {limit}')
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        raise ProtocolError(f'{what} "{key}" is not valid Unicode (a lone surrogate '
+                            'escape)') from None
+    return value
 
 
 def decode_hello(message: Message) -> dict[str, Any]:
     """Return a HELLO's fields: protocol (int), token (str), sender (str)."""
     data = decode_json(message)
-    if not isinstance(data, dict) or not isinstance(data.get('token', ''), str):
+    if not isinstance(data, dict):
         raise ProtocolError('HELLO payload must be a JSON object with a string "token"')
-    return {'protocol': data.get('protocol', PROTOCOL_VERSION),
-            'token': data.get('token', ''), 'sender': str(data.get('sender', ''))}
+    protocol = data.get('protocol', PROTOCOL_VERSION)
+    if type(protocol) is not int:
+        raise ProtocolError(f'HELLO "protocol" must be an integer, got {type(protocol).__name__}')
+    return {'protocol': protocol, 'token': _text(data, 'token', 'HELLO'),
+            'sender': _text(data, 'sender', 'HELLO')}
+
+
+def _matrix(camera: dict, key: str, side: str, sizes: Iterable[int]) -> list[float]:
+    """Return camera[key] as a flat list of finite numbers whose count is one of `sizes`."""
+    values = camera.get(key)
+    if isinstance(values, list) and values and all(isinstance(row, list) for row in values):
+        values = [item for row in values for item in row]
+    sizes = tuple(sizes)
+    if not isinstance(values, list) or len(values) not in sizes:
+        count = str(sizes[0]) if len(sizes) == 1 else f'{sizes[0]} to {sizes[-1]}'
+        raise ProtocolError(f'CALIBRATION {side} "{key}" must be a list of {count} numbers')
+    for value in values:
+        if type(value) not in (int, float) or not -1e308 < value < 1e308:  # NaN, inf, 1e999
+            raise ProtocolError(f'CALIBRATION {side} "{key}" holds {str(value)[:32]!r}; only '
+                                'finite numbers are allowed')
+    return values
+
+
+def decode_calibration(message: Message) -> dict[str, Any]:
+    """
+    Return a CALIBRATION's dict, its shape checked and bounded (StereoCalibration.from_dict).
+
+    Image sizes must lie within the protocol's image limits, so a calibration can never make the
+    receiver allocate more than a frame could; matrices must hold finite numbers.
+    """
+    data = decode_json(message)
+    if not isinstance(data, dict) or not all(isinstance(data.get(side), dict)
+                                             for side in ('left', 'right')):
+        raise ProtocolError('CALIBRATION must be a JSON object with "left" and "right" objects')
+    checked: dict[str, Any] = {'description': _text(data, 'description', 'CALIBRATION',
+                                                    MAX_DESCRIPTION_CHARS) or 'calibration'}
+    for side in ('left', 'right'):
+        camera = data[side]
+        width, height = camera.get('width'), camera.get('height')
+        if type(width) is not int or type(height) is not int or \
+                not (0 < width <= MAX_WIDTH_PX and 0 < height <= MAX_HEIGHT_PX):
+            raise ProtocolError(f'CALIBRATION {side} image size {str(width)[:24]}x'
+                                f'{str(height)[:24]} is not whole pixels within the protocol '
+                                f'limit of {MAX_WIDTH_PX}x{MAX_HEIGHT_PX}')
+        checked[side] = {
+            'width': width, 'height': height,
+            'distortion_model': _text(camera, 'distortion_model', f'CALIBRATION {side}')
+            or 'plumb_bob',
+            'K': _matrix(camera, 'K', side, (9,)),
+            'D': _matrix(camera, 'D', side, range(MAX_DISTORTION_COEFFS + 1)),
+            'R': _matrix(camera, 'R', side, (9,)),
+            'P': _matrix(camera, 'P', side, (12,))}
+    return checked
 
 
 def decode_reject(message: Message) -> tuple[int, str]:
@@ -320,7 +421,9 @@ def decode_reject(message: Message) -> tuple[int, str]:
     data = decode_json(message)
     if not isinstance(data, dict):
         raise ProtocolError('REJECT payload must be a JSON object')
-    return int(data.get('code', 0)), str(data.get('reason', 'no reason given'))
+    code = data.get('code', 0)
+    return (code if type(code) is int else 0,
+            _text(data, 'reason', 'REJECT', MAX_CONTROL_PAYLOAD) or 'no reason given')
 
 
 @dataclass
@@ -396,10 +499,73 @@ def _parse_image(payload: memoryview, offset: int, side: str) -> tuple[_Image, i
     return _Image(side, name, shape, data), offset + length
 
 
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))  # interlace passes: x0, y0, dx, dy
+
+
+def _png_inflated_bytes(width: int, height: int, depth: int, colour: int, interlace: int) -> int:
+    """Return the filtered image bytes a PNG's IHDR promises (what IDAT must inflate to)."""
+    bits = depth * _PNG_SAMPLES[colour]
+    if not interlace:
+        return height * (1 + (width * bits + 7) // 8)
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        pass_w, pass_h = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if pass_w > 0 and pass_h > 0:
+            total += pass_h * (1 + (pass_w * bits + 7) // 8)
+    return total
+
+
+def check_png_inflation(data: memoryview, side: str = 'image') -> None:
+    """
+    Refuse a PNG whose compressed data inflates to more than its IHDR size (a zlib bomb).
+
+    OpenCV's decoder inflates all of IDAT, however much that is; this bounded inflate stops one
+    byte past what the header promises, so a bomb costs no more than an honest image.
+    """
+    data = memoryview(data).cast('B')
+    pos, expected, inflater, left = 8, -1, zlib.decompressobj(), 0
+    while pos + 12 <= data.nbytes:
+        length, kind = struct.unpack_from('>I4s', data, pos)
+        body = data[pos + 8:pos + 8 + length]
+        if body.nbytes != length:
+            raise ProtocolError(f'{side} png is truncated inside its {kind!r} chunk')
+        if kind == b'IHDR':
+            if length != 13 or expected >= 0:
+                raise ProtocolError(f'{side} png has a malformed IHDR chunk')
+            width, height, depth, colour, _, _, interlace = struct.unpack('>IIBBBBB', body)
+            if colour not in _PNG_SAMPLES or depth not in (1, 2, 4, 8, 16) or interlace > 1:
+                raise ProtocolError(f'{side} png has colour type {colour}, bit depth {depth}, '
+                                    f'interlace {interlace}: not a valid PNG image')
+            expected = _png_inflated_bytes(width, height, depth, colour, interlace)
+            left = expected + 1
+        elif kind == b'IDAT':
+            if expected < 0:
+                raise ProtocolError(f'{side} png has image data before its IHDR chunk')
+            while body.nbytes and not inflater.eof:
+                try:
+                    left -= len(inflater.decompress(body, left))
+                except zlib.error as error:
+                    raise ProtocolError(f'{side} png image ({data.nbytes} bytes) is truncated or '
+                                        f'corrupt: its image data does not inflate ({error})'
+                                        ) from None
+                if left <= 0:
+                    raise ProtocolError(
+                        f'{side} png inflates to more than the {expected} bytes its '
+                        f'{width}x{height} header promises (a compression bomb); refused')
+                body = memoryview(inflater.unconsumed_tail).cast('B')
+        elif kind == b'IEND':
+            return
+        pos += 12 + length
+
+
 def _decode_pixels(image: _Image) -> np.ndarray:
     """Return the pixels of a checked image (a view for raw, OpenCV-decoded otherwise)."""
     if image.codec == 'raw':
         return np.frombuffer(image.data, np.uint8).reshape(image.shape)
+    if image.codec == 'png':
+        check_png_inflation(image.data, image.side)
     pixels = cv2.imdecode(np.frombuffer(image.data, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ProtocolError(f'{image.side} {image.codec} image ({image.data.nbytes} bytes) is '

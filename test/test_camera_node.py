@@ -64,7 +64,7 @@ DESIGN_PARAMETERS = (
     'images_right images_list video_left video_right video_side_by_side bag_path bag_topics '
     'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
     'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
-    'stream_max_senders stream_compression').split()
+    'stream_max_senders stream_compression stream_tls_cert stream_tls_key').split()
 
 
 def test_parameter_table_has_every_design_parameter_and_renders():

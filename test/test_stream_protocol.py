@@ -274,3 +274,152 @@ def test_parallel_decoding_gives_the_same_pair(codec):
     np.testing.assert_array_equal(parallel.right, serial.right)
     if codec == 'png':
         np.testing.assert_array_equal(parallel.right, right)
+
+
+# --- property-based fuzzing: whatever the bytes, the decoder raises only ProtocolError
+
+try:
+    from hypothesis import given, HealthCheck, settings, strategies as st
+except ImportError:  # the 'test' extra installs it; a bare ROS install may lack it
+    given = None
+
+needs_hypothesis = pytest.mark.skipif(given is None, reason='hypothesis is not installed')
+FUZZ = {'max_examples': 200, 'deadline': None,
+        'suppress_health_check': [HealthCheck.too_slow]} if given is not None else {}
+
+
+def _json_values():
+    leaves = st.none() | st.booleans() | st.integers() | st.floats() | \
+        st.text(max_size=20) | st.just('\ud800') | st.just(float('inf'))
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) |
+                        st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=30)
+
+
+def _only_protocol_errors(call, *args):
+    try:
+        call(*args)
+    except sp.ProtocolError:
+        pass
+
+
+if given is not None:
+    @needs_hypothesis
+    @settings(**FUZZ)
+    @given(st.binary(max_size=2048), st.integers(1, 64),
+           st.one_of(st.none(), st.integers(0, 9)))
+    def test_fuzz_feed_raises_only_protocol_errors(data, chunk, framed_type):
+        if framed_type is not None:  # a valid header around the fuzz: the payload decoders run
+            data = _message(framed_type, data)
+        decoder = sp.FrameDecoder()
+        try:
+            for start in range(0, len(data), chunk):
+                for message in decoder.feed(data[start:start + chunk]):
+                    for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject,
+                                   sp.decode_frame):
+                        _only_protocol_errors(decode, message)
+        except sp.ProtocolError:
+            pass
+
+    @needs_hypothesis
+    @settings(**FUZZ)
+    @given(st.sampled_from([sp.HELLO, sp.CALIBRATION, sp.REJECT]),
+           st.one_of(_json_values(), st.binary(max_size=512).map(bytes.hex)),
+           st.booleans())
+    def test_fuzz_json_payloads_raise_only_protocol_errors(message_type, value, raw):
+        import json
+        text = value if raw and isinstance(value, str) else json.dumps(value)
+        message = sp.Message(message_type, text.encode('utf-8', 'surrogatepass'))
+        for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject):
+            _only_protocol_errors(decode, message)
+
+    @needs_hypothesis
+    @settings(**FUZZ)
+    @given(st.dictionaries(st.sampled_from(['width', 'height', 'K', 'D', 'R', 'P',
+                                            'distortion_model']), _json_values(), max_size=7),
+           st.sampled_from(['left', 'right']))
+    def test_fuzz_calibration_fields_raise_only_protocol_errors(changes, side):
+        data = raiv_nominal().to_dict()
+        data[side].update(changes)
+        message = sp.Message(sp.CALIBRATION, sp.to_bytes(sp.encode_calibration(data))[16:])
+        try:
+            checked = sp.decode_calibration(message)
+        except sp.ProtocolError:
+            return
+        for camera in (checked['left'], checked['right']):
+            assert 0 < camera['width'] <= sp.MAX_WIDTH_PX
+            assert 0 < camera['height'] <= sp.MAX_HEIGHT_PX
+
+    @needs_hypothesis
+    @settings(**FUZZ)
+    @given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
+    def test_fuzz_mutated_png_frames_raise_only_protocol_errors(position, patch):
+        left, right = _pair(12, 16)
+        data = bytearray(sp.to_bytes(sp.encode_frame(1, 2, left, right, 'png')))
+        position = min(position, len(data) - 1)
+        data[position:position + len(patch)] = patch
+        try:
+            for message in _decode_all(bytes(data)):
+                frame = sp.decode_frame(message)
+                assert frame.left.shape == frame.right.shape == (12, 16, 3)
+        except sp.ProtocolError:
+            pass
+
+
+def test_deep_json_is_refused_without_recursion():
+    for depth in (sp.MAX_JSON_DEPTH + 1, 30000):
+        payload = ('[' * depth + ']' * depth).encode()
+        with pytest.raises(sp.ProtocolError, match='nests JSON deeper than'):
+            sp.decode_json(sp.Message(sp.HELLO, payload))
+    assert sp.decode_json(sp.Message(sp.HELLO, b'[' * 8 + b']' * 8)) == [[[[[[[[]]]]]]]]
+
+
+def test_calibration_round_trips_and_its_size_is_bounded():
+    calibration = raiv_nominal()
+    message = sp.Message(sp.CALIBRATION, sp.to_bytes(sp.encode_calibration(
+        calibration.to_dict()))[16:])
+    assert StereoCalibration.from_dict(sp.decode_calibration(message)).key == calibration.key
+    for width, height in ((1600000, 1300000), (0, 10), (2049, 10), (True, 10)):
+        data = calibration.to_dict()
+        data['right'].update(width=width, height=height)
+        message = sp.Message(sp.CALIBRATION, sp.to_bytes(sp.encode_calibration(data))[16:])
+        with pytest.raises(sp.ProtocolError, match='right image size .* within the protocol'):
+            sp.decode_calibration(message)
+
+
+def test_png_inflation_is_checked_against_ihdr():
+    left, _ = _pair(37, 53)
+    for image in (left, left[:, :, 0]):
+        for interlaced in (False, True):
+            png = cv2.imencode('.png', image)[1].tobytes()
+            if interlaced:  # Adam7, written by hand: IHDR flag and the passes' sizes
+                png = _interlaced_png(image)
+            sp.check_png_inflation(memoryview(png))
+            assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED).shape == \
+                image.shape
+    bomb = _png_chunks(53, 37, 2, zlib.compress(bytes(37 * (1 + 53 * 3) + 1)))
+    with pytest.raises(sp.ProtocolError, match='inflates to more than the 5920 bytes'):
+        sp.check_png_inflation(memoryview(bomb))
+
+
+def _png_chunks(width, height, colour, idat, interlace=0):
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + \
+            struct.pack('>I', zlib.crc32(kind + data))
+    ihdr = struct.pack('>IIBBBBB', width, height, 8, colour, 0, 0, interlace)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', idat) + \
+        chunk(b'IEND', b'')
+
+
+def _interlaced_png(image):
+    """Return `image` as an Adam7 PNG (filter 0 rows), for the inflated-size arithmetic."""
+    channels = 1 if image.ndim == 2 else 3
+    rgb = image if channels == 1 else image[:, :, ::-1]
+    rows = b''
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+                           (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+        sub = rgb[y0::dy, x0::dx]
+        if sub.size:
+            rows += b''.join(b'\x00' + row.tobytes() for row in sub)
+    height, width = image.shape[:2]
+    return _png_chunks(width, height, 0 if channels == 1 else 2, zlib.compress(rows),
+                       interlace=1)

@@ -16,6 +16,7 @@
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -194,7 +195,7 @@ def test_clock_mapper_takes_the_least_delayed_frame_and_stays_monotonic():
 
 
 def test_calibration_is_delivered(source):
-    calibration = raiv_nominal(focal_length_mm=4.0)
+    calibration = raiv_nominal(focal_length_mm=4.0).with_size(80, 60)
     peer = Peer(source)
     assert peer.welcomed()
     peer.send(sp.encode_calibration(calibration.to_dict()))
@@ -209,7 +210,7 @@ def test_invalid_calibration_resets_the_connection(source):
     peer = Peer(source)
     assert peer.welcomed()
     peer.send(sp.encode_json(sp.CALIBRATION, {'left': {}, 'right': 3}))
-    assert 'not a valid stereo calibration' in peer.closed_by_source()
+    assert 'CALIBRATION must be a JSON object with "left" and "right"' in peer.closed_by_source()
     assert source.calibration is None
     assert _serves_a_good_sender(source)
 
@@ -357,7 +358,7 @@ def test_silent_connection_without_hello_times_out():
     src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
     try:
         peer = Peer(src, hello=False)
-        assert 'no valid HELLO' in peer.closed_by_source()
+        assert 'no complete HELLO within 0.3 s' in peer.closed_by_source()
         assert _serves_a_good_sender(src)
     finally:
         src.close()
@@ -583,9 +584,26 @@ def test_calibration_size_mismatch_is_logged(source, caplog):
     assert peer.welcomed()
     with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
         peer.send(sp.encode_calibration(raiv_nominal().to_dict()))
-        peer.frame(0, *_pair())
+        peer.frame(0, *_pair(height=65, width=80))  # 1600x1300 / 20: same shape, other size
         _read(source)
-    assert 'sends 80x60 pairs but its calibration is for 1600x1300' in caplog.text
+    assert 'sends 80x65 pairs but its calibration is for 1600x1300' in caplog.text
+    assert source.calibration.image_size == (1600, 1300)
+
+
+@pytest.mark.parametrize('calibration_first', [True, False])
+def test_calibration_of_another_shape_than_the_frames_is_refused(source, calibration_first):
+    peer = Peer(source)
+    assert peer.welcomed()
+    if calibration_first:
+        peer.send(sp.encode_calibration(raiv_nominal().to_dict()))  # 1600x1300
+    peer.frame(0, *_pair())  # 80x60
+    if not calibration_first:
+        _read(source)
+        peer.send(sp.encode_calibration(raiv_nominal().to_dict()))
+    reason = peer.closed_by_source()
+    assert 'calibration is for 1600x1300 images but the frames are 80x60' in reason
+    assert source.calibration is None  # never handed to the node
+    assert _serves_a_good_sender(source)
 
 
 def test_sender_scale_resizes_pairs_and_calibration(source, tmp_path):
@@ -627,3 +645,289 @@ def test_sender_listen_mode_with_a_connecting_source(tmp_path):
         src.close()
         sender.kill()
         sender.wait()
+
+
+# --- attacks (issue 26): each is refused with REJECT, the source lives, a good sender gets in
+
+def _json_message(message_type, text):
+    return sp.encode_message(message_type, [text.encode('utf-8')])
+
+
+def _calibration_dict(**left_changes):
+    data = raiv_nominal().with_size(80, 60).to_dict()
+    data['left'].update(left_changes)
+    return data
+
+
+def test_oversized_calibration_is_refused(source, caplog):
+    peer = Peer(source)
+    assert peer.welcomed()
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        big = raiv_nominal().with_size(1600000, 1300000).to_dict()
+        peer.send(sp.encode_calibration(big))
+        peer.frame(0, *_pair())
+        reason = peer.closed_by_source()
+    assert 'image size 1600000x1300000 is not whole pixels within the protocol limit' in reason
+    assert source.calibration is None and source.read() is None
+    assert 'Traceback' not in caplog.text
+    assert _serves_a_good_sender(source)
+
+
+DEEP = 100000  # nesting levels; the parser's recursion limit is about 1000
+
+
+@pytest.mark.parametrize('kind, message, expected', [
+    ('nested HELLO', _json_message(sp.HELLO, '[' * 30000 + ']' * 30000),
+     'HELLO payload nests JSON deeper than'),
+    ('nested HELLO object', _json_message(sp.HELLO, '{"token": ' + '[' * 20 + ']' * 20 + '}'),
+     'HELLO payload nests JSON deeper than'),
+    ('lone surrogate token', _json_message(sp.HELLO, '{"token": "\\ud800", "sender": "x"}'),
+     'HELLO "token" is not valid Unicode'),
+    ('huge protocol number', _json_message(sp.HELLO, '{"protocol": 1e999}'),
+     'HELLO "protocol" must be an integer'),
+])
+def test_malformed_hello_is_a_protocol_error(source, caplog, kind, message, expected):
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        peer = Peer(source, hello=False)
+        peer.send(message)
+        assert expected in peer.closed_by_source(), kind
+        wait_for(lambda: expected in caplog.text)
+    lines = [r for r in caplog.records if expected in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback
+    assert source.counters['protocol_errors'] == 1
+    assert _serves_a_good_sender(source)
+
+
+@pytest.mark.parametrize('kind, text, expected', [
+    ('width 1e999', None, 'image size inf'),
+    ('nested', '{"left": ' + '[' * DEEP + ']' * DEEP + '}', 'nests JSON deeper than'),
+    ('nested object', '{"left": {"K": [[[[[[[[[1]]]]]]]]]}, "right": {}}', 'nests JSON deeper'),
+    ('NaN in K', None, 'only finite numbers'),
+    ('huge integer', None, 'only finite numbers'),
+])
+def test_malformed_calibration_is_a_protocol_error(source, caplog, kind, text, expected):
+    good = json_text(_calibration_dict())
+    if kind == 'width 1e999':
+        text = good.replace('"width":80', '"width":1e999')
+    elif kind == 'NaN in K':
+        text = re.sub(r'"K":\[[^,]+,', '"K":[NaN,', good, count=1)
+    elif kind == 'huge integer':
+        text = re.sub(r'"K":\[[^,]+,', '"K":[' + '9' * 400 + ',', good, count=1)
+    peer = Peer(source)
+    assert peer.welcomed()
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        peer.send(sp.encode_message(sp.CALIBRATION, [text.encode()]))
+        assert expected in peer.closed_by_source(), kind
+    assert source.calibration is None
+    assert 'Traceback' not in caplog.text and 'unexpected error' not in caplog.text
+    assert _serves_a_good_sender(source)
+
+
+def json_text(data):
+    import json
+    return json.dumps(data, separators=(',', ':'))
+
+
+def test_trickled_hello_is_dropped_at_the_stream_timeout():
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=0.3)
+    try:
+        peer = Peer(src, hello=False)
+        hello = sp.to_bytes(sp.encode_hello('', 'slow'))
+        sent = 0
+        peer.sock.settimeout(0.05)
+        reason = None
+        try:
+            for sent in range(len(hello) - 1):  # one byte every 50 ms: never 0.3 s silent
+                peer.send_bytes(hello[sent:sent + 1])
+                try:
+                    if not peer.sock.recv(65536, socket.MSG_PEEK):
+                        break
+                    break  # the REJECT arrived
+                except TimeoutError:
+                    pass
+        except OSError:
+            pass
+        peer.sock.settimeout(3.0)
+        reason = peer.closed_by_source()
+        # Dropped after about 0.3 s / 50 ms = 6 bytes, long before the HELLO's last byte.
+        assert sent < len(hello) // 2, f'alive after {sent} of {len(hello)} bytes'
+        assert reason in ('timed out: sent no complete HELLO within 0.3 s (stream_timeout_s)', '')
+        assert src.counters['timeouts'] == 1
+        assert _serves_a_good_sender(src)
+    finally:
+        src.close()
+
+
+def test_pending_connections_are_capped_and_never_lock_a_sender_out(caplog):
+    src = StreamSource(host='127.0.0.1', port=0, timeout_s=30.0)
+    start = time.monotonic()
+    try:
+        with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+            strangers = [Peer(src, hello=False) for _ in range(4 + 20)]
+            # The 20 oldest were dropped with REJECT busy, to keep at most 4 waiting.
+            for stranger in strangers[:20]:
+                message = stranger.reply()
+                assert message is not None and message.type == sp.REJECT
+                assert sp.decode_reject(message)[0] == sp.REJECT_BUSY
+                assert stranger.reply() is None
+            # (the I/O thread drops the oldest, then adds the newest: wait for both)
+            wait_for(lambda: src.counters['rejected'] == 20 and len(src._connections) == 4)
+            # A real sender says HELLO at once: it gets in although 4 strangers wait (30 s).
+            assert _serves_a_good_sender(src)
+            assert len(src._connections) <= 4
+        refused = [r for r in caplog.records if 'waiting for their HELLO' in r.getMessage()]
+        # Rate-limited: one line per LOG_THROTTLE_S (5 s) for 21 refusals.
+        allowed = 1 + int((time.monotonic() - start) / 5.0)
+        assert 1 <= len(refused) <= allowed, [r.getMessage() for r in refused]
+        assert 'held back' in refused[-1].getMessage() or len(refused) == 1
+        for stranger in strangers:
+            stranger.close()
+    finally:
+        src.close()
+
+
+def _png_bomb(width, height, inflated_mib):
+    """Return a PNG whose IHDR says width x height but whose IDAT inflates to inflated_mib."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + \
+            struct.pack('>I', zlib.crc32(kind + data))
+    compressor = zlib.compressobj(9)
+    block = compressor.compress(bytes(1 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    idat = block * inflated_mib + compressor.flush()
+    ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', idat) + \
+        chunk(b'IEND', b'')
+
+
+def test_png_bomb_is_refused_before_it_inflates(source):
+    bomb = _png_bomb(80, 60, 1024)  # 1 GiB of zeros in about 1 MB
+    parts = [sp.FRAME_HEAD.pack(1, time.time_ns())]
+    for _ in range(2):
+        parts += [sp.IMAGE_HEAD.pack(sp.CODEC_PNG, 80, 60, 3, len(bomb)), bomb]
+    peer = Peer(source)
+    assert peer.welcomed()
+    peer.send(sp.encode_message(sp.FRAME, parts))
+    assert 'inflates to more than the 14460 bytes its 80x60 header promises' in \
+        peer.closed_by_source()
+    assert source.read() is None
+    assert _serves_a_good_sender(source)
+
+
+# --- authentication by default
+
+def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, monkeypatch,
+                                                                    caplog):
+    from raiv_stereo.sources.stream import resolve_token, token_path
+    monkeypatch.setenv('ROS_HOME', str(tmp_path))
+    options = {'stream_host': '127.0.0.1', 'stream_port': 0}  # stream_token: the default
+    with caplog.at_level(logging.INFO, logger='raiv_stereo.stream'):
+        src = open_source('stream', options, raiv_nominal())
+    try:
+        path = token_path()
+        assert path == tmp_path / 'raiv_stereo' / 'stream_token'
+        token = path.read_text().strip()
+        assert len(token) >= 20 and src.token == token
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert f'raiv-stereo-sender --host 127.0.0.1 --port 0 --token {token}' in caplog.text
+        assert 'no stream_token' not in caplog.text
+        stranger = Peer(src)  # no token
+        code, reason = sp.decode_reject(stranger.reply())
+        assert code == sp.REJECT_AUTH and f'the receiver keeps it in {path}' in reason
+        assert _serves_a_good_sender(src, token=token)
+    finally:
+        src.close()
+    assert resolve_token('auto', '0.0.0.0', 12345) == token  # the next start keeps it
+
+
+@pytest.mark.parametrize('value', ['', 'none', 'None'])
+def test_no_token_is_an_explicit_choice_warned_once(tmp_path, monkeypatch, caplog, value):
+    monkeypatch.setenv('ROS_HOME', str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
+        src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
+                                     'stream_token': value}, raiv_nominal())
+        try:
+            assert src.token == ''
+            assert _serves_a_good_sender(src)
+            assert _serves_a_good_sender(src, token='anything')  # ignored: none is needed
+        finally:
+            src.close()
+    assert len([r for r in caplog.records if 'no stream_token' in r.getMessage()]) == 1
+    assert not (tmp_path / 'raiv_stereo').exists()
+
+
+def test_sender_on_this_host_uses_the_stored_token(tmp_path):
+    left, right = _pair(8, 20, 24)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    env = dict(os.environ, ROS_HOME=str(tmp_path / 'ros'))
+    (tmp_path / 'ros' / 'raiv_stereo').mkdir(parents=True)
+    (tmp_path / 'ros' / 'raiv_stereo' / 'stream_token').write_text('stored-secret\n')
+    src = StreamSource(host='127.0.0.1', port=0, token='stored-secret')
+    try:
+        command = [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files',
+                   str(tmp_path / 'left.png'), str(tmp_path / 'right.png'), '--host',
+                   '127.0.0.1', '--port', str(src.address[1]), '--count', '1']
+        result = subprocess.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True,
+                                text=True, timeout=20)
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_array_equal(_read(src).left, left)
+        # An explicit --token wins; a remote host never gets the stored one (checked in code).
+        result = subprocess.run(command + ['--token', 'other'], cwd=PACKAGE_ROOT, env=env,
+                                capture_output=True, text=True, timeout=20)
+        assert result.returncode == 3
+    finally:
+        src.close()
+
+
+# --- TLS (stream_tls_cert / --tls-ca)
+
+def _self_signed(folder, name):
+    """Write a self-signed certificate for 127.0.0.1 and its key; return their paths."""
+    import shutil
+    if shutil.which('openssl') is None:
+        pytest.skip('the openssl command makes the test certificate')
+    cert, key = folder / f'{name}.pem', folder / f'{name}.key'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', str(key), '-out',
+                    str(cert), '-days', '2', '-subj', f'/CN={name}', '-addext',
+                    'subjectAltName=IP:127.0.0.1'], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def test_tls_stream_carries_pairs_and_refuses_plain_or_untrusted_peers(tmp_path):
+    cert, key = _self_signed(tmp_path, 'robot')
+    other, _ = _self_signed(tmp_path, 'stranger')
+    left, right = _pair(9, 20, 24)
+    cv2.imwrite(str(tmp_path / 'left.png'), left)
+    cv2.imwrite(str(tmp_path / 'right.png'), right)
+    src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
+                                 'stream_token': 's3cret', 'stream_tls_cert': str(cert),
+                                 'stream_tls_key': str(key)}, raiv_nominal())
+    try:
+        assert '(TLS)' in src.status
+        plain = Peer(src, token='s3cret')  # speaks the protocol without TLS: reset
+        assert plain.closed_by_source() == ''
+        wait_for(lambda: 'TLS handshake failed' in src.status)
+        command = ['--from-files', str(tmp_path / 'left.png'), str(tmp_path / 'right.png'),
+                   '--host', '127.0.0.1', '--port', str(src.address[1]), '--token', 's3cret',
+                   '--count', '1', '--codec', 'png']
+        result = _run_sender(*command, '--tls-ca', str(other))
+        assert result.returncode == 3 and "the robot's certificate is not trusted" in \
+            result.stderr, result.stderr
+        result = _run_sender(*command, '--tls-ca', str(cert))
+        assert result.returncode == 0, result.stderr
+        frame = _read(src)
+        np.testing.assert_array_equal(frame.left, left)
+        np.testing.assert_array_equal(frame.right, right)
+    finally:
+        src.close()
+
+
+def test_tls_files_that_do_not_load_are_a_clear_source_error(tmp_path):
+    from raiv_stereo.sources import SourceError
+    (tmp_path / 'bad.pem').write_text('not a certificate')
+    with pytest.raises(SourceError, match='cannot load the certificate and its key'):
+        StreamSource(host='127.0.0.1', port=0, tls_cert=str(tmp_path / 'bad.pem'))

@@ -35,6 +35,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import sys
 import time
 from typing import Any, Callable
@@ -46,6 +47,7 @@ from raiv_stereo import stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.sender')
 ROBOT_HOST = '192.168.10.2'  # the maker's example PC address (connect mode default)
+LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
 JPEG_QUALITY = 90
 PNG_LEVEL = 1  # OpenCV's fastest zlib level: PNG mostly buys bandwidth, not ratio
 BACKOFF_S = (0.2, 5.0)  # reconnect delay: first and longest
@@ -237,14 +239,22 @@ class FileCalibration:
 class Link:
     """The TCP connection to the robot, in connect or listen mode, with the HELLO handshake."""
 
-    def __init__(self, mode: str, host: str, port: int, token: str, name: str) -> None:
+    def __init__(self, mode: str, host: str, port: int, token: str, name: str,
+                 tls: ssl.SSLContext | None = None, tls_name: str = '') -> None:
         self.mode, self.host, self.port, self.token, self.name = mode, host, port, token, name
+        self.tls, self.tls_name = tls, tls_name or host
         self._listener: socket.socket | None = None
 
     def connect(self, stop: Callable[[], bool] = lambda: False) -> socket.socket:
         """Connect (or accept), say HELLO, and return the socket once WELCOME arrives."""
         if self.mode == 'connect':
             sock = socket.create_connection((self.host, self.port), timeout=HANDSHAKE_TIMEOUT_S)
+            if self.tls is not None:
+                try:
+                    sock = self.tls.wrap_socket(sock, server_hostname=self.tls_name)
+                except BaseException:
+                    sock.close()
+                    raise
         else:
             if self._listener is None:
                 self._listener = socket.create_server((self.host, self.port), reuse_port=False)
@@ -287,7 +297,8 @@ class Link:
 
 def check_incoming(sock: socket.socket, decoder: sp.FrameDecoder) -> None:
     """Read what the receiver sent (REJECT, PING) without blocking; raise when it is gone."""
-    while select.select([sock], [], [], 0)[0]:
+    while select.select([sock], [], [], 0)[0] or \
+            (isinstance(sock, ssl.SSLSocket) and sock.pending()):
         data = sock.recv(65536)
         if not data:
             raise OSError('the receiver closed the connection')
@@ -333,7 +344,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "the maker's 800x650: a quarter of the bytes")
     parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
                         help='maximum pairs per second (0 = as fast as possible)')
-    parser.add_argument('--token', default='', help="shared secret: the node's stream_token")
+    parser.add_argument('--token', default=None,
+                        help="shared secret: the node's stream_token (default: when connecting "
+                             'to this host, the token the node stored under ROS_HOME)')
+    parser.add_argument('--tls-ca', metavar='FILE',
+                        help="connect with TLS, trusting the robot's certificate if FILE (PEM; "
+                             "the node's stream_tls_cert for a self-signed one) vouches for it")
+    parser.add_argument('--tls-name', default='',
+                        help="name the robot's certificate must carry (default: --host)")
     parser.add_argument('--calibration', nargs='+', metavar='FILE',
                         help='calibration to send: one OpenCV stereo file or a left/right '
                              'camera_info YAML pair (reloaded when changed)')
@@ -346,7 +364,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f'--scale must be in [0.05, 1], got {args.scale}')
     if args.host is None:
         args.host = ROBOT_HOST if args.mode == 'connect' else '0.0.0.0'
+    if args.tls_ca and args.mode != 'connect':
+        parser.error('--tls-ca works with --mode connect (the robot listens with '
+                     'stream_tls_cert)')
     return args
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
+    """Return a TLS 1.2+ client context trusting `ca_file` (None without --tls-ca)."""
+    if not ca_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def make_provider(args: argparse.Namespace) -> Any:
@@ -356,6 +386,20 @@ def make_provider(args: argparse.Namespace) -> Any:
     if args.sample:
         return SampleProvider(args.sample_scale)
     return SdkProvider(args.raiv_input, args.swap_left_right, not args.calibration)
+
+
+def default_token(args: argparse.Namespace) -> str:
+    """
+    Return --token, else the token a node on this host stored (connect mode to loopback only).
+
+    The stored token never goes to another host: for a remote robot, pass --token.
+    """
+    if args.token is not None:
+        return args.token
+    if args.mode == 'connect' and args.host in LOOPBACK_HOSTS:
+        from raiv_stereo.sources.stream import stored_token
+        return stored_token()
+    return ''
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,7 +417,13 @@ def main(argv: list[str] | None = None) -> int:
                   '--from-files LEFT RIGHT or --sample', file=sys.stderr)
         return EXIT_UNAVAILABLE
     file_calibration = FileCalibration(args.calibration) if args.calibration else None
-    link = Link(args.mode, args.host, args.port, args.token, args.name)
+    try:
+        tls = tls_context(args.tls_ca)
+    except (OSError, ssl.SSLError) as error:
+        print(f'raiv-stereo-sender: --tls-ca {args.tls_ca}: {error}', file=sys.stderr)
+        return EXIT_REFUSED
+    link = Link(args.mode, args.host, args.port, default_token(args), args.name, tls,
+                args.tls_name)
     try:
         return stream(args, provider, file_calibration, link)
     except KeyboardInterrupt:
@@ -403,6 +453,10 @@ def stream(args: argparse.Namespace, provider: Any, file_calibration: FileCalibr
                         return EXIT_REFUSED
                     LOGGER.warning('refused by the receiver: %s; retrying in %.1f s',
                                    refusal, backoff_s)
+                except ssl.SSLCertVerificationError as error:
+                    LOGGER.error("TLS: the robot's certificate is not trusted (%s); check "
+                                 '--tls-ca and --tls-name', error.verify_message or error)
+                    return EXIT_REFUSED
                 except (OSError, sp.ProtocolError) as error:
                     LOGGER.warning('no connection to %s:%d (%s); retrying in %.1f s',
                                    link.host, link.port, error, backoff_s)

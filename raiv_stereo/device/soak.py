@@ -61,13 +61,26 @@ def write_pair(folder: str, width_px: int, height_px: int) -> tuple[str, str]:
     return paths
 
 
-def soak(codec: str, seconds: float, rate_hz: float, pair: tuple[str, str]) -> dict[str, float]:
-    """Stream for `seconds` with one codec; return the figures."""
-    source = StreamSource(host='127.0.0.1', port=0, timeout_s=5.0)
+def self_signed(folder: str) -> tuple[str, str]:
+    """Write a self-signed certificate for 127.0.0.1 and its key with openssl; return paths."""
+    cert, key = os.path.join(folder, 'soak.pem'), os.path.join(folder, 'soak.key')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', '1', '-subj', '/CN=soak', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def soak(codec: str, seconds: float, rate_hz: float, pair: tuple[str, str],
+         tls: tuple[str, str] | None = None) -> dict[str, float]:
+    """Stream for `seconds` with one codec (TLS with a (cert, key) pair); return the figures."""
+    source = StreamSource(host='127.0.0.1', port=0, timeout_s=5.0, token='soak',
+                          **({'tls_cert': tls[0], 'tls_key': tls[1]} if tls else {}))
     sender = subprocess.Popen(
         [sys.executable, '-m', 'raiv_stereo.device.sender', '--from-files', *pair, '--loop',
          '--codec', codec, '--rate-hz', str(rate_hz), '--host', '127.0.0.1',
-         '--port', str(source.address[1]), '-q'])
+         '--port', str(source.address[1]), '--token', 'soak', '-q'] +
+        (['--tls-ca', tls[0]] if tls else []))
     latencies_ms: list[float] = []
     sender_rss = (float('nan'), float('nan'))
     try:
@@ -114,19 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--rate-hz', type=float, default=0.0, help='sender rate (0 = max)')
     parser.add_argument('--width', type=int, default=1600)
     parser.add_argument('--height', type=int, default=1300)
+    parser.add_argument('--tls', action='store_true',
+                        help='stream over TLS (a self-signed certificate made with openssl)')
     args = parser.parse_args(argv)
     # the sender is stopped mid-frame at the end of each run: that reset is expected, not news
     logging.getLogger('raiv_stereo.stream').setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         pair = write_pair(folder, args.width, args.height)
-        print(f'{args.width}x{args.height} BGR pairs over loopback, {args.seconds:g} s per codec, '
+        tls = self_signed(folder) if args.tls else None
+        print(f'{args.width}x{args.height} BGR pairs over loopback{" (TLS)" if tls else ""}, '
+              f'{args.seconds:g} s per codec, '
               f'sender rate {"max" if args.rate_hz <= 0 else f"{args.rate_hz:g} Hz"}, '
               f'{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}')
         print('| codec | pairs/s | MB/pair | MB/s | latency median ms | p90 ms | max ms | '
               'receiver RSS MB start -> end | sender RSS MB (peak) | errors |')
         print('|---|---|---|---|---|---|---|---|---|---|')
         for codec in args.codec:
-            r = soak(codec, args.seconds, args.rate_hz, pair)
+            r = soak(codec, args.seconds, args.rate_hz, pair, tls)
             print(f"| {codec} | {r['fps']:.1f} | {r['mb_per_frame']:.2f} | {r['mb_s']:.0f} | "
                   f"{r['lat_median_ms']:.1f} | {r['lat_p90_ms']:.1f} | {r['lat_max_ms']:.1f} | "
                   f"{r['receiver_start_mb']:.0f} -> {r['receiver_end_mb']:.0f} | "

@@ -366,6 +366,9 @@ class CameraNode(Node):
         except ValueError as error:
             self._error(f'dropped a frame: {error}')
             return
+        except Exception as error:  # noqa: BLE001 (cv2.error, MemoryError: drop it, keep running)
+            self._error(f'dropped a frame: {type(error).__name__}: {str(error)[:300]}')
+            return
         try:
             self._publish(dataclasses.replace(frame, left=left, right=right))
         except Exception:

@@ -17,7 +17,8 @@ Network stream source: stereo pairs and calibration from a RAiV sender (stream_p
 
 A background thread owns the sockets and decodes; read() only hands over the newest complete
 pair. Every fault (garbage, oversized or unknown messages, corrupt images, stalls, strangers)
-resets that one connection with a log line on logger 'raiv_stereo.stream'; the source goes on.
+resets that one connection with a rate-limited log line on logger 'raiv_stereo.stream'; the
+source goes on.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 import errno
 import hmac
 import logging
+import os
+from pathlib import Path
+import secrets
+import select
 import selectors
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Mapping
@@ -42,9 +48,15 @@ LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20
 SOCKET_BUFFER_BYTES = 2 << 20  # ample for a LAN's bandwidth x delay, small enough for latency
 MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admitted senders
+TLS_READS_PER_ROUND = 256  # TLS records (16 KiB each) read from one connection per round
+LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
+LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
+TOKEN_AUTO = 'auto'  # stream_token: generate one on first start and keep it under ROS_HOME
+TOKEN_NONE = ('', 'none')  # stream_token: no authentication (said explicitly, warned about)
 TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
+ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
 COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
                       'png': ('png',), 'jpeg': ('jpeg',)}
 
@@ -88,6 +100,88 @@ class ClockMapper:
         return stamp
 
 
+def token_path() -> Path:
+    """Return where `stream_token: auto` keeps its token: $ROS_HOME (else ~/.ros)/raiv_stereo."""
+    return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros') / 'raiv_stereo' / \
+        'stream_token'
+
+
+def stored_token() -> str:
+    """Return the token `stream_token: auto` stored on this host, '' when there is none."""
+    try:
+        return token_path().read_text(encoding='utf-8').strip()
+    except (OSError, UnicodeDecodeError):
+        return ''
+
+
+def resolve_token(value: str, host: str, port: int) -> str:
+    """
+    Return the token senders must present for the stream_token parameter's value.
+
+    'auto' reads the token stored under ROS_HOME, generating it (mode 0600) on first start and
+    logging the sender command line that carries it; '' or 'none' means no token at all.
+    """
+    if value.strip().lower() in TOKEN_NONE:
+        return ''
+    if value != TOKEN_AUTO:
+        return value
+    path = token_path()
+    token = stored_token()
+    if token:
+        LOGGER.info('stream: senders need the token stored in %s', path)
+        return token
+    token = secrets.token_urlsafe(18)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, 'w', encoding='utf-8') as file:
+            file.write(token + '\n')
+    except OSError as error:
+        raise SourceError(f'stream_token auto: cannot store a token in {path}: '
+                          f'{error.strerror or error}; set stream_token to a secret of your '
+                          'own (or ROS_HOME to a writable folder)') from None
+    robot = host if host not in ('', '0.0.0.0', '::') else "<this robot's address>"
+    LOGGER.warning('stream: generated a stream token and stored it in %s (kept for the next '
+                   'starts). Start the sender with: raiv-stereo-sender --host %s --port %d '
+                   '--token %s', path, robot, port, token)
+    return token
+
+
+def tls_server_context(cert_file: str, key_file: str = '') -> ssl.SSLContext:
+    """Return a TLS 1.2+ server context for the certificate (and key) files, or SourceError."""
+    if not cert_file:
+        raise SourceError('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file or None)
+    except (OSError, ssl.SSLError) as error:
+        raise SourceError(f'stream_tls_cert {cert_file!r} / stream_tls_key {key_file!r}: cannot '
+                          f'load the certificate and its key: {error}') from None
+    return context
+
+
+class _Throttle:
+    """One log line per kind per LOG_THROTTLE_S; the next line says how many were held back."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._held: collections.Counter[str] = collections.Counter()
+
+    def log(self, kind: str, level: int, message: str) -> None:
+        """Log `message` unless a line of this kind was logged within LOG_THROTTLE_S."""
+        now = time.monotonic()
+        if now - self._last.get(kind, -LOG_THROTTLE_S) < LOG_THROTTLE_S:
+            self._held[kind] += 1
+            return
+        held, self._held[kind] = self._held[kind], 0
+        self._last[kind] = now
+        if held:
+            message += f' ({held} similar line{"s" if held > 1 else ""} held back in the last ' \
+                       f'{LOG_THROTTLE_S:g} s)'
+        LOGGER.log(level, 'stream: %s', message)
+
+
 class _Connection:
     """One peer: its socket, incremental decoder and admission state."""
 
@@ -97,11 +191,18 @@ class _Connection:
         self.decoder = sp.FrameDecoder(allowed_types=[sp.HELLO])
         self.admitted = False
         self.sender = ''
-        self.last_rx = time.monotonic()
+        self.accepted_at = time.monotonic()
+        """A HELLO must be complete this long after the connection opened (stream_timeout_s)."""
+        self.last_rx = self.accepted_at
         self.message_start: float | None = None
         """When the message being received began (a trickling peer is timed out too)."""
         self.clock = ClockMapper()
         self.size_warned: tuple[str, tuple[int, int]] | None = None
+        self.calibration: StereoCalibration | None = None
+        """The last calibration this sender sent, checked against its next frame."""
+        self.frame_size: tuple[int, int] | None = None
+        self.handshaking = isinstance(sock, ssl.SSLSocket)
+        """TLS: the handshake is not done yet (it counts toward the HELLO deadline)."""
 
 
 class StreamSource(FrameSource):
@@ -111,7 +212,8 @@ class StreamSource(FrameSource):
                  port: int = defaults.STREAM_PORT, token: str = '',
                  timeout_s: float = defaults.STREAM_TIMEOUT_S,
                  max_senders: int = defaults.STREAM_MAX_SENDERS,
-                 compression: str = defaults.STREAM_COMPRESSION) -> None:
+                 compression: str = defaults.STREAM_COMPRESSION,
+                 tls_cert: str = '', tls_key: str = '') -> None:
         if mode not in defaults.STREAM_MODES:
             raise SourceError(f'stream_mode {mode!r} is not one of {defaults.STREAM_MODES}')
         if compression not in COMPRESSION_CODECS:
@@ -124,6 +226,13 @@ class StreamSource(FrameSource):
             raise SourceError(f'stream_port {port} is not a TCP port (0-65535)')
         self.mode, self.host, self.port = mode, host, port
         self.token, self.timeout_s, self.max_senders = token, float(timeout_s), max_senders
+        self._tls = tls_server_context(tls_cert, tls_key) if tls_cert or tls_key else None
+        if self._tls is not None and mode != 'listen':
+            raise SourceError('stream_tls_cert works with stream_mode listen (the sender '
+                              'connects with --tls-ca); in connect mode leave it empty')
+        self._throttle = _Throttle()
+        self.token_hint = ''
+        """Where the token is, for the REJECT a sender without it gets."""
         self.allowed_codecs = COMPRESSION_CODECS[compression]
         self.calibration: StereoCalibration | None = None
         self.counters: dict[str, int] = collections.Counter()
@@ -155,6 +264,12 @@ class StreamSource(FrameSource):
                                   f'address (got {host!r})')
             self.address = (host, port)
             self._state = f'connecting to {host}:{port}'
+        if self._tls is not None:
+            self._state += ' (TLS)'
+        if not token:
+            LOGGER.warning('stream: no stream_token: any host that can reach %s:%d may stream '
+                           "pairs to this robot; set stream_token (or 'auto') to require one",
+                           *self.address)
         self._thread = threading.Thread(target=self._run, name='raiv-stream', daemon=True)
         self._thread.start()
 
@@ -164,18 +279,24 @@ class StreamSource(FrameSource):
         """Build from the camera node's parameters (stream_mode, stream_host, stream_port, ...)."""
         del calibration  # the stream carries its own (native-size) calibration
         try:
-            return cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
-                       host=str(options.get('stream_host', defaults.STREAM_HOST)),
-                       port=int(options.get('stream_port', defaults.STREAM_PORT)),
-                       token=str(options.get('stream_token', '') or ''),
-                       timeout_s=float(options.get('stream_timeout_s',
-                                                   defaults.STREAM_TIMEOUT_S)),
-                       max_senders=int(options.get('stream_max_senders',
-                                                   defaults.STREAM_MAX_SENDERS)),
-                       compression=str(options.get('stream_compression',
-                                                   defaults.STREAM_COMPRESSION)))
+            host = str(options.get('stream_host', defaults.STREAM_HOST))
+            port = int(options.get('stream_port', defaults.STREAM_PORT))
+            value = str(options.get('stream_token', TOKEN_AUTO))
+            source = cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
+                         host=host, port=port, token=resolve_token(value, host, port),
+                         timeout_s=float(options.get('stream_timeout_s',
+                                                     defaults.STREAM_TIMEOUT_S)),
+                         max_senders=int(options.get('stream_max_senders',
+                                                     defaults.STREAM_MAX_SENDERS)),
+                         compression=str(options.get('stream_compression',
+                                                     defaults.STREAM_COMPRESSION)),
+                         tls_cert=str(options.get('stream_tls_cert', '') or ''),
+                         tls_key=str(options.get('stream_tls_key', '') or ''))
         except (TypeError, ValueError) as error:
             raise SourceError(f'bad stream option: {error}') from None
+        if value == TOKEN_AUTO:
+            source.token_hint = f'; stream_token auto: the receiver keeps it in {token_path()}'
+        return source
 
     # ------------------------------------------------------------ public API
 
@@ -220,7 +341,7 @@ class StreamSource(FrameSource):
             # a bounded receive window: a backlog of stale pairs cannot build up in the kernel
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
             sock.bind((host, port))
-            sock.listen(8)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
             return sock
         except OSError as error:
@@ -262,13 +383,19 @@ class StreamSource(FrameSource):
         for conn in list(self._connections.values()):
             silent_s = now - conn.last_rx
             message_s = now - conn.message_start if conn.message_start is not None else 0.0
+            if not conn.admitted and now - conn.accepted_at > self.timeout_s:
+                # a deadline from the connection's start: trickling bytes do not extend it
+                self.counters['timeouts'] += 1
+                self._fault(conn, f'timed out: sent no complete HELLO within '
+                                  f'{self.timeout_s:g} s (stream_timeout_s)', sp.REJECT_PROTOCOL)
+                continue
             if silent_s <= self.timeout_s and message_s <= TRICKLE_FACTOR * self.timeout_s:
                 continue
+            if silent_s > self.timeout_s and self._bytes_waiting(conn):
+                continue  # not silent: this thread was busy; the bytes are read next round
             if silent_s <= self.timeout_s:
                 why = f'one message took over {message_s:.1f} s ({TRICKLE_FACTOR} x ' \
                       f'stream_timeout_s); partial message dropped'
-            elif not conn.admitted:
-                why = f'sent no valid HELLO within {self.timeout_s:g} s'
             elif conn.decoder.mid_message:
                 why = f'stalled mid-message for {silent_s:.1f} s (stream_timeout_s ' \
                       f'{self.timeout_s:g}); partial message dropped'
@@ -292,46 +419,89 @@ class StreamSource(FrameSource):
         self._add(sock, f'{self.address[0]}:{self.address[1]}')
 
     def _accept(self) -> None:
-        """Accept a peer; refuse it at once when too many connections are open."""
-        try:
-            sock, address = self._listener.accept()  # type: ignore[union-attr]
-        except (BlockingIOError, InterruptedError):
+        """Accept up to MAX_PENDING peers (the backlog drains; waiting peers still get read)."""
+        for _ in range(MAX_PENDING):
+            try:
+                sock, address = self._listener.accept()  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    time.sleep(0.1)
+                return
+            self._make_room(f'{address[0]}:{address[1]}')
+            self._add(sock, f'{address[0]}:{address[1]}')
+
+    def _make_room(self, peer: str) -> None:
+        """
+        Keep at most MAX_PENDING connections waiting for a HELLO: drop the one waiting longest.
+
+        A real sender says HELLO at once, so peers that hold the slots cannot lock it out.
+        """
+        pending = [conn for conn in self._connections.values() if not conn.admitted]
+        if len(pending) < MAX_PENDING:
             return
-        except OSError as error:
-            if error.errno in (errno.EMFILE, errno.ENFILE):
-                time.sleep(0.1)
-            return
-        peer = f'{address[0]}:{address[1]}'
-        if len(self._connections) >= self.max_senders + MAX_PENDING:
-            self.counters['rejected'] += 1
-            self._set_error(f'{peer} refused: {len(self._connections)} connections already open')
-            LOGGER.warning('stream: %s refused: too many open connections', peer)
-            self._send(sock, sp.encode_reject(sp.REJECT_BUSY, 'too many open connections'))
-            sock.close()
-            return
-        self._add(sock, peer)
+        oldest = min(pending, key=lambda conn: conn.accepted_at)
+        self.counters['rejected'] += 1
+        reason = (f'{MAX_PENDING} connections were waiting for their HELLO; dropped the '
+                  f'oldest, {oldest.peer}, for {peer}')
+        self._set_error(reason)
+        self._throttle.log('refused', logging.WARNING, reason)
+        self._send(oldest.sock, sp.encode_reject(sp.REJECT_BUSY, 'too many connections '
+                                                 'waiting for their HELLO; try again'))
+        self._drop(oldest, None)
 
     def _add(self, sock: socket.socket, peer: str) -> None:
         """Register a new connection, waiting for its HELLO."""
         sock.setblocking(False)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         conn = _Connection(sock, peer)
         with self._lock:
             self._connections[sock] = conn
         self._selector.register(sock, selectors.EVENT_READ)
         self.counters['connections'] += 1
-        LOGGER.info('stream: %s connected, waiting for HELLO', peer)
+        self._throttle.log('connected', logging.INFO, f'{peer} connected, waiting for HELLO')
 
     def _receive(self, conn: _Connection) -> None:
-        """Read what the socket has and handle every complete message."""
+        """Read what the socket has (TLS: also what is decrypted already) and handle it."""
+        if conn.handshaking and not self._handshake(conn):
+            return
+        # TLS hands out one record (16 KiB) per read: read on until it would block, a bounded
+        # number of times so other connections are served too.
+        reads = TLS_READS_PER_ROUND if isinstance(conn.sock, ssl.SSLSocket) else 1
+        for _ in range(reads):
+            if not self._receive_once(conn) or conn.sock not in self._connections:
+                return
+
+    def _handshake(self, conn: _Connection) -> bool:
+        """Advance a TLS handshake; return True once it is done (False: wait, or dropped)."""
+        try:
+            conn.sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except (ssl.SSLError, OSError) as error:
+            self.counters['protocol_errors'] += 1
+            reason = getattr(error, 'reason', None) or error.strerror or error
+            self._set_error(f'{conn.peer}: TLS handshake failed: {reason}')
+            self._throttle.log('pending', logging.WARNING, f'{conn.peer}: TLS handshake failed '
+                               f'({reason}); is the sender using --tls-ca?; connection reset')
+            self._drop(conn, None)
+            return False
+        conn.handshaking = False
+        return True
+
+    def _receive_once(self, conn: _Connection) -> bool:
+        """Read once and handle every complete message; return False when nothing more to do."""
         try:
             count = conn.sock.recv_into(self._buffer)
-        except (BlockingIOError, InterruptedError):
-            return
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
         except OSError as error:
             self.counters['disconnects'] += 1
             self._drop(conn, f'{conn.peer}: connection error: {error.strerror or error}',
                        logging.WARNING)
-            return
+            return False
         if count == 0:
             self.counters['disconnects'] += 1
             if conn.decoder.mid_message:
@@ -340,22 +510,27 @@ class StreamSource(FrameSource):
                                  f'({conn.decoder.buffered_bytes} bytes dropped)', logging.WARNING)
             else:
                 self._drop(conn, f'{conn.peer} disconnected', logging.INFO)
-            return
+            return False
         conn.last_rx = time.monotonic()
         self.counters['bytes_received'] += count
         try:
             messages = conn.decoder.feed(self._buffer[:count])
             for message in messages:
                 if not self._handle(conn, message):
-                    return
-        except sp.ProtocolError as error:
+                    return False
+        except Exception as error:  # noqa: BLE001 (whatever the bytes caused: REJECT, close)
             self.counters['protocol_errors'] += 1
-            self._fault(conn, str(error), sp.REJECT_PROTOCOL)
-            return
+            reason = str(error) if isinstance(error, sp.ProtocolError) else \
+                f'malformed input ({type(error).__name__}: {str(error)[:200]})'
+            self._fault(conn, reason, sp.REJECT_PROTOCOL)
+            return False
+        # Silence counts from the end of this work: a slow decode is not the peer's silence.
+        conn.last_rx = time.monotonic()
         if not conn.decoder.mid_message:
             conn.message_start = None
         elif messages or conn.message_start is None:
             conn.message_start = conn.last_rx  # a new message began in this chunk
+        return True
 
     def _handle(self, conn: _Connection, message: sp.Message) -> bool:
         """Act on one message; return False when the connection was closed."""
@@ -364,12 +539,15 @@ class StreamSource(FrameSource):
         if message.type == sp.FRAME:
             self._frame(conn, sp.decode_frame(message, self._pool))
         elif message.type == sp.CALIBRATION:
+            data = sp.decode_calibration(message)
             try:
-                calibration = StereoCalibration.from_dict(sp.decode_json(message))
-            except (CalibrationError, KeyError, TypeError, ValueError) as error:
+                calibration = StereoCalibration.from_dict(data)
+            except (CalibrationError, ArithmeticError, KeyError, TypeError, ValueError) as error:
                 raise sp.ProtocolError(f'CALIBRATION is not a valid stereo calibration: '
                                        f'{error}') from None
-            self.calibration = calibration
+            if conn.frame_size is not None:
+                self._check_size(conn.frame_size, calibration)
+            conn.calibration = calibration  # in use from the first frame that fits it
             self.counters['calibrations'] += 1
             LOGGER.info('stream: calibration from %s: %dx%d, baseline %.1f mm, f %.1f px',
                         conn.sender or conn.peer, *calibration.image_size,
@@ -389,11 +567,12 @@ class StreamSource(FrameSource):
         if hello['protocol'] != sp.PROTOCOL_VERSION:
             raise sp.ProtocolError(f'sender speaks protocol {hello["protocol"]}, this receiver '
                                    f'{sp.PROTOCOL_VERSION}')
-        if not hmac.compare_digest(hello['token'].encode(), self.token.encode()):
+        if self.token and \
+                not hmac.compare_digest(hello['token'].encode(), self.token.encode()):
             self.counters['rejected'] += 1
             what = 'no token' if not hello['token'] else 'a wrong token'
             self._fault(conn, f"refused: HELLO carries {what} (set the sender's --token to the "
-                              "node's stream_token)", sp.REJECT_AUTH)
+                              f"node's stream_token{self.token_hint})", sp.REJECT_AUTH)
             return False
         admitted = sum(c.admitted for c in self._connections.values())
         if admitted >= self.max_senders:
@@ -415,6 +594,10 @@ class StreamSource(FrameSource):
             raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
                                    f'allows only {", ".join(self.allowed_codecs)}')
         size = (frame.left.shape[1], frame.left.shape[0])
+        conn.frame_size = size
+        if conn.calibration is not None:
+            self._check_size(size, conn.calibration)
+            self.calibration, conn.calibration = conn.calibration, None
         calibration = self.calibration
         if calibration is not None and calibration.image_size != size and \
                 conn.size_warned != (calibration.key, size):
@@ -432,13 +615,37 @@ class StreamSource(FrameSource):
                 self.counters['frames_superseded'] += 1
             self._latest = (pair, frame.capture_time_ns, arrival_ns)
 
+    @staticmethod
+    def _check_size(size: tuple[int, int], calibration: StereoCalibration) -> None:
+        """Refuse a calibration whose image shape is not the shape of the frames it describes."""
+        width, height = calibration.image_size
+        if abs((size[0] / size[1]) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+            raise sp.ProtocolError(
+                f'the calibration is for {width}x{height} images but the frames are '
+                f'{size[0]}x{size[1]} (another aspect ratio); send the calibration of these '
+                "frames (the sender's --calibration)")
+
     # ------------------------------------------------------------ helpers
 
     def _fault(self, conn: _Connection, reason: str, code: int) -> None:
-        """Log why, tell the peer (best effort) and reset the connection."""
+        """Log why (rate-limited per kind of peer), tell the peer and reset the connection."""
         self._set_error(f'{conn.peer}: {reason}')
         self._send(conn.sock, sp.encode_reject(code, reason))
-        self._drop(conn, f'{conn.peer}: {reason}; connection reset', logging.WARNING)
+        self._throttle.log('sender' if conn.admitted else 'pending', logging.WARNING,
+                           f'{conn.peer}: {reason}; connection reset')
+        self._drop(conn, None)
+
+    @staticmethod
+    def _bytes_waiting(conn: _Connection) -> bool:
+        """Return True when the peer's bytes (or its close) wait to be read: it is not silent."""
+        if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+            return True
+        poller = select.poll()  # poll, not select: any descriptor number
+        try:
+            poller.register(conn.sock, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return False
 
     @staticmethod
     def _send(sock: socket.socket, buffers: list[bytes | memoryview]) -> None:
@@ -451,7 +658,8 @@ class StreamSource(FrameSource):
     def _drop(self, conn: _Connection, reason: str | None, level: int = logging.INFO) -> None:
         """Close a connection (whatever it had half-received is discarded)."""
         if reason:
-            LOGGER.log(level, 'stream: %s', reason)
+            self._throttle.log(f'{"sender" if conn.admitted else "pending"} {level}', level,
+                               reason)
         with self._lock:
             self._connections.pop(conn.sock, None)
             if conn.admitted and not any(c.admitted for c in self._connections.values()):
