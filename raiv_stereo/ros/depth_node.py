@@ -629,9 +629,9 @@ def _check_size(topic: str, width_px: int, height_px: int) -> None:
     """Refuse an image above depth_params.MAX_IMAGE_PIXELS before it is converted."""
     if width_px * height_px > depth_params.MAX_IMAGE_PIXELS:
         raise InputError(
-            f'{topic} is {width_px}x{height_px} ({width_px * height_px / 1e6:.1f} MP), above '
-            f'the {depth_params.MAX_IMAGE_PIXELS / 1e6:.1f} MP this node accepts per image; '
-            'send smaller images (resize or bin them at the camera)')
+            f'{topic} is {width_px}x{height_px} ({width_px * height_px} pixels), above the '
+            f'{depth_params.MAX_IMAGE_PIXELS} pixels per image this node accepts; send smaller '
+            'images (resize or bin them at the camera)')
 
 
 def _size_text(msg: Any) -> str:
