@@ -84,13 +84,14 @@ def diagnose_sync(topics: Sequence[TopicState], now_s: float, waited_s: float,
                              'namespace?')
         return None
     parts = [f'{t.name} is silent ({publisher_text(t)})'
-             for t, rate in zip(topics, rates) if rate == 0]
+             for t, rate in zip(topics, rates, strict=True) if rate == 0]
     hints = []
     arriving = [rate for rate in rates if rate > 0]
     lossy = len(arriving) > 1 and min(arriving) < LOSSY_RATE_RATIO * max(arriving)
     if lossy:
         parts.append('messages are lost on the way (' + ', '.join(
-            f'{name} {rate:.1f} Hz' for name, rate in zip(names, rates) if rate > 0) + ')')
+            f'{name} {rate:.1f} Hz' for name, rate in zip(names, rates, strict=True)
+            if rate > 0) + ')')
         hints.append('Large images over best-effort lose whole messages when a fragment is '
                      'lost: subscribe reliably (qos_overrides.<topic>.subscription.'
                      'reliability:=reliable), raise net.core.rmem_max, or send smaller or '

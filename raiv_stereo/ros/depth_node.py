@@ -551,7 +551,7 @@ class DepthNode(Node):
         topics = [sync_diagnosis.TopicState(
             w.resolved_name, history, reliable=self._subscribes_reliably(w),
             publishers=self._publisher_reliabilities(w.resolved_name))
-            for w, history in zip(self._watch, arrivals)]
+            for w, history in zip(self._watch, arrivals, strict=True)]
         diagnosis = sync_diagnosis.diagnose_sync(
             topics, now, waited, now - self._started_s, self._values['sync'],
             self._values['sync_slop_s'], defaults.SYNC_WARNING_S, busy)
