@@ -244,10 +244,11 @@ class DepthNode(Node):
         Without this, a queue full of the old, later stamps evicts each new message at once
         and no pair ever syncs again (a bag restarted, simulation time reset).
         """
-        sync = self._sync
+        # message_filters' synchronizers (real and stand-in) keep one {stamp ns: msg} per input.
+        lock, queues = getattr(self._sync, 'lock', None), getattr(self._sync, 'queues', ())
         dropped = 0
-        with sync.lock:
-            for queue in sync.queues:
+        with lock or threading.Lock():
+            for queue in queues:
                 for key in [key for key in queue if key > stamp_ns]:
                     del queue[key]
                     dropped += 1
@@ -288,7 +289,10 @@ class DepthNode(Node):
         problems = depth_params.depth_settings_problems(merged)
         calibration = self._last_calibration
         if not problems and calibration is not None:
-            problem = self._fit_problem(merged, calibration)
+            try:
+                problem = self._fit_problem(merged, calibration)
+            except (CalibrationError, ValueError) as error:
+                problem = str(error)
             if problem:
                 size = 'x'.join(str(n) for n in calibration.image_size)
                 problems = [f'with the last images ({size}): {problem}']
