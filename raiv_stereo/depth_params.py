@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from raiv_stereo import defaults
-from raiv_stereo.matcher import MatcherSettings, wls_available
+from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, wls_available
 from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'TABLE', 'depth_settings_problems',
@@ -35,6 +35,10 @@ SGBM_MAX_BLOCK_SIZE = 31
 """Largest SGBM block size the node accepts (OpenCV needs odd sizes; beyond 31 is only blur)."""
 MAX_NUM_DISPARITIES = 1024
 """Largest explicit search width; OpenCV needs a positive multiple of 16."""
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""Largest input image the depth node accepts, pixels per camera (8x the RAiV's 1600x1300):
+larger pairs are refused before they are converted, so one pair cannot hold the node and its
+memory for many seconds."""
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -197,6 +201,43 @@ def default_values() -> dict[str, Any]:
 def depth_settings_problems(values: Mapping[str, Any]) -> list[str]:
     """Return what is wrong with these parameter values, alone or together (empty = usable)."""
     return TABLE.problems(values)
+
+
+def window_problem(values: Mapping[str, Any], focal_px: float, baseline_mm: float,
+                   width_px: int, height_px: int) -> str | None:
+    """
+    Return why these settings cannot match images of this working size, naming the fix.
+
+    The search window comes from min_disparity/num_disparities when given, else from the depth
+    range with this focal length and baseline; SGBM needs the window plus a block inside a row.
+    """
+    v = default_values()
+    v.update(values)
+    block = int(v['block_size'])
+    widest_px = width_px - block - 1  # the largest disparity a row of this width can match
+    size = f'{width_px}x{height_px} px at the working scale'
+    if widest_px < 1 or height_px < block:
+        return (f'the images are {size}: too small to match with block_size {block} (at least '
+                f'{block + 2}x{block} px); send larger images or raise scale')
+    if v['min_disparity'] >= 0 and v['num_disparities']:
+        low, count = int(v['min_disparity']), int(v['num_disparities'])
+        if low + count - 1 <= widest_px:
+            return None
+        return (f'min_disparity {low} + num_disparities {count} searches up to '
+                f'{low + count - 1} px, but the images are {size} and allow at most {widest_px}: '
+                'lower min_disparity or num_disparities, or set min_disparity -1 and '
+                'num_disparities 0 for the window of the depth range')
+    low, count = search_window(focal_px, baseline_mm, float(v['min_depth_mm']),
+                               float(v['max_depth_mm']))
+    if low + count - 1 <= widest_px:
+        return None
+    nearest_mm = disparity_px(focal_px, baseline_mm, max(widest_px - 16, 1))
+    fix = (f'raise min_depth_mm to {nearest_mm:.0f} or more'
+           if nearest_mm < float(v['max_depth_mm']) else 'no depth range fits')
+    return (f'the depth range {v["min_depth_mm"]:g}-{v["max_depth_mm"]:g} mm with f = '
+            f'{focal_px:.1f} px and baseline {baseline_mm:.6g} mm needs disparities {low}..'
+            f'{low + count - 1} px, but the images are {size} and allow at most {widest_px}: '
+            f'{fix}, check the calibration (focal length, baseline), or send larger images')
 
 
 def matcher_settings(values: Mapping[str, Any]) -> MatcherSettings:

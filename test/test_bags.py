@@ -150,8 +150,8 @@ def test_depth_from_a_compressed_mcap_bag_in_millimetres(tmp_path, scene_frames,
     assert depth[0][1].encoding == '16UC1' and (depth[0][1].width, depth[0][1].height) == \
         (400, 325)
     # PNG is lossless: the same millimetres as the pipeline on the pair at scale 0.5.
-    expected = StereoPipeline(calibration, 0.5).process(*frames[0],
-                                                         mask_out_of_range=True).depth_m
+    pipeline = StereoPipeline(calibration, 0.5)
+    expected = pipeline.process(*frames[0], mask_out_of_range=True).depth_m
     np.testing.assert_array_equal(_depth_of(depth[0][1]), depth_m_to_mm_u16(expected))
 
 

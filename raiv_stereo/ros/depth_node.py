@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections import deque
 import copy
 from dataclasses import dataclass, field
-import re
 import statistics
 import sys
 import threading
@@ -35,7 +34,7 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import defaults, depth_params, post_filters
+from raiv_stereo import defaults, depth_params, post_filters, sync_diagnosis
 from raiv_stereo.calibration import (
     CalibrationError,
     CameraModel,
@@ -48,6 +47,7 @@ from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.calibration_diagnostics import calibration_statuses, CalibrationMonitor, \
     observe_calibration
 from raiv_stereo.ros.compat import message_filters
+from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
 from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
 from raiv_stereo.ros.spin import run_nodes
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -75,6 +75,10 @@ class InputError(ValueError):
     """A stereo pair the node cannot use; the message names the topic and what to do."""
 
 
+class ConfigurationError(InputError):
+    """Settings that cannot work with the images that arrive; the message names the fix."""
+
+
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
     """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
     return descriptor(spec, dynamic_typing=spec.type_name == 'double')
@@ -93,6 +97,10 @@ class _TopicWatch:
     resolved_name: str
     history: deque = field(default_factory=lambda: deque(maxlen=SYNC_HISTORY))
     """(arrival monotonic s, stamp ns) of the latest messages."""
+    newest_ns: int | None = None
+    """The latest stamp seen; an older one means the clock jumped back."""
+    subscription: Any = None
+    """The message_filters Subscriber (its QoS explains a silent topic)."""
 
 
 @dataclass
@@ -145,7 +153,10 @@ class DepthNode(Node):
         self.dropped_frames = 0
         self.processing_times_ms: deque = deque(maxlen=STATS_WINDOW)
         self._stats = _Stats(processing_ms=self.processing_times_ms)
-        self._error_times: dict[str, float] = {}
+        self._reporter = ErrorReporter(self.get_logger().error, ERROR_THROTTLE_S)
+        self._busy: tuple[str, float] | None = None
+        self._last_jump_s: float | None = None
+        self._last_calibration: StereoCalibration | None = None
         self._started_s = time.monotonic()
         self.pair_order = PairOrderCheck()
         self._calibration_monitor = CalibrationMonitor(
@@ -185,7 +196,7 @@ class DepthNode(Node):
             sub = message_filters.Subscriber(self, msg_type, topic,
                                              qos_profile=copy.copy(qos_profile_sensor_data),
                                              qos_overriding_options=overrides)
-            watch = _TopicWatch(self.resolve_topic_name(topic))
+            watch = _TopicWatch(self.resolve_topic_name(topic), subscription=sub)
             sub.registerCallback(self._on_arrival, watch)
             self._filters.append(sub)
             self._watch.append(watch)
@@ -216,9 +227,46 @@ class DepthNode(Node):
     # --- callbacks (executor threads) ----------------------------------------------------------
 
     def _on_arrival(self, msg: Any, watch: _TopicWatch) -> None:
-        """Count a message on one input topic (explains pairs that never sync)."""
+        """Count a message on one input topic; restart pairing when its stamps jump back."""
+        stamp_ns = conversions.stamp_to_ns(msg.header.stamp)
+        newest_ns = watch.newest_ns
+        if newest_ns is not None and stamp_ns < newest_ns:
+            self._restart_pairing(watch, stamp_ns, newest_ns)
         with self._lock:
-            watch.history.append((time.monotonic(), conversions.stamp_to_ns(msg.header.stamp)))
+            watch.newest_ns = stamp_ns
+            watch.history.append((time.monotonic(), stamp_ns))
+
+    def _restart_pairing(self, watch: _TopicWatch, stamp_ns: int, newest_ns: int) -> None:
+        """
+        Forget every queued message stamped after `stamp_ns`: the clock jumped back.
+
+        Called before the synchronizer sees the message (its callback was registered later).
+        Without this, a queue full of the old, later stamps evicts each new message at once
+        and no pair ever syncs again (a bag restarted, simulation time reset).
+        """
+        # message_filters' synchronizers (real and stand-in) keep one {stamp ns: msg} per input.
+        lock, queues = getattr(self._sync, 'lock', None), getattr(self._sync, 'queues', ())
+        dropped = 0
+        with lock or threading.Lock():
+            for queue in queues:
+                for key in [key for key in queue if key > stamp_ns]:
+                    del queue[key]
+                    dropped += 1
+        now = time.monotonic()
+        with self._lock:
+            for other in self._watch:
+                other.history = deque(((arrival, ns) for arrival, ns in other.history
+                                       if ns <= stamp_ns), maxlen=SYNC_HISTORY)
+                if other.newest_ns is not None and other.newest_ns > stamp_ns:
+                    other.newest_ns = None  # its own next, earlier stamp is no jump
+            first = self._last_jump_s is None or now - self._last_jump_s > 1.0
+            self._last_jump_s = now
+        if first:  # one line per jump, though each of the four topics sees it
+            self.get_logger().warning(
+                f'input stamps jumped back {(newest_ns - stamp_ns) / 1e9:.3f} s on '
+                f'{watch.resolved_name} (a bag restarted or the clock was reset): pairing '
+                f'starts again from the new stamps ({dropped} queued messages with later '
+                'stamps dropped)')
 
     def _on_pair(self, left: Image, right: Image, left_info: CameraInfo,
                  right_info: CameraInfo) -> None:
@@ -239,6 +287,15 @@ class DepthNode(Node):
             return SetParametersResult(successful=True)
         merged.update(changed)
         problems = depth_params.depth_settings_problems(merged)
+        calibration = self._last_calibration
+        if not problems and calibration is not None:
+            try:
+                problem = self._fit_problem(merged, calibration)
+            except (CalibrationError, ValueError) as error:
+                problem = str(error)
+            if problem:
+                size = 'x'.join(str(n) for n in calibration.image_size)
+                problems = [f'with the last images ({size}): {problem}']
         if problems:
             reason = '; '.join(problems)
             self.get_logger().warning(f'rejected parameter change {changed}: {reason}')
@@ -263,38 +320,38 @@ class DepthNode(Node):
                 if self._stopping:
                     return
                 pair, self._pending = self._pending, None
+                self._busy = (_size_text(pair[0]), time.monotonic())
             started = time.perf_counter()
             try:
                 core_ms = self._process(*pair)
             except (InputError, CalibrationError, conversions.ConversionError) as error:
                 with self._lock:
+                    self._busy = None
                     self._stats.rejected += 1
                     self._stats.last_problem = str(error)
-                kind = type(error).__name__ + re.sub(r'\d+', '#', str(error))
-                self._error(kind, f'frame dropped: {error}')
+                self._error(message_kind(type(error).__name__, str(error)),
+                            f'frame dropped: {error}')
                 continue
             except Exception as error:  # noqa: BLE001 - the node must survive any bad frame
                 if not self.context.ok():
                     return  # shut down (Ctrl-C) while this pair was being published
                 with self._lock:
+                    self._busy = None
                     self._stats.rejected += 1
                     self._stats.last_problem = repr(error)
-                self._error('unexpected', f'frame dropped, unexpected error: {error!r}')
+                self._error(message_kind(f'unexpected {type(error).__name__}', str(error)),
+                            f'frame dropped, unexpected error: {error!r}')
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             with self._lock:
+                self._busy = None
                 self.processing_times_ms.append(elapsed_ms)
                 self._stats.core_ms.append(core_ms)
                 self._stats.frames += 1
 
     def _error(self, kind: str, message: str) -> None:
         """Log an error at most once per ERROR_THROTTLE_S for each kind of problem."""
-        now = time.monotonic()
-        last = self._error_times.get(kind)
-        if last is not None and now - last < ERROR_THROTTLE_S:
-            return
-        self._error_times[kind] = now
-        self.get_logger().error(message)
+        self._reporter.report(kind, message)
 
     def _topic(self, index: int) -> str:
         return self._watch[index].resolved_name
@@ -315,6 +372,8 @@ class DepthNode(Node):
             except (CalibrationError, ValueError) as error:
                 self._info_cache = (key, error)
         value = self._info_cache[1]
+        if not isinstance(value, Exception):
+            self._last_calibration = value
         if isinstance(value, Exception):
             raise CalibrationError(
                 f'{self._topic(2)} and {self._topic(3)} do not describe a usable stereo pair: '
@@ -325,6 +384,9 @@ class DepthNode(Node):
     def _images(self, left, right, left_info: CameraInfo) -> tuple[np.ndarray, np.ndarray]:
         """Convert and check the image pair (sizes against each other and the CameraInfo)."""
         compressed = isinstance(left, CompressedImage)
+        if not compressed:
+            for index, msg in enumerate((left, right)):
+                _check_size(self._topic(index), msg.width, msg.height)
         same = not compressed and left.encoding == right.encoding and \
             left.encoding in ('mono8', 'bgr8')
         images = []
@@ -334,6 +396,9 @@ class DepthNode(Node):
                               conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
             except conversions.ConversionError as error:
                 raise conversions.ConversionError(f'{self._topic(index)}: {error}') from None
+        if compressed:
+            for index, image in enumerate(images):
+                _check_size(self._topic(index), image.shape[1], image.shape[0])
         if compressed and images[0].ndim != images[1].ndim:  # one grey, one colour
             images = [cv2.cvtColor(i, cv2.COLOR_GRAY2BGR) if i.ndim == 2 else i for i in images]
         (left_h, left_w), (right_h, right_w) = images[0].shape[:2], images[1].shape[:2]
@@ -348,6 +413,17 @@ class DepthNode(Node):
                 'actually sent (scale K and P with the image)')
         return images[0], images[1]
 
+    def _fit_problem(self, values: dict, calibration: StereoCalibration) -> str | None:
+        """Return why these settings cannot match this calibration's images (None = they can)."""
+        working = calibration.scaled(float(values['scale']))
+        problem = depth_params.window_problem(values, working.focal_px, working.baseline_mm,
+                                              *working.image_size)
+        if problem and values['min_disparity'] < 0 and 'depth range' in problem:
+            tx = float(calibration.right.P[0, 3])
+            problem += (f' (the baseline comes from {self._topic(3)}: P[0,3] (Tx) = {tx:g}, '
+                        f'fx = {calibration.focal_px:g} px)')
+        return problem
+
     def _configured_pipeline(self, calibration: StereoCalibration):
         """Return the pipeline for this calibration and the current settings (built lazily)."""
         from raiv_stereo import pipeline
@@ -356,6 +432,9 @@ class DepthNode(Node):
             values = dict(self._values)
         settings = depth_params.matcher_settings(values)
         scale = float(values['scale'])
+        problem = self._fit_problem(values, calibration)
+        if problem:
+            raise ConfigurationError(f'configuration error: {problem}')
         if self._pipeline is None:
             self._pipeline = pipeline.StereoPipeline(calibration, scale, settings)
         elif (calibration.key, scale, settings) != (
@@ -468,77 +547,39 @@ class DepthNode(Node):
     # --- timers (executor thread) --------------------------------------------------------------
 
     def _check_sync(self) -> None:
-        """Explain, in plain words, why no pair has synced for a while."""
+        """Explain, in plain words, why no pair has synced for a while (sync_diagnosis)."""
         now = time.monotonic()
         with self._lock:
             last_sync = self._last_sync_s
-            history = [(w.resolved_name, list(w.history)) for w in self._watch]
+            busy = self._busy
+            arrivals = [list(w.history) for w in self._watch]
         waited = now - (last_sync if last_sync is not None else self._started_s)
         if waited < defaults.SYNC_WARNING_S:
             return
-        span_s = min(waited, 10.0)
-        rates = {name: sum(1 for arrival, _ in h if now - arrival <= span_s) / span_s
-                 for name, h in history}
-        if not any(rates.values()):
-            if now - self._started_s > 10.0 * defaults.SYNC_WARNING_S:
-                self._error('no input', f'no messages on any input topic for {waited:.0f} s '
-                            f'({", ".join(rates)}); is the camera node running in this '
-                            'namespace?')
-            return
-        parts = [f'{name} is silent ({self._publisher_text(name)})'
-                 for name, rate in rates.items() if rate == 0]
-        hints = []
-        arriving = {name: rate for name, rate in rates.items() if rate > 0}
-        lossy = len(arriving) > 1 and min(arriving.values()) < 0.6 * max(arriving.values())
-        if lossy:
-            parts.append('messages are lost on the way (' + ', '.join(
-                f'{name} {rate:.1f} Hz' for name, rate in arriving.items()) + ')')
-            hints.append('Large images over best-effort lose whole messages when a fragment is '
-                         'lost: subscribe reliably (qos_overrides.<topic>.subscription.'
-                         'reliability:=reliable), raise net.core.rmem_max, or send smaller or '
-                         'mono8 images.')
-        stamps = [[stamp for _, stamp in h] for _, h in history]
-        if stamps[0] and stamps[1]:
-            # The best-matching recent left/right stamps: an offset, not just loss.
-            closest = [min(abs(left - right) for right in stamps[1]) for left in stamps[0][-10:]]
-            offset_ms = min(closest) / 1e6
-            parts.append(f'the left/right image stamps are {offset_ms:.3f} ms apart (closest '
-                         'pairs)')
-            period_ms = 1000.0 / max(arriving.values())
-            if lossy and offset_ms >= 0.5 * period_ms:
-                pass  # whole frames apart: the partners were lost, the stamps may be fine
-            elif offset_ms > 0 and self._values['sync'] == 'exact':
-                hints.append('Exact sync needs identical stamps: set sync:=approximate with '
-                             f'sync_slop_s above {offset_ms / 1000.0 * 1.5:.4f}, or stamp both '
-                             'images with one capture time.')
-            elif offset_ms > 0 and self._values['sync'] == 'approximate' and \
-                    offset_ms / 1000.0 >= self._values['sync_slop_s']:
-                hints.append(f'That is beyond sync_slop_s ({self._values["sync_slop_s"]:g} s): '
-                             f'raise it above {offset_ms / 1000.0 * 1.5:.4f}.')
-            for index, side in ((2, 'left'), (3, 'right')):
-                if stamps[index] and not set(stamps[index]) & set(stamps[index - 2]) and \
-                        not lossy and self._values['sync'] == 'exact':
-                    parts.append(f'no {side} camera_info stamp equals a {side} image stamp')
-                    hints.append("Stamp each CameraInfo with its image's stamp.")
-        self._error('no sync', f'no synchronized stereo pair for {waited:.1f} s although '
-                    f'messages arrive: {"; ".join(parts)}. {" ".join(hints)}'.rstrip())
+        topics = [sync_diagnosis.TopicState(
+            w.resolved_name, history, reliable=self._subscribes_reliably(w),
+            publishers=self._publisher_reliabilities(w.resolved_name))
+            for w, history in zip(self._watch, arrivals, strict=True)]
+        diagnosis = sync_diagnosis.diagnose_sync(
+            topics, now, waited, now - self._started_s, self._values['sync'],
+            self._values['sync_slop_s'], defaults.SYNC_WARNING_S, busy)
+        if diagnosis is not None:
+            self._error(diagnosis.kind, diagnosis.message)
 
-    def _publisher_text(self, topic: str) -> str:
-        """Describe a silent topic's publishers and whether their QoS can match ours."""
+    @staticmethod
+    def _subscribes_reliably(watch: _TopicWatch) -> bool:
+        """Return True when this topic's subscription is reliable (qos_overrides applied)."""
+        # message_filters.Subscriber keeps the rclpy subscription (overrides applied) as .sub.
+        profile = getattr(getattr(watch.subscription, 'sub', None), 'qos_profile', None)
+        return profile is not None and profile.reliability == QoSReliabilityPolicy.RELIABLE
+
+    def _publisher_reliabilities(self, topic: str) -> list[str] | None:
+        """Return each publisher's reliability on `topic` ('reliable', 'best_effort')."""
         try:
             publishers = self.get_publishers_info_by_topic(topic)
         except Exception:  # noqa: BLE001 - the graph query is only for the message
-            return 'publishers unknown'
-        if not publishers:
-            return 'no publisher: check the topic name, namespace and remappings'
-        kinds = sorted({p.qos_profile.reliability.name.lower() for p in publishers})
-        text = (f'{len(publishers)} publisher(s), {"/".join(kinds)}, but nothing arrived; '
-                'this node subscribes best-effort (matches any publisher) unless '
-                'qos_overrides say otherwise')
-        if QoSReliabilityPolicy.BEST_EFFORT.name.lower() in kinds:
-            text += ('; a reliable subscription override does not match a best-effort '
-                     'publisher')
-        return text
+            return None
+        return [p.qos_profile.reliability.name.lower() for p in publishers]
 
     def _report(self) -> None:
         """Publish /diagnostics and log the statistics of the last period."""
@@ -592,6 +633,22 @@ class DepthNode(Node):
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout=10.0)
         super().destroy_node()
+
+
+def _check_size(topic: str, width_px: int, height_px: int) -> None:
+    """Refuse an image above depth_params.MAX_IMAGE_PIXELS before it is converted."""
+    if width_px * height_px > depth_params.MAX_IMAGE_PIXELS:
+        raise InputError(
+            f'{topic} is {width_px}x{height_px} ({width_px * height_px} pixels), above the '
+            f'{depth_params.MAX_IMAGE_PIXELS} pixels per image this node accepts; send smaller '
+            'images (resize or bin them at the camera)')
+
+
+def _size_text(msg: Any) -> str:
+    """Return 'WxH' of an Image message, or its byte size for a CompressedImage."""
+    if isinstance(msg, CompressedImage):
+        return f'{len(msg.data) / 1e6:.1f} MB compressed'
+    return f'{msg.width}x{msg.height}'
 
 
 def _header(stamp: Any, frame_id: str) -> Header:
