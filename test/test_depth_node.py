@@ -403,10 +403,9 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
         'num_disparities': ({'num_disparities': 20}, 'not a valid step'),
         'p1': ({'p1': 2000, 'p2': 1000}, 'p1 (2000) must be below p2 (1000)'),
         'sgbm_mode': ({'sgbm_mode': 'fast'}, 'choose one of sgbm, sgbm_3way, hh, hh4'),
-        'min_disparity': ({'min_disparity': -1}, 'give both min_disparity and num_disparities'),
         'sync': ({'sync': 'approximate'}, 'read-only'),
         'max_depth_mm': ({'max_depth_mm': 'far'}, 'max_depth_mm must be a double'),
-        'scale': ({'scale': 2}, 'scale is 2; allowed 0.25..1'),
+        'scale': ({'scale': 2}, 'scale out of range Min: 0.25, Max: 1.0, value: 2.0'),
     }
     for name, (values, reason) in rejected.items():
         before = rig.node.get_parameter(name).value

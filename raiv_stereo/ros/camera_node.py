@@ -32,7 +32,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 from raiv_stereo import calibration as calib
-from raiv_stereo import camera_params, defaults, frames
+from raiv_stereo import camera_params, defaults, depth_params, frames
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
 from raiv_stereo.param_table import IntRange
@@ -45,7 +45,12 @@ from raiv_stereo.ros.conversions import (
     ns_to_stamp,
     transform_msg,
 )
-from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.parameters import (
+    descriptor,
+    keep_declared_types,
+    log_changes,
+    warn_unknown_parameters,
+)
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from rcl_interfaces.msg import SetParametersResult
@@ -63,6 +68,12 @@ ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
 
 FrameListener = Callable[[Any, StereoFrame], None]
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Return `value` as the declared type of parameter `name` (camera_params.coerce)."""
+    spec = camera_params.BY_NAME.get(name)
+    return value if spec is None else camera_params.coerce(spec, value)
 
 
 class CameraSetupError(ValueError):
@@ -173,6 +184,9 @@ class CameraNode(Node):
             self.create_service(SetCameraInfo, f'{side}/set_camera_info',
                                 lambda req, resp, i=index: self._on_set_camera_info(i, req, resp))
             for index, side in enumerate(('left', 'right'))]
+        keep_declared_types(self, _coerce)
+        warn_unknown_parameters(self, set(depth_params.BY_NAME))
+        self._values_before_set = self.parameter_values()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._on_parameters_set)
         self._rate_hz = float(values['rate_hz'])
@@ -525,6 +539,7 @@ class CameraNode(Node):
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Accept a change only if every value and the resulting set are usable."""
         values = self.parameter_values()
+        self._values_before_set = dict(values)
         problems = []
         for param in params:
             spec = camera_params.BY_NAME.get(param.name)
@@ -580,6 +595,9 @@ class CameraNode(Node):
         """Apply accepted changes: encoding and frame ids at once, rate_hz by a new timer."""
         names = {param.name for param in params}
         values = self.parameter_values()
+        if not self._auto_updating:  # auto_exposure's own steps are not news
+            log_changes(self, [p for p in params if p.name in camera_params.BY_NAME],
+                        self._values_before_set)
         self._encoding = values['encoding']
         self._jpeg_quality = int(values['jpeg_quality'])
         frame_ids = self._make_frame_ids(values)

@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import defaults, depth_params
+from raiv_stereo import camera_params, defaults, depth_params
 from raiv_stereo.calibration import (
     CalibrationError,
     CameraModel,
@@ -45,7 +45,12 @@ from raiv_stereo.calibration import (
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
-from raiv_stereo.ros.parameters import descriptor
+from raiv_stereo.ros.parameters import (
+    descriptor,
+    keep_declared_types,
+    log_changes,
+    warn_unknown_parameters,
+)
 from raiv_stereo.ros.spin import run_nodes
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -79,7 +84,8 @@ def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
 
 def _typed(name: str, value: Any) -> Any:
     """Return `value` as its parameter's type (whole numbers given for doubles as float)."""
-    if isinstance(depth_params.BY_NAME[name].default, float) and type(value) is int:
+    spec = depth_params.BY_NAME.get(name)
+    if spec is not None and isinstance(spec.default, float) and type(value) is int:
         return float(value)
     return value
 
@@ -125,6 +131,8 @@ class DepthNode(Node):
         # Parameters, with descriptors and ranges from depth_params.
         for spec in depth_params.PARAMETERS:
             self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        keep_declared_types(self, _typed)
+        warn_unknown_parameters(self, {spec.name for spec in camera_params.PARAMETERS})
         self._values = {spec.name: self.get_parameter(spec.name).value
                         for spec in depth_params.PARAMETERS}
         problems = depth_params.depth_settings_problems(self._values)
@@ -248,9 +256,11 @@ class DepthNode(Node):
     def _apply_parameters(self, parameters: list) -> None:
         """Store accepted values; the worker applies them to the next frame."""
         with self._values_lock:
+            before = dict(self._values)
             for p in parameters:
                 if p.name in depth_params.BY_NAME:
                     self._values[p.name] = _typed(p.name, p.value)
+        log_changes(self, [p for p in parameters if p.name in depth_params.BY_NAME], before)
 
     # --- worker thread -------------------------------------------------------------------------
 
