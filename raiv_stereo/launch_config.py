@@ -22,6 +22,7 @@ thing everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import difflib
 import importlib.util
 import math
 import os
@@ -123,6 +124,12 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
         LaunchArgument('depth_format', defaults.DEPTH_FORMAT,
                        'depth image encoding: 32FC1 metres (NaN = no depth) or 16UC1 millimetres '
                        '(0 = no depth), REP 118', defaults.DEPTH_FORMATS),
+        LaunchArgument('sync', defaults.SYNC,
+                       "pairing of left/right images and camera_infos: 'exact' stamps (one "
+                       "trigger) or 'approximate' within sync_slop_s (free-running cameras)",
+                       defaults.SYNC_MODES),
+        LaunchArgument('sync_slop_s', f'{defaults.SYNC_SLOP_S:g}',
+                       'largest left/right stamp difference paired by approximate sync, s'),
         LaunchArgument('input_qos', 'reliable',
                        "reliability of the depth node's image and camera_info subscriptions: "
                        "'reliable' (large images between processes arrive whole) or "
@@ -243,6 +250,8 @@ def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     return {
         'min_depth_mm': min_depth_mm,
         'max_depth_mm': max_depth_mm,
+        'sync': _choice(merged, by_name['sync']),
+        'sync_slop_s': _float(merged, 'sync_slop_s', 0.0001, 1.0),
         'scale': _float(merged, 'scale', defaults.MIN_SCALE, defaults.MAX_SCALE),
         'sgbm_resolution': _choice(merged, by_name['sgbm_resolution']),
         'depth_format': _choice(merged, by_name['depth_format']),
@@ -340,3 +349,89 @@ def launch_arguments_markdown() -> str:
         rows.append(f'| `{argument.name}` | `{default}` | '
                     f'{argument.description}{allowed} |')
     return '\n'.join(rows) + '\n'
+
+
+def node_parameter_arguments(given: Mapping[str, str], camera: bool = True, depth: bool = True
+                             ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """
+    Return (camera, depth) parameters from launch arguments that are not declared, and warnings.
+
+    `ros2 launch ... min_disparity:=32` sets that node parameter (every setting a node's hint
+    names can be given where the node was launched); qos_overrides.* go to both nodes. Anything
+    else would be silently ignored by launch: each gets a warning naming the closest argument.
+    """
+    from raiv_stereo import camera_params, depth_params
+
+    declared = {a.name for a in launch_arguments(camera, depth)}
+    tables = [(table, params) for wanted, table, params in (
+        (camera, camera_params.BY_NAME, {}), (depth, depth_params.BY_NAME, {})) if wanted]
+    warnings = []
+    for name, text in sorted(given.items()):
+        if name in declared:
+            continue
+        if name.startswith('qos_overrides.'):
+            for _, params in tables:
+                params[name] = _yaml_value(str(text))
+            continue
+        owners = [(table[name], params) for table, params in tables if name in table]
+        if not owners:
+            known = sorted(declared | {n for table, _ in tables for n in table})
+            close = difflib.get_close_matches(name, known, n=1)
+            warnings.append(f"launch argument '{name}' is unknown and ignored" +
+                            (f"; did you mean '{close[0]}'?" if close else
+                             '; `ros2 launch ... --show-args` lists them'))
+            continue
+        for spec, params in owners:
+            params[name] = _parameter_value(spec, name, str(text))
+    camera_extra = tables[0][1] if camera else {}
+    depth_extra = tables[-1][1] if depth else {}
+    return camera_extra, depth_extra, warnings
+
+
+def _parameter_value(spec: Any, name: str, text: str) -> Any:
+    """Return a launch argument's text as the node parameter's type, checked against its spec."""
+    from raiv_stereo.param_table import value_problem
+
+    value: Any = text.strip()
+    kind = type(spec.default)
+    try:
+        if kind is bool:
+            if value.lower() not in ('true', 'false'):
+                raise ValueError
+            value = value.lower() == 'true'
+        elif kind is int:
+            value = int(value)
+        elif kind is float:
+            value = float(value)
+    except ValueError:
+        raise LaunchArgumentError(f'{name}:={text!r} is not a valid {spec.type_name}') from None
+    problem = value_problem(spec, value)
+    if problem:
+        raise LaunchArgumentError(f'{name}:={text}: {problem}')
+    return value
+
+
+def _yaml_value(text: str) -> Any:
+    """Return a qos_overrides value as ROS parses `-p` values (numbers, booleans, strings)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def rviz_plan(args: Mapping[str, str], rviz_installed: bool) -> tuple[bool, str]:
+    """
+    Return whether to start RViz and what to tell the user (empty when nothing to say).
+
+    Decided before anything starts: a missing rviz2 once ended `ros2 launch` with the nodes left
+    running as orphans.
+    """
+    if not wants_rviz(args):
+        return False, ''
+    if rviz_installed:
+        return True, ''
+    return False, ("rviz:=true, but the package 'rviz2' is not installed: starting without RViz "
+                   '(install ros-$ROS_DISTRO-rviz2, or run rviz2 -d config/depth.rviz on another '
+                   'machine in this ROS domain)')

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from helpers import wait_for
 import pytest
 from raiv_stereo.matcher import search_window
@@ -78,3 +80,86 @@ def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest(rig_facto
                  "did you mean 'min_depth_mm'")
     # A camera_node parameter in a file shared by both nodes is no mistake.
     assert not rig._logged(("'rate_hz'",))
+
+
+# --- launch files: every setting a hint names, unknown arguments, RViz ---------------------------
+
+def _hinted_settings() -> set[str]:
+    """Return every `name:=` the nodes' and sources' messages tell the user to set."""
+    import re
+
+    from raiv_stereo import launch_config
+
+    root = Path(launch_config.__file__).parent
+    names = set()
+    for path in [*root.glob('ros/*_node.py'), *root.glob('sources/*.py')]:
+        names |= set(re.findall(r'([a-z_][a-z_0-9]*):=', path.read_text()))
+    return names
+
+
+@pytest.mark.parametrize('camera, depth', [(True, True), (True, False), (False, True)])
+def test_every_setting_a_hint_names_can_be_given_to_the_launch_file(camera, depth):
+    from raiv_stereo import camera_params, depth_params, launch_config
+
+    hinted = _hinted_settings()
+    assert {'sync', 'loop', 'publish_tf', 'raiv_input'} <= hinted
+    owned = (set(camera_params.BY_NAME) if camera else set()) | \
+        (set(depth_params.BY_NAME) if depth else set())
+    declared = {a.name for a in launch_config.launch_arguments(camera, depth)}
+    for name in sorted(hinted & (owned | declared)):
+        spec = camera_params.BY_NAME.get(name) or depth_params.BY_NAME.get(name)
+        text = launch_config.launch_arguments(camera, depth)
+        text = next((a.default for a in text if a.name == name), None) or \
+            str(spec.default).lower()
+        camera_extra, depth_extra, warnings = launch_config.node_parameter_arguments(
+            {name: text}, camera, depth)
+        assert not warnings, (name, warnings)
+        assert name in declared or name in {**camera_extra, **depth_extra}, name
+    # stereo_depth.launch.py: the depth node's sync hint, exactly as it is worded.
+    params = launch_config.depth_parameters({'sync': 'approximate', 'sync_slop_s': '0.05'})
+    assert (params['sync'], params['sync_slop_s']) == ('approximate', 0.05)
+    assert {'sync', 'sync_slop_s'} <= {a.name for a in launch_config.launch_arguments(False, True)}
+
+
+def test_node_parameters_pass_through_the_launch_file_and_unknown_arguments_are_named():
+    from raiv_stereo import launch_config
+
+    camera_extra, depth_extra, warnings = launch_config.node_parameter_arguments(
+        {'min_disparity': '32', 'loop': 'true', 'rate_hz': '5', 'min_depht_mm': '400',
+         'namespace': 'raiv', 'qos_overrides./raiv/left/image_raw.subscription.depth': '20'})
+    assert depth_extra['min_disparity'] == 32 and camera_extra['loop'] is True
+    assert depth_extra['qos_overrides./raiv/left/image_raw.subscription.depth'] == 20
+    assert 'namespace' not in camera_extra and 'min_depht_mm' not in depth_extra
+    assert warnings == ["launch argument 'min_depht_mm' is unknown and ignored; did you mean "
+                        "'min_depth_mm'?"]
+    # The depth node's parameters are unknown to camera.launch.py.
+    _, _, warnings = launch_config.node_parameter_arguments({'min_disparity': '32'}, True, False)
+    assert "'min_disparity' is unknown" in warnings[0]
+    with pytest.raises(launch_config.LaunchArgumentError, match='block_size:=4'):
+        launch_config.node_parameter_arguments({'block_size': '4'})
+    with pytest.raises(launch_config.LaunchArgumentError, match='is not a valid integer'):
+        launch_config.node_parameter_arguments({'block_size': 'big'})
+
+
+def test_rviz_without_rviz2_starts_nothing_of_it_and_says_so():
+    from raiv_stereo import launch_config
+
+    assert launch_config.rviz_plan({'rviz': 'true'}, rviz_installed=True) == (True, '')
+    assert launch_config.rviz_plan({'rviz': 'false'}, rviz_installed=False) == (False, '')
+    start, note = launch_config.rviz_plan({'rviz': 'true'}, rviz_installed=False)
+    assert not start and "'rviz2' is not installed: starting without RViz" in note
+
+
+def test_a_listening_stream_camera_says_what_it_waits_for_and_the_sender_command(free_port):
+    from raiv_stereo.ros.camera_node import stream_waiting_text
+    from raiv_stereo.sources.stream import StreamSource
+
+    source = StreamSource(host='0.0.0.0', port=free_port)
+    try:
+        text = stream_waiting_text(source, {'stream_token': 's3cret'})
+    finally:
+        source.close()
+    assert f'listening on 0.0.0.0:{free_port}' in text
+    assert f"waiting for the camera's sender. On the camera run: raiv-stereo-sender --host " \
+        in text and f'--port {free_port} --token <stream_token>' in text
+    assert 's3cret' not in text

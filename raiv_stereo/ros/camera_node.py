@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import os
 from pathlib import Path
+import socket
 import sys
 import time
 from typing import Any, Callable
@@ -74,6 +75,41 @@ def _coerce(name: str, value: Any) -> Any:
     """Return `value` as the declared type of parameter `name` (camera_params.coerce)."""
     spec = camera_params.BY_NAME.get(name)
     return value if spec is None else camera_params.coerce(spec, value)
+
+
+def _host_addresses() -> list[str]:
+    """Return this host's IPv4 addresses other peers may reach (the default route's first)."""
+    found = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(('192.0.2.1', 9))  # no packet is sent: only picks the route
+            found.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
+                                                              socket.AF_INET)]
+    except OSError:
+        pass
+    return [a for a in dict.fromkeys(found) if not a.startswith('127.')]
+
+
+def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
+    """
+    Return what a listening stream source waits for, with the command to run on the camera.
+
+    `source:=auto` on a PC is a stream server: without this the node only said it published.
+    """
+    address = getattr(source, 'address', None)
+    if getattr(source, 'mode', None) != 'listen' or address is None:
+        return ''
+    host, port = address[0], address[1]
+    here = [host] if host not in ('0.0.0.0', '::', '') else (_host_addresses() or
+                                                               ["<this computer's address>"])
+    token = ' --token <stream_token>' if values.get('stream_token') else ''
+    return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
+            f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +
+            (f' (this computer is also {", ".join(here[1:])})' if len(here) > 1 else ''))
 
 
 class CameraSetupError(ValueError):
@@ -194,6 +230,9 @@ class CameraNode(Node):
         self.get_logger().info(
             f"source '{self._kind}', publishing {self._size[0]}x{self._size[1]} "
             f'{self._encoding} at {self._timer_text()}')
+        waiting = stream_waiting_text(self._source, values)
+        if waiting:
+            self.get_logger().info(waiting)
 
     def _declare(self, spec: camera_params.ParamSpec) -> Any:
         return self.declare_parameter(spec.name, spec.default, descriptor(
