@@ -123,8 +123,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('point_cloud_keep_nan', defaults.POINT_CLOUD_KEEP_NAN,
               'keep pixels without depth as NaN points (organized cloud) instead of dropping '
               'them'),
+    ParamSpec('on_swapped_pair', defaults.ON_SWAPPED_PAIR,
+              "when the images show left and right swapped (checked on the first pairs, then "
+              "every few while swapped): 'swap' = exchange them here and say so once; 'stop' = "
+              'publish no depth, disparity or points until they arrive in order',
+              choices=defaults.ON_SWAPPED_PAIRS),
     ParamSpec('diagnostics_period_s', defaults.DIAGNOSTICS_PERIOD_S,
-              'period of /diagnostics and the statistics log line, s', FloatRange(0.1, 3600.0),
+              'period of /diagnostics, s (its statistics also reach the log once a minute '
+              'while frames flow, and at DEBUG every period)', FloatRange(0.1, 3600.0),
               read_only=True),
 )
 

@@ -603,7 +603,7 @@ DESIGN_PARAMETERS = (
     'disp12_max_diff pre_filter_cap sgbm_mode post_filter subpixel sgbm_resolution min_confidence '
     'depth_format '
     'mask_out_of_range '
-    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s').split()
+    'point_cloud_rgb point_cloud_keep_nan on_swapped_pair diagnostics_period_s').split()
 
 
 def test_parameter_table():

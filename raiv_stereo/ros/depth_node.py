@@ -69,6 +69,10 @@ ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
+STATS_LOG_PERIOD_S = 60.0
+"""The statistics line reaches the console at most this often (every period: /diagnostics)."""
+PAIR_RECHECK_EVERY = 10
+"""While the pair arrives swapped, its order is checked again on every this many pairs."""
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
 
@@ -159,8 +163,12 @@ class DepthNode(Node):
         self._error_times: dict[str, float] = {}
         self._started_s = time.monotonic()
         self.pair_order = PairOrderCheck()
+        self._pair_recheck = PairOrderCheck()
+        self._pairs_since_swap = 0
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
+        self._last_log_s: float | None = None
+        self._frames_at_last_log = 0
 
         # Publishers: reliable, QoS overridable (REP 2003).
         overrides = QoSOverridingOptions.with_default_policies()
@@ -388,6 +396,17 @@ class DepthNode(Node):
         left_raw, right_raw = self._images(left, right, left_info)
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
+        if not self.pair_order.done:
+            self._check_pair_order(core, left_raw, right_raw, values)
+        elif self.pair_order.verdict == 'swapped':
+            self._recheck_pair_order(core, left_raw, right_raw)
+        if self.pair_order.verdict == 'swapped':  # never publish depth known to be wrong
+            if values['on_swapped_pair'] == 'stop':
+                raise InputError(
+                    f'left and right arrive swapped ({self.pair_order.figures()}): no depth '
+                    'until they come in order (on_swapped_pair is stop; swap exchanges them '
+                    f'here). {self._swap_fix()}')
+            left_raw, right_raw = right_raw, left_raw
         started = time.perf_counter()
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
@@ -441,8 +460,6 @@ class DepthNode(Node):
                 depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
                 keep_nan=bool(values['point_cloud_keep_nan'])))
 
-        if not self.pair_order.done:
-            self._check_pair_order(core, left_raw, right_raw)
         x0, y0, x1, y1 = window
         inside = depth_m[y0:y1, x0:x1]
         share = float(np.isfinite(inside).mean()) if inside.size else 0.0
@@ -455,21 +472,43 @@ class DepthNode(Node):
             self._stats.working_size = f'{width_px}x{height_px}'
         return core_ms
 
-    def _check_pair_order(self, core: Any, left_raw: np.ndarray,
-                          right_raw: np.ndarray) -> None:
+    def _check_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
+                          values: dict[str, Any]) -> None:
         """Match the first pairs exchanged too; say once if left and right look swapped."""
         check = self.pair_order
         check.add(*core.match_both_ways(left_raw, right_raw))
         if not check.done:
             return
-        if check.verdict == 'swapped':
-            self.get_logger().error(
-                f'left and right look swapped ({check.figures()}). Exchange them at the source: '
-                f'{self._topic(0)} must carry the left camera (for source raiv set camera_node '
-                'swap_left_right to the other value; else swap the left/right devices, files or '
-                'topic remappings)')
-        else:
+        if check.verdict != 'swapped':
             self.get_logger().info(f'left/right order: {check.summary()}')
+        elif values['on_swapped_pair'] == 'swap':
+            self.get_logger().warning(
+                f'left and right arrive swapped ({check.figures()}): this node exchanges them '
+                f'from now on (on_swapped_pair: swap). {self._swap_fix()}')
+        else:
+            self.get_logger().error(
+                f'left and right arrive swapped ({check.figures()}): no depth until they come '
+                f'in order (on_swapped_pair: stop). {self._swap_fix()}')
+
+    def _swap_fix(self) -> str:
+        return (f'Exchange them at the source: {self._topic(0)} must carry the left camera (for '
+                'source raiv set camera_node swap_left_right to the other value; else swap the '
+                'left/right devices, files or topic remappings)')
+
+    def _recheck_pair_order(self, core: Any, left_raw: np.ndarray,
+                            right_raw: np.ndarray) -> None:
+        """While swapped, check every PAIR_RECHECK_EVERY-th pair again: fixed at the source?"""
+        self._pairs_since_swap += 1
+        if self._pairs_since_swap % PAIR_RECHECK_EVERY:
+            return
+        self._pair_recheck.add(*core.match_both_ways(left_raw, right_raw))
+        if not self._pair_recheck.done:
+            return
+        recheck, self._pair_recheck = self._pair_recheck, PairOrderCheck()
+        if recheck.verdict == 'as given':
+            self.pair_order = recheck
+            self.get_logger().info(f'left and right now arrive in order ({recheck.figures()}): '
+                                   'depth from the pairs as they come')
 
     # --- timers (executor thread) --------------------------------------------------------------
 
@@ -575,9 +614,12 @@ class DepthNode(Node):
             last_problem = s.last_problem
         status = DiagnosticStatus(name='raiv_stereo: depth_node',
                                   hardware_id=self.get_fully_qualified_name())
-        if self.pair_order.verdict == 'swapped':
+        if self.pair_order.verdict == 'swapped' and self._values['on_swapped_pair'] == 'swap':
+            status.level = DiagnosticStatus.WARN
+            status.message = 'left and right images arrive swapped: exchanged by this node'
+        elif self.pair_order.verdict == 'swapped':
             status.level = DiagnosticStatus.ERROR
-            status.message = 'left and right images look swapped'
+            status.message = 'left and right images arrive swapped: no depth published'
         elif fps > 0:
             status.level, status.message = DiagnosticStatus.OK, f'{fps:.1f} fps'
         else:
@@ -587,7 +629,16 @@ class DepthNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
-        self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))
+        # The figures live in /diagnostics; the console gets them once a minute, while frames
+        # flow (the first time at once), and at DEBUG every period.
+        line = ', '.join(f'{k}: {v}' for k, v in values.items())
+        frames = int(values['frames'])
+        if frames > self._frames_at_last_log and (
+                self._last_log_s is None or now - self._last_log_s >= STATS_LOG_PERIOD_S):
+            self._frames_at_last_log, self._last_log_s = frames, now
+            self.get_logger().info(line)
+        else:
+            self.get_logger().debug(line)
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""
