@@ -21,7 +21,7 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import wait_for
+from helpers import BackgroundSpinner, wait_for
 import numpy as np
 import pytest
 from raiv_stereo import defaults, depth_params
@@ -89,8 +89,7 @@ class Rig:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.io)
-        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self.spinner.start()
+        self.spinner = BackgroundSpinner(self.executor, context)
 
         def discovered() -> bool:
             return all(p.get_subscription_count() > 0 for p in self.publishers.values()) and \
@@ -171,8 +170,7 @@ class Rig:
                         poll_s=0.1)[0]
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.spinner.join(timeout=5.0)
+        self.spinner.stop()  # the thread ends before the executor shuts down (no race)
         self.node.destroy_node()
         self.io.destroy_node()
 

@@ -207,3 +207,67 @@ def test_on_swapped_pair_stop_publishes_no_depth_until_the_order_is_right(rig_fa
     assert _relative_error(msg, truth) < 0.02
     # In order from the start: the same accuracy (the reference for the figures above).
     print(f'relative error in order: {_relative_error(msg, truth):.4f}')
+
+
+# --- the console ---------------------------------------------------------------------------------
+
+def test_statistics_go_to_diagnostics_and_reach_the_log_once(rig_factory, scene_pair):
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory({'diagnostics_period_s': 0.2}, outputs=('depth/image_rect',))
+    for i in range(1, 4):
+        rig.exchange('depth/image_rect', calibration, left, right, _stamp(i))
+    wait_for(lambda: rig.count('/diagnostics') >= 6, 10.0, 'six /diagnostics reports')
+    lines = rig._logged(('processing ms (median)',))
+    assert len(lines) == 1, lines  # was one 400-character line per period, idle or not
+
+
+# --- message_filters releases ------------------------------------------------------------------
+
+def test_a_message_filters_subscriber_without_keyword_arguments_still_gets_the_overrides(
+        rig_factory, scene_pair, monkeypatch):
+    from raiv_stereo.ros.compat import message_filters
+    from rclpy.qos import ReliabilityPolicy
+    from test_depth_node import LOSSLESS_INPUT
+
+    original = message_filters.Subscriber
+
+    class Kilted715Subscriber(original):
+        """message_filters 7.1.5: qos_profile is the only keyword argument."""
+
+        def __init__(self, node, msg_type, topic, qos_profile=10):
+            super().__init__(node, msg_type, topic, qos_profile=qos_profile)
+
+    monkeypatch.setattr(message_filters, 'Subscriber', Kilted715Subscriber)
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory(LOSSLESS_INPUT, outputs=('depth/image_rect',))
+    rig.wait_log('refuses qos_overriding_options', 'applied by raiv_stereo instead')
+    # The launch files' reliable inputs (a qos_overrides parameter) still apply.
+    infos = rig.io.get_subscriptions_info_by_topic(f'{rig.namespace}/left/image_raw')
+    assert [i.qos_profile.reliability for i in infos] == [ReliabilityPolicy.RELIABLE]
+    rig.exchange('depth/image_rect', calibration, left, right, _stamp(1))
+
+
+# --- the suite's own teardown ------------------------------------------------------------------
+
+def test_stopping_a_background_spinner_races_nothing(ros_context, monkeypatch):
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from helpers import BackgroundSpinner
+
+    # Executor.shutdown() while another thread spins raised InvalidHandle (or AttributeError)
+    # in that thread, about 1 close in 30 with a busy node (the teardown of the sync tests).
+    errors = []
+    monkeypatch.setattr(threading, 'excepthook', lambda args: errors.append(args.exc_value))
+    for i in range(40):
+        node = rclpy.create_node(f'spinner_race_{i}', context=ros_context)
+        node.create_timer(0.001, lambda: None)
+        executor = SingleThreadedExecutor(context=ros_context)
+        executor.add_node(node)
+        spinner = BackgroundSpinner(executor, ros_context)
+        wait_for(lambda: True, 0.0)
+        spinner.stop()
+        node.destroy_node()
+    assert errors == []

@@ -44,7 +44,7 @@ from raiv_stereo.calibration import (
 )
 from raiv_stereo.pair_order import PairOrderCheck
 from raiv_stereo.ros import conversions, memory
-from raiv_stereo.ros.compat import message_filters
+from raiv_stereo.ros.compat import filter_subscriber, message_filters
 from raiv_stereo.ros.parameters import (
     descriptor,
     keep_declared_types,
@@ -199,9 +199,10 @@ class DepthNode(Node):
         for msg_type, topic in topics:
             # A copy: rclpy writes the topic's qos_overrides into the profile it is given, and
             # this one is rclpy's module-wide qos_profile_sensor_data.
-            sub = message_filters.Subscriber(self, msg_type, topic,
-                                             qos_profile=copy.copy(qos_profile_sensor_data),
-                                             qos_overriding_options=overrides)
+            sub, lost = filter_subscriber(
+                self, msg_type, topic, copy.copy(qos_profile_sensor_data), overrides)
+            if lost and not self._filters:
+                self.get_logger().warning(lost)
             watch = _TopicWatch(self.resolve_topic_name(topic))
             sub.registerCallback(self._on_arrival, watch)
             self._filters.append(sub)
