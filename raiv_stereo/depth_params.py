@@ -124,7 +124,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'keep pixels without depth as NaN points (organized cloud) instead of dropping '
               'them'),
     ParamSpec('on_swapped_pair', defaults.ON_SWAPPED_PAIR,
-              "when the images show left and right swapped (checked on the first pairs, then "
+              'when the images show left and right swapped (checked on the first pairs, then '
               "every few while swapped): 'swap' = exchange them here and say so once; 'stop' = "
               'publish no depth, disparity or points until they arrive in order',
               choices=defaults.ON_SWAPPED_PAIRS),

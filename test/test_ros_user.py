@@ -24,8 +24,10 @@ import pytest
 from raiv_stereo.matcher import search_window
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from test_depth_node import _stamp, rig_factory  # noqa: F401 - a fixture
+import test_depth_node
+from test_depth_node import _stamp
 
+rig_factory = test_depth_node.rig_factory  # the depth node tests' fixture
 
 
 def _param_set(rig, name: str, value) -> object:
@@ -161,7 +163,7 @@ def test_a_listening_stream_camera_says_what_it_waits_for_and_the_sender_command
     finally:
         source.close()
     assert f'listening on 0.0.0.0:{free_port}' in text
-    assert f"waiting for the camera's sender. On the camera run: raiv-stereo-sender --host " \
+    assert "waiting for the camera's sender. On the camera run: raiv-stereo-sender --host " \
         in text and f'--port {free_port} --token <stream_token>' in text
     assert 's3cret' not in text
 

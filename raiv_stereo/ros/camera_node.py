@@ -87,8 +87,8 @@ def _host_addresses() -> list[str]:
     except OSError:
         pass
     try:
-        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
-                                                              socket.AF_INET)]
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        found += [info[4][0] for info in infos]
     except OSError:
         pass
     return [a for a in dict.fromkeys(found) if not a.startswith('127.')]
@@ -104,8 +104,8 @@ def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
     if getattr(source, 'mode', None) != 'listen' or address is None:
         return ''
     host, port = address[0], address[1]
-    here = [host] if host not in ('0.0.0.0', '::', '') else (_host_addresses() or
-                                                               ["<this computer's address>"])
+    here = [host] if host not in ('0.0.0.0', '::', '') else \
+        (_host_addresses() or ["<this computer's address>"])
     token = ' --token <stream_token>' if values.get('stream_token') else ''
     return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
             f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +

@@ -60,8 +60,8 @@ def filter_subscriber(node, msg_type, topic: str, qos_profile, qos_overriding_op
         _declare_qos_parameters(Subscription, node, node.resolve_topic_name(topic), qos_profile,
                                 qos_overriding_options)
     except Exception as error:  # noqa: BLE001 - a private rclpy helper: say what is lost
-        note = (f'this message_filters refuses qos_overriding_options ({refused}) and rclpy\'s '
-                f'helper failed ({error!r}): qos_overrides.* of the input topics (and the '
+        note = (f'this message_filters refuses qos_overriding_options ({refused}) and the '
+                f'rclpy helper failed ({error!r}): qos_overrides.* of the input topics (and the '
                 "launch files' input_qos) are ignored; the inputs are "
                 f'{qos_profile.reliability.name.lower()}')
     try:

@@ -492,13 +492,14 @@ class DepthNode(Node):
                 f'in order (on_swapped_pair: stop). {self._swap_fix()}')
 
     def _swap_fix(self) -> str:
+        """Say how to put left and right in order at the source."""
         return (f'Exchange them at the source: {self._topic(0)} must carry the left camera (for '
                 'source raiv set camera_node swap_left_right to the other value; else swap the '
                 'left/right devices, files or topic remappings)')
 
     def _recheck_pair_order(self, core: Any, left_raw: np.ndarray,
                             right_raw: np.ndarray) -> None:
-        """While swapped, check every PAIR_RECHECK_EVERY-th pair again: fixed at the source?"""
+        """While swapped, check every PAIR_RECHECK_EVERY-th pair again (fixed at the source)."""
         self._pairs_since_swap += 1
         if self._pairs_since_swap % PAIR_RECHECK_EVERY:
             return

@@ -24,10 +24,10 @@ from ament_index_python.packages import (
     get_package_share_directory,
     PackageNotFoundError,
 )
-import launch.logging
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit, OnShutdown
+from launch.logging import get_logger as launch_logger
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from raiv_stereo import launch_config
@@ -62,7 +62,7 @@ def _rviz_installed() -> bool:
 
 def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
     """Resolve the launch arguments and build the node actions they describe."""
-    logger = launch.logging.get_logger('raiv_stereo')
+    logger = launch_logger('raiv_stereo')
     names = [a.name for a in launch_config.launch_arguments(camera, depth)]
     args = {name: LaunchConfiguration(name).perform(context) for name in names}
     # Node parameters given as launch arguments (min_disparity:=32); anything else is a warning.

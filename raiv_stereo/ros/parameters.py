@@ -66,7 +66,7 @@ def keep_declared_types(node: Node, coerce: Callable[[str, Any], Any]) -> None:
 
     node.add_pre_set_parameters_callback(pre_set)
     started = [_coerced(p, coerce) for p in node.get_parameters(
-        [name for name in node._parameters])]  # noqa: SLF001 - every declared name
+        list(node._parameters))]  # noqa: SLF001 - every declared name
     changed = [p for p, old in zip(started, node.get_parameters([p.name for p in started]))
                if type(p.value) is not type(old.value)]
     if changed:

@@ -48,7 +48,7 @@ class StopRequest:
         """Return True once a stop was asked for."""
         return self.event.is_set()
 
-    def set(self) -> None:
+    def request(self) -> None:
         """Ask to stop (as a signal would)."""
         self.event.set()
 

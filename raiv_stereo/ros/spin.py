@@ -66,7 +66,7 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
     except ExternalShutdownException:
         pass
     finally:
-        stop.set()
+        stop.request()
         signals.ignore()
         for node in reversed(nodes):
             executor.remove_node(node)
