@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The launch files through the real `ros2 launch` (needs ROS's launch_ros and this package built)."""
+"""The launch files through the real `ros2 launch` (needs launch_ros and this package built)."""
 
 import glob
 import os
