@@ -83,7 +83,7 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
         # Both in one process; each node reads its own section of the file, which goes when the
         # process ends or the launch does.
         content = launch_config.composed_parameters(args)
-        for params, extra in zip(content.values(), (camera_extra, depth_extra)):
+        for params, extra in zip(content.values(), (camera_extra, depth_extra), strict=True):
             params['ros__parameters'].update(extra)
         path = _parameter_file(content)
         stereo = Node(

@@ -67,7 +67,8 @@ def keep_declared_types(node: Node, coerce: Callable[[str, Any], Any]) -> None:
     node.add_pre_set_parameters_callback(pre_set)
     started = [_coerced(p, coerce) for p in node.get_parameters(
         list(node._parameters))]  # noqa: SLF001 - every declared name
-    changed = [p for p, old in zip(started, node.get_parameters([p.name for p in started]))
+    stored = node.get_parameters([p.name for p in started])
+    changed = [p for p, old in zip(started, stored, strict=True)
                if type(p.value) is not type(old.value)]
     if changed:
         node.set_parameters(changed)
