@@ -67,9 +67,9 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'camera_node = raiv_stereo.ros.camera_node:main',
-            'depth_node = raiv_stereo.ros.depth_node:main',
-            'stereo_node = raiv_stereo.ros.stereo_node:main',
+            'camera_node = raiv_stereo.ros.entry:camera_node',
+            'depth_node = raiv_stereo.ros.entry:depth_node',
+            'stereo_node = raiv_stereo.ros.entry:stereo_node',
             'raiv-stereo = raiv_stereo.cli:main',
             'raiv-stereo-sender = raiv_stereo.device.sender:main',
         ],

@@ -109,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; errors print one line and return a non-zero exit code."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports OpenCV, NumPy: a Ctrl-C may come meanwhile
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print('raiv-stereo: interrupted', file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, 'func', None):
         parser.print_help()
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
         print(f'raiv-stereo {args.command}: interrupted', file=sys.stderr)
         return 130
 

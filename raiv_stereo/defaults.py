@@ -73,6 +73,8 @@ QUEUE_SIZE = 5
 INPUT_RECTIFIED = False
 SYNC = 'exact'
 SYNC_MODES = ('exact', 'approximate')
+ON_SWAPPED_PAIR = 'swap'
+ON_SWAPPED_PAIRS = ('swap', 'stop')
 SYNC_SLOP_S = 0.01
 MIN_DISPARITY = -1  # -1 = from the depth range
 NUM_DISPARITIES = 0  # 0 = from the depth range

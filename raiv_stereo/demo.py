@@ -28,6 +28,7 @@ import fcntl
 import os
 from pathlib import Path
 import random
+import signal
 import statistics
 import sys
 import threading
@@ -234,6 +235,13 @@ def demo_launch_arguments(args: argparse.Namespace) -> dict[str, str]:
 
 def run_demo(args: argparse.Namespace) -> DemoResult:
     """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
+    # Ctrl-C (any number, at any moment) only sets `stop`: the demo then stops measuring, shuts
+    # down in order and reports what it has. An exception per signal landed inside the shutdown.
+    from raiv_stereo.ros import signals as stop_signals
+
+    stop = stop_signals.StopRequest()
+    previous_handlers = {number: signal.signal(number, stop)
+                         for number in stop_signals.STOP_SIGNALS}
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
@@ -258,9 +266,9 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     def overrides(params: dict) -> list[Parameter]:
         return [Parameter(name, value=value) for name, value in params.items()]
 
-    # No rclpy signal handlers: Ctrl-C raises KeyboardInterrupt here, and the demo stops measuring
-    # and reports what it has (rclpy's own handler would shut the context down under it).
+    # No rclpy signal handlers: rclpy's own would shut the context down under the nodes.
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    spinning = threading.Event()
     try:
         camera = CameraNode(namespace=args.namespace,
                             parameter_overrides=overrides(camera_params))
@@ -297,7 +305,12 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         executor = SingleThreadedExecutor()
         for node in (camera, depth_node, monitor):
             executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinning.set()
+
+        def spin() -> None:  # stops before the nodes go (executor.shutdown races a spin)
+            while spinning.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=0.1)
+        spinner = threading.Thread(target=spin, daemon=True)
         spinner.start()
 
         # Warm up (first frames build maps and the matcher), then measure.
@@ -305,8 +318,10 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         dropped0 = depth_node.dropped_frames
         try:
             deadline = started + 30.0
-            while result.frames < 2 and time.monotonic() < deadline:
+            while result.frames < 2 and time.monotonic() < deadline and not stop.is_set():
                 time.sleep(0.05)
+            if stop.is_set():
+                raise KeyboardInterrupt
             if result.frames < 2:
                 raise RuntimeError('no depth image arrived within 30 s; is DDS working on this '
                                    'host?')
@@ -317,7 +332,8 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
             started = time.monotonic()
             evaluated: set[tuple[int, int]] = set()
             while time.monotonic() - started < args.seconds:
-                time.sleep(0.2)
+                if stop.event.wait(0.2):
+                    raise KeyboardInterrupt
                 with lock:
                     msg, disparity, info = (latest.get(k) for k in ('depth', 'disparity', 'info'))
                 if any(v is None for v in (msg, disparity, info)) or \
@@ -350,13 +366,19 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
             for name, picture in pictures.items():
                 written = cv2.imwrite(str(out_dir / name), picture)
                 (result.files if written else result.unwritten).append(out_dir / name)
-        executor.shutdown()
+        spinning.clear()
         spinner.join(timeout=5.0)
+        executor.shutdown(timeout_sec=0)
         for node in (camera, depth_node, monitor):
             node.destroy_node()
     finally:
+        spinning.clear()
         if rclpy.ok():
             rclpy.shutdown()
+        if not stop.is_set():  # else signals stay ignored while Python finalizes
+            for number, handler in previous_handlers.items():
+                signal.signal(number, handler)
+    result.interrupted = result.interrupted or stop.is_set()
     return result
 
 

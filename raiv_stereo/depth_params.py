@@ -138,8 +138,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('point_cloud_keep_nan', defaults.POINT_CLOUD_KEEP_NAN,
               'keep pixels without depth as NaN points (organized cloud) instead of dropping '
               'them'),
+    ParamSpec('on_swapped_pair', defaults.ON_SWAPPED_PAIR,
+              'when the images show left and right swapped (checked on the first pairs, then '
+              "every few while swapped): 'swap' = exchange them here and say so once; 'stop' = "
+              'publish no depth, disparity or points until they arrive in order',
+              choices=defaults.ON_SWAPPED_PAIRS),
     ParamSpec('diagnostics_period_s', defaults.DIAGNOSTICS_PERIOD_S,
-              'period of /diagnostics and the statistics log line, s', FloatRange(0.1, 3600.0),
+              'period of /diagnostics, s (its statistics also reach the log once a minute '
+              'while frames flow, and at DEBUG every period)', FloatRange(0.1, 3600.0),
               read_only=True),
     ParamSpec('calibration_check_period_s', defaults.CALIBRATION_CHECK_PERIOD_S,
               'period of the calibration health check (vertical offset and roll of sparse '
@@ -159,10 +165,9 @@ def _depth_range(v: Mapping[str, Any]) -> str | None:
 
 
 def _explicit_window(v: Mapping[str, Any]) -> str | None:
-    if (v['min_disparity'] < 0) != (v['num_disparities'] == 0):
-        return ('give both min_disparity and num_disparities, or neither (min_disparity -1 '
-                'and num_disparities 0: the depth range sets them)')
-    if v['min_disparity'] + v['num_disparities'] > MAX_NUM_DISPARITIES + 16:
+    # Either may be set alone: the other then comes from the depth range (StereoMatcher).
+    if v['min_disparity'] >= 0 and v['num_disparities'] and \
+            v['min_disparity'] + v['num_disparities'] > MAX_NUM_DISPARITIES + 16:
         return (f'search window min_disparity + num_disparities '
                 f'({v["min_disparity"] + v["num_disparities"]}) is beyond '
                 f'{MAX_NUM_DISPARITIES + 16} px')

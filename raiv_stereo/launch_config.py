@@ -22,6 +22,7 @@ thing everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import difflib
 import importlib.util
 import os
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Mapping
 
 from raiv_stereo import camera_params, defaults, depth_params
 from raiv_stereo.calibration import focal_px_from_lens
-from raiv_stereo.param_table import as_text, from_text, ParamSpec
+from raiv_stereo.param_table import as_text, from_text, ParamSpec, value_problem
 
 FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
@@ -58,7 +59,8 @@ CAMERA_SETTINGS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibrati
                    'left_calibration_file', 'right_calibration_file', 'rate_hz', 'camera_name',
                    'publish_tf')
 """Camera node parameters that are launch arguments of the same name (camera_params specs)."""
-DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format')
+DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format',
+                  'sync', 'sync_slop_s')
 """Depth node parameters that are launch arguments of the same name (depth_params specs)."""
 _LAUNCH_OWN = {'sgbm_resolution': (
     defaults.LAUNCH_SGBM_RESOLUTION,
@@ -291,3 +293,76 @@ def launch_arguments_markdown() -> str:
         rows.append(f'| `{argument.name}` | `{default}` | '
                     f'{argument.description}{allowed} |')
     return '\n'.join(rows) + '\n'
+
+
+def node_parameter_arguments(given: Mapping[str, str], camera: bool = True, depth: bool = True
+                             ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """
+    Return (camera, depth) parameters from launch arguments that are not declared, and warnings.
+
+    `ros2 launch ... min_disparity:=32` sets that node parameter (every setting a node's hint
+    names can be given where the node was launched); qos_overrides.* go to both nodes. Anything
+    else would be silently ignored by launch: each gets a warning naming the closest argument.
+    """
+    declared = {a.name for a in launch_arguments(camera, depth)}
+    tables = [(table, params) for wanted, table, params in (
+        (camera, camera_params.BY_NAME, {}), (depth, depth_params.BY_NAME, {})) if wanted]
+    warnings = []
+    for name, text in sorted(given.items()):
+        if name in declared:
+            continue
+        if name.startswith('qos_overrides.'):
+            for _, params in tables:
+                params[name] = _yaml_value(str(text))
+            continue
+        owners = [(table[name], params) for table, params in tables if name in table]
+        if not owners:
+            known = sorted(declared | {n for table, _ in tables for n in table})
+            close = difflib.get_close_matches(name, known, n=1)
+            warnings.append(f"launch argument '{name}' is unknown and ignored" +
+                            (f"; did you mean '{close[0]}'?" if close else
+                             '; `ros2 launch ... --show-args` lists them'))
+            continue
+        for spec, params in owners:
+            params[name] = _parameter_value(spec, name, str(text))
+    camera_extra = tables[0][1] if camera else {}
+    depth_extra = tables[-1][1] if depth else {}
+    return camera_extra, depth_extra, warnings
+
+
+def _parameter_value(spec: ParamSpec, name: str, text: str) -> Any:
+    """Return a launch argument's text as the node parameter's type, refused as the node does."""
+    try:
+        value = from_text(spec, text)
+    except ValueError as error:
+        raise LaunchArgumentError(f'{name}:={text}: {error}') from None
+    problem = value_problem(spec, value)
+    if problem:
+        raise LaunchArgumentError(f'{name}:={text}: {problem}')
+    return value
+
+
+def _yaml_value(text: str) -> Any:
+    """Return a qos_overrides value as ROS parses `-p` values (numbers, booleans, strings)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def rviz_plan(args: Mapping[str, str], rviz_installed: bool) -> tuple[bool, str]:
+    """
+    Return whether to start RViz and what to tell the user (empty when nothing to say).
+
+    Decided before anything starts: a missing rviz2 once ended `ros2 launch` with the nodes left
+    running as orphans.
+    """
+    if not wants_rviz(args):
+        return False, ''
+    if rviz_installed:
+        return True, ''
+    return False, ("rviz:=true, but the package 'rviz2' is not installed: starting without RViz "
+                   '(install ros-$ROS_DISTRO-rviz2, or run rviz2 -d config/depth.rviz on another '
+                   'machine in this ROS domain)')

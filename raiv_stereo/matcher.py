@@ -172,15 +172,25 @@ class StereoMatcher:
         The settings are trusted: depth_params.TABLE checks them wherever they come from.
         """
         self.settings = settings
-        if settings.min_disparity is None or settings.num_disparities is None:
+        if settings.min_disparity is None and settings.num_disparities is None:
             self.min_disparity, self.num_disparities = search_window(
                 focal_px, baseline_mm, settings.min_depth_mm, settings.max_depth_mm)
             # The disparities the depth range asks for (the window is wider: whole 16s).
             self.needed_px = (disparity_px(focal_px, baseline_mm, settings.max_depth_mm),
                               disparity_px(focal_px, baseline_mm, settings.min_depth_mm))
         else:
+            # One given alone (as `ros2 param set` sends them): the other from the depth range,
+            # the start from max_depth_mm, the width up to the disparity of min_depth_mm.
             self.min_disparity = settings.min_disparity
+            if self.min_disparity is None:
+                self.min_disparity = search_window(focal_px, baseline_mm, settings.min_depth_mm,
+                                                   settings.max_depth_mm)[0]
             self.num_disparities = settings.num_disparities
+            if self.num_disparities is None:
+                span = math.ceil(disparity_px(focal_px, baseline_mm, settings.min_depth_mm)) \
+                    - self.min_disparity + 1
+                self.num_disparities = max(DISPARITY_SCALE, -(-span // DISPARITY_SCALE)
+                                           * DISPARITY_SCALE)
             self.needed_px = (float(self.min_disparity),
                               float(self.min_disparity + self.num_disparities - 1))
         self.max_disparity = self.min_disparity + self.num_disparities - 1

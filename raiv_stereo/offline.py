@@ -227,11 +227,9 @@ def contradictions(args: argparse.Namespace) -> list[str]:
               if getattr(args, name) is not None]
     depths = [f'--{name.replace("_", "-")}' for name in ('min_depth_mm', 'max_depth_mm')
               if getattr(args, name) is not None]
-    if window and depths:
+    if len(window) == 2 and depths:  # one of them alone: the range sets the other
         problems.append(f'{" and ".join(depths)} and {" and ".join(window)} contradict each '
                         'other: the depth range sets the search window; give one or the other')
-    elif args.min_disparity is not None and args.num_disparities is None:
-        problems.append('--min-disparity needs --num-disparities (the size of the window)')
     return problems
 
 

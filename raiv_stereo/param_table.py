@@ -107,7 +107,8 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
 
 
 def _type_problem(spec: ParamSpec, value: Any) -> str:
-    return f'{spec.name} must be a {spec.type_name}, got {value!r}'
+    article = 'an' if spec.type_name[0] in 'aeiou' else 'a'
+    return f'{spec.name} must be {article} {spec.type_name}, got {value!r}'
 
 
 def from_text(spec: ParamSpec, text: Any) -> Any:

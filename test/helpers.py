@@ -97,6 +97,33 @@ def stamp_key(msg) -> int:
     return stamp_to_ns(msg.header.stamp)
 
 
+class BackgroundSpinner:
+    """
+    Spin an executor in a thread until stop(), which returns once the thread has ended.
+
+    rclpy's Executor.shutdown() from another thread destroys the guard condition the spinning
+    thread may be waiting on (InvalidHandle, or AttributeError on None, in that thread); here
+    the thread ends first and shutdown() runs after it.
+    """
+
+    def __init__(self, executor, context) -> None:
+        self.executor = executor
+        self._context = context
+        self._running = threading.Event()
+        self._running.set()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._running.is_set() and self._context.ok():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def stop(self) -> None:
+        self._running.clear()
+        self._thread.join(timeout=10.0)
+        self.executor.shutdown(timeout_sec=0)
+
+
 class Ros:
     """
     One rclpy context (its own, in the test run's domain) with an executor.
@@ -110,7 +137,7 @@ class Ros:
         rclpy.init(context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: list = []
-        self._spinner: threading.Thread | None = None
+        self._spinner: BackgroundSpinner | None = None
 
     def add(self, node):
         self.nodes.append(node)
@@ -153,8 +180,7 @@ class Ros:
 
     def spin_in_background(self) -> None:
         """Spin the executor in a thread until close()."""
-        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self._spinner.start()
+        self._spinner = BackgroundSpinner(self.executor, self.context)
 
     def call(self, client, request, timeout_s: float = 5.0):
         """Call a service and return its response (spinning here)."""
@@ -164,9 +190,10 @@ class Ros:
         return future.result()
 
     def close(self) -> None:
-        self.executor.shutdown()
         if self._spinner is not None:
-            self._spinner.join(timeout=5.0)
+            self._spinner.stop()
+        else:
+            self.executor.shutdown()
         for node in self.nodes:
             node.destroy_node()
         rclpy.shutdown(context=self.context)

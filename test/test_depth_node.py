@@ -21,7 +21,7 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import wait_for
+from helpers import BackgroundSpinner, wait_for
 import numpy as np
 import pytest
 from raiv_stereo import defaults, depth_params
@@ -89,8 +89,7 @@ class Rig:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.io)
-        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self.spinner.start()
+        self.spinner = BackgroundSpinner(self.executor, context)
 
         def discovered() -> bool:
             return all(p.get_subscription_count() > 0 for p in self.publishers.values()) and \
@@ -171,8 +170,7 @@ class Rig:
                         poll_s=0.1)[0]
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.spinner.join(timeout=5.0)
+        self.spinner.stop()  # the thread ends before the executor shuts down (no race)
         self.node.destroy_node()
         self.io.destroy_node()
 
@@ -442,10 +440,9 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
         'num_disparities': ({'num_disparities': 20}, 'not a valid step'),
         'p1': ({'p1': 2000, 'p2': 1000}, 'p1 (2000) must be below p2 (1000)'),
         'sgbm_mode': ({'sgbm_mode': 'fast'}, 'choose one of sgbm, sgbm_3way, hh, hh4'),
-        'min_disparity': ({'min_disparity': -1}, 'give both min_disparity and num_disparities'),
         'sync': ({'sync': 'approximate'}, 'read-only'),
         'max_depth_mm': ({'max_depth_mm': 'far'}, 'max_depth_mm must be a double'),
-        'scale': ({'scale': 2}, 'scale is 2; allowed 0.25..1'),
+        'scale': ({'scale': 2}, 'scale out of range Min: 0.25, Max: 1.0, value: 2.0'),
     }
     for name, (values, reason) in rejected.items():
         before = rig.node.get_parameter(name).value
@@ -653,8 +650,8 @@ DESIGN_PARAMETERS = (
     'subpixel sgbm_resolution min_confidence '
     'depth_format '
     'mask_out_of_range '
-    'point_cloud_rgb point_cloud_keep_nan diagnostics_period_s calibration_check_period_s '
-    'calibration_correction').split()
+    'point_cloud_rgb point_cloud_keep_nan on_swapped_pair diagnostics_period_s '
+    'calibration_check_period_s calibration_correction').split()
 
 
 def test_parameter_table():

@@ -41,7 +41,7 @@ def test_defaults_map_to_the_raiv_geometry_and_the_real_camera():
     depth = depth_parameters({})
     assert {k: v for k, v in depth.items() if not k.startswith('qos_overrides.')} == {
         'min_depth_mm': 300.0, 'max_depth_mm': 3000.0, 'scale': 0.5, 'sgbm_resolution': 'half',
-        'depth_format': '32FC1', 'use_sim_time': False}
+        'depth_format': '32FC1', 'use_sim_time': False, 'sync': 'exact', 'sync_slop_s': 0.01}
     assert (camera['camera_name'], camera['publish_tf'], camera['use_sim_time']) == \
         ('raiv', True, False)
     assert launch_config.log_arguments({}) == ['--log-level', 'info']

@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import os
 from pathlib import Path
+import socket
 import sys
 import time
 from typing import Any, Callable
@@ -32,7 +33,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 from raiv_stereo import calibration as calib
-from raiv_stereo import camera_params, defaults, frames
+from raiv_stereo import camera_params, defaults, depth_params, frames
 from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
 from raiv_stereo.param_table import IntRange
@@ -45,7 +46,12 @@ from raiv_stereo.ros.conversions import (
     ns_to_stamp,
     transform_msg,
 )
-from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
+from raiv_stereo.ros.parameters import (
+    descriptor,
+    keep_declared_types,
+    log_changes,
+    warn_unknown_parameters,
+)
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from rcl_interfaces.msg import SetParametersResult
@@ -63,6 +69,41 @@ ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
 
 FrameListener = Callable[[Any, StereoFrame], None]
+
+
+def _host_addresses() -> list[str]:
+    """Return this host's IPv4 addresses other peers may reach (the default route's first)."""
+    found = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(('192.0.2.1', 9))  # no packet is sent: only picks the route
+            found.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        found += [info[4][0] for info in infos]
+    except OSError:
+        pass
+    return [a for a in dict.fromkeys(found) if not a.startswith('127.')]
+
+
+def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
+    """
+    Return what a listening stream source waits for, with the command to run on the camera.
+
+    `source:=auto` on a PC is a stream server: without this the node only said it published.
+    """
+    address = getattr(source, 'address', None)
+    if getattr(source, 'mode', None) != 'listen' or address is None:
+        return ''
+    host, port = address[0], address[1]
+    here = [host] if host not in ('0.0.0.0', '::', '') else \
+        (_host_addresses() or ["<this computer's address>"])
+    token = ' --token <stream_token>' if values.get('stream_token') else ''
+    return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
+            f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +
+            (f' (this computer is also {", ".join(here[1:])})' if len(here) > 1 else ''))
 
 
 class CameraSetupError(ValueError):
@@ -173,14 +214,19 @@ class CameraNode(Node):
             self.create_service(SetCameraInfo, f'{side}/set_camera_info',
                                 lambda req, resp, i=index: self._on_set_camera_info(i, req, resp))
             for index, side in enumerate(('left', 'right'))]
+        keep_declared_types(self, camera_params.BY_NAME)
+        warn_unknown_parameters(self, set(depth_params.BY_NAME))
+        self._values_before_set = self.parameter_values()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._on_parameters_set)
-        warn_unknown_overrides(self, camera_params.TABLE)
         self._rate_hz = float(values['rate_hz'])
         self._make_timer()
         self.get_logger().info(
             f"source '{self._kind}', publishing {self._size[0]}x{self._size[1]} "
             f'{self._encoding} at {self._timer_text()}')
+        waiting = stream_waiting_text(self._source, values)
+        if waiting:
+            self.get_logger().info(waiting)
 
     def _declare(self, spec: camera_params.ParamSpec) -> Any:
         return self.declare_parameter(spec.name, spec.default, descriptor(
@@ -529,6 +575,7 @@ class CameraNode(Node):
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Accept a change only if every value and the resulting set are usable."""
         values = self.parameter_values()
+        self._values_before_set = dict(values)
         problems = []
         for param in params:
             spec = camera_params.BY_NAME.get(param.name)
@@ -584,6 +631,9 @@ class CameraNode(Node):
         """Apply accepted changes: encoding and frame ids at once, rate_hz by a new timer."""
         names = {param.name for param in params}
         values = self.parameter_values()
+        if not self._auto_updating:  # auto_exposure's own steps are not news
+            log_changes(self, [p for p in params if p.name in camera_params.BY_NAME],
+                        self._values_before_set)
         self._encoding = values['encoding']
         self._jpeg_quality = int(values['jpeg_quality'])
         frame_ids = self._make_frame_ids(values)

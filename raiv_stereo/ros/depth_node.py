@@ -34,7 +34,7 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import defaults, depth_params, post_filters, sync_diagnosis
+from raiv_stereo import camera_params, defaults, depth_params, post_filters, sync_diagnosis
 from raiv_stereo.calibration import (
     CalibrationError,
     CameraModel,
@@ -46,9 +46,14 @@ from raiv_stereo.param_table import coerce
 from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.calibration_diagnostics import calibration_statuses, CalibrationMonitor, \
     observe_calibration
-from raiv_stereo.ros.compat import message_filters
+from raiv_stereo.ros.compat import filter_subscriber, message_filters
 from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
-from raiv_stereo.ros.parameters import descriptor, warn_unknown_overrides
+from raiv_stereo.ros.parameters import (
+    descriptor,
+    keep_declared_types,
+    log_changes,
+    warn_unknown_parameters,
+)
 from raiv_stereo.ros.spin import run_nodes
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -67,6 +72,10 @@ ERROR_THROTTLE_S = 5.0
 """Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
+STATS_LOG_PERIOD_S = 60.0
+"""The statistics line reaches the console at most this often (every period: /diagnostics)."""
+PAIR_RECHECK_EVERY = 10
+"""While the pair arrives swapped, its order is checked again on every this many pairs."""
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
 
@@ -129,6 +138,8 @@ class DepthNode(Node):
         # Parameters, with descriptors and ranges from depth_params.
         for spec in depth_params.PARAMETERS:
             self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        keep_declared_types(self, depth_params.BY_NAME)
+        warn_unknown_parameters(self, {spec.name for spec in camera_params.PARAMETERS})
         self._values = {spec.name: self.get_parameter(spec.name).value
                         for spec in depth_params.PARAMETERS}
         problems = depth_params.depth_settings_problems(self._values)
@@ -161,8 +172,12 @@ class DepthNode(Node):
         self.pair_order = PairOrderCheck()
         self._calibration_monitor = CalibrationMonitor(
             self._values['calibration_check_period_s'], self._values['calibration_correction'])
+        self._pair_recheck = PairOrderCheck()
+        self._pairs_since_swap = 0
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
+        self._last_log_s: float | None = None
+        self._frames_at_last_log = 0
 
         # Publishers: reliable, QoS overridable (REP 2003).
         overrides = QoSOverridingOptions.with_default_policies()
@@ -193,9 +208,10 @@ class DepthNode(Node):
         for msg_type, topic in topics:
             # A copy: rclpy writes the topic's qos_overrides into the profile it is given, and
             # this one is rclpy's module-wide qos_profile_sensor_data.
-            sub = message_filters.Subscriber(self, msg_type, topic,
-                                             qos_profile=copy.copy(qos_profile_sensor_data),
-                                             qos_overriding_options=overrides)
+            sub, lost = filter_subscriber(
+                self, msg_type, topic, copy.copy(qos_profile_sensor_data), overrides)
+            if lost and not self._filters:
+                self.get_logger().warning(lost)
             watch = _TopicWatch(self.resolve_topic_name(topic), subscription=sub)
             sub.registerCallback(self._on_arrival, watch)
             self._filters.append(sub)
@@ -211,7 +227,6 @@ class DepthNode(Node):
         # Runtime parameter changes: checked together, applied on the next frame.
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
-        warn_unknown_overrides(self, depth_params.TABLE)
 
         self._diagnostics_timer = self.create_timer(self._values['diagnostics_period_s'],
                                                     self._report)
@@ -305,9 +320,11 @@ class DepthNode(Node):
     def _apply_parameters(self, parameters: list) -> None:
         """Store accepted values; the worker applies them to the next frame."""
         with self._values_lock:
+            before = dict(self._values)
             for p in parameters:
                 if p.name in depth_params.BY_NAME:
                     self._values[p.name] = coerce(depth_params.BY_NAME[p.name], p.value)
+        log_changes(self, [p for p in parameters if p.name in depth_params.BY_NAME], before)
 
     # --- worker thread -------------------------------------------------------------------------
 
@@ -458,6 +475,17 @@ class DepthNode(Node):
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
         post_filters.configure(core, post_filters.settings_from(values))
+        if not self.pair_order.done:
+            self._check_pair_order(core, left_raw, right_raw, values)
+        elif self.pair_order.verdict == 'swapped':
+            self._recheck_pair_order(core, left_raw, right_raw)
+        if self.pair_order.verdict == 'swapped':  # never publish depth known to be wrong
+            if values['on_swapped_pair'] == 'stop':
+                raise InputError(
+                    f'left and right arrive swapped ({self.pair_order.figures()}): no depth '
+                    'until they come in order (on_swapped_pair is stop; swap exchanges them '
+                    f'here). {self._swap_fix()}')
+            left_raw, right_raw = right_raw, left_raw
         started = time.perf_counter()
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
@@ -511,8 +539,6 @@ class DepthNode(Node):
                 depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
                 keep_nan=bool(values['point_cloud_keep_nan'])))
 
-        if not self.pair_order.done:
-            self._check_pair_order(core, left_raw, right_raw)
         note = observe_calibration(self._calibration_monitor, core, result, values)
         if note:
             self.get_logger().info(note)
@@ -528,21 +554,44 @@ class DepthNode(Node):
             self._stats.working_size = f'{width_px}x{height_px}'
         return core_ms
 
-    def _check_pair_order(self, core: Any, left_raw: np.ndarray,
-                          right_raw: np.ndarray) -> None:
+    def _check_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
+                          values: dict[str, Any]) -> None:
         """Match the first pairs exchanged too; say once if left and right look swapped."""
         check = self.pair_order
         check.add(*core.match_both_ways(left_raw, right_raw))
         if not check.done:
             return
-        if check.verdict == 'swapped':
-            self.get_logger().error(
-                f'left and right look swapped ({check.figures()}). Exchange them at the source: '
-                f'{self._topic(0)} must carry the left camera (for source raiv set camera_node '
-                'swap_left_right to the other value; else swap the left/right devices, files or '
-                'topic remappings)')
-        else:
+        if check.verdict != 'swapped':
             self.get_logger().info(f'left/right order: {check.summary()}')
+        elif values['on_swapped_pair'] == 'swap':
+            self.get_logger().warning(
+                f'left and right arrive swapped ({check.figures()}): this node exchanges them '
+                f'from now on (on_swapped_pair: swap). {self._swap_fix()}')
+        else:
+            self.get_logger().error(
+                f'left and right arrive swapped ({check.figures()}): no depth until they come '
+                f'in order (on_swapped_pair: stop). {self._swap_fix()}')
+
+    def _swap_fix(self) -> str:
+        """Say how to put left and right in order at the source."""
+        return (f'Exchange them at the source: {self._topic(0)} must carry the left camera (for '
+                'source raiv set camera_node swap_left_right to the other value; else swap the '
+                'left/right devices, files or topic remappings)')
+
+    def _recheck_pair_order(self, core: Any, left_raw: np.ndarray,
+                            right_raw: np.ndarray) -> None:
+        """While swapped, check every PAIR_RECHECK_EVERY-th pair again (fixed at the source)."""
+        self._pairs_since_swap += 1
+        if self._pairs_since_swap % PAIR_RECHECK_EVERY:
+            return
+        self._pair_recheck.add(*core.match_both_ways(left_raw, right_raw))
+        if not self._pair_recheck.done:
+            return
+        recheck, self._pair_recheck = self._pair_recheck, PairOrderCheck()
+        if recheck.verdict == 'as given':
+            self.pair_order = recheck
+            self.get_logger().info(f'left and right now arrive in order ({recheck.figures()}): '
+                                   'depth from the pairs as they come')
 
     # --- timers (executor thread) --------------------------------------------------------------
 
@@ -610,9 +659,12 @@ class DepthNode(Node):
             last_problem = s.last_problem
         status = DiagnosticStatus(name='raiv_stereo: depth_node',
                                   hardware_id=self.get_fully_qualified_name())
-        if self.pair_order.verdict == 'swapped':
+        if self.pair_order.verdict == 'swapped' and self._values['on_swapped_pair'] == 'swap':
+            status.level = DiagnosticStatus.WARN
+            status.message = 'left and right images arrive swapped: exchanged by this node'
+        elif self.pair_order.verdict == 'swapped':
             status.level = DiagnosticStatus.ERROR
-            status.message = 'left and right images look swapped'
+            status.message = 'left and right images arrive swapped: no depth published'
         elif fps > 0:
             status.level, status.message = DiagnosticStatus.OK, f'{fps:.1f} fps'
         else:
@@ -623,7 +675,16 @@ class DepthNode(Node):
             self._calibration_monitor, self.get_fully_qualified_name()))
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
-        self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))
+        # The figures live in /diagnostics; the console gets them once a minute, while frames
+        # flow (the first time at once), and at DEBUG every period.
+        line = ', '.join(f'{k}: {v}' for k, v in values.items())
+        frames = int(values['frames'])
+        if frames > self._frames_at_last_log and (
+                self._last_log_s is None or now - self._last_log_s >= STATS_LOG_PERIOD_S):
+            self._frames_at_last_log, self._last_log_s = frames, now
+            self.get_logger().info(line)
+        else:
+            self.get_logger().debug(line)
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""

@@ -19,9 +19,15 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ament_index_python.packages import get_package_share_directory
+from ament_index_python.packages import (
+    get_package_prefix,
+    get_package_share_directory,
+    PackageNotFoundError,
+)
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit, OnShutdown
+from launch.logging import get_logger as launch_logger
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from raiv_stereo import launch_config
@@ -38,35 +44,69 @@ def _parameter_file(content: dict) -> str:
     return stream.name
 
 
-def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
+def _remove(path: str) -> None:
+    """Delete a parameter file this launch wrote (it has been read, or never will be)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _rviz_installed() -> bool:
+    try:
+        get_package_prefix('rviz2')
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
     """Resolve the launch arguments and build the node actions they describe."""
+    logger = launch_logger('raiv_stereo')
     names = [a.name for a in launch_config.launch_arguments(camera, depth)]
     args = {name: LaunchConfiguration(name).perform(context) for name in names}
+    # Node parameters given as launch arguments (min_disparity:=32); anything else is a warning.
+    camera_extra, depth_extra, warnings = launch_config.node_parameter_arguments(
+        dict(context.launch_configurations), camera, depth)
+    for warning in warnings:
+        logger.warning(warning)
+    start_rviz, rviz_note = launch_config.rviz_plan(args, _rviz_installed()) if depth \
+        else (False, '')
+    if rviz_note:
+        logger.warning(rviz_note)
     overrides = [args['params_file']] if args['params_file'] else []
     namespace = args['namespace']
     env = launch_config.node_environment(args)
     ros_arguments = launch_config.log_arguments(args)
     actions = []
     if camera and depth and launch_config.wants_composed(args):
-        # Both in one process; each node reads its own section of the file.
-        actions.append(Node(
+        # Both in one process; each node reads its own section of the file, which goes when the
+        # process ends or the launch does.
+        content = launch_config.composed_parameters(args)
+        for params, extra in zip(content.values(), (camera_extra, depth_extra), strict=True):
+            params['ros__parameters'].update(extra)
+        path = _parameter_file(content)
+        stereo = Node(
             package=PACKAGE, executable='stereo_node', namespace=namespace,
-            parameters=[_parameter_file(launch_config.composed_parameters(args)), *overrides],
-            ros_arguments=ros_arguments, additional_env=env, output='screen'))
+            parameters=[path, *overrides],
+            ros_arguments=ros_arguments, additional_env=env, output='screen')
+        actions += [stereo, RegisterEventHandler(OnProcessExit(
+            target_action=stereo, on_exit=lambda event, context: _remove(path))),
+            RegisterEventHandler(OnShutdown(on_shutdown=lambda event, context: _remove(path)))]
     else:
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
-                namespace=namespace, parameters=[launch_config.camera_parameters(args),
-                                                 *overrides], ros_arguments=ros_arguments,
-                additional_env=env, output='screen'))
+                namespace=namespace, parameters=[{**launch_config.camera_parameters(args),
+                                                  **camera_extra}, *overrides],
+                ros_arguments=ros_arguments, additional_env=env, output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
-                namespace=namespace, parameters=[launch_config.depth_parameters(args),
-                                                 *overrides], ros_arguments=ros_arguments,
-                additional_env=env, output='screen'))
-    if depth and launch_config.wants_rviz(args):
+                namespace=namespace, parameters=[{**launch_config.depth_parameters(args),
+                                                  **depth_extra}, *overrides],
+                ros_arguments=ros_arguments, additional_env=env, output='screen'))
+    if start_rviz:
         rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
         actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                             namespace=namespace, arguments=['-d', rviz_config],

@@ -12,12 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS descriptors for the nodes' parameter tables (raiv_stereo.param_table)."""
+"""ROS side of the nodes' parameter tables (raiv_stereo.param_table): descriptors, types, names."""
 
 from __future__ import annotations
 
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
+from collections.abc import Mapping
+import difflib
+from typing import Any
+
+from raiv_stereo.param_table import coerce, FloatRange, IntRange, ParamSpec
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 _PARAMETER_TYPES = {'bool': ParameterType.PARAMETER_BOOL,
                     'integer': ParameterType.PARAMETER_INTEGER,
@@ -47,16 +53,64 @@ def descriptor(spec: ParamSpec, dynamic_typing: bool = False) -> ParameterDescri
     return result
 
 
-def warn_unknown_overrides(node, table: ParamTable) -> list[str]:
+def keep_declared_types(node: Node, specs: Mapping[str, ParamSpec]) -> None:
     """
-    Log (once, at start) each parameter the node was given but does not have: a misspelt name.
+    Store every value as its parameter's type: `ros2 param set ... min_depth_mm 600` a double.
 
-    rclpy keeps undeclared overrides (-p, parameter files, parameter_overrides) without a word;
-    they are only in its private `_parameter_overrides`. QoS overrides are rclpy's own.
+    param_table.coerce turns a value into its spec's type (int -> float for doubles). It runs in
+    rclpy's pre-set callback, before the value is checked and stored, and once now for the
+    values given at start (a `-p min_depth_mm:=600` arrives as an integer).
     """
-    given = getattr(node, '_parameter_overrides', {})
-    problems = table.unknown(name for name in given if not node.has_parameter(name)
-                             and not name.startswith('qos_overrides.'))
-    for problem in problems:
-        node.get_logger().warning(f'{problem} (ignored)')
-    return problems
+    def pre_set(parameters: list[Parameter]) -> list[Parameter]:
+        return [_coerced(p, specs) for p in parameters]
+
+    node.add_pre_set_parameters_callback(pre_set)
+    started = [_coerced(p, specs) for p in node.get_parameters(
+        list(node._parameters))]  # noqa: SLF001 - every declared name
+    stored = node.get_parameters([p.name for p in started])
+    changed = [p for p, old in zip(started, stored, strict=True)
+               if type(p.value) is not type(old.value)]
+    if changed:
+        node.set_parameters(changed)
+
+
+def _coerced(parameter: Parameter, specs: Mapping[str, ParamSpec]) -> Parameter:
+    spec = specs.get(parameter.name)
+    value = parameter.value if spec is None else coerce(spec, parameter.value)
+    if type(value) is type(parameter.value):
+        return parameter
+    return Parameter(parameter.name, value=value)
+
+
+def log_changes(node: Node, parameters: list[Parameter], before: dict[str, Any]) -> None:
+    """Log accepted parameter changes in one line: `min_depth_mm 300.0 -> 600.0`."""
+    changes = [f'{p.name} {before.get(p.name)!r} -> {p.value!r}' for p in parameters
+               if before.get(p.name, object()) != p.value]
+    if changes:
+        node.get_logger().info('parameters changed: ' + ', '.join(changes))
+
+
+IGNORED_UNKNOWN = ('use_sim_time', 'start_type_description_service')
+"""Parameters rclpy declares itself, or that every node of a shared file may get."""
+
+
+def warn_unknown_parameters(node: Node, known: set[str]) -> list[str]:
+    """
+    Warn about values given at start for parameters this node does not have (a misspelt name).
+
+    rclpy ignores them silently. `known` are names that are fine to ignore (the other node's, in
+    a file shared by both). Returns the warnings.
+    """
+    declared = set(node._parameters)  # noqa: SLF001 - rclpy has no public list of names
+    given = set(node._parameter_overrides)  # noqa: SLF001 - nor of the values given at start
+    warnings = []
+    for name in sorted(given - declared - known - set(IGNORED_UNKNOWN)):
+        if name.startswith('qos_overrides.'):
+            continue
+        close = difflib.get_close_matches(name, sorted(declared | known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else \
+            f'; `ros2 param list {node.get_fully_qualified_name()}` lists them'
+        warnings.append(f"'{name}' is not a parameter of {node.get_name()}: ignored{hint}")
+    for warning in warnings:
+        node.get_logger().warning(warning)
+    return warnings
