@@ -16,10 +16,14 @@
 Sub-pixel disparity refinement: Lucas-Kanade steps along x on the rectified pair.
 
 SGBM's parabola fit on aggregated costs pulls disparities toward whole pixels (pixel locking,
-0.1-0.2 px); at 10 px of disparity that is 1-2 % of depth. Minimising the local photometric
-error sum (R(x - d) - L(x))^2 over a small window moves each disparity to the sub-pixel value
-the two images agree on; where the refinement would move it by half a pixel or more, the window
-straddles an edge and SGBM's value is kept.
+0.1-0.3 px); at 10 px of disparity that is 1-3 % of depth. Minimising the local photometric
+error sum (R(x - d) - L(x))^2 over a window moves each disparity to the sub-pixel value the two
+images agree on. Three things make it hold on scenes it was not tuned on (the evaluation family,
+doc/benchmarks.md): both images are normalised to zero local mean and unit local contrast first
+(a gain or offset between the cameras, vignetting, otherwise bias every step); the steps are
+iterated, each warping the right image by the window-averaged disparity of the previous one (a
+per-pixel warp field is noisy and makes iterations diverge); and where the refinement moves a
+disparity by a pixel or more, the window straddles an edge and SGBM's value is kept.
 """
 
 from __future__ import annotations
@@ -27,16 +31,31 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-ITERATIONS = 1
-WINDOW_PX = 7
-BLUR_SIGMA_PX = 1.0
-"""Measured on the synthetic rig at 800x650: one step over 7x7 on images blurred by 1 px takes
-5.5 ms (11 ms with numpy's element-wise operations) and brings 84 % of depths within 1 % (SGBM
-alone: 41 %); a second step adds 2.5 ms for about one point more."""
+ITERATIONS = 2
+WINDOW_PX = 15
+BLUR_SIGMA_PX = 0.0
+NORMALISE_PX = 15
+"""Window of the local mean and contrast the images are normalised by."""
+NOISE_FLOOR = 25.0
+"""Added to the local variance (grey levels^2) so flat, noisy areas are not amplified."""
 MAX_STEP_PX = 0.5
-"""SGBM's own fit is within half a pixel; a larger step means the window straddles an edge
-(measured: a 1 px limit made bad-1 on the real stereo_data pairs 0.5-5 points worse, 0.5 px keeps
-them within 0-1.4 points of SGBM's and gives more depths within 1 % on the rig)."""
+"""One step moves a disparity by at most half a pixel (the linearisation holds that far)."""
+MAX_CHANGE_PX = 1.0
+"""A disparity the steps move by a pixel or more keeps SGBM's value: the window straddles an
+edge (SGBM's whole-pixel match is within a pixel wherever it is right)."""
+
+
+def normalised(image: np.ndarray, blur_sigma_px: float, window_px: int) -> np.ndarray:
+    """Return `image` blurred, minus its local mean, over its local contrast (float32)."""
+    image = image.astype(np.float32)
+    if blur_sigma_px > 0:
+        image = cv2.GaussianBlur(image, (0, 0), blur_sigma_px)
+    if window_px <= 1:
+        return image
+    box = (window_px, window_px)
+    zero_mean = cv2.subtract(image, cv2.boxFilter(image, -1, box))
+    variance = cv2.boxFilter(cv2.multiply(zero_mean, zero_mean), -1, box)
+    return cv2.divide(zero_mean, cv2.sqrt(cv2.add(variance, NOISE_FLOOR)), scale=32.0)
 
 
 class DisparityRefiner:
@@ -44,15 +63,21 @@ class DisparityRefiner:
 
     def __init__(self, iterations: int = ITERATIONS, window_px: int = WINDOW_PX,
                  blur_sigma_px: float = BLUR_SIGMA_PX,
-                 max_change_px: float = MAX_STEP_PX) -> None:
+                 max_change_px: float = MAX_CHANGE_PX,
+                 normalise_px: int = NORMALISE_PX,
+                 warp_window_px: int | None = None) -> None:
         """
         Set the steps, the window (odd, px), the pre-blur (px, 0 = none) and the change limit.
 
-        A disparity the steps move by max_change_px or more keeps its given value (an edge).
+        normalise_px: window of the zero-mean, unit-contrast normalisation (1 = none).
+        warp_window_px: the window the warp field is averaged over between steps (default: the
+        step's window). A disparity the steps move by max_change_px or more keeps its value.
         """
         self.iterations, self.window_px, self.blur_sigma_px = iterations, window_px, \
             blur_sigma_px
         self.max_change_px = max_change_px
+        self.normalise_px = normalise_px
+        self.warp_window_px = warp_window_px or window_px
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def _grids(self, height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,33 +87,38 @@ class DisparityRefiner:
             self._grid = xs, ys
         return self._grid
 
-    def _smooth(self, image: np.ndarray) -> np.ndarray:
-        image = image.astype(np.float32)
-        if self.blur_sigma_px > 0:
-            image = cv2.GaussianBlur(image, (0, 0), self.blur_sigma_px)
-        return image
-
     def refine(self, left_rect: np.ndarray, right_rect: np.ndarray,
                disparity_px: np.ndarray) -> np.ndarray:
         """Return `disparity_px` (float32, NaN = none) refined; NaN stays NaN."""
         xs, ys = self._grids(*disparity_px.shape)
-        left, right = self._smooth(left_rect), self._smooth(right_rect)
+        left, right = (normalised(image, self.blur_sigma_px, self.normalise_px)
+                       for image in (left_rect, right_rect))
         valid = np.isfinite(disparity_px)
         given = np.nan_to_num(disparity_px, nan=0.0)
         refined = given
         box = (self.window_px, self.window_px)
+        warp_box = (self.warp_window_px, self.warp_window_px)
+        valid_share = None
         # The left image's gradient stands in for the warped right's (equal at the solution):
         # it and its sum are computed once, not every step. OpenCV's element-wise operations
         # run on both cores, numpy's on one.
         gradient = cv2.Sobel(left, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
         denominator = cv2.max(cv2.boxFilter(cv2.multiply(gradient, gradient), -1, box,
                                             normalize=False), 1e-3)
-        for _ in range(self.iterations):
-            warped = cv2.remap(right, cv2.subtract(xs, refined), ys, cv2.INTER_LINEAR)
+        for iteration in range(self.iterations):
+            warp = refined
+            if iteration > 0:
+                # The window's average over valid pixels only (holes hold 0).
+                if valid_share is None:
+                    valid_float = valid.astype(np.float32)
+                    valid_share = cv2.max(cv2.blur(valid_float, warp_box), 1e-3)
+                warp = cv2.divide(cv2.blur(cv2.multiply(refined, valid_float), warp_box),
+                                  valid_share)
+            warped = cv2.remap(right, cv2.subtract(xs, warp), ys, cv2.INTER_LINEAR)
             numerator = cv2.boxFilter(cv2.multiply(gradient, cv2.subtract(warped, left)), -1,
                                       box, normalize=False)
             step = cv2.divide(numerator, denominator)
-            refined = cv2.add(refined, cv2.min(cv2.max(step, -MAX_STEP_PX), MAX_STEP_PX))
+            refined = cv2.add(warp, cv2.min(cv2.max(step, -MAX_STEP_PX), MAX_STEP_PX))
         keep = ~valid | ~(cv2.absdiff(refined, given) < np.float32(self.max_change_px))
         refined[keep] = disparity_px[keep]
         return refined
