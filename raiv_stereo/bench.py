@@ -504,8 +504,8 @@ def family_table(family: dict) -> list[str]:
              ', stripes; gain 0.9-1.1, offset, noise sigma 0.5-4, vignetting, defocus. '
              '1600x1300 bgr8 -> scale 0.5, 300-3000 mm, judged inside the valid window. '
              'Locking: spread % = variation of the histogram of fractional disparities on '
-             'slanted surfaces relative to the truth\'s (0 = flat); swing px = peak-to-peak of '
-             'the median error over the truth\'s fractional part. Time: median over scenes of '
+             "slanted surfaces relative to the truth's (0 = flat); swing px = peak-to-peak of "
+             "the median error over the truth's fractional part. Time: median over scenes of "
              f'the ratio to the first row, same process, load {family["load"]:.1f}.', '',
              '| method | time vs OpenCV | complete % | within 1 % | within 2 % | within 5 % '
              '| median signed % | locking spread % | locking swing px |',
@@ -1075,7 +1075,7 @@ def markdown(report: dict) -> str:
              '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
              'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
-             'then remap, SGBM on the edge-padded pair, one Lucas-Kanade sub-pixel step); '
+             'then remap, SGBM on the edge-padded pair, normalised Lucas-Kanade sub-pixel steps); '
              "ours, SGBM sub-pixel = the same matcher with SGBM's own sub-pixel fit and the "
              'rectification order it had before the refinement (remap at full size, then '
              'area-downscale). CPU = process CPU time '
