@@ -186,11 +186,12 @@ class _SgbmLevel:
             speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
         self.refiner = self.half_size_refiner = None
         if settings.subpixel == 'refine' and factor == 2:
-            # Steps on the half-size pair first (a quarter of the pixels), then at full size
-            # from the doubled values (measured on the family's tuning seeds: without the
-            # half-size steps, fewer depths within 2 %).
-            self.half_size_refiner = DisparityRefiner(iterations=2, window_px=9)
-            self.refiner = DisparityRefiner(iterations=1)
+            # A step on the half-size pair first (a quarter of the pixels), then one at full
+            # size warped by the window-averaged doubled values (the upsampled field is blocky).
+            # Measured on the family's tuning seeds: 86 % within 2 %, as much as two
+            # full-size steps give, in less time; without the half-size step 85 %.
+            self.half_size_refiner = DisparityRefiner(iterations=1, window_px=9)
+            self.refiner = DisparityRefiner(iterations=1, average_first=True)
         elif settings.subpixel == 'refine':
             self.refiner = DisparityRefiner()
         if settings.post_filter == 'wls':

@@ -65,19 +65,21 @@ class DisparityRefiner:
                  blur_sigma_px: float = BLUR_SIGMA_PX,
                  max_change_px: float = MAX_CHANGE_PX,
                  normalise_px: int = NORMALISE_PX,
-                 warp_window_px: int | None = None) -> None:
+                 warp_window_px: int | None = None, average_first: bool = False) -> None:
         """
         Set the steps, the window (odd, px), the pre-blur (px, 0 = none) and the change limit.
 
         normalise_px: window of the zero-mean, unit-contrast normalisation (1 = none).
         warp_window_px: the window the warp field is averaged over between steps (default: the
-        step's window). A disparity the steps move by max_change_px or more keeps its value.
+        step's window); average_first: before the first step too (for upsampled fields). A
+        disparity the steps move by max_change_px or more keeps its value.
         """
         self.iterations, self.window_px, self.blur_sigma_px = iterations, window_px, \
             blur_sigma_px
         self.max_change_px = max_change_px
         self.normalise_px = normalise_px
         self.warp_window_px = warp_window_px or window_px
+        self.average_first = average_first
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def _grids(self, height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +109,7 @@ class DisparityRefiner:
                                             normalize=False), 1e-3)
         for iteration in range(self.iterations):
             warp = refined
-            if iteration > 0:
+            if iteration > 0 or self.average_first:
                 # The window's average over valid pixels only (holes hold 0).
                 if valid_share is None:
                     valid_float = valid.astype(np.float32)
