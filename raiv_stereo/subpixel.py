@@ -72,11 +72,15 @@ def normalised_pair(left: np.ndarray, right: np.ndarray, blur_sigma_px: float,
 
 def window_average(disparity_px: np.ndarray, window_px: int) -> np.ndarray:
     """Return the mean of the finite values in each window (0 where a window has none)."""
-    valid = cv2.compare(disparity_px, disparity_px, cv2.CMP_EQ)  # NaN != NaN
-    valid_float = cv2.multiply(valid, 1.0 / 255.0, dtype=cv2.CV_32F)
-    box = (window_px, window_px)
-    total = cv2.blur(cv2.multiply(np.nan_to_num(disparity_px, nan=0.0), valid_float), box)
-    return cv2.divide(total, cv2.max(cv2.blur(valid_float, box), 1e-3))
+    return _valid_average(np.nan_to_num(disparity_px, nan=0.0), np.isfinite(disparity_px),
+                          (window_px, window_px))
+
+
+def _valid_average(field: np.ndarray, valid: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """Return the window average of `field` over the `valid` pixels."""
+    valid_float = valid.astype(np.float32)
+    return cv2.divide(cv2.blur(cv2.multiply(field, valid_float), box),
+                      cv2.max(cv2.blur(valid_float, box), 1e-3))
 
 
 class DisparityRefiner:
@@ -86,21 +90,19 @@ class DisparityRefiner:
                  blur_sigma_px: float = BLUR_SIGMA_PX,
                  max_change_px: float = MAX_CHANGE_PX,
                  normalise_px: int = NORMALISE_PX,
-                 warp_window_px: int | None = None, average_first: bool = False) -> None:
+                 warp_window_px: int | None = None) -> None:
         """
         Set the steps, the window (odd, px), the pre-blur (px, 0 = none) and the change limit.
 
         normalise_px: window of the local mean removed from both images (1 = none).
         warp_window_px: the window the warp field is averaged over between steps (default: the
-        step's window); average_first: before the first step too (for upsampled fields). A
-        disparity the steps move by max_change_px or more keeps its value.
+        step's window). A disparity the steps move by max_change_px or more keeps its value.
         """
         self.iterations, self.window_px, self.blur_sigma_px = iterations, window_px, \
             blur_sigma_px
         self.max_change_px = max_change_px
         self.normalise_px = normalise_px
         self.warp_window_px = warp_window_px or window_px
-        self.average_first = average_first
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def _grids(self, height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,20 +112,13 @@ class DisparityRefiner:
             self._grid = xs, ys
         return self._grid
 
-    @staticmethod
-    def _averaged(field: np.ndarray, valid: np.ndarray, box: tuple[int, int]) -> np.ndarray:
-        """Return the window average of `field` over the `valid` pixels (holes hold 0)."""
-        valid_float = valid.astype(np.float32)
-        return cv2.divide(cv2.blur(cv2.multiply(field, valid_float), box),
-                          cv2.max(cv2.blur(valid_float, box), 1e-3))
-
     def refine(self, left_rect: np.ndarray, right_rect: np.ndarray,
                disparity_px: np.ndarray, start_px: np.ndarray | None = None) -> np.ndarray:
         """
         Return `disparity_px` (float32, NaN = none) refined; NaN stays NaN.
 
         start_px: the field the first step warps by (e.g. a smooth upsampled one), when not
-        `disparity_px` itself (or its window average, with average_first).
+        `disparity_px` itself.
         """
         xs, ys = self._grids(*disparity_px.shape)
         left, right = normalised_pair(left_rect, right_rect, self.blur_sigma_px,
@@ -143,8 +138,8 @@ class DisparityRefiner:
             warp = refined
             if iteration == 0 and start_px is not None:
                 warp = start_px
-            elif iteration > 0 or self.average_first:
-                warp = self._averaged(refined, valid, warp_box)
+            elif iteration > 0:
+                warp = _valid_average(refined, valid, warp_box)
             warped = cv2.remap(right, cv2.subtract(xs, warp), ys, cv2.INTER_LINEAR)
             numerator = cv2.boxFilter(cv2.multiply(gradient, cv2.subtract(warped, left)), -1,
                                       box, normalize=False)

@@ -16,6 +16,7 @@
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 from raiv_stereo import scene as scene_module
@@ -127,3 +128,20 @@ def test_far_wall_error_stays_small_with_gain_mismatch_and_noise():
         band = result['bands']['2.6-3 m']
         assert band['within_2pct'] > 0.9, (resolution, band)
         assert abs(band['median_signed_pct']) < 0.3, (resolution, band)
+
+
+def test_normalised_pair_removes_gain_offset_and_shading_between_the_cameras():
+    from raiv_stereo.subpixel import normalised_pair, window_average
+
+    rng = np.random.default_rng(1)
+    left = cv2.GaussianBlur(rng.uniform(40, 200, (120, 160)).astype(np.float32), (0, 0), 1.5)
+    shading = np.linspace(1.0, 0.97, 160, dtype=np.float32)[None, :]
+    right = np.clip(left * 0.9 * shading - 12.0, 0, 255).astype(np.uint8)
+    a, b = normalised_pair(left.astype(np.uint8), right, 0.0, 15)
+    inner = (slice(10, -10), slice(10, -10))
+    assert np.abs(a[inner] - b[inner]).mean() < 0.08 * np.abs(a[inner]).mean()
+    # Without it the difference is the offset and gain themselves.
+    assert np.abs(left - right).mean() > 15.0
+    field = np.full((20, 20), 4.0, np.float32)
+    field[5, 5] = np.nan
+    assert np.allclose(window_average(field, 5), 4.0)
