@@ -51,9 +51,10 @@ CONFIDENCE_FILLED = 0.25
 """No match (occluded, rejected, a speckle): filled from the farther of the nearest matches to
 its left and right on the row, since what one camera cannot see is behind a nearer surface."""
 CONFIDENCE_NONE = 0.0
-WARP_WINDOW_HALF_PX = 7
+WARP_WINDOW_HALF_PX = 9
 """At sgbm_resolution 'half': the half-size window the first full-size step's warp is averaged
-over (the refinement's 15 px at full size)."""
+over (family tuning seeds: 5, 7, 9, 11 px put 85.6, 86.1, 86.1, 85.8 % within 2 %; 9 the most
+within 1 % and the flattest fractional histogram)."""
 
 
 @dataclass(frozen=True)
