@@ -37,9 +37,6 @@ WINDOW_PX = 15
 BLUR_SIGMA_PX = 0.0
 NORMALISE_PX = 15
 """Window of the local mean the images are reduced by."""
-EDGE_PX = 3
-"""Pixels within this neighbourhood of a jump of a pixel or more in the given disparities (an
-occlusion edge) do not vote in any window."""
 REFERENCE_WIDTH_PX = 800
 """Image width the windows are given for (the family's working size, where they were chosen);
 other sizes scale them, so a window covers the same part of the scene (measured on the sample
@@ -103,7 +100,7 @@ class DisparityRefiner:
                  blur_sigma_px: float = BLUR_SIGMA_PX,
                  max_change_px: float = MAX_CHANGE_PX,
                  normalise_px: int = NORMALISE_PX,
-                 warp_window_px: int | None = None, edge_px: int = EDGE_PX,
+                 warp_window_px: int | None = None,
                  reference_width_px: int | None = REFERENCE_WIDTH_PX) -> None:
         """
         Set the steps, the window (odd, px), the pre-blur (px, 0 = none) and the change limit.
@@ -118,7 +115,6 @@ class DisparityRefiner:
         self.max_change_px = max_change_px
         self.normalise_px = normalise_px
         self.warp_window_px = warp_window_px or window_px
-        self.edge_px = edge_px
         self.reference_width_px = reference_width_px
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -152,13 +148,6 @@ class DisparityRefiner:
         # it and its sum are computed once, not every step. OpenCV's element-wise operations
         # run on both cores, numpy's on one.
         gradient = cv2.Sobel(left, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-        if self.edge_px:
-            # Pixels without a match or beside a jump in the given disparities (an occlusion
-            # edge: the two images see different surfaces there) do not vote in any window.
-            kernel = np.ones((self.edge_px, self.edge_px), np.uint8)
-            jump = cv2.subtract(cv2.dilate(given, kernel), cv2.erode(given, kernel))
-            usable = valid & (jump < np.float32(1.0))
-            gradient = cv2.multiply(gradient, usable.astype(np.float32))
         denominator = cv2.max(cv2.boxFilter(cv2.multiply(gradient, gradient), -1, box,
                                             normalize=False), 1e-3)
         for iteration in range(self.iterations):
