@@ -435,6 +435,130 @@ def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
     return rows
 
 
+# --- 3c. the evaluation family: unseen scenes -------------------------------------------------
+
+FAMILY_SEEDS = tuple(range(1000, 1012))
+"""Held-out scenes of the family (scene.family_case): no default was chosen on them. Defaults
+were tuned on seeds 0-11 (FAMILY_TUNING_SEEDS)."""
+FAMILY_TUNING_SEEDS = tuple(range(12))
+
+
+def family_methods() -> dict[str, tuple[str, dict]]:
+    """Return label -> ('opencv' | 'ours', MatcherSettings changes) of the family section."""
+    return {
+        'plain OpenCV, our SGBM settings (colour)': ('opencv', {}),
+        f'ours, sgbm_resolution half{_default_label("half")}': (
+            'ours', {'sgbm_resolution': 'half'}),
+        f'ours, sgbm_resolution full{_default_label("full")}': (
+            'ours', {'sgbm_resolution': 'full'}),
+    }
+
+
+def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
+                 methods: dict[str, tuple[str, dict]] | None = None) -> dict:
+    """
+    Return each method's accuracy over the family's `seeds` (mean and worst), and its time.
+
+    Every scene: 1600x1300 bgr8 through its own rig and photometry, scale 0.5, 300-3000 mm,
+    judged inside the valid window. Time: per scene each method runs twice in turn, the second
+    run timed; the ratio to the first method (plain OpenCV) is the median over scenes.
+    """
+    from raiv_stereo import datasets
+    from raiv_stereo.demo import judged_mask
+    from raiv_stereo.evaluation import evaluate, summarize
+    from raiv_stereo.scene import family_case, truth_depth_m
+
+    methods = methods or family_methods()
+    settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
+    results: dict[str, list[dict]] = {label: [] for label in methods}
+    times: dict[str, list[float]] = {label: [] for label in methods}
+    for seed in seeds:
+        case = family_case(seed)
+        pair = case.render()
+        processes = {label: _method(kind, changes, case.calibration, 0.5, settings, 3)
+                     for label, (kind, changes) in methods.items()}
+        reference = StereoPipeline(case.calibration, 0.5, settings)
+        working = reference.working
+        truth = truth_depth_m(working, case.scene)
+        judged = judged_mask(truth, 0.3, 3.0,
+                             reference.matcher.valid_window(*working.image_size))
+        slanted = case.slanted_mask(working)
+        outputs = {}
+        for process in processes.values():  # warm-up: maps, first SGBM buffers
+            process(pair.left_bgr, pair.right_bgr)
+        for label, process in processes.items():
+            started = time.perf_counter()
+            outputs[label] = process(pair.left_bgr, pair.right_bgr)[1]
+            times[label].append((time.perf_counter() - started) * 1000.0)
+        for label, depth in outputs.items():
+            results[label].append(evaluate(depth, truth, judged, slanted, working.focal_px,
+                                           working.baseline_m))
+        log(f'  family seed {seed}: within 2 % ' + ', '.join(
+            f'{100 * results[label][-1]["within_2pct"]:.1f}' for label in methods))
+    reference_label = next(iter(methods))
+    rows = []
+    for label, per_seed in results.items():
+        ratios = [t / r for t, r in zip(times[label], times[reference_label], strict=True)]
+        rows.append({'method': label, 'kind': methods[label][0],
+                     'changes': methods[label][1], 'ms': float(np.median(times[label])),
+                     'ratio': float(np.median(ratios)), **summarize(per_seed),
+                     'per_seed': [{'seed': seed, 'within_2pct': r['within_2pct']}
+                                  for seed, r in zip(seeds, per_seed, strict=True)]})
+    return {'seeds': list(seeds), 'photos': bool(datasets.scenes()), 'load': load_average(),
+            'rows': rows}
+
+
+def family_table(family: dict) -> list[str]:
+    """Return the family section as Markdown: overall figures, then per depth band."""
+    from raiv_stereo.evaluation import BANDS_M, band_label
+
+    seeds = family['seeds']
+    lines = ['## 3c. Evaluation family: unseen scenes (mean / worst over seeds '
+             f'{seeds[0]}-{seeds[-1]}, {len(seeds)} scenes)', '',
+             'Each seed (raiv_stereo/scene.py family_case): its own distorted, misaligned rig, '
+             'back wall 2.3-2.95 m, tilted floor, boxes and a slanted panel, near card; '
+             'textures from noise, aliasing octaves, smooth low-contrast, '
+             + ('stereo_data photo crops' if family['photos'] else
+                'photo crops (stereo_data absent: noise instead)') +
+             ', stripes; gain 0.9-1.1, offset, noise sigma 0.5-4, vignetting, defocus. '
+             '1600x1300 bgr8 -> scale 0.5, 300-3000 mm, judged inside the valid window. '
+             'Locking: spread % = variation of the histogram of fractional disparities on '
+             "slanted surfaces relative to the truth's (0 = flat); swing px = peak-to-peak of "
+             "the median error over the truth's fractional part. Time: median over scenes of "
+             f'the ratio to the first row, same process, load {family["load"]:.1f}.', '',
+             '| method | time vs OpenCV | complete % | within 1 % | within 2 % | within 5 % '
+             '| median signed % | locking spread % | locking swing px |',
+             '|---|---|---|---|---|---|---|---|---|']
+
+    def pair(row: dict, key: str, scale: float = 100.0, digits: int = 1) -> str:
+        return (f'{_f(scale * row["mean"][key], digits)} / '
+                f'{_f(scale * row["worst"][key], digits)}')
+    for row in family['rows']:
+        lines.append(f'| {row["method"]} | {_f(row["ratio"], 2)} | {pair(row, "completeness")} '
+                     f'| {pair(row, "within_1pct")} | {pair(row, "within_2pct")} '
+                     f'| {pair(row, "within_5pct")} | {pair(row, "median_signed_pct", 1, 2)} '
+                     f'| {pair(row, "spread_pct", 1)} | {pair(row, "swing_px", 1, 3)} |')
+    labels = [band_label(band) for band in BANDS_M]
+    lines += ['', 'Per depth band (mean / worst over the scenes that have it): within 2 %, '
+              'median signed error %.', '',
+              '| method | ' + ' | '.join(f'{label} within 2 % | {label} median %'
+                                         for label in labels) + ' |',
+              '|---' * (1 + 2 * len(labels)) + '|']
+    for row in family['rows']:
+        cells = []
+        for label in labels:
+            band = row['bands'].get(label)
+            if band is None:
+                cells += ['n/a', 'n/a']
+                continue
+            cells.append(f'{_f(100 * band["within_2pct_mean"])} / '
+                         f'{_f(100 * band["within_2pct_worst"])}')
+            cells.append(f'{_f(band["median_signed_pct_mean"], 2)} / '
+                         f'{_f(band["median_signed_pct_worst"], 2)}')
+        lines.append(f'| {row["method"]} | ' + ' | '.join(cells) + ' |')
+    return lines + ['']
+
+
 # --- 0. configurations: speed and accuracy in one table ----------------------------------------
 
 OPENCV_OWN_DEFAULTS = {'uniqueness_ratio': 0, 'speckle_window_size': 0, 'speckle_range': 0,
@@ -980,7 +1104,7 @@ def markdown(report: dict) -> str:
              '65 mm baseline), 1600x1300. Plain OpenCV = remap at full size (maps from '
              'initUndistortRectifyMap) -> resize -> StereoSGBM on the input as it is (colour '
              'for bgr8, grey for mono8) -> f·B/d. Ours = StereoPipeline (grey, area-downscale '
-             'then remap, SGBM on the edge-padded pair, one Lucas-Kanade sub-pixel step); '
+             'then remap, SGBM on the edge-padded pair, normalised Lucas-Kanade sub-pixel steps); '
              "ours, SGBM sub-pixel = the same matcher with SGBM's own sub-pixel fit and the "
              'rectification order it had before the refinement (remap at full size, then '
              'area-downscale). CPU = process CPU time '
@@ -1057,6 +1181,8 @@ def markdown(report: dict) -> str:
                     f'{_f(100 * a["within_5pct"])} | {_f(a["median_error_mm"])} | '
                     f'{_f(a["bad-1"])} | {_f(a["bad-2"])} | {_f(a["bad-4"])} |')
         lines.append('')
+    if report.get('family'):
+        lines += family_table(report['family'])
     if report.get('datasets'):
         lines += ['## 3b. Accuracy on stereo_data (rectified pairs; bad-N % of known pixels, '
                   'missing = bad)', '',
@@ -1302,6 +1428,12 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
     report = {} if report is None else report
     report.update({'machine': machine(), 'quick': bool(args.quick), 'notes': []})
     frames = args.frames or (3 if args.quick else 12)
+    seeds = FAMILY_SEEDS[:max(1, args.family_seeds)] if args.family_seeds <= len(
+        FAMILY_SEEDS) else tuple(range(FAMILY_SEEDS[0], FAMILY_SEEDS[0] + args.family_seeds))
+    if args.family_only:
+        log('3c. evaluation family')
+        report['family'] = bench_family(seeds, log)
+        return report
     calibration = rig()
     log('rendering frames ...')
     pairs = render_frames(calibration, 2 if args.quick else 4)
@@ -1324,6 +1456,8 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
         report['synthetic'].append(synthetic_accuracy(calibration, 0.5, 300.0, 600.0, 3))
         report['synthetic'].append(synthetic_accuracy(calibration, 1.0, 300.0, 3000.0, 2))
         report['datasets'] = dataset_accuracy(log)
+    log('3c. evaluation family')
+    report['family'] = bench_family(seeds[:2] if args.quick else seeds, log)
 
     log('4. scaling')
     if args.quick:
@@ -1384,6 +1518,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--hh', action='store_true',
                         help="also time SGBM mode 'hh' at scale 1.0 (very slow)")
     parser.add_argument('--no-ros', action='store_true', help='skip the DDS node pipeline')
+    parser.add_argument('--family-only', action='store_true',
+                        help='only the evaluation family section (a few minutes)')
+    parser.add_argument('--family-seeds', type=int, default=len(FAMILY_SEEDS),
+                        help='held-out family scenes to evaluate (from seed 1000)')
     parser.add_argument('--seconds', type=float, default=8.0,
                         help='measurement time of each node pipeline run (s)')
     parser.set_defaults(func=run)

@@ -110,11 +110,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'column are interpolated when both ends lie within 1 px of disparity (occlusions '
               'beside depth edges stay empty); 0 = off', IntRange(0, 64)),
     ParamSpec('subpixel', defaults.SUBPIXEL,
-              "sub-pixel disparity: 'refine' = a Lucas-Kanade step on the rectified pair that "
-              "removes SGBM's pull toward whole pixels (twice the depths within 1 %); "
-              "'sgbm' = SGBM's own parabola fit (about 5 ms less per 800x650 frame; with the "
-              "default p1/p2, chosen for whole-pixel accuracy, it puts 59 % of the rig's "
-              'depths within 2 % against 95 % refined)',
+              "sub-pixel disparity: 'refine' = Lucas-Kanade steps on the rectified pair, "
+              'normalised to zero local mean and unit contrast, that remove the pull toward '
+              "whole pixels (doc/benchmarks.md, evaluation family); 'sgbm' = SGBM's own "
+              'parabola fit (less time, locked toward whole pixels)',
               choices=defaults.SUBPIXELS),
     ParamSpec('sgbm_resolution', defaults.SGBM_RESOLUTION,
               "where SGBM runs: 'full' working resolution; 'half_rows' = rows averaged in "

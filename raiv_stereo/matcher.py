@@ -30,7 +30,12 @@ import math
 import cv2
 import numpy as np
 from raiv_stereo import defaults
-from raiv_stereo.subpixel import DisparityRefiner
+from raiv_stereo.subpixel import (
+    DisparityRefiner,
+    REFERENCE_WIDTH_PX,
+    scaled_window,
+    window_average,
+)
 
 _SGBM_MODES = {
     'sgbm': cv2.StereoSGBM_MODE_SGBM,
@@ -51,6 +56,10 @@ CONFIDENCE_FILLED = 0.25
 """No match (occluded, rejected, a speckle): filled from the farther of the nearest matches to
 its left and right on the row, since what one camera cannot see is behind a nearer surface."""
 CONFIDENCE_NONE = 0.0
+WARP_WINDOW_HALF_PX = 9
+"""At sgbm_resolution 'half': the half-size window (for 800 px wide working images, scaled with
+the width) the first full-size step's warp is averaged over. Family tuning seeds: 5, 7, 9, 11 px
+put 85.6, 86.1, 86.1, 85.8 % within 2 %; 9 the most within 1 % and the flattest histogram."""
 
 
 @dataclass(frozen=True)
@@ -148,11 +157,14 @@ class _SgbmLevel:
             speckleWindowSize=0, speckleRange=0, mode=_SGBM_MODES[settings.mode])
         self.refiner = self.half_size_refiner = None
         if settings.subpixel == 'refine' and factor == 2:
-            # A step on the half-size pair first (a quarter of the pixels), then one at full
-            # size from the doubled values, which may move them up to 1 px. Measured on the
-            # rig: 81 % within 1 % against 80 % for two full-size steps, in less time.
-            self.half_size_refiner = DisparityRefiner()
-            self.refiner = DisparityRefiner(max_change_px=1.0)
+            # Two steps on the half-size pair first (a quarter of the pixels), then one at full
+            # size warped by the window-averaged doubled values (the upsampled field is
+            # blocky). Family tuning seeds: 86 % within 2 %, as two full-size steps give, in
+            # less time; one half-size step is as good at scale 0.5 but not at 0.25 (sample
+            # scene: 66 % against 88 %).
+            self.half_size_refiner = DisparityRefiner(
+                iterations=2, window_px=9, reference_width_px=REFERENCE_WIDTH_PX // 2)
+            self.refiner = DisparityRefiner(iterations=1)
         elif settings.subpixel == 'refine':
             self.refiner = DisparityRefiner()
         if settings.post_filter == 'wls':
@@ -263,6 +275,7 @@ class StereoMatcher:
         if problem:
             raise ValueError(problem)
         resolution = self.settings.sgbm_resolution
+        start = None
         if resolution == 'full':
             disparity = self.to_disparity_px(self.compute_fixed_point(left_rect, right_rect))
         else:
@@ -273,11 +286,17 @@ class StereoMatcher:
             disparity = self.to_disparity_px(self.compute_fixed_point(*small))
             if self._level.half_size_refiner is not None:
                 disparity = self._level.half_size_refiner.refine(*small, disparity / 2) * 2
+                # The full-size step starts from the window-averaged field, averaged at half
+                # size (a quarter of the work) and upsampled smoothly.
+                window = scaled_window(WARP_WINDOW_HALF_PX,
+                                       2.0 * size[0] / REFERENCE_WIDTH_PX)
+                start = cv2.resize(window_average(disparity, window),
+                                   (width_px, height_px), interpolation=cv2.INTER_LINEAR)
             disparity = cv2.resize(disparity, (width_px, height_px),
                                    interpolation=cv2.INTER_NEAREST)
         refiner = self._level.refiner
         if refiner is not None:
-            disparity = refiner.refine(left_rect, right_rect, disparity)
+            disparity = refiner.refine(left_rect, right_rect, disparity, start)
             # Stay inside the searched window (DisparityImage's min/max_disparity).
             np.clip(disparity, self.min_disparity, self.max_disparity, out=disparity)
         matched = np.isfinite(disparity)

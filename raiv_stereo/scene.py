@@ -55,6 +55,111 @@ def _texture_tile(seed: int, size_px: int = 1024) -> np.ndarray:
     return tile + 10.0
 
 
+TEXTURES = ('noise', 'aliasing', 'smooth', 'photo', 'stripes')
+"""noise: four octaves (the sample scene's); aliasing: plus texel-sized octaves that alias at
+the far end; smooth: the two coarse octaves only; photo: a crop of a stereo_data image (noise
+when that folder is absent); stripes: one repeated stripe pattern over weak noise."""
+
+
+def _normalised(tile: np.ndarray) -> np.ndarray:
+    """Return `tile` stretched to grey levels 10..245 (float32)."""
+    tile = tile.astype(np.float32) - float(tile.min())
+    return tile * np.float32(235.0 / max(float(tile.max()), 1e-6)) + np.float32(10.0)
+
+
+@lru_cache(maxsize=32)
+def texture_tile(kind: str, seed: int, size_px: int = 1024) -> np.ndarray:
+    """Return a tile of texture `kind` (one of TEXTURES) in grey levels, deterministic per seed."""
+    if kind not in TEXTURES:
+        raise ValueError(f'texture must be one of {", ".join(TEXTURES)}, got {kind!r}')
+    rng = np.random.default_rng(seed + 7919)
+    if kind == 'noise':
+        return _texture_tile(seed, size_px)
+    if kind == 'aliasing':
+        fine = rng.random((size_px, size_px), dtype=np.float32)
+        half = cv2.resize(rng.random((size_px // 2, size_px // 2), dtype=np.float32),
+                          (size_px, size_px), interpolation=cv2.INTER_NEAREST)
+        return _normalised(_texture_tile(seed, size_px) / 235.0 + 0.9 * fine + 0.7 * half)
+    if kind == 'smooth':
+        tile = np.zeros((size_px, size_px), np.float32)
+        for cells, weight in ((8, 0.8), (32, 1.0)):
+            coarse = np.pad(rng.random((cells, cells), dtype=np.float32), 1, mode='wrap')
+            step = size_px / cells
+            big = cv2.resize(coarse, (int(size_px + 2 * step),) * 2,
+                             interpolation=cv2.INTER_CUBIC)
+            tile += weight * big[int(step):int(step) + size_px, int(step):int(step) + size_px]
+        return _normalised(tile)
+    if kind == 'photo':
+        photo = _photo_tile(seed, size_px)
+        if photo is not None:
+            return photo
+        return _texture_tile(seed, size_px)
+    # stripes: integer cycles per tile on both axes, so the tile still wraps without seams.
+    cycles_x = int(rng.integers(24, 140))
+    cycles_y = int(rng.integers(0, 24))
+    u, v = np.meshgrid(np.arange(size_px, dtype=np.float32) / size_px,
+                       np.arange(size_px, dtype=np.float32) / size_px)
+    wave = np.sin(2.0 * np.pi * (cycles_x * u + cycles_y * v))
+    square = np.tanh(3.0 * wave)  # soft-edged bars
+    return _normalised(square + 0.35 * (_texture_tile(seed, size_px) / 127.0 - 1.0))
+
+
+LEVELS = 7
+"""Pre-filtered copies of a tile for area sampling: level l is blurred by 0.4 * 2^l texels."""
+
+
+@lru_cache(maxsize=32)
+def _tile_levels(kind: str, seed: int) -> tuple[np.ndarray, ...]:
+    """Return the tile of `kind` blurred for footprints of 1, 2, 4 ... texels (wrap-around)."""
+    tile = texture_tile(kind, seed)
+    pad = int(3 * 0.4 * 2 ** (LEVELS - 1)) + 1
+    padded = np.pad(tile, pad, mode='wrap')
+    return tuple(cv2.GaussianBlur(padded, (0, 0), 0.4 * 2 ** level)[pad:-pad, pad:-pad]
+                 for level in range(LEVELS))
+
+
+def _area_sample(kind: str, seed: int, map_u: np.ndarray, map_v: np.ndarray,
+                 pu: np.ndarray, pv: np.ndarray, texel_m: float) -> np.ndarray:
+    """Return the texture averaged over each pixel's footprint (levels blended by its size)."""
+    def step(a: np.ndarray, axis: int) -> np.ndarray:
+        d = np.abs(np.diff(a, axis=axis))
+        return np.concatenate([d, d.take([-1], axis=axis)], axis=axis) if d.size else a * 0
+
+    across = np.hypot(step(pu, 1), step(pv, 1))
+    down = np.hypot(step(pu, 0), step(pv, 0))
+    footprint = np.nan_to_num(np.maximum(across, down) / np.float32(texel_m), nan=1.0,
+                              posinf=1.0)
+    level = np.clip(np.log2(np.maximum(footprint, 1e-6)), 0.0, LEVELS - 1.0).astype(np.float32)
+    gray = np.zeros(map_u.shape, np.float32)
+    for index, tile in enumerate(_tile_levels(kind, seed)):
+        weight = np.maximum(0.0, 1.0 - np.abs(level - np.float32(index)))
+        if not weight.any():
+            continue
+        gray += weight * cv2.remap(tile, map_u, map_v, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_WRAP)
+    return gray
+
+
+def _photo_tile(seed: int, size_px: int) -> np.ndarray | None:
+    """Return a square grey crop of a stereo_data left image (None without the data)."""
+    from raiv_stereo import datasets
+
+    scenes = datasets.scenes()
+    if not scenes:
+        return None
+    rng = np.random.default_rng(seed)
+    scene_dir = scenes[int(rng.integers(len(scenes)))]
+    image = cv2.imread(str(scene_dir / 'left.png'), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        return None
+    side = min(image.shape[:2])
+    crop_side = max(64, int(side * rng.uniform(0.5, 1.0)))
+    y0 = int(rng.integers(0, image.shape[0] - crop_side + 1))
+    x0 = int(rng.integers(0, image.shape[1] - crop_side + 1))
+    crop = image[y0:y0 + crop_side, x0:x0 + crop_side].astype(np.float32)
+    return _normalised(cv2.resize(crop, (size_px, size_px), interpolation=cv2.INTER_CUBIC))
+
+
 @dataclass(frozen=True)
 class Plane:
     """A textured rectangle (or unbounded plane) in the world frame."""
@@ -68,6 +173,11 @@ class Plane:
     motion_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Amplitude of a sinusoidal motion of the centre (metres)."""
     period_s: float = 4.0
+    texture: str = 'noise'
+    """One of TEXTURES: the tile that is mapped onto the plane."""
+    texel_m: float = TEXEL_M
+    contrast: float = 1.0
+    """Scale of the texture about its mean grey (1 = the tile as it is)."""
 
     @property
     def moving(self) -> bool:
@@ -86,6 +196,10 @@ class Scene:
 
     planes: tuple[Plane, ...]
     background_bgr: tuple[int, int, int] = (0, 0, 0)
+    area_sampling: bool = False
+    """True: each pixel averages the texture over its footprint (a real sensor's pixel area,
+    so finer octaves alias as a camera's would and both cameras see the same surface); False:
+    the texture is sampled at the pixel centre (the sample scene's original rendering)."""
 
 
 def _rotated_y(angle_deg: float) -> tuple[float, float, float]:
@@ -147,16 +261,18 @@ def _camera_rays(camera: CameraModel, rectified: bool) -> np.ndarray:
 
 
 def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
-           time_s: float) -> tuple[np.ndarray, np.ndarray]:
+           time_s: float, labels: np.ndarray | None = None,
+           area_sampling: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """
     Return (nearest hit depth z, BGR float image) for `planes`; inf where none hit.
 
     `rays` is (2, H, W): the x and y of unit-z directions, so a ray's parameter is its depth.
+    `labels` (int, H x W), when given, receives the index in `planes` of the plane hit.
     """
     ray_x, ray_y = rays
     nearest = np.full(ray_x.shape, np.inf, np.float32)
     colour = np.zeros(ray_x.shape + (3,), np.float32)
-    for plane in planes:
+    for index, plane in enumerate(planes):
         center = plane.center_at(time_s) - origin
         eu = np.asarray(plane.axis_u, np.float64)
         ev = np.asarray(plane.axis_v, np.float64)
@@ -174,16 +290,24 @@ def _trace(rays: np.ndarray, origin: np.ndarray, planes: list[Plane],
             (np.abs(pv) <= plane.half_size_m[1]) & (t < nearest)
         if not inside.any():
             continue
-        tile = _texture_tile(plane.seed)
+        tile = texture_tile(plane.texture, plane.seed)
         size = tile.shape[0]
         rows = np.flatnonzero(inside.any(axis=1))
         cols = np.flatnonzero(inside.any(axis=0))
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        map_u = np.mod(pu[box] / TEXEL_M, size).astype(np.float32)
-        map_v = np.mod(pv[box] / TEXEL_M, size).astype(np.float32)
-        gray = cv2.remap(tile, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        map_u = np.mod(pu[box] / plane.texel_m, size).astype(np.float32)
+        map_v = np.mod(pv[box] / plane.texel_m, size).astype(np.float32)
+        if area_sampling:
+            gray = _area_sample(plane.texture, plane.seed, map_u, map_v, pu[box], pv[box],
+                                plane.texel_m)
+        else:
+            gray = cv2.remap(tile, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        if plane.contrast != 1.0:
+            gray = np.float32(128.0) + np.float32(plane.contrast) * (gray - np.float32(128.0))
         mask = inside[box]
         nearest[box][mask] = t[box][mask]
+        if labels is not None:
+            labels[box][mask] = index
         colour[box][mask] = gray[mask][:, None] * np.asarray(plane.tint_bgr, np.float32)
     return nearest, colour
 
@@ -250,7 +374,8 @@ class Renderer:
         self._rays = (_camera_rays(calibration.left, False),
                       _camera_rays(calibration.right, False))
         self._moving = [p for p in self.scene.planes if p.moving]
-        self._static = [_trace(rays, origin, [p for p in self.scene.planes if not p.moving], 0.0)
+        self._static = [_trace(rays, origin, [p for p in self.scene.planes if not p.moving], 0.0,
+                               area_sampling=self.scene.area_sampling)
                         for rays, origin in zip(self._rays, self._origins, strict=True)]
         self._static_images = [self._to_image(z, colour) for z, colour in self._static]
 
@@ -270,7 +395,8 @@ class Renderer:
             return image
         static_z, static_colour = (a[box] for a in self._static[camera_index])
         rays = self._rays[camera_index][(slice(None),) + box]
-        moving_z, moving_colour = _trace(rays, self._origins[camera_index], self._moving, time_s)
+        moving_z, moving_colour = _trace(rays, self._origins[camera_index], self._moving, time_s,
+                                         area_sampling=self.scene.area_sampling)
         front = moving_z < static_z
         colour = np.where(front[..., None], moving_colour, static_colour)
         image[box] = self._to_image(np.minimum(moving_z, static_z), colour)
@@ -325,5 +451,163 @@ def distorted_rig(base: StereoCalibration, k1: float = -0.08, k2: float = 0.02,
                    description=f'distorted rig from {base.description}')
 
 
+def truth_labels(calibration: StereoCalibration, scene: Scene,
+                 time_s: float = 0.0) -> np.ndarray:
+    """Return the index in scene.planes of the surface each rectified left pixel sees; -1: none."""
+    rays = _camera_rays(calibration.left, True)
+    labels = np.full(rays.shape[1:], -1, np.int16)
+    _trace(rays, np.zeros(3, np.float32), list(scene.planes), time_s, labels)
+    return labels
+
+
+# --- the evaluation family: seeded scenes, rigs and photometry ---------------------------------
+
+@dataclass(frozen=True)
+class Photometry:
+    """What one camera does to the light: gain, offset, vignetting, defocus, sensor noise."""
+
+    gain: float = 1.0
+    offset: float = 0.0
+    """Grey levels added after the gain."""
+    noise_sigma: float = 0.0
+    """Standard deviation of the sensor noise (grey levels)."""
+    vignetting: float = 0.0
+    """Relative fall-off at the image corner (quadratic in the distance from the centre)."""
+    defocus_sigma_px: float = 0.0
+
+    def apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return `image` (uint8) as this camera would record it."""
+        out = image.astype(np.float32)
+        height_px, width_px = out.shape[:2]
+        if self.vignetting:
+            x = (np.arange(width_px, dtype=np.float32) - width_px / 2.0) / (width_px / 2.0)
+            y = (np.arange(height_px, dtype=np.float32) - height_px / 2.0) / (height_px / 2.0)
+            radius2 = (x[None, :] ** 2 + y[:, None] ** 2) / 2.0
+            falloff = 1.0 - np.float32(self.vignetting) * radius2
+            out *= falloff[..., None] if out.ndim == 3 else falloff
+        if self.defocus_sigma_px > 0:
+            out = cv2.GaussianBlur(out, (0, 0), self.defocus_sigma_px)
+        out = out * np.float32(self.gain) + np.float32(self.offset)
+        if self.noise_sigma > 0:
+            out += rng.normal(0.0, self.noise_sigma, out.shape).astype(np.float32)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class FamilyCase:
+    """One scene of the evaluation family: raw rig, planes, each camera's photometry."""
+
+    seed: int
+    calibration: StereoCalibration
+    """The raw (distorted, misaligned) rig, as its factory calibration describes it."""
+    scene: Scene
+    photometry: tuple[Photometry, Photometry]
+    slanted: tuple[int, ...]
+    """Indexes in scene.planes of the surfaces neither fronto-parallel nor edge-on."""
+
+    def render(self) -> RenderedPair:
+        """Return the raw pair as both cameras record it (no truth: see truth_depth_m)."""
+        pair = Renderer(self.calibration, self.scene).render(with_truth=False)
+        rng = np.random.default_rng(self.seed + 104729)
+        return RenderedPair(self.photometry[0].apply(pair.left_bgr, rng),
+                            self.photometry[1].apply(pair.right_bgr, rng), None)
+
+    def slanted_mask(self, working: StereoCalibration) -> np.ndarray:
+        """Return the rectified left pixels (at `working`'s size) on a slanted surface."""
+        return np.isin(truth_labels(working, self.scene), self.slanted)
+
+
+def _texture_choice(rng: np.random.Generator, large: bool = False) -> dict:
+    """
+    Return a plane's texture fields: kind, texel size and contrast.
+
+    Large surfaces (wall, floor) get no stripes: a wall of stripes repeating within the search
+    window has no single answer for any matcher.
+    """
+    kinds = TEXTURES[:4] if large else TEXTURES
+    weights = np.array((0.2, 0.25, 0.15, 0.2, 0.2)[:len(kinds)])
+    kind = str(rng.choice(kinds, p=weights / weights.sum()))
+    contrast = rng.uniform(0.15, 0.4) if kind == 'smooth' else rng.uniform(0.5, 1.0)
+    return {'texture': kind, 'texel_m': float(rng.uniform(0.001, 0.002)),
+            'contrast': float(contrast), 'seed': int(rng.integers(1 << 30)),
+            'tint_bgr': tuple(float(t) for t in rng.uniform(0.7, 1.0, 3))}
+
+
+def family_case(seed: int, base: StereoCalibration | None = None) -> FamilyCase:
+    """
+    Return the family's scene `seed`: a RAiV-like rig, a back wall, a floor, boxes and panels.
+
+    Geometry: back wall fronto-parallel at 2.3-2.95 m, a floor 0.45-0.8 m below the camera with
+    a few degrees of pitch and roll, 1-3 boxes (a front face turned up to 50 degrees and a side
+    face) at 0.6-2.2 m, a panel turned 30-60 degrees, a near card at 0.3-0.6 m; stripes only on
+    the boxes, panel and card. Textures are area-sampled (Scene.area_sampling). Rig: radial
+    distortion and a right camera rotated 0.2-1.0 degrees, rectified by cv2.stereoRectify as a
+    factory calibration would be. Photometry per camera: gain 0.9-1.1, offset +-8, noise sigma
+    0.5-4, vignetting 10-35 %, defocus 0.2-0.9 px.
+    """
+    from raiv_stereo.calibration import raiv_nominal
+
+    rng = np.random.default_rng(seed)
+    base = base or raiv_nominal()
+    rig = distorted_rig(base, k1=float(rng.uniform(-0.12, -0.03)),
+                        k2=float(rng.uniform(0.0, 0.03)),
+                        rotation_deg=float(rng.uniform(0.2, 1.0) * rng.choice((-1.0, 1.0))))
+    planes: list[Plane] = []
+    slanted: list[int] = []
+    wall_m = float(rng.uniform(2.3, 2.95))
+    planes.append(Plane(center_m=(0.0, 0.0, wall_m), half_size_m=(8.0, 8.0),
+                        **_texture_choice(rng, large=True)))
+    # Floor: y = height below the camera, tilted by pitch (about x) and roll (about z).
+    height_m = float(rng.uniform(0.45, 0.8))
+    pitch, roll = np.radians(rng.uniform(-3.0, 3.0)), np.radians(rng.uniform(-4.0, 4.0))
+    axis_u = (math.cos(roll), math.sin(roll), 0.0)
+    axis_v = (0.0, math.sin(pitch), math.cos(pitch))
+    slanted.append(len(planes))
+    planes.append(Plane(center_m=(0.0, height_m, wall_m / 2.0), axis_u=axis_u, axis_v=axis_v,
+                        half_size_m=(8.0, wall_m / 2.0), **_texture_choice(rng, large=True)))
+    for _ in range(int(rng.integers(1, 4))):
+        z_m = float(rng.uniform(0.6, 2.2))
+        x_m = float(rng.uniform(-0.45, 0.45)) * z_m
+        y_m = float(rng.uniform(-0.25, 0.2)) * z_m
+        half_m = float(rng.uniform(0.08, 0.3))
+        yaw = float(rng.uniform(-50.0, 50.0))
+        if abs(yaw) > 10.0:
+            slanted.append(len(planes))
+        planes.append(Plane(center_m=(x_m, y_m, z_m), axis_u=_rotated_y(yaw),
+                            half_size_m=(half_m, half_m), **_texture_choice(rng)))
+        # The side face, seen when the box is off-centre: along the front face's normal,
+        # from the front edge nearer the image centre.
+        front_u = np.asarray(_rotated_y(yaw))
+        normal = np.cross(front_u, (0.0, 1.0, 0.0))
+        side = math.copysign(1.0, -x_m)
+        centre = np.array([x_m, y_m, z_m]) + side * half_m * front_u + half_m * normal
+        slanted.append(len(planes))
+        planes.append(Plane(center_m=tuple(float(c) for c in centre),
+                            axis_u=tuple(float(c) for c in normal),
+                            half_size_m=(half_m, half_m), **_texture_choice(rng)))
+    panel_yaw = float(rng.uniform(30.0, 60.0) * rng.choice((-1.0, 1.0)))
+    panel_z = float(rng.uniform(1.0, 2.2))
+    slanted.append(len(planes))
+    planes.append(Plane(center_m=(float(rng.uniform(-0.4, 0.4)) * panel_z, -0.1 * panel_z,
+                                  panel_z),
+                        axis_u=_rotated_y(panel_yaw), half_size_m=(0.3, 0.25),
+                        **_texture_choice(rng)))
+    card_z = float(rng.uniform(0.3, 0.6))
+    planes.append(Plane(center_m=(float(rng.uniform(-0.3, 0.3)) * card_z,
+                                  float(rng.uniform(-0.3, 0.1)) * card_z, card_z),
+                        half_size_m=(float(rng.uniform(0.04, 0.1)),) * 2,
+                        **_texture_choice(rng)))
+    sigma = float(rng.uniform(0.5, 4.0))
+    vignetting = float(rng.uniform(0.1, 0.35))
+    photometry = tuple(Photometry(gain=float(rng.uniform(0.9, 1.1)),
+                                  offset=float(rng.uniform(-8.0, 8.0)), noise_sigma=sigma,
+                                  vignetting=vignetting * float(rng.uniform(0.9, 1.1)),
+                                  defocus_sigma_px=float(rng.uniform(0.2, 0.9)))
+                       for _ in range(2))
+    return FamilyCase(seed, rig, Scene(planes=tuple(planes), area_sampling=True), photometry,
+                      tuple(slanted))
+
+
 __all__ = ['Plane', 'Scene', 'RenderedPair', 'Renderer', 'sample_scene', 'render_stereo',
-           'truth_depth_m', 'distorted_rig', 'TEXEL_M']
+           'truth_depth_m', 'truth_labels', 'distorted_rig', 'TEXEL_M', 'TEXTURES', 'texture_tile',
+           'Photometry', 'FamilyCase', 'family_case']

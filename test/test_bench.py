@@ -80,10 +80,28 @@ def test_quick_bench_reports_real_numbers(tmp_path):
     for row in report['window']:
         assert 0.0 < row['ours_match_ms'] <= row['ours']['median_ms'] * 1.5
 
+    family = report['family']
+    assert family['seeds'] == [1000, 1001] and len(family['rows']) == 3
+    for row in family['rows']:
+        assert 0.3 < row['mean']['within_2pct'] <= 1.0 and row['worst']['within_2pct'] <= \
+            row['mean']['within_2pct']
+        assert 0.05 < row['ratio'] < 5.0 and '2.6-3 m' in row['bands']
+
     write_report(report, tmp_path)
     saved = json.loads((tmp_path / 'bench.json').read_text())
     assert saved['speed'][0]['num_disparities'] == speed['num_disparities']
     table = (tmp_path / 'bench.md').read_text()
     assert '| 0.5 | 300-3000 |' in table and 'ours/OpenCV' in table
+    assert '## 3c. Evaluation family' in table and 'locking spread' in table
     for plot in ('time_vs_window.png', 'error_vs_depth.png'):
         assert (tmp_path / plot).stat().st_size > 1000
+
+
+def test_family_only_option_runs_just_the_family_on_held_out_seeds(tmp_path):
+    args = build_parser().parse_args(['bench', '--family-only', '--family-seeds', '1',
+                                      '--out', str(tmp_path)])
+    report = run_bench(args, log=lambda text: None)
+    assert 'speed' not in report and 'configurations' not in report
+    assert report['family']['seeds'] == [1000]
+    (first, *_) = report['family']['rows']
+    assert first['ratio'] == 1.0  # plain OpenCV is the time reference
