@@ -70,7 +70,7 @@ setup(
             'camera_node = raiv_stereo.ros.entry:camera_node',
             'depth_node = raiv_stereo.ros.entry:depth_node',
             'stereo_node = raiv_stereo.ros.entry:stereo_node',
-            'raiv-stereo = raiv_stereo.cli:main',
+            'raiv-stereo = raiv_stereo.tools.cli:main',
             'raiv-stereo-sender = raiv_stereo.device.sender:main',
         ],
     },

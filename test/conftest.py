@@ -61,8 +61,8 @@ def free_port_fixture() -> int:
 @pytest.fixture(scope='session')
 def scene_pair():
     """Return the sample scene through the RAiV nominal rig at 800x650, with its true depth."""
-    from raiv_stereo.calibration import raiv_nominal
-    from raiv_stereo.scene import Renderer, sample_scene, truth_depth_m
+    from raiv_stereo.core.calibration import raiv_nominal
+    from raiv_stereo.eval.scene import Renderer, sample_scene, truth_depth_m
 
     calibration = raiv_nominal().scaled(0.5)
     rendered = Renderer(calibration, sample_scene()).render(0.0, with_truth=False)

@@ -19,11 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo import bags, cli
-from raiv_stereo.bags import BagError, find_stereo_topics, read_messages
-from raiv_stereo.depth import depth_m_to_mm_u16
-from raiv_stereo.pipeline import StereoPipeline
-from raiv_stereo.scene import Renderer
+from raiv_stereo.core.depth import depth_m_to_mm_u16
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.scene import Renderer
+from raiv_stereo.sources import rosbag_io as bags
+from raiv_stereo.sources.rosbag_io import BagError, find_stereo_topics, read_messages
+from raiv_stereo.tools import cli
 
 rosbags = pytest.importorskip('rosbags')
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
@@ -212,7 +213,7 @@ def test_bag_problems_are_one_line(tmp_path, scene_frames, capsys):
                          store.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
     files = []
     for side, model in (('left', calibration.left), ('right', calibration.right)):
-        from raiv_stereo.calibration import save_camera_info_yaml
+        from raiv_stereo.core.calibration import save_camera_info_yaml
         save_camera_info_yaml(tmp_path / f'{side}.yaml', model, side)
         files.append(str(tmp_path / f'{side}.yaml'))
     skew_run = ['depth', '--bag', str(skewed), '--calibration', *files]
@@ -281,7 +282,7 @@ def test_camera_node_replays_a_bag(tmp_path, scene_frames):
 
 
 def test_bag_source_needs_a_path():
-    from raiv_stereo import camera_params
+    from raiv_stereo.params import camera as camera_params
 
     assert camera_params.camera_settings_problems({'source': 'bag'}) == [
         "source 'bag' needs bag_path (a rosbag2 folder)"]

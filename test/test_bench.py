@@ -18,10 +18,10 @@ import json
 import math
 
 import numpy as np
-from raiv_stereo.bench import PlainOpenCV, rig, run_bench, write_report
-from raiv_stereo.cli import build_parser
-from raiv_stereo.matcher import MatcherSettings
-from raiv_stereo.pipeline import StereoPipeline
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.tools.bench import PlainOpenCV, rig, run_bench, write_report
+from raiv_stereo.tools.cli import build_parser
 
 
 def _finite(value) -> bool:

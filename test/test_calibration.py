@@ -19,7 +19,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo.calibration import (
+from raiv_stereo.core.calibration import (
     CalibrationError,
     focal_px_from_lens,
     load_calibration,

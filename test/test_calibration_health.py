@@ -21,15 +21,23 @@ from diagnostic_msgs.msg import DiagnosticArray
 from helpers import ros, wait_for
 import numpy as np
 import pytest
-from raiv_stereo import calibration_health, cli
-from raiv_stereo.calibration import CameraModel, raiv_nominal, save_camera_info_yaml, \
-    StereoCalibration
-from raiv_stereo.calibration_health import AlignmentCorrection, CalibrationMonitor, \
-    check_alignment
-from raiv_stereo.pipeline import StereoPipeline
+from raiv_stereo.core import calibration_health
+from raiv_stereo.core.calibration import (
+    CameraModel,
+    raiv_nominal,
+    save_camera_info_yaml,
+    StereoCalibration,
+)
+from raiv_stereo.core.calibration_health import (
+    AlignmentCorrection,
+    CalibrationMonitor,
+    check_alignment,
+)
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.scene import Renderer
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.calibration_diagnostics import STATUS_NAME
-from raiv_stereo.scene import Renderer
+from raiv_stereo.tools import cli
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 

@@ -28,8 +28,8 @@ import cv2
 from helpers import CAMERA_TOPICS, PACKAGE_ROOT, ros, stamp_key, textured_pair
 import numpy as np
 import pytest
-from raiv_stereo import calibration as calib
-from raiv_stereo import camera_params
+from raiv_stereo.core import calibration as calib
+from raiv_stereo.params import camera as camera_params
 from raiv_stereo.ros.camera_node import CameraSetupError
 from raiv_stereo.ros.conversions import camera_info_msg, msg_to_image, stamp_to_ns
 from raiv_stereo.sources import SourceError
@@ -161,7 +161,7 @@ def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
 
     `calibration` renders the truth; `f_b` (px·m) is the expected f·B, given independently.
     """
-    from raiv_stereo.scene import sample_scene, truth_depth_m
+    from raiv_stereo.eval.scene import sample_scene, truth_depth_m
 
     left, right = (msg_to_image(m, 'mono8') for m in pair)
     sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=48, blockSize=5,

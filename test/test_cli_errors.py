@@ -28,14 +28,14 @@ import cv2
 from helpers import textured_pair
 import numpy as np
 import pytest
-from raiv_stereo.depth import colorize_depth
+from raiv_stereo.core.depth import colorize_depth
 
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config'
 
 
 def run(*argv: str, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'raiv_stereo.cli', *argv], cwd=cwd,
+    return subprocess.run([sys.executable, '-m', 'raiv_stereo.tools.cli', *argv], cwd=cwd,
                           capture_output=True, text=True, timeout=120,
                           env=None if env is None else dict(os.environ, **env))
 
@@ -161,7 +161,7 @@ def test_depths_a_16_bit_png_cannot_hold_are_counted(pair):
     (['bench', '--quick', '--no-ros'], '1. speed', 'INTERRUPTED (Ctrl-C)'),
 ])
 def test_ctrl_c_stops_a_command_with_exit_130(tmp_path, argv, started, stopped):
-    command = subprocess.Popen([sys.executable, '-m', 'raiv_stereo.cli', *argv, '--out',
+    command = subprocess.Popen([sys.executable, '-m', 'raiv_stereo.tools.cli', *argv, '--out',
                                 str(tmp_path / 'out')], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:

@@ -20,7 +20,7 @@ import cv2
 from helpers import textured_pair
 import numpy as np
 import pytest
-from raiv_stereo.calibration import CalibrationError, CameraModel, raiv_nominal
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, raiv_nominal
 from raiv_stereo.ros.conversions import (
     age_ms,
     camera_info_msg,

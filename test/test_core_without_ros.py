@@ -44,7 +44,7 @@ for name in modules:
         importlib.import_module(name)
     except Exception as error:
         failures[name] = repr(error)
-from raiv_stereo import cli
+from raiv_stereo.tools import cli
 rc = cli.main(['range'])
 print(json.dumps({'modules': modules, 'failures': failures, 'attempts': attempts, 'rc': rc}))
 """

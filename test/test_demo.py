@@ -25,8 +25,9 @@ import cv2
 from helpers import textured_pair
 import numpy as np
 import pytest
-from raiv_stereo.cli import build_parser
-from raiv_stereo.demo import (
+from raiv_stereo.core.depth import colorize_depth, legend_bar_rows
+from raiv_stereo.tools.cli import build_parser
+from raiv_stereo.tools.demo import (
     demo_launch_arguments,
     DemoResult,
     DepthAccuracy,
@@ -35,7 +36,6 @@ from raiv_stereo.demo import (
     pick_free_domain,
     side_by_side,
 )
-from raiv_stereo.depth import colorize_depth, legend_bar_rows
 
 
 def test_depth_accuracy_counts_what_it_should():
@@ -70,7 +70,7 @@ def test_side_by_side_is_left_then_colour_then_its_scale_bar():
 def test_demo_runs_the_pipeline_and_measures_depth(tmp_path):
     env = dict(os.environ)
     result = subprocess.run(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '4',
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'demo', '--seconds', '4',
          '--out', str(tmp_path), '--evaluate-frames', '3'],
         capture_output=True, text=True, timeout=180, env=env)
     output = result.stdout + result.stderr
@@ -106,8 +106,9 @@ def test_ctrl_c_stops_the_demo_at_once_with_the_figures_so_far(tmp_path):
     out = tmp_path / 'interrupted_demo'
     # 30 Hz is more than 2 cores render and match: the summary must explain the shortfall.
     demo = subprocess.Popen(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '60', '--rate-hz', '30',
-         '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'demo', '--seconds', '60',
+         '--rate-hz', '30', '--out', str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The depth node logs its statistics once pairs flow; interrupt 2 s into measuring.
         for line in demo.stderr:
@@ -157,7 +158,7 @@ def test_a_free_domain_is_one_without_other_participants(ros_session):
 def test_a_picture_the_demo_cannot_write_is_an_error(tmp_path):
     (tmp_path / 'depth_color.png').mkdir()  # OpenCV cannot write a file where a folder is
     result = subprocess.run(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '1', '--out',
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'demo', '--seconds', '1', '--out',
          str(tmp_path), '--evaluate-frames', '1'],
         capture_output=True, text=True, timeout=180)
     assert result.returncode == 1, result.stdout + result.stderr

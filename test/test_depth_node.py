@@ -24,12 +24,12 @@ from diagnostic_msgs.msg import DiagnosticArray
 from helpers import BackgroundSpinner, wait_for
 import numpy as np
 import pytest
-from raiv_stereo import defaults, depth_params
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.matcher import MatcherSettings, search_window, StereoMatcher
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.core.matching.sgbm import MatcherSettings, search_window, StereoMatcher
+from raiv_stereo.eval.scene import Renderer
+from raiv_stereo.params import defaults, depth as depth_params
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
-from raiv_stereo.scene import Renderer
 from rcl_interfaces.msg import Log
 import rclpy
 from rclpy.executors import SingleThreadedExecutor

@@ -20,8 +20,8 @@ import time
 
 from helpers import wait_for
 import pytest
-from raiv_stereo import depth_params
-from raiv_stereo.calibration import rectified_pinhole
+from raiv_stereo.core.calibration import rectified_pinhole
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros import conversions
 from rclpy.parameter import Parameter
 from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, NODE_SCALE, Rig

@@ -19,13 +19,12 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo import scene as scene_module
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.demo import judged_mask
-from raiv_stereo.evaluation import evaluate, locking, summarize
-from raiv_stereo.matcher import MatcherSettings
-from raiv_stereo.pipeline import StereoPipeline
-from raiv_stereo.scene import (
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval import scene as scene_module
+from raiv_stereo.eval.metrics import evaluate, locking, summarize
+from raiv_stereo.eval.scene import (
     family_case,
     FamilyCase,
     Photometry,
@@ -34,6 +33,7 @@ from raiv_stereo.scene import (
     texture_tile,
     truth_depth_m,
 )
+from raiv_stereo.tools.demo import judged_mask
 
 
 def test_locking_figures_tell_a_locked_estimate_from_an_unbiased_one():
@@ -72,7 +72,7 @@ def test_family_is_deterministic_per_seed_and_varied_across_seeds():
 
 
 def test_photo_texture_falls_back_to_noise_without_stereo_data(monkeypatch):
-    from raiv_stereo import datasets
+    from raiv_stereo.eval import datasets
 
     monkeypatch.setattr(datasets, 'scenes', lambda root=None: [])
     tile = texture_tile('photo', 424242)
@@ -131,7 +131,7 @@ def test_far_wall_error_stays_small_with_gain_mismatch_and_noise():
 
 
 def test_normalised_pair_removes_gain_offset_and_shading_between_the_cameras():
-    from raiv_stereo.subpixel import normalised_pair, window_average
+    from raiv_stereo.core.subpixel import normalised_pair, window_average
 
     rng = np.random.default_rng(1)
     left = cv2.GaussianBlur(rng.uniform(40, 200, (120, 160)).astype(np.float32), (0, 0), 1.5)
@@ -150,7 +150,7 @@ def test_normalised_pair_removes_gain_offset_and_shading_between_the_cameras():
 def test_refinement_windows_scale_with_the_working_size():
     # The sample scene at scale 0.25 (400x325; SGBM at 200x163 for 'half'): windows chosen at
     # 800 px wide, kept in pixels, cover twice the scene and put 66-73 % within 2 %.
-    from raiv_stereo.scene import Renderer, sample_scene
+    from raiv_stereo.eval.scene import Renderer, sample_scene
 
     calibration = raiv_nominal()
     pair = Renderer(calibration).render(0.0, with_truth=False)

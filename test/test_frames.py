@@ -21,7 +21,7 @@ from builtin_interfaces.msg import Time
 from helpers import PACKAGE_ROOT, ros
 import numpy as np
 import pytest
-from raiv_stereo.frames import camera_transforms, OPTICAL_ROTATION_XYZW
+from raiv_stereo.core.tf_frames import camera_transforms, OPTICAL_ROTATION_XYZW
 from raiv_stereo.ros.conversions import transform_msg
 
 xacro = pytest.importorskip('xacro', reason='xacro is in the test extra')
@@ -121,8 +121,8 @@ def test_camera_node_transforms_follow_its_calibration_and_frame_ids():
 
 
 def test_rviz_shows_the_camera_tree_cloud_and_depth_from_the_link_frame():
-    from raiv_stereo import defaults
-    from raiv_stereo.frames import link_frame
+    from raiv_stereo.core.tf_frames import link_frame
+    from raiv_stereo.params import defaults
     import yaml
 
     config = yaml.safe_load((PACKAGE_ROOT / 'config' / 'depth.rviz').read_text())

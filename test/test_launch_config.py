@@ -18,9 +18,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from raiv_stereo import defaults, launch_config
-from raiv_stereo.calibration import load_calibration
-from raiv_stereo.launch_config import (
+from raiv_stereo.core.calibration import load_calibration
+from raiv_stereo.params import defaults, launch as launch_config
+from raiv_stereo.params.launch import (
     camera_parameters,
     depth_parameters,
     LaunchArgumentError,

@@ -22,11 +22,12 @@ import re
 
 from helpers import wait_for
 import pytest
-from raiv_stereo import cli, depth_params, offline
-from raiv_stereo.launch_config import camera_parameters, depth_parameters, LaunchArgumentError
-from raiv_stereo.matcher import MatcherSettings
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+from raiv_stereo.params import depth as depth_params
+from raiv_stereo.params.launch import camera_parameters, depth_parameters, LaunchArgumentError
 from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
 from raiv_stereo.ros.depth_node import DepthNode
+from raiv_stereo.tools import cli, offline
 from rcl_interfaces.msg import Log
 import rclpy
 from rclpy.executors import SingleThreadedExecutor

@@ -27,7 +27,7 @@ README = Path(__file__).resolve().parents[1] / 'README.md'
 
 
 def _range_output() -> str:
-    from raiv_stereo.offline import range_report
+    from raiv_stereo.tools.offline import range_report
     return '```text\n' + range_report(2.8, 65.0, 3.0, 0.5, 300.0, 3000.0) + '\n```\n'
 
 
@@ -37,9 +37,9 @@ def _table(module_name: str, function: str):
 
 GENERATED = {
     'range-output': _range_output,
-    'launch-arguments': _table('raiv_stereo.launch_config', 'launch_arguments_markdown'),
-    'camera-parameters': _table('raiv_stereo.camera_params', 'parameter_table_markdown'),
-    'depth-parameters': _table('raiv_stereo.depth_params', 'parameter_table_markdown'),
+    'launch-arguments': _table('raiv_stereo.params.launch', 'launch_arguments_markdown'),
+    'camera-parameters': _table('raiv_stereo.params.camera', 'parameter_table_markdown'),
+    'depth-parameters': _table('raiv_stereo.params.depth', 'parameter_table_markdown'),
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from helpers import wait_for
 import numpy as np
 import pytest
-from raiv_stereo.matcher import search_window
+from raiv_stereo.core.matching.sgbm import search_window
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 import test_depth_node
@@ -88,22 +88,26 @@ def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest(rig_facto
 # --- launch files: every setting a hint names, unknown arguments, RViz ---------------------------
 
 def _hinted_settings() -> set[str]:
-    """Return every `name:=` the package's messages tell the user to set (tools aside)."""
+    """Return every `name:=` the nodes' messages tell the user to set (tools, params aside)."""
     import re
 
-    from raiv_stereo import launch_config
+    import raiv_stereo
 
-    root = Path(launch_config.__file__).parent
+    root = Path(raiv_stereo.__file__).parent
     names = set()
-    tools = {'cli.py', 'demo.py', 'viewer.py', 'bench.py', 'offline.py', 'launch_config.py'}
-    for path in [p for p in root.rglob('*.py') if p.name not in tools]:
-        names |= set(re.findall(r'([a-z_][a-z_0-9]*):=', path.read_text()))
+    for path in root.rglob('*.py'):
+        if path.relative_to(root).parts[0] not in ('tools', 'params'):
+            names |= set(re.findall(r'([a-z_][a-z_0-9]*):=', path.read_text()))
     return names
 
 
 @pytest.mark.parametrize('camera, depth', [(True, True), (True, False), (False, True)])
 def test_every_setting_a_hint_names_can_be_given_to_the_launch_file(camera, depth):
-    from raiv_stereo import camera_params, depth_params, launch_config
+    from raiv_stereo.params import (
+        camera as camera_params,
+        depth as depth_params,
+        launch as launch_config,
+    )
 
     hinted = _hinted_settings()
     assert {'sync', 'loop', 'publish_tf', 'raiv_input'} <= hinted
@@ -126,7 +130,7 @@ def test_every_setting_a_hint_names_can_be_given_to_the_launch_file(camera, dept
 
 
 def test_node_parameters_pass_through_the_launch_file_and_unknown_arguments_are_named():
-    from raiv_stereo import launch_config
+    from raiv_stereo.params import launch as launch_config
 
     camera_extra, depth_extra, warnings = launch_config.node_parameter_arguments(
         {'min_disparity': '32', 'loop': 'true', 'rate_hz': '5', 'min_depht_mm': '400',
@@ -146,7 +150,7 @@ def test_node_parameters_pass_through_the_launch_file_and_unknown_arguments_are_
 
 
 def test_rviz_without_rviz2_starts_nothing_of_it_and_says_so():
-    from raiv_stereo import launch_config
+    from raiv_stereo.params import launch as launch_config
 
     assert launch_config.rviz_plan({'rviz': 'true'}, rviz_installed=True) == (True, '')
     assert launch_config.rviz_plan({'rviz': 'false'}, rviz_installed=False) == (False, '')

@@ -16,8 +16,15 @@
 
 import numpy as np
 import pytest
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.scene import distorted_rig, Plane, Renderer, sample_scene, Scene, truth_depth_m
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.eval.scene import (
+    distorted_rig,
+    Plane,
+    Renderer,
+    sample_scene,
+    Scene,
+    truth_depth_m,
+)
 
 
 def test_fronto_parallel_plane_shifts_by_f_b_over_z():
@@ -53,7 +60,7 @@ def test_distorted_rig_rectifies_back_to_the_truth():
                                        rig.image_size, cv2.CV_32FC1)
     rectified = cv2.remap(pair.left_bgr, *maps, cv2.INTER_LINEAR)
     ideal = rig.left
-    from raiv_stereo.calibration import CameraModel, StereoCalibration
+    from raiv_stereo.core.calibration import CameraModel, StereoCalibration
 
     rect_cam = CameraModel(ideal.width_px, ideal.height_px, ideal.P[:, :3], np.zeros(5),
                            np.eye(3), ideal.P)

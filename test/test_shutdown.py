@@ -84,7 +84,7 @@ def test_two_ctrl_c_a_moment_apart_stop_the_demo_cleanly(tmp_path):
     for run in range(4):
         first_s = rng.uniform(0.05, 7.0)  # start-up, warm-up and measuring
         demo = subprocess.Popen(
-            [sys.executable, '-m', 'raiv_stereo.cli', 'demo', '--seconds', '30', '--scale',
+            [sys.executable, '-m', 'raiv_stereo.tools.cli', 'demo', '--seconds', '30', '--scale',
              '0.25', '--namespace', f'sigint_demo_{run}', '--out', str(tmp_path / str(run))],
             cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)

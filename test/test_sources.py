@@ -20,8 +20,8 @@ import time
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.scene import Plane, Renderer, sample_scene, Scene, truth_depth_m
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.eval.scene import Plane, Renderer, sample_scene, Scene, truth_depth_m
 from raiv_stereo.sources import EndOfSource, open_source, SourceError
 from raiv_stereo.sources.camera import parse_device
 

@@ -27,8 +27,7 @@ import numpy as np
 import pytest
 from raiv_stereo.ros import compat
 from raiv_stereo.ros.conversions import image_to_msg, ns_to_stamp, stamp_to_ns
-from raiv_stereo.ros.standins import cv_bridge as cv_bridge_standin
-from raiv_stereo.ros.standins import message_filters as mf
+from raiv_stereo.ros.standins import cv_bridge as cv_bridge_standin, message_filters as mf
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile

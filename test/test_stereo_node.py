@@ -23,7 +23,7 @@ import sys
 from helpers import PACKAGE_ROOT, ros
 import numpy as np
 import pytest
-from raiv_stereo import launch_config
+from raiv_stereo.params import launch as launch_config
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
 import rclpy
 from sensor_msgs.msg import Image

@@ -23,9 +23,9 @@ import cv2
 from helpers import ros
 import numpy as np
 import pytest
-from raiv_stereo import stream_protocol as sp
-from raiv_stereo.calibration import raiv_nominal
+from raiv_stereo.core.calibration import raiv_nominal
 from raiv_stereo.ros.conversions import msg_to_image, stamp_to_ns
+from raiv_stereo.sources import stream_protocol as sp
 
 
 def _closed_by_peer(connection: socket.socket) -> bool:

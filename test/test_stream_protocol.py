@@ -21,8 +21,8 @@ import cv2
 from helpers import textured_pair
 import numpy as np
 import pytest
-from raiv_stereo import stream_protocol as sp
-from raiv_stereo.calibration import raiv_nominal, StereoCalibration
+from raiv_stereo.core.calibration import raiv_nominal, StereoCalibration
+from raiv_stereo.sources import stream_protocol as sp
 
 
 def _pair(height=48, width=64, channels=3, seed=0):

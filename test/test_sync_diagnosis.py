@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
-from raiv_stereo import depth_params
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
-from raiv_stereo.sync_diagnosis import diagnose_sync, TopicState
+from raiv_stereo.ros.sync_diagnosis import diagnose_sync, TopicState
 
 NAMES = ('/a/left/image_raw', '/a/right/image_raw', '/a/left/camera_info',
          '/a/right/camera_info')

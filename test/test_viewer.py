@@ -22,8 +22,8 @@ import sys
 import cv2
 from helpers import wait_for
 import numpy as np
-from raiv_stereo.depth import depth_legend
-from raiv_stereo.viewer import colour_range_m, depth_at_mm, FramesByStamp
+from raiv_stereo.core.depth import depth_legend
+from raiv_stereo.tools.viewer import colour_range_m, depth_at_mm, FramesByStamp
 
 
 def test_depth_at_mm_reads_metres_as_millimetres():
@@ -64,7 +64,7 @@ def test_colour_range_is_read_from_the_depth_node_parameters(ros_session):
 def test_viewer_says_what_it_waits_for(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID='77')
     result = subprocess.run(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'view', '--namespace', 'nobody_here',
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'view', '--namespace', 'nobody_here',
          '--snapshots', '--out', str(tmp_path), '--seconds', '8'],
         capture_output=True, text=True, timeout=60, env=env)
     waits = re.findall(r'waiting for /nobody_here/depth/color and /nobody_here/depth/image_rect '
@@ -80,7 +80,7 @@ def test_headless_viewer_writes_snapshots_of_the_live_depth(tmp_path, ros_sessio
     ros_session.depth('view_test', scale=1.0, min_depth_mm=500.0, max_depth_mm=3000.0)
     ros_session.spin_in_background()
     result = subprocess.run(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'view', '--namespace', 'view_test',
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'view', '--namespace', 'view_test',
          '--snapshots', '--out', str(tmp_path), '--interval-s', '0.5', '--seconds', '8'],
         capture_output=True, text=True, timeout=60)
     output = result.stdout + result.stderr
@@ -107,7 +107,7 @@ def test_a_snapshot_the_viewer_cannot_write_is_an_error(tmp_path, ros_session):
     ros_session.spin_in_background()
     (tmp_path / 'depth_0000.png').mkdir()  # OpenCV cannot write a file where a folder is
     result = subprocess.run(
-        [sys.executable, '-m', 'raiv_stereo.cli', 'view', '--namespace', 'unwritable',
+        [sys.executable, '-m', 'raiv_stereo.tools.cli', 'view', '--namespace', 'unwritable',
          '--snapshots', '--out', str(tmp_path), '--interval-s', '0.5', '--seconds', '20'],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -42,8 +42,8 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo import stream_protocol as sp
+from raiv_stereo.params import defaults
+from raiv_stereo.sources import stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.sender')
 ROBOT_HOST = '192.168.10.2'  # the maker's example PC address (connect mode default)
@@ -161,11 +161,11 @@ class FileProvider:
 
 
 class SampleProvider:
-    """Renders the built-in synthetic scene (raiv_stereo.scene) at the nominal RAiV geometry."""
+    """Renders the built-in synthetic scene (eval/scene.py) at the nominal RAiV geometry."""
 
     def __init__(self, scale: float) -> None:
-        from raiv_stereo.calibration import raiv_nominal
-        from raiv_stereo.scene import Renderer
+        from raiv_stereo.core.calibration import raiv_nominal
+        from raiv_stereo.eval.scene import Renderer
         self._calibration = raiv_nominal().scaled(scale)
         self._renderer = Renderer(self._calibration)
         self._start = time.monotonic()
@@ -185,7 +185,7 @@ class SdkProvider:
 
     def __init__(self, raiv_input: str, swap_left_right: bool, need_calibration: bool) -> None:
         """Open the pipeline and read the factory calibration (SourceError/CalibrationError)."""
-        from raiv_stereo.calibration import CalibrationError
+        from raiv_stereo.core.calibration import CalibrationError
         from raiv_stereo.sources import raiv
         sdk = raiv.import_sdk()  # SourceError when absent
         self._device = raiv.RaivDevice(sdk, raiv_input, swap_left_right)
@@ -219,7 +219,7 @@ class FileCalibration:
 
     def get(self) -> dict[str, Any] | None:
         """Return the calibration dict, reloading it if a file's mtime changed."""
-        from raiv_stereo.calibration import CalibrationError, load_calibration
+        from raiv_stereo.core.calibration import CalibrationError, load_calibration
         try:
             stamp = tuple(os.stat(path).st_mtime_ns for path in self.paths)
         except OSError as error:
@@ -532,7 +532,7 @@ def scaled_calibration(calibration: dict[str, Any] | None,
     """Return the calibration dict for pairs resized by `scale` (the package's rounding)."""
     if calibration is None or scale == 1.0:
         return calibration
-    from raiv_stereo.calibration import CalibrationError, StereoCalibration
+    from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
     try:
         return StereoCalibration.from_dict(calibration).scaled(scale).to_dict()
     except CalibrationError as error:
@@ -544,7 +544,7 @@ def encode_pair(pair: Pair, sequence: int, args: argparse.Namespace,
                 encoder: ThreadPoolExecutor | None) -> list[bytes | memoryview]:
     """Encode a pair as one FRAME (resized by --scale), compressing left and right in parallel."""
     if args.scale != 1.0:
-        from raiv_stereo.calibration import scaled_size
+        from raiv_stereo.core.calibration import scaled_size
         height, width = pair.left.shape[:2]
         size = scaled_size((width, height), args.scale)
         pair = Pair(cv2.resize(pair.left, size, interpolation=cv2.INTER_AREA),

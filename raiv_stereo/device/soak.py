@@ -32,8 +32,8 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.scene import Renderer
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.eval.scene import Renderer
 from raiv_stereo.sources.stream import StreamSource
 
 

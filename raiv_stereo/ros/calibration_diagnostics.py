@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from raiv_stereo.calibration_health import CalibrationMonitor, ERROR, OK, WARN
+from raiv_stereo.core.calibration_health import CalibrationMonitor, ERROR, OK, WARN
 
 STATUS_NAME = 'raiv_stereo: calibration'
 _LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}

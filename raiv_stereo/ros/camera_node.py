@@ -15,8 +15,8 @@
 """
 Camera driver node: synchronized left/right Image + CameraInfo from any frame source.
 
-Thin plumbing: parameters come from raiv_stereo.camera_params, frames from raiv_stereo.sources,
-calibration from raiv_stereo.calibration; this node stamps, converts and publishes them.
+Thin plumbing: parameters come from raiv_stereo.params.camera, frames from raiv_stereo.sources,
+calibration from raiv_stereo.core.calibration; this node stamps, converts and publishes them.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-from raiv_stereo import calibration as calib
-from raiv_stereo import camera_params, defaults, depth_params, frames
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
-from raiv_stereo.param_table import IntRange
+from raiv_stereo.core import calibration as calib, tf_frames as frames
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params.spec import IntRange
 from raiv_stereo.ros import memory
 from raiv_stereo.ros.conversions import (
     camera_info_msg,
@@ -54,6 +53,7 @@ from raiv_stereo.ros.parameters import (
 )
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
+from raiv_stereo.sources.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter

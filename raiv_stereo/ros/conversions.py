@@ -29,8 +29,8 @@ from builtin_interfaces.msg import Time
 import cv2
 from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
 import numpy as np
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.frames import StaticTransform
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.core.tf_frames import StaticTransform
 from raiv_stereo.ros.compat import CvBridge, CvBridgeError
 from sensor_msgs.msg import (CameraInfo, CompressedImage, Image, PointCloud2, PointField,
                              RegionOfInterest)

@@ -15,9 +15,9 @@
 """
 Depth node: synchronized stereo pairs in; disparity, REP 118 depth and a point cloud out.
 
-Plumbing only: the stereo core (raiv_stereo.pipeline) does the work; this node pairs the topics
-with message_filters, keeps the newest pair for a worker thread (callbacks always drain, latency
-stays bounded), publishes the results, applies parameter changes and reports diagnostics.
+Plumbing only: the stereo core (raiv_stereo.core.pipeline) does the work; this node pairs the
+topics with message_filters, keeps the newest pair for a worker thread (callbacks always drain,
+latency stays bounded), publishes the results, applies parameter changes and reports diagnostics.
 """
 
 from __future__ import annotations
@@ -34,18 +34,22 @@ from typing import Any
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from raiv_stereo import camera_params, defaults, depth_params, post_filters, sync_diagnosis
-from raiv_stereo.calibration import (
+from raiv_stereo.core import post_filters
+from raiv_stereo.core.calibration import (
     CalibrationError,
     CameraModel,
     rectified_pinhole,
     StereoCalibration,
 )
-from raiv_stereo.pair_order import PairOrderCheck
-from raiv_stereo.param_table import coerce
-from raiv_stereo.ros import conversions, memory
-from raiv_stereo.ros.calibration_diagnostics import calibration_statuses, CalibrationMonitor, \
-    observe_calibration
+from raiv_stereo.core.pair_order import PairOrderCheck
+from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params.spec import coerce
+from raiv_stereo.ros import conversions, memory, sync_diagnosis
+from raiv_stereo.ros.calibration_diagnostics import (
+    calibration_statuses,
+    CalibrationMonitor,
+    observe_calibration,
+)
 from raiv_stereo.ros.compat import filter_subscriber, message_filters
 from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
 from raiv_stereo.ros.parameters import (
@@ -443,7 +447,7 @@ class DepthNode(Node):
 
     def _configured_pipeline(self, calibration: StereoCalibration):
         """Return the pipeline for this calibration and the current settings (built lazily)."""
-        from raiv_stereo import pipeline
+        from raiv_stereo.core import pipeline
 
         with self._values_lock:
             values = dict(self._values)
@@ -469,7 +473,7 @@ class DepthNode(Node):
     def _process(self, left: Image, right: Image, left_info: CameraInfo,
                  right_info: CameraInfo) -> float:
         """Compute and publish everything for one pair; return the core's time in ms."""
-        from raiv_stereo import depth
+        from raiv_stereo.core import depth
 
         left_raw, right_raw = self._images(left, right, left_info)
         calibration = self._calibration(left_info, right_info)

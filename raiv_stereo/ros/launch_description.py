@@ -30,7 +30,7 @@ from launch.event_handlers import OnProcessExit, OnShutdown
 from launch.logging import get_logger as launch_logger
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from raiv_stereo import launch_config
+from raiv_stereo.params import launch as launch_config
 import yaml
 
 PACKAGE = 'raiv_stereo'

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS side of the nodes' parameter tables (raiv_stereo.param_table): descriptors, types, names."""
+"""ROS side of the nodes' parameter tables (raiv_stereo.params.spec): descriptors, types, names."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import difflib
 from typing import Any
 
-from raiv_stereo.param_table import coerce, FloatRange, IntRange, ParamSpec
+from raiv_stereo.params.spec import coerce, FloatRange, IntRange, ParamSpec
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.node import Node
 from rclpy.parameter import Parameter

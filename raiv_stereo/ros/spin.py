@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from raiv_stereo.calibration import CalibrationError
+from raiv_stereo.core.calibration import CalibrationError
 from raiv_stereo.ros import signals
 from raiv_stereo.sources import SourceError
 import rclpy

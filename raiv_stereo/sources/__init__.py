@@ -22,8 +22,8 @@ import importlib
 from typing import Any, Mapping
 
 import numpy as np
-from raiv_stereo.calibration import StereoCalibration
-from raiv_stereo.exposure import ExposureControl
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.sources.exposure import ExposureControl
 
 
 @dataclass

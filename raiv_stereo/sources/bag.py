@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator, Mapping
 
-from raiv_stereo import defaults
-from raiv_stereo.bags import BagError, BagPair, StereoBagReader
-from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources.rosbag_io import BagError, BagPair, StereoBagReader
 
 
 class BagSource(FrameSource):

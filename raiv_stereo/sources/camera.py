@@ -21,8 +21,8 @@ import time
 from typing import Any, Mapping
 
 import cv2
-from raiv_stereo import defaults
-from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.images import check_pair
 from raiv_stereo.sources.video import split_side_by_side

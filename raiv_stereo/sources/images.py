@@ -23,8 +23,8 @@ from typing import Any, Mapping
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm', '.webp')

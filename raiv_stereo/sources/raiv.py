@@ -41,10 +41,15 @@ from typing import Any
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.calibration import as_matrix, CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.exposure import ExposureControl, ExposureError, ExposureRanges
+from raiv_stereo.core.calibration import (
+    as_matrix,
+    CalibrationError,
+    CameraModel,
+    StereoCalibration,
+)
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources.exposure import ExposureControl, ExposureError, ExposureRanges
 
 DATA_MODULE = 'qCU_Data'
 CONTROL_MODULE = 'qCU_CCtrl'

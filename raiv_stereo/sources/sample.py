@@ -19,9 +19,9 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
-from raiv_stereo.calibration import StereoCalibration
-from raiv_stereo.scene import RenderedPair, Renderer, Scene
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.eval.scene import RenderedPair, Renderer, Scene
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
 

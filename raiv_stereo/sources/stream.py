@@ -39,10 +39,9 @@ import threading
 import time
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
-from raiv_stereo import stream_protocol as sp
-from raiv_stereo.calibration import CalibrationError, StereoCalibration
-from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
+from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
+from raiv_stereo.params import defaults
+from raiv_stereo.sources import FrameSource, SourceError, StereoFrame, stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.stream')
 RECV_CHUNK_BYTES = 1 << 20

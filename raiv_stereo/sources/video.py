@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.calibration import StereoCalibration
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.params import defaults
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.images import check_pair
 

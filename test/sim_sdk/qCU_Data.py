@@ -64,7 +64,7 @@ _pair_rgb: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 def rig():
     """Return the calibration the scene is rendered with (P2 in metres, as ROS has it)."""
-    from raiv_stereo.calibration import CameraModel, StereoCalibration
+    from raiv_stereo.core.calibration import CameraModel, StereoCalibration
 
     P2_m = P2.copy()
     P2_m[:, 3] /= 1000.0
@@ -75,7 +75,7 @@ def rig():
 def _rendered(size: str) -> tuple[np.ndarray, np.ndarray]:
     """Return the (left, right) RGB pair at 'full' or 'ai' size, rendered once."""
     if size not in _pair_rgb:
-        from raiv_stereo.scene import Renderer
+        from raiv_stereo.eval.scene import Renderer
 
         pair = Renderer(rig()).render(0.0, with_truth=False)
         left, right = (cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -28,9 +28,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from raiv_stereo import camera_params, defaults, depth_params
-from raiv_stereo.calibration import focal_px_from_lens
-from raiv_stereo.param_table import as_text, from_text, ParamSpec, value_problem
+from raiv_stereo.core.calibration import focal_px_from_lens
+from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params.spec import as_text, from_text, ParamSpec, value_problem
 
 FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
@@ -214,7 +214,7 @@ def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
 
 def packaged_fastdds_profile() -> str:
     """Return config/fastdds_large_images.xml: the source tree's, else the installed share's."""
-    source = Path(__file__).resolve().parents[1] / 'config' / FASTDDS_PROFILE
+    source = Path(__file__).resolve().parents[2] / 'config' / FASTDDS_PROFILE
     if source.is_file():
         return str(source)
     from ament_index_python.packages import get_package_share_directory

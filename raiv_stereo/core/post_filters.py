@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from raiv_stereo.matcher import CONFIDENCE_FILLED
+from raiv_stereo.core.matching.sgbm import CONFIDENCE_FILLED
 
 EDGE_STEP_PX = 1.0
 """Largest disparity difference (working px) still taken as one surface."""

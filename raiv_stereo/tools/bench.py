@@ -43,17 +43,22 @@ import warnings
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.calibration import (
+from raiv_stereo.core.calibration import (
     raiv_nominal,
     rectified_pinhole,
     save_camera_info_yaml,
     StereoCalibration,
 )
-from raiv_stereo.demo import percentile
-from raiv_stereo.matcher import DISPARITY_SCALE, MatcherSettings, search_window, wls_available
-from raiv_stereo.pipeline import StereoPipeline
-from raiv_stereo.rectify import Rectifier
+from raiv_stereo.core.matching.sgbm import (
+    DISPARITY_SCALE,
+    MatcherSettings,
+    search_window,
+    wls_available,
+)
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.core.rectify import Rectifier
+from raiv_stereo.params import defaults
+from raiv_stereo.tools.demo import percentile
 
 _SGBM_MODES = {'sgbm': cv2.StereoSGBM_MODE_SGBM, 'sgbm_3way': cv2.StereoSGBM_MODE_SGBM_3WAY,
                'hh': cv2.StereoSGBM_MODE_HH, 'hh4': cv2.StereoSGBM_MODE_HH4}
@@ -218,7 +223,7 @@ class PlainOpenCV:
 def rig(width_px: int = defaults.SENSOR_WIDTH_PX,
         height_px: int = defaults.SENSOR_HEIGHT_PX) -> StereoCalibration:
     """Return the distorted, slightly misaligned RAiV rig the synthetic frames come from."""
-    from raiv_stereo.scene import distorted_rig
+    from raiv_stereo.eval.scene import distorted_rig
 
     return distorted_rig(raiv_nominal(width_px=width_px, height_px=height_px))
 
@@ -226,7 +231,7 @@ def rig(width_px: int = defaults.SENSOR_WIDTH_PX,
 def render_frames(calibration: StereoCalibration, count: int,
                   with_truth: bool = False) -> list:
     """Return `count` RenderedPairs of the sample scene at different times."""
-    from raiv_stereo.scene import Renderer
+    from raiv_stereo.eval.scene import Renderer
 
     renderer = Renderer(calibration)
     return [renderer.render(0.37 * index, with_truth=with_truth) for index in range(count)]
@@ -336,9 +341,9 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
     Also the per-depth-bin error (for the error-vs-depth plot).
     """
-    from raiv_stereo.datasets import disparity_error_rates
-    from raiv_stereo.demo import DepthAccuracy, judged_mask
-    from raiv_stereo.scene import sample_scene, truth_depth_m
+    from raiv_stereo.eval.datasets import disparity_error_rates
+    from raiv_stereo.eval.scene import sample_scene, truth_depth_m
+    from raiv_stereo.tools.demo import DepthAccuracy, judged_mask
 
     settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
     ours = StereoPipeline(calibration, scale, settings)
@@ -403,7 +408,7 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
 def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
     """Return bad-1/2/4 and density of ours and plain OpenCV on every stereo_data scene."""
-    from raiv_stereo import datasets
+    from raiv_stereo.eval import datasets
 
     rows = []
     for scene_dir in datasets.scenes():
@@ -463,10 +468,10 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
     judged inside the valid window. Time: per scene each method runs twice in turn, the second
     run timed; the ratio to the first method (plain OpenCV) is the median over scenes.
     """
-    from raiv_stereo import datasets
-    from raiv_stereo.demo import judged_mask
-    from raiv_stereo.evaluation import evaluate, summarize
-    from raiv_stereo.scene import family_case, truth_depth_m
+    from raiv_stereo.eval import datasets
+    from raiv_stereo.eval.metrics import evaluate, summarize
+    from raiv_stereo.eval.scene import family_case, truth_depth_m
+    from raiv_stereo.tools.demo import judged_mask
 
     methods = methods or family_methods()
     settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
@@ -510,12 +515,12 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
 
 def family_table(family: dict) -> list[str]:
     """Return the family section as Markdown: overall figures, then per depth band."""
-    from raiv_stereo.evaluation import BANDS_M, band_label
+    from raiv_stereo.eval.metrics import band_label, BANDS_M
 
     seeds = family['seeds']
     lines = ['## 3c. Evaluation family: unseen scenes (mean / worst over seeds '
              f'{seeds[0]}-{seeds[-1]}, {len(seeds)} scenes)', '',
-             'Each seed (raiv_stereo/scene.py family_case): its own distorted, misaligned rig, '
+             'Each seed (eval/scene.py family_case): its own distorted, misaligned rig, '
              'back wall 2.3-2.95 m, tilted floor, boxes and a slanted panel, near card; '
              'textures from noise, aliasing octaves, smooth low-contrast, '
              + ('stereo_data photo crops' if family['photos'] else
@@ -593,7 +598,7 @@ def configurations() -> dict[str, tuple[str, dict]]:
 def _method(kind: str, changes: dict, calibration: StereoCalibration, scale: float,
             settings: MatcherSettings, channels: int, **window) -> Callable:
     """Return process(left, right) -> (disparity px, depth m) of one configuration."""
-    from raiv_stereo import post_filters
+    from raiv_stereo.core import post_filters
 
     filters = {k: v for k, v in changes.items() if k in post_filters.PARAMETER_NAMES}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items()
@@ -619,9 +624,9 @@ def bench_configurations(calibration: StereoCalibration, frames: int,
     turn with plain OpenCV (our settings) as the reference. Scenes: stereo_data at their own
     size, as dataset_accuracy does (colour input for OpenCV, as the maker's example).
     """
-    from raiv_stereo import datasets
-    from raiv_stereo.demo import DepthAccuracy
-    from raiv_stereo.scene import sample_scene, truth_depth_m
+    from raiv_stereo.eval import datasets
+    from raiv_stereo.eval.scene import sample_scene, truth_depth_m
+    from raiv_stereo.tools.demo import DepthAccuracy
 
     settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
     configs = configurations()
@@ -730,7 +735,7 @@ def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> di
     Core stages from the pipeline's own timings; message conversion and publish measured here
     with real rclpy publishers (a subscriber present, so DDS does serialize and deliver).
     """
-    from raiv_stereo import depth as depth_module
+    from raiv_stereo.core import depth as depth_module
     from raiv_stereo.ros import conversions
 
     settings = MatcherSettings()
@@ -857,7 +862,7 @@ class PipelineRun:
 
 def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
     """Start the camera node in its own process, as the launch files do (their environment too)."""
-    from raiv_stereo import launch_config
+    from raiv_stereo.params import launch as launch_config
     import yaml
 
     path = folder / 'camera_params.yaml'
@@ -884,11 +889,11 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     memory instead of rendering each one. Both nodes get the launch files' parameters (reliable
     input QoS among them); `depth_overrides` changes depth node parameters on top.
     """
-    from raiv_stereo import launch_config
-    from raiv_stereo.demo import ensure_local_dds
+    from raiv_stereo.params import launch as launch_config
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms
     from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.tools.demo import ensure_local_dds
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -1482,7 +1487,7 @@ def write_report(report: dict, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the Markdown table and where the files went (Ctrl-C: so far)."""
-    from raiv_stereo.cli import CommandError, domain_id_from_env, output_folder
+    from raiv_stereo.tools.cli import CommandError, domain_id_from_env, output_folder
 
     try:  # before the run: a folder that cannot take the results would lose them at the end
         if not args.no_ros:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from raiv_stereo.matcher import CONFIDENCE_MATCHED
+from raiv_stereo.core.matching.sgbm import CONFIDENCE_MATCHED
 
 PAIRS_TO_CHECK = 3
 """Pairs matched both ways before deciding (one extra match each, then never again)."""

@@ -29,11 +29,16 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.cli import CommandError, domain_id_from_env, HelpFormatter, namespace_problem, \
-    output_folder
-from raiv_stereo.demo import ensure_local_dds
-from raiv_stereo.param_table import FloatRange, ParamSpec, ParamTable
+from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import FloatRange, ParamSpec, ParamTable
+from raiv_stereo.tools.cli import (
+    CommandError,
+    domain_id_from_env,
+    HelpFormatter,
+    namespace_problem,
+    output_folder,
+)
+from raiv_stereo.tools.demo import ensure_local_dds
 
 
 def depth_at_mm(depth_m: np.ndarray | None, x: int, y: int) -> float | None:
@@ -157,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         print(f'raiv-stereo view: error: {error}', file=sys.stderr)
         return 1
     domain = ensure_local_dds()
-    from raiv_stereo.depth import depth_legend
+    from raiv_stereo.core.depth import depth_legend
     from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
     from raiv_stereo.ros.memory import keep_freed_memory
     import rclpy

@@ -22,10 +22,10 @@ import time
 from typing import TextIO
 
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.bags import bag_storage, BagError, DepthBagWriter, StereoBagReader
-from raiv_stereo.calibration import CalibrationError, CameraModel, load_calibration
-from raiv_stereo.pipeline import StereoPipeline
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, load_calibration
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.params import defaults
+from raiv_stereo.sources.rosbag_io import bag_storage, BagError, DepthBagWriter, StereoBagReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +94,7 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline over every pair of the bag; one line per problem, exit code 1."""
-    from raiv_stereo.offline import matcher_settings_from_options
+    from raiv_stereo.tools.offline import matcher_settings_from_options
 
     name = 'raiv-stereo depth'
     writer = None

@@ -22,11 +22,11 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import pair_order
-from raiv_stereo.calibration import StereoCalibration
-from raiv_stereo.depth import disparity_to_depth_m
-from raiv_stereo.matcher import MatcherSettings, StereoMatcher
-from raiv_stereo.rectify import Rectifier, rectifier_for
+from raiv_stereo.core import pair_order
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.core.depth import disparity_to_depth_m
+from raiv_stereo.core.matching.sgbm import MatcherSettings, StereoMatcher
+from raiv_stereo.core.rectify import Rectifier, rectifier_for
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ DATA_ENV = 'RAIV_STEREO_DATA'
 def data_root() -> Path | None:
     """Return the stereo_data folder if present: $RAIV_STEREO_DATA, else beside the checkout."""
     candidates = [os.environ.get(DATA_ENV, '')]
-    candidates.append(str(Path(__file__).resolve().parents[2] / 'shared' / 'stereo_data'))
+    candidates.append(str(Path(__file__).resolve().parents[3] / 'shared' / 'stereo_data'))
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
+from raiv_stereo.params import defaults
 import yaml
 
 

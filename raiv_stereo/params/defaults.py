@@ -69,7 +69,7 @@ SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream', 'bag')
 STREAM_PORT = 12345
 QUEUE_SIZE = 5
 
-# Depth node (raiv_stereo/depth_params.py describes each one).
+# Depth node (raiv_stereo/params/depth.py describes each one).
 INPUT_RECTIFIED = False
 SYNC = 'exact'
 SYNC_MODES = ('exact', 'approximate')
@@ -94,7 +94,7 @@ SPATIAL_FILL_PX = 0  # off: no gain measured on the rig (doc/post_filters.md)
 CALIBRATION_CORRECTION = False  # a correction hides a moved camera: the user opts in
 SYNC_WARNING_S = 3.0
 
-# Camera node (raiv_stereo/camera_params.py describes each one).
+# Camera node (raiv_stereo/params/camera.py describes each one).
 SOURCE = 'sample'
 CAMERA_SCALE = 1.0  # published size relative to the calibration's (sensor) size
 MIN_CAMERA_SCALE = 0.05

@@ -24,8 +24,8 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import camera_params, defaults, depth_params, pair_order
-from raiv_stereo.calibration import (
+from raiv_stereo.core import pair_order
+from raiv_stereo.core.calibration import (
     CalibrationError,
     focal_px_from_lens,
     load_calibration,
@@ -35,11 +35,22 @@ from raiv_stereo.calibration import (
     scaled_size,
     StereoCalibration,
 )
-from raiv_stereo.cli import CommandError, HelpFormatter, output_folder
-from raiv_stereo.depth import colorize_depth, depth_legend, depth_m_to_mm_u16, MAX_DEPTH_MM_U16
-from raiv_stereo.launch_config import lens_depth_range_mm
-from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, StereoMatcher
-from raiv_stereo.pipeline import StereoPipeline, to_gray
+from raiv_stereo.core.depth import (
+    colorize_depth,
+    depth_legend,
+    depth_m_to_mm_u16,
+    MAX_DEPTH_MM_U16,
+)
+from raiv_stereo.core.matching.sgbm import (
+    disparity_px,
+    MatcherSettings,
+    search_window,
+    StereoMatcher,
+)
+from raiv_stereo.core.pipeline import StereoPipeline, to_gray
+from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params.launch import lens_depth_range_mm
+from raiv_stereo.tools.cli import CommandError, HelpFormatter, output_folder
 
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 """The depths of the maker's published depth-vs-disparity table."""
@@ -382,7 +393,7 @@ def matcher_settings_from_options(args: argparse.Namespace) -> MatcherSettings:
 
 def _run_depth(args: argparse.Namespace) -> int:
     if args.bag is not None or args.left is None or args.right is None:
-        from raiv_stereo import bag_depth
+        from raiv_stereo.tools import bag_depth
         return bag_depth.run(args)
     notes: list[str] = []
     if args.scale is None:
@@ -449,6 +460,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_geometry(depth_parser)
     depth_params.TABLE.add_options(depth_parser, MATCHING, {'sgbm_mode': '--mode'},
                                    defaults=dict.fromkeys(WINDOW))
-    from raiv_stereo import bag_depth
+    from raiv_stereo.tools import bag_depth
     bag_depth.add_arguments(depth_parser)
     depth_parser.set_defaults(func=_run_depth)

@@ -29,13 +29,13 @@ import math
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.subpixel import (
+from raiv_stereo.core.subpixel import (
     DisparityRefiner,
     REFERENCE_WIDTH_PX,
     scaled_window,
     window_average,
 )
+from raiv_stereo.params import defaults
 
 _SGBM_MODES = {
     'sgbm': cv2.StereoSGBM_MODE_SGBM,

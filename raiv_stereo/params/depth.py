@@ -24,9 +24,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
-from raiv_stereo.matcher import disparity_px, MatcherSettings, search_window, wls_available
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
+from raiv_stereo.core.matching.sgbm import (
+    disparity_px,
+    MatcherSettings,
+    search_window,
+    wls_available,
+)
+from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec, ParamTable
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'TABLE', 'depth_settings_problems',
            'matcher_settings', 'parameter_table_markdown']

@@ -36,16 +36,21 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo import camera_params, defaults, depth_params, launch_config
-from raiv_stereo.cli import (
+from raiv_stereo.params import (
+    camera as camera_params,
+    defaults,
+    depth as depth_params,
+    launch as launch_config,
+)
+from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec, ParamTable
+from raiv_stereo.tools.cli import (
     CommandError,
     domain_id_from_env,
     HelpFormatter,
     namespace_problem,
     output_folder,
 )
-from raiv_stereo.offline import add_depth_range, fill_lens_defaults, window_problem
-from raiv_stereo.param_table import FloatRange, IntRange, ParamSpec, ParamTable
+from raiv_stereo.tools.offline import add_depth_range, fill_lens_defaults, window_problem
 
 OPTIONS = ParamTable((
     ParamSpec('seconds', 8.0, 'measurement time, s', FloatRange(0.1, 86400.0)),
@@ -216,7 +221,7 @@ class DemoResult:
 def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: float,
                  max_depth_m: float) -> np.ndarray:
     """Return `left | colour depth | metre scale bar` as one picture."""
-    from raiv_stereo.depth import depth_legend
+    from raiv_stereo.core.depth import depth_legend
 
     if left_bgr.ndim == 2:
         left_bgr = cv2.cvtColor(left_bgr, cv2.COLOR_GRAY2BGR)
@@ -242,10 +247,10 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     stop = stop_signals.StopRequest()
     previous_handlers = {number: signal.signal(number, stop)
                          for number in stop_signals.STOP_SIGNALS}
+    from raiv_stereo.eval.scene import sample_scene
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
-    from raiv_stereo.scene import sample_scene
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -354,7 +359,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         with lock:
             color, left = latest.get('color'), latest.get('left')
         if color is not None:
-            from raiv_stereo.depth import depth_legend
+            from raiv_stereo.core.depth import depth_legend
 
             near_m, far_m = args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0
             color_bgr = msg_to_image(color, 'bgr8')
@@ -385,9 +390,9 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
 def _accuracy(msg, disparity, info, scene, scene_time_s: float,
               args: argparse.Namespace) -> DepthAccuracy:
     """Return one depth message's accuracy against the sample scene at `scene_time_s`."""
-    from raiv_stereo.calibration import rectified_pinhole
+    from raiv_stereo.core.calibration import rectified_pinhole
+    from raiv_stereo.eval.scene import truth_depth_m
     from raiv_stereo.ros.conversions import depth_msg_to_m
-    from raiv_stereo.scene import truth_depth_m
 
     depth_m = depth_msg_to_m(msg)
     working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,

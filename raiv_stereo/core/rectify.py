@@ -21,7 +21,7 @@ import threading
 
 import cv2
 import numpy as np
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 
 
 def _rectified_camera(cam: CameraModel) -> CameraModel:

@@ -25,8 +25,8 @@ import sys
 import tempfile
 
 # Subcommand modules; each has add_parsers(subparsers) registering `func(args) -> int`.
-_COMMAND_MODULES = ('raiv_stereo.offline', 'raiv_stereo.demo', 'raiv_stereo.viewer',
-                    'raiv_stereo.bench', 'raiv_stereo.check_calibration', 'raiv_stereo.picture')
+_COMMAND_MODULES = tuple(f'raiv_stereo.tools.{name}' for name in (
+    'offline', 'demo', 'viewer', 'bench', 'check_calibration', 'picture'))
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -25,8 +25,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Mapping
 
-from raiv_stereo import defaults
-from raiv_stereo.param_table import (
+from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import (
     coerce,
     FloatRange,
     IntRange,

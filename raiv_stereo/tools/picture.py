@@ -23,13 +23,13 @@ import sys
 
 import cv2
 import numpy as np
-from raiv_stereo import defaults
-from raiv_stereo.calibration import raiv_nominal
-from raiv_stereo.cli import HelpFormatter
-from raiv_stereo.depth import colorize_depth, depth_legend
-from raiv_stereo.matcher import MatcherSettings
-from raiv_stereo.pipeline import StereoPipeline
-from raiv_stereo.scene import Renderer
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.core.depth import colorize_depth, depth_legend
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.scene import Renderer
+from raiv_stereo.params import defaults
+from raiv_stereo.tools.cli import HelpFormatter
 
 README_PICTURE = 'resource/demo_side_by_side.jpg'
 

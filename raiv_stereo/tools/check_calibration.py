@@ -19,19 +19,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from raiv_stereo import defaults
-from raiv_stereo.calibration import CalibrationError
-from raiv_stereo.calibration_health import check_alignment, ERROR, OK, WARN
-from raiv_stereo.cli import HelpFormatter
-from raiv_stereo.pipeline import to_gray
-from raiv_stereo.rectify import Rectifier
+from raiv_stereo.core.calibration import CalibrationError
+from raiv_stereo.core.calibration_health import check_alignment, ERROR, OK, WARN
+from raiv_stereo.core.pipeline import to_gray
+from raiv_stereo.core.rectify import Rectifier
+from raiv_stereo.params import defaults
+from raiv_stereo.tools.cli import HelpFormatter
 
 EXIT_CODES = {OK: 0, WARN: 3, ERROR: 4}
 """Exit status per verdict; 1 = the inputs could not be checked."""
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raiv_stereo import offline
+    from raiv_stereo.tools import offline
 
     notes: list[str] = []
     try:

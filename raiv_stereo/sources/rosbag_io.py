@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
-from raiv_stereo.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 import yaml
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -428,7 +428,7 @@ class DepthBagWriter:
               disparity_px: np.ndarray, camera: CameraModel, disparity_range: Sequence[float],
               valid_window: Sequence[int], baseline_m: float) -> None:
         """Write one frame's depth (REP 118), disparity (as stereo_image_proc) and camera_info."""
-        from raiv_stereo.depth import depth_m_to_mm_u16
+        from raiv_stereo.core.depth import depth_m_to_mm_u16
 
         header = self._header(stamp, frame_id)
         if self.depth_format == '16UC1':
