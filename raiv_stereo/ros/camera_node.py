@@ -50,6 +50,7 @@ from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.logging import LoggingSeverity
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -62,8 +63,8 @@ PUSHED_SOURCES = ('stream', 'raiv')
 """Sources that deliver frames when the device sends them: polled fast, published as they come."""
 ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
-STATS_LOG_PERIOD_S = 5.0
-"""The per-stage time sums are logged at DEBUG this often (stage_times.STATS_PREFIX)."""
+STATS_LOG_PERIOD_S = 2.0
+"""The per-stage time sums of the last period are logged at DEBUG this often, then restarted."""
 
 FrameListener = Callable[[Any, StereoFrame], None]
 
@@ -413,9 +414,12 @@ class CameraNode(Node):
         self.stage_times.add('CPU of the timer thread', time.thread_time() - cpu_started)
         self.stage_times.pair_done()
         now = time.monotonic()
-        if now - self._stats_logged_s >= STATS_LOG_PERIOD_S:
+        logger = self.get_logger()
+        if now - self._stats_logged_s >= STATS_LOG_PERIOD_S and \
+                logger.is_enabled_for(LoggingSeverity.DEBUG):
             self._stats_logged_s = now
-            self.get_logger().debug(self.stage_times.log_line())
+            logger.debug(self.stage_times.log_line())
+            self.stage_times.reset()
 
     def _check_device_calibration(self, source: FrameSource) -> None:
         """Switch to a calibration the source learned (device, stream) unless a file is given."""

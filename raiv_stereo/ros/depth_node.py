@@ -47,6 +47,7 @@ from raiv_stereo.ros import conversions, memory
 from raiv_stereo.ros.compat import message_filters
 from raiv_stereo.ros.parameters import descriptor
 from raiv_stereo.ros.spin import run_nodes
+from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSReliabilityPolicy
@@ -144,6 +145,9 @@ class DepthNode(Node):
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: tuple | None = None
+        self._pending_synced: tuple[float, int] = (0.0, 0)  # (perf_counter, wall ns) at sync
+        self.stage_times = StageTimes()
+        """Mean ms per pair of each stage; snapshot() for the bench, logged at DEBUG."""
         self._stopping = False
         self.dropped_frames = 0
         self.processing_times_ms: deque = deque(maxlen=STATS_WINDOW)
@@ -228,6 +232,7 @@ class DepthNode(Node):
             if self._pending is not None:
                 self.dropped_frames += 1
             self._pending = (left, right, left_info, right_info)
+            self._pending_synced = (time.perf_counter(), time.time_ns())
             self._wake.notify()
 
     def _check_parameters(self, parameters: list) -> SetParametersResult:
@@ -263,7 +268,9 @@ class DepthNode(Node):
                 if self._stopping:
                     return
                 pair, self._pending = self._pending, None
+                synced_s, synced_ns = self._pending_synced
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             try:
                 core_ms = self._process(*pair)
             except (InputError, CalibrationError, conversions.ConversionError) as error:
@@ -282,6 +289,14 @@ class DepthNode(Node):
                 self._error('unexpected', f'frame dropped, unexpected error: {error!r}')
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
+            times = self.stage_times
+            # DDS: from the camera's stamp to the synced pair (the camera's own work included).
+            times.add('stamp to synced pair (camera publish, DDS, take)',
+                      (synced_ns - conversions.stamp_to_ns(pair[0].header.stamp)) / 1e9)
+            times.add('synced pair waits for the worker', started - synced_s)
+            times.add("CPU of the worker thread (not OpenCV's own threads)",
+                      time.thread_time() - cpu_started)
+            times.pair_done()
             with self._lock:
                 self.processing_times_ms.append(elapsed_ms)
                 self._stats.core_ms.append(core_ms)
@@ -375,13 +390,17 @@ class DepthNode(Node):
         """Compute and publish everything for one pair; return the core's time in ms."""
         from raiv_stereo import depth
 
+        watch = Stopwatch(self.stage_times)
         left_raw, right_raw = self._images(left, right, left_info)
+        watch.lap('convert (messages to numpy)')
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
-        started = time.perf_counter()
+        watch.lap('calibration and pipeline lookup')
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
-        core_ms = (time.perf_counter() - started) * 1000.0
+        core_ms = watch.lap('core') * 1000.0
+        for name in ('rectify', 'match', 'depth'):
+            self.stage_times.add(f'core: {name}', result.timings_ms[name] / 1000.0)
 
         working = core.working
         matcher = core.matcher
@@ -396,6 +415,7 @@ class DepthNode(Node):
         self._pub_disparity.publish(conversions.disparity_msg(
             disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
             matcher.max_disparity, window))
+        watch.lap('publish disparity')
 
         depth_m = result.depth_m
         if values['depth_format'] == '16UC1':
@@ -404,11 +424,13 @@ class DepthNode(Node):
         else:
             depth_msg = conversions.image_to_msg(depth_m.astype(np.float32), '32FC1', header)
         self._pub_depth.publish(depth_msg)
+        watch.lap('publish depth')
         left_model = working.left
         K = left_model.P[:3, :3].copy()
         info_model = CameraModel(width_px, height_px, K, np.zeros(5), np.eye(3),
                                  np.hstack([K, np.zeros((3, 1))]))
         self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
+        watch.lap('publish depth camera_info')
         latency_ms = conversions.age_ms(self.get_clock(), left.header.stamp)
 
         want_left = self._pub_left_rect is not None and \
@@ -417,19 +439,23 @@ class DepthNode(Node):
         if self._pub_color.get_subscription_count() > 0:
             color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m)
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
+            watch.lap('publish depth/color')
         if self._pub_confidence.get_subscription_count() > 0:
             self._pub_confidence.publish(conversions.image_to_msg(result.confidence, '32FC1',
                                                                   header))
+            watch.lap('publish confidence')
         left_rect = result.left_rect  # mono8, what was matched
         if left_raw.ndim == 3 and (want_left or (want_points and values['point_cloud_rgb'])):
             left_rect = core.rectifier.rectify_left(left_raw)  # in colour for people
         if want_left:
             encoding = 'mono8' if left_rect.ndim == 2 else 'bgr8'
             self._pub_left_rect.publish(conversions.image_to_msg(left_rect, encoding, header))
+            watch.lap('publish left/image_rect')
         if want_points:
             self._pub_points.publish(conversions.point_cloud_msg(
                 depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
                 keep_nan=bool(values['point_cloud_keep_nan'])))
+            watch.lap('publish points')
 
         if not self.pair_order.done:
             self._check_pair_order(core, left_raw, right_raw)
@@ -443,6 +469,7 @@ class DepthNode(Node):
                 f'{matcher.min_disparity}..{matcher.max_disparity} px '
                 f'({matcher.num_disparities} disparities)')
             self._stats.working_size = f'{width_px}x{height_px}'
+        watch.lap('checks and statistics')
         return core_ms
 
     def _check_pair_order(self, core: Any, left_raw: np.ndarray,
@@ -578,6 +605,7 @@ class DepthNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
         self.get_logger().info(', '.join(f'{k}: {v}' for k, v in values.items()))
+        self.get_logger().debug(self.stage_times.log_line())
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""

@@ -54,16 +54,19 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list[Node]:
             parameters=[_parameter_file(launch_config.composed_parameters(args)), *overrides],
             ros_arguments=ros_arguments, additional_env=env, output='screen'))
     else:
+        camera_params, depth_params = launch_config.pipeline_parameters(args) \
+            if camera and depth else (camera and launch_config.camera_parameters(args),
+                                      depth and launch_config.depth_parameters(args))
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
-                namespace=namespace, parameters=[launch_config.camera_parameters(args),
+                namespace=namespace, parameters=[camera_params,
                                                  *overrides], ros_arguments=ros_arguments,
                 additional_env=env, output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
-                namespace=namespace, parameters=[launch_config.depth_parameters(args),
+                namespace=namespace, parameters=[depth_params,
                                                  *overrides], ros_arguments=ros_arguments,
                 additional_env=env, output='screen'))
     if depth and launch_config.wants_rviz(args):
