@@ -1097,8 +1097,8 @@ def stages_markdown(rows: list[dict]) -> list[str]:
                                          f'{_f(r["core_vs_alone"], 2)}x' for r in rows])
     line('camera process CPU %', [_f(100 * r['camera_cpu_share'], 0) for r in rows])
     line('camera process CPU ms per pair', [_f(r['camera_cpu_ms_per_pair']) for r in rows])
-    line('depth process CPU % (depth node + monitor)', [_f(100 * r['cpu_share'], 0)
-                                                       for r in rows])
+    line('depth process CPU % (depth node + monitor)',
+         [_f(100 * r['cpu_share'], 0) for r in rows])
     line('load (1 min)', [_f(r['load']) for r in rows])
     line('camera at the sustained rate: Hz asked, depth fps',
          [f'{r["sustained"]["rate_hz"]:g}, {_f(r["sustained"]["fps"])}' for r in rows])

@@ -186,6 +186,25 @@ def test_wrong_data_size_is_a_clear_error():
         msg_to_image(Image(height=0, width=7, encoding='mono8', step=7))
 
 
+def test_camera_info_binning_and_roi_give_the_model_of_the_images_sent():
+    full = raiv_nominal().left  # 1600x1300
+    info = camera_info_msg(full)
+    info.binning_x = info.binning_y = 2
+    binned = camera_model_from_msg(info)
+    half = full.scaled_to(800, 650)
+    assert (binned.width_px, binned.height_px) == (800, 650)
+    np.testing.assert_allclose(binned.K, half.K)
+    np.testing.assert_allclose(binned.P, half.P)
+    info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height = 100, 50, 800, 600
+    cropped = camera_model_from_msg(info)  # the ROI in sensor pixels, then binned
+    assert (cropped.width_px, cropped.height_px) == (400, 300)
+    assert cropped.K[0, 2] == pytest.approx((full.K[0, 2] - 100 + 0.5) / 2 - 0.5)
+    assert cropped.K[0, 0] == pytest.approx(full.K[0, 0] / 2)
+    info.roi.x_offset = 900
+    with pytest.raises(CalibrationError, match='does not fit'):
+        camera_model_from_msg(info)
+
+
 def test_camera_info_round_trip_through_camera_model():
     calib = raiv_nominal().scaled(0.5)
     model = CameraModel(calib.left.width_px, calib.left.height_px, calib.left.K,

@@ -119,6 +119,8 @@ class CameraNode(Node):
         self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
         self.stage_times = StageTimes()
+        self.images_converted = [0, 0]
+        """Left and right images made so far (only for topics someone subscribes to)."""
         self._stats_logged_s = time.monotonic()
         try:
             self._setup()
@@ -402,6 +404,8 @@ class CameraNode(Node):
         except ValueError as error:
             self._error(f'dropped a frame: {error}')
             return
+        for index, (image, _) in enumerate(prepared):
+            self.images_converted[index] += image is not None
         watch.lap('resize and convert')
         try:
             self._publish(dataclasses.replace(frame, left=prepared[0][0], right=prepared[1][0]),

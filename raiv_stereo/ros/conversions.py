@@ -163,8 +163,8 @@ def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarra
     same = desired_encoding in ('passthrough', msg.encoding)
     code = _CV_CONVERSIONS.get((msg.encoding, desired_encoding))
     if host_order and aligned and (same or code is not None):
-        rows = np.frombuffer(msg.data, dtype=dtype).reshape(height, step // pixel_bytes,
-                                                           channels)
+        rows = np.frombuffer(msg.data, dtype=dtype).reshape(
+            height, step // pixel_bytes, channels)
         image = rows[:, :width] if channels > 1 else rows[:, :width, 0]
         return image if same else cv2.cvtColor(image, code)
     if not aligned:
@@ -208,8 +208,26 @@ def camera_info_msg(model: CameraModel, header: Any = None) -> CameraInfo:
     return info
 
 
+def camera_info_image_size(info: CameraInfo) -> tuple[int, int]:
+    """
+    Return the (width, height) of the images a CameraInfo describes (REP 104).
+
+    width/height are the calibrated size; a region of interest crops it, binning divides it.
+    """
+    width, height = int(info.width), int(info.height)
+    roi = info.roi
+    if roi.width > 0 and roi.height > 0:
+        width, height = int(roi.width), int(roi.height)
+    return width // max(1, int(info.binning_x)), height // max(1, int(info.binning_y))
+
+
 def camera_model_from_msg(info: CameraInfo) -> CameraModel:
-    """Return the CameraModel of a CameraInfo; raise CalibrationError if zero or malformed."""
+    """
+    Return the CameraModel of a CameraInfo; raise CalibrationError if zero or malformed.
+
+    A region of interest or binning (REP 104) gives the model of the images actually sent:
+    K and P moved by the ROI offset, then scaled by the binning (pixel centres kept).
+    """
     model = CameraModel(info.width, info.height, list(info.k), list(info.d), list(info.r),
                         list(info.p), info.distortion_model or 'plumb_bob')
     if model.width_px <= 0 or model.height_px <= 0:
@@ -230,7 +248,33 @@ def camera_model_from_msg(info: CameraInfo) -> CameraModel:
                 f'CameraInfo {name} is malformed: its last row must start 0, 0, 1 and '
                 f'{name}[1,0] must be 0, got {matrix.ravel().tolist()} (row-major 3x'
                 f'{matrix.shape[1]})')
-    return model
+    return _binned(model, info)
+
+
+def _binned(model: CameraModel, info: CameraInfo) -> CameraModel:
+    """Return `model` (the calibrated size) for the ROI and binning of `info` (REP 104)."""
+    roi = info.roi
+    full_roi = roi.width == 0 or roi.height == 0 or \
+        (roi.x_offset, roi.y_offset, roi.width, roi.height) == (0, 0, model.width_px,
+                                                                model.height_px)
+    binning = (max(1, int(info.binning_x)), max(1, int(info.binning_y)))
+    if full_roi and binning == (1, 1):
+        return model
+    if not full_roi:
+        if roi.x_offset + roi.width > model.width_px or \
+                roi.y_offset + roi.height > model.height_px:
+            raise CalibrationError(
+                f'CameraInfo roi {roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) '
+                f'does not fit in the calibrated {model.width_px}x{model.height_px} image')
+        shift = np.array([[1.0, 0.0, -float(roi.x_offset)], [0.0, 1.0, -float(roi.y_offset)],
+                          [0.0, 0.0, 1.0]])
+        model = CameraModel(int(roi.width), int(roi.height), shift @ model.K, model.D, model.R,
+                            shift @ model.P, model.distortion_model)
+    width, height = camera_info_image_size(info)
+    if width <= 0 or height <= 0:
+        raise CalibrationError(f'CameraInfo binning {binning[0]}x{binning[1]} leaves no image '
+                               f'of the {model.width_px}x{model.height_px} calibration')
+    return model.scaled_to(width, height)
 
 
 def stereo_from_msgs(left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:

@@ -87,8 +87,10 @@ def _typed(name: str, value: Any) -> Any:
 
 def _info_key(info: CameraInfo) -> tuple:
     """Return the content of a CameraInfo that the calibration depends on (a cache key)."""
+    roi = info.roi
     return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
-            tuple(info.r), tuple(info.p))
+            tuple(info.r), tuple(info.p), info.binning_x, info.binning_y,
+            (roi.x_offset, roi.y_offset, roi.width, roi.height))
 
 
 @dataclass
@@ -322,10 +324,10 @@ class DepthNode(Node):
                 calibration = conversions.stereo_from_msgs(left_info, right_info)
                 if self._values['input_rectified']:
                     # image_rect topics: only the rectified projections P apply.
-                    P = np.asarray(left_info.p, dtype=float).reshape(3, 4)
+                    left_model = calibration.left  # binning and ROI applied
                     calibration = rectified_pinhole(calibration.focal_px, calibration.baseline_m,
-                                                    left_info.width, left_info.height,
-                                                    P[0, 2], P[1, 2])
+                                                    left_model.width_px, left_model.height_px,
+                                                    left_model.P[0, 2], left_model.P[1, 2])
                 self._info_cache = (key, calibration)
             except (CalibrationError, ValueError) as error:
                 self._info_cache = (key, error)
@@ -356,11 +358,12 @@ class DepthNode(Node):
             raise InputError(
                 f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(1)} is '
                 f'{right_w}x{right_h}; publish both cameras at the same size')
-        if (left_w, left_h) != (left_info.width, left_info.height):
+        info_w, info_h = conversions.camera_info_image_size(left_info)  # binning, ROI
+        if (left_w, left_h) != (info_w, info_h):
             raise InputError(
                 f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(2)} describes '
-                f'{left_info.width}x{left_info.height}; publish the CameraInfo of the size '
-                'actually sent (scale K and P with the image)')
+                f'{info_w}x{info_h}; publish the CameraInfo of the size '
+                'actually sent (scale K and P with the image, or set binning_x/binning_y)')
         return images[0], images[1]
 
     def _configured_pipeline(self, calibration: StereoCalibration):
