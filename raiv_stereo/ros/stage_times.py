@@ -88,7 +88,7 @@ class Stopwatch:
         self._last = time.perf_counter()
 
     def lap(self, name: str) -> float:
-        """Add the seconds since the previous lap (or the start) to stage `name`; return them."""
+        """Add the seconds since the previous call, or the start, to stage `name`; return them."""
         now = time.perf_counter()
         seconds, self._last = now - self._last, now
         self._times.add(name, seconds)
