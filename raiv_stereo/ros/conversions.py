@@ -312,15 +312,16 @@ def disparity_msg(disparity_px: np.ndarray, header: Any, focal_px: float, baseli
         raise ConversionError(
             f'max_disparity {max_disparity} is below min_disparity {min_disparity}')
     height_px, width_px = disparity.shape
-    disparity = np.where(np.isfinite(disparity), disparity,
-                         np.float32(min_disparity - 1)).astype(np.float32)
     x0, y0, x1, y1 = (int(v) for v in valid_window)
     x0, x1 = min(max(x0, 0), width_px), min(max(x1, 0), width_px)
     y0, y1 = min(max(y0, 0), height_px), min(max(y1, 0), height_px)
     msg = DisparityImage()
     if header is not None:
         msg.header = header
-    msg.image = image_to_msg(disparity, '32FC1', msg.header)
+    # Written straight into the message's data: one pass, no intermediate array.
+    msg.image, out = image_msg_buffer(width_px, height_px, '32FC1', msg.header)
+    np.copyto(out, disparity)
+    out[~np.isfinite(out)] = np.float32(min_disparity - 1)
     msg.f = float(focal_px)
     msg.t = float(baseline_m)
     msg.valid_window = RegionOfInterest(x_offset=x0, y_offset=y0, width=max(0, x1 - x0),

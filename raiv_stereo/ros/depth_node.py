@@ -425,7 +425,8 @@ class DepthNode(Node):
             depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
                                                  header)
         else:
-            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32), '32FC1', header)
+            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32, copy=False),
+                                                 '32FC1', header)
         self._pub_depth.publish(depth_msg)
         watch.lap('publish depth')
         left_model = working.left
