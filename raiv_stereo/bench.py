@@ -1033,17 +1033,20 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
         after = alone()
         # Then the camera at the rate the pipeline sustained: its latency and losses there.
         sustained_hz = min(STAGE_RATE_HZ, max(1.0, int(2.0 * run.received / run.elapsed_s) / 2.0))
-        at_sustained = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
-                                         calibration=calibration, camera_process=True,
-                                         replay_frames=REPLAY_FRAMES,
-                                         launch_overrides=launch).to_dict()
+        sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
+                                          calibration=calibration, camera_process=True,
+                                          replay_frames=REPLAY_FRAMES, launch_overrides=launch)
+        at_sustained = sustained_run.to_dict()
+        last = alone()
         row = run.to_dict()
         row['sustained'] = {
             'rate_hz': sustained_hz, 'fps': at_sustained['fps'],
             'camera_fps': at_sustained['camera_fps'],
             'latency_p90_periods': at_sustained['latency_p90_ms'] * sustained_hz / 1000.0,
             'lost_share': (1.0 - at_sustained['fps'] / at_sustained['camera_fps']
-                           if at_sustained['camera_fps'] else 1.0)}
+                           if at_sustained['camera_fps'] else 1.0),
+            'core_vs_alone': sustained_run.core_in_node_ms / (
+                (after['ours'].median_ms + last['ours'].median_ms) / 2.0)}
         for name in ('opencv', 'ours'):
             row[f'{name}_ms'] = (before[name].median_ms + after[name].median_ms) / 2.0
         row.update(label=label, launch=launch, camera_stages=run.camera_stages,
@@ -1059,7 +1062,8 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
         rows.append(row)
         log(f'  {label}: at {sustained_hz:g} Hz p90 latency '
             f'{row["sustained"]["latency_p90_periods"]:.2f} periods, lost '
-            f'{100 * row["sustained"]["lost_share"]:.0f} %')
+            f'{100 * row["sustained"]["lost_share"]:.0f} %, core '
+            f'{row["sustained"]["core_vs_alone"]:.2f}x alone')
         log(f'  {label}: camera {row["camera_fps"]:.1f} Hz, depth {row["fps"]:.1f} fps = '
             f'{row["fps_vs_opencv"]:.2f}x plain OpenCV ({row["opencv_fps"]:.1f} fps), p90 '
             f'latency {row["latency_p90_periods"]:.2f} periods, lost '
@@ -1102,9 +1106,10 @@ def stages_markdown(rows: list[dict]) -> list[str]:
     line('load (1 min)', [_f(r['load']) for r in rows])
     line('camera at the sustained rate: Hz asked, depth fps',
          [f'{r["sustained"]["rate_hz"]:g}, {_f(r["sustained"]["fps"])}' for r in rows])
-    line('... there: p90 latency in frame periods, pairs lost',
+    line('... there: p90 latency in frame periods, pairs lost, core in the node / alone',
          [f'{_f(r["sustained"]["latency_p90_periods"], 2)}, '
-          f'{_f(100 * r["sustained"]["lost_share"], 0)} %' for r in rows])
+          f'{_f(100 * r["sustained"]["lost_share"], 0)} %, '
+          f'{_f(r["sustained"]["core_vs_alone"], 2)}x' for r in rows])
     for process, key in (('camera node', 'camera_stages'), ('depth node', 'depth_stages')):
         names = list(dict.fromkeys(name for r in rows for name in r[key] if name != 'pairs'))
         line(f'**{process}** (pairs measured)', [_f(r[key].get('pairs', 0.0), 0)
