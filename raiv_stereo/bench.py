@@ -987,11 +987,18 @@ STAGE_RATE_HZ = 30.0
 """The camera rate of the per-stage breakdown (the RAiV's, issue 22)."""
 
 
-def stage_configs() -> list[tuple[str, dict]]:
-    """Return (label, launch arguments) of the per-stage runs: the launch default and before."""
-    return [('camera at full size (camera_resolution:=full, the layout before)',
-             {'camera_resolution': 'full'}),
-            ('launch default', {})]
+def stage_configs(quick: bool = False) -> list[tuple[str, dict]]:
+    """
+    Return (label, launch arguments) of the per-stage runs.
+
+    The launch default, the layout before camera_resolution, and the default with the next
+    more accurate sgbm_resolution (what a change of default would cost).
+    """
+    configs = [('camera at full size (camera_resolution:=full, the layout before)',
+                {'camera_resolution': 'full'}),
+               ('launch default', {})]
+    return configs if quick else configs + [('sgbm_resolution:=half_rows',
+                                             {'sgbm_resolution': 'half_rows'})]
 
 
 def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
@@ -1007,7 +1014,7 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
     images = _as('bgr8', pairs)
     opencv = PlainOpenCV(calibration, 0.5, settings, 3)
     rows = []
-    for label, launch in stage_configs():
+    for label, launch in stage_configs(args.quick):
         from raiv_stereo import launch_config
 
         camera_launch, depth_launch = launch_config.pipeline_parameters(
