@@ -994,11 +994,12 @@ def stage_configs(quick: bool = False) -> list[tuple[str, dict]]:
     The launch default, the layout before camera_resolution, and the default with the next
     more accurate sgbm_resolution (what a change of default would cost).
     """
-    configs = [('camera at full size (camera_resolution:=full, the layout before)',
-                {'camera_resolution': 'full'}),
-               ('launch default', {})]
-    return configs if quick else configs + [('sgbm_resolution:=half_rows',
-                                             {'sgbm_resolution': 'half_rows'})]
+    if quick:
+        return [('launch default', {})]
+    return [('camera at full size (camera_resolution:=full, the layout before)',
+             {'camera_resolution': 'full'}),
+            ('launch default', {}),
+            ('sgbm_resolution:=half_rows', {'sgbm_resolution': 'half_rows'})]
 
 
 def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
