@@ -1029,7 +1029,8 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
                                   settings, sgbm_resolution=depth_launch['sgbm_resolution']))
         count = 4 if args.quick else 10
 
-        def alone() -> dict:
+        def alone(core: StereoPipeline = core, received: list = received,
+                  count: int = count) -> dict:
             opencv_t = time_interleaved({'opencv': opencv.process}, images, count)['opencv']
             core_t = time_interleaved({'ours': core.process}, received, count)['ours']
             return {'opencv': opencv_t, 'ours': core_t}
