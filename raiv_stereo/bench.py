@@ -1044,8 +1044,8 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
         after = alone()
         # Then the camera at the rate the pipeline sustained (90 % of it, rounded down to 0.5 Hz:
         # a camera at exactly the limit loses pairs to every hiccup): latency and losses there.
-        sustained_hz = min(STAGE_RATE_HZ,
-                           max(1.0, int(2.0 * SUSTAINED_SHARE * run.received / run.elapsed_s) / 2.0))
+        sustained_fps = SUSTAINED_SHARE * run.received / run.elapsed_s
+        sustained_hz = min(STAGE_RATE_HZ, max(1.0, int(2.0 * sustained_fps) / 2.0))
         sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
                                           calibration=calibration, camera_process=True,
                                           replay_frames=REPLAY_FRAMES, launch_overrides=launch)
