@@ -686,6 +686,8 @@ class PipelineRun:
     layout: str = ''
     camera: str = ''
     load: float = float('nan')
+    info_stamps_ns: list[int] = field(default_factory=list)
+    depth_stamps_ns: list[int] = field(default_factory=list)
     camera_stages: dict = field(default_factory=dict)
     depth_stages: dict = field(default_factory=dict)
     camera_cpu_share: float = float('nan')
@@ -693,7 +695,15 @@ class PipelineRun:
 
     def to_dict(self) -> dict:
         """Return the summary figures."""
-        return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
+        def stamp_rate(stamps: list[int]) -> float:
+            # Messages over the span of their camera stamps: a backlog delivered in a burst
+            # after the counters were reset does not count as rate.
+            span_s = (max(stamps) - min(stamps)) / 1e9 if len(stamps) > 1 else 0.0
+            return (len(stamps) - 1) / span_s if span_s > 0 else 0.0
+
+        return {'fps_by_stamps': stamp_rate(self.depth_stamps_ns),
+                'camera_fps_by_stamps': stamp_rate(self.info_stamps_ns),
+                'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
                 'camera': self.camera, 'load': self.load,
                 'seconds': self.elapsed_s, 'received': self.received,
                 'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
@@ -786,7 +796,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     from raiv_stereo import launch_config
     from raiv_stereo.demo import ensure_local_dds
     from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import age_ms
+    from raiv_stereo.ros.conversions import age_ms, stamp_to_ns
     from raiv_stereo.ros.depth_node import DepthNode
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -839,12 +849,14 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         def on_info(msg: CameraInfo) -> None:
             with lock:
                 run.published += 1
+                run.info_stamps_ns.append(stamp_to_ns(msg.header.stamp))
 
         def on_depth(msg: Image) -> None:
             latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
             with lock:
                 run.received += 1
                 run.latencies_ms.append(latency_ms)
+                run.depth_stamps_ns.append(stamp_to_ns(msg.header.stamp))
 
         monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
         monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
@@ -864,6 +876,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             raise RuntimeError('no depth image arrived within 30 s; is DDS working here?')
         with lock:
             run.received, run.published, run.latencies_ms = 0, 0, []
+            run.info_stamps_ns, run.depth_stamps_ns = [], []
             depth_node.processing_times_ms.clear()
             depth_node.stage_times.reset()
             dropped0 = depth_node.dropped_frames
@@ -1042,16 +1055,16 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
                                 camera_process=True, replay_frames=REPLAY_FRAMES,
                                 launch_overrides=launch)
         after = alone()
+        row = _by_stamps(run.to_dict())
         # Then the camera at the rate the pipeline sustained (90 % of it, rounded down to 0.5 Hz:
         # a camera at exactly the limit loses pairs to every hiccup): latency and losses there.
-        sustained_fps = SUSTAINED_SHARE * run.received / run.elapsed_s
+        sustained_fps = SUSTAINED_SHARE * row['fps']
         sustained_hz = min(STAGE_RATE_HZ, max(1.0, int(2.0 * sustained_fps) / 2.0))
         sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
                                           calibration=calibration, camera_process=True,
                                           replay_frames=REPLAY_FRAMES, launch_overrides=launch)
-        at_sustained = sustained_run.to_dict()
+        at_sustained = _by_stamps(sustained_run.to_dict())
         last = alone()
-        row = run.to_dict()
         row['sustained'] = {
             'rate_hz': sustained_hz, 'fps': at_sustained['fps'],
             'camera_fps': at_sustained['camera_fps'],
@@ -1086,6 +1099,13 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
     return rows
 
 
+def _by_stamps(row: dict) -> dict:
+    """Return `row` with fps and camera_fps from the message stamps (not a burst's count)."""
+    row['fps_by_count'], row['camera_fps_by_count'] = row['fps'], row['camera_fps']
+    row['fps'], row['camera_fps'] = row['fps_by_stamps'], row['camera_fps_by_stamps']
+    return row
+
+
 def stages_markdown(rows: list[dict]) -> list[str]:
     """Return section 2b: the per-process summary and the per-stage table, one column a run."""
     if not rows:
@@ -1095,6 +1115,7 @@ def stages_markdown(rows: list[dict]) -> list[str]:
     lines = [f'## 2b. Per process and per stage: two processes, camera at '
              f'{STAGE_RATE_HZ:g} Hz replaying 1600x1300 bgr8, launch arguments otherwise '
              'default (300-3000 mm, scale 0.5)', '',
+             "Rates from the span of the messages' camera stamps. "
              'Mean ms per published pair (camera) and per processed pair (depth node); plain '
              'OpenCV reads the 1600x1300 pair, our core alone the images the depth node '
              'receives, both timed just before and after the run.', '', head, rule]
