@@ -147,7 +147,7 @@ class DepthNode(Node):
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: tuple | None = None
-        self._pending_synced: tuple[float, int] = (0.0, 0)  # (perf_counter, wall ns) at sync
+        self._pending_synced: tuple[float, int] = (0.0, 0)  # (perf_counter, ROS time ns) at sync
         self.stage_times = StageTimes()
         """Mean ms per pair of each stage; snapshot() for the bench, logged at DEBUG."""
         self._stopping = False
@@ -234,7 +234,7 @@ class DepthNode(Node):
             if self._pending is not None:
                 self.dropped_frames += 1
             self._pending = (left, right, left_info, right_info)
-            self._pending_synced = (time.perf_counter(), time.time_ns())
+            self._pending_synced = (time.perf_counter(), self.get_clock().now().nanoseconds)
             self._wake.notify()
 
     def _check_parameters(self, parameters: list) -> SetParametersResult:
