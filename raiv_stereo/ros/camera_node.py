@@ -484,7 +484,8 @@ class CameraNode(Node):
             if msgs[index] is not None:
                 self._image_pubs[index].publish(msgs[index])
                 watch.lap('publish image')
-            if self._compressed_pubs and self._compressed_pubs[index].get_subscription_count():
+            if image is not None and self._compressed_pubs and \
+                    self._compressed_pubs[index].get_subscription_count():  # None: subscribed late
                 self._compressed_pubs[index].publish(
                     compressed_msg(image, headers[index], self._jpeg_quality))
                 watch.lap('compress and publish')
