@@ -694,20 +694,21 @@ class PipelineRun:
     core_in_node_ms: float = float('nan')
 
     def to_dict(self) -> dict:
-        """Return the summary figures."""
+        """Return the summary figures; rates from the span of the messages' stamps."""
         def stamp_rate(stamps: list[int]) -> float:
             # Messages over the span of their camera stamps: a backlog delivered in a burst
             # after the counters were reset does not count as rate.
             span_s = (max(stamps) - min(stamps)) / 1e9 if len(stamps) > 1 else 0.0
             return (len(stamps) - 1) / span_s if span_s > 0 else 0.0
 
-        return {'fps_by_stamps': stamp_rate(self.depth_stamps_ns),
-                'camera_fps_by_stamps': stamp_rate(self.info_stamps_ns),
-                'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
+        by_count = self.received / self.elapsed_s if self.elapsed_s else 0.0
+        camera_by_count = self.published / self.elapsed_s if self.elapsed_s else 0.0
+        return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
                 'camera': self.camera, 'load': self.load,
                 'seconds': self.elapsed_s, 'received': self.received,
-                'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
-                'camera_fps': self.published / self.elapsed_s if self.elapsed_s else 0.0,
+                'fps': stamp_rate(self.depth_stamps_ns) or by_count,
+                'camera_fps': stamp_rate(self.info_stamps_ns) or camera_by_count,
+                'fps_by_count': by_count, 'camera_fps_by_count': camera_by_count,
                 'latency_median_ms': percentile(self.latencies_ms, 50),
                 'latency_p90_ms': percentile(self.latencies_ms, 90),
                 'processing_median_ms': percentile(self.processing_ms, 50),
@@ -1055,7 +1056,7 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
                                 camera_process=True, replay_frames=REPLAY_FRAMES,
                                 launch_overrides=launch)
         after = alone()
-        row = _by_stamps(run.to_dict())
+        row = run.to_dict()
         # Then the camera at the rate the pipeline sustained (90 % of it, rounded down to 0.5 Hz:
         # a camera at exactly the limit loses pairs to every hiccup): latency and losses there.
         sustained_fps = SUSTAINED_SHARE * row['fps']
@@ -1063,7 +1064,7 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
         sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
                                           calibration=calibration, camera_process=True,
                                           replay_frames=REPLAY_FRAMES, launch_overrides=launch)
-        at_sustained = _by_stamps(sustained_run.to_dict())
+        at_sustained = sustained_run.to_dict()
         last = alone()
         row['sustained'] = {
             'rate_hz': sustained_hz, 'fps': at_sustained['fps'],
@@ -1097,13 +1098,6 @@ def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
             f'vs {row["ours_ms"]:.1f} alone, camera CPU {row["camera_cpu_ms_per_pair"]:.1f} ms '
             f'per pair, load {row["load"]:.1f}')
     return rows
-
-
-def _by_stamps(row: dict) -> dict:
-    """Return `row` with fps and camera_fps from the message stamps (not a burst's count)."""
-    row['fps_by_count'], row['camera_fps_by_count'] = row['fps'], row['camera_fps']
-    row['fps'], row['camera_fps'] = row['fps_by_stamps'], row['camera_fps_by_stamps']
-    return row
 
 
 def stages_markdown(rows: list[dict]) -> list[str]:
