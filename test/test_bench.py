@@ -20,7 +20,7 @@ import math
 import numpy as np
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.tools.bench import PlainOpenCV, rig, run_bench, write_report
+from raiv_stereo.tools.bench import markdown, PlainOpenCV, rig, run_bench, write_report
 from raiv_stereo.tools.cli import build_parser
 
 
@@ -62,6 +62,18 @@ def test_quick_bench_reports_real_numbers(tmp_path):
     assert 0.0 < pipeline['latency_median_ms'] <= pipeline['latency_p90_ms'] < 10000.0
     assert 0.0 < pipeline['processing_median_ms'] < 10000.0
     assert _finite(pipeline['fps_vs_opencv'])
+
+    # 2b: per process and per stage, the camera node's stages from its own process's log.
+    (stages,) = report['pipeline_stages']
+    assert stages['fps'] > 0.5 and stages['camera_fps'] > stages['fps'] * 0.5
+    camera, depth = stages['camera_stages'], stages['depth_stages']
+    assert camera['pairs'] > 0 and camera['publish image'] > 0.0
+    assert 0.0 < camera['resize and convert'] < 1000.0
+    assert depth['pairs'] > 0 and 0.0 < depth['core: match'] <= depth['core']
+    assert depth['convert (messages to numpy)'] < depth['core']
+    assert 0.0 < stages['camera_cpu_ms_per_pair'] < 1000.0
+    assert _finite(stages['core_vs_alone']) and stages['sustained']['fps'] > 0.5
+    assert '## 2b. Per process and per stage' in markdown(report)
 
     (synthetic,) = report['synthetic']
     for name in ('opencv', 'ours'):

@@ -155,6 +155,25 @@ def test_pairs_are_stamped_with_the_sources_capture_time():
         assert len(stamps) >= 3 and stamps <= set(captured)
 
 
+def test_images_are_made_only_for_subscribed_topics():
+    with ros() as session:
+        camera = session.camera('/cam_gate', source='sample', scale=0.25, rate_hz=20.0,
+                                sample_frames=2)
+        node = session.node('gate_check', '/cam_gate')
+        infos: list = []
+        node.create_subscription(CameraInfo, 'left/camera_info', infos.append, 10)
+        assert session.spin_until(lambda: len(infos) >= 5)
+        assert camera.images_converted == [0, 0]  # nobody takes images: none made
+        lefts: list = []
+        node.create_subscription(Image, 'left/image_raw', lefts.append, 10)
+        assert session.spin_until(lambda: len(lefts) >= 3)
+        assert camera.images_converted[1] == 0 and camera.images_converted[0] >= 3
+        assert (lefts[-1].width, lefts[-1].height) == (400, 325)
+        assert camera.published_count >= len(infos)  # camera_info for every pair regardless
+        stages = camera.stage_times.snapshot()
+        assert stages['pairs'] == camera.published_count and stages['publish image'] > 0
+
+
 def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
     """
     Check the published pair shows d = f·B/Z of the sample scene (SGBM median, 0.5 px).

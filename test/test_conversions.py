@@ -27,6 +27,7 @@ from raiv_stereo.ros.conversions import (
     camera_model_from_msg,
     ConversionError,
     disparity_msg,
+    image_msg_buffer,
     image_to_msg,
     msg_to_image,
     ns_to_stamp,
@@ -99,6 +100,44 @@ def test_big_endian_data_is_read_as_values(encoding):
     assert back.dtype.isnative
 
 
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+def test_conversions_copy_nothing_but_the_one_copy_into_the_message(encoding):
+    image = _image(*ENCODINGS[encoding], width=9, height=4)
+    msg = image_to_msg(image, encoding)
+    data = np.frombuffer(msg.data, np.uint8)
+    assert not np.shares_memory(data, image)  # the message owns its pixels
+    back = msg_to_image(msg)
+    assert np.shares_memory(back, data)  # a view of msg.data, no copy
+    np.testing.assert_array_equal(back, image)
+    assert np.shares_memory(msg_to_image(msg, encoding), data)  # the same encoding: a view too
+    # Padded rows whose step is a whole number of pixels: still a view, of the unpadded part.
+    padded = _padded_msg(image, encoding, 2 * image.itemsize * ENCODINGS[encoding][1])
+    view = msg_to_image(padded)
+    assert np.shares_memory(view, np.frombuffer(padded.data, np.uint8))
+    np.testing.assert_array_equal(view, image)
+    # A buffer message: what is written into its view is the message's data.
+    built, out = image_msg_buffer(9, 4, encoding, _header())
+    out[...] = image
+    assert np.shares_memory(out, np.frombuffer(built.data, np.uint8))
+    assert (built.width, built.height, built.step, len(built.data)) == \
+        (msg.width, msg.height, msg.step, len(msg.data))
+    assert built.header.frame_id == 'cam' and bytes(built.data) == bytes(msg.data)
+    np.testing.assert_array_equal(msg_to_image(built), image)
+
+
+def test_image_to_msg_takes_strided_and_byte_swapped_arrays_by_value():
+    bgr = _image(np.uint8, 3, width=8)
+    np.testing.assert_array_equal(msg_to_image(image_to_msg(bgr[:, ::2], 'bgr8')), bgr[:, ::2])
+    swapped = _image(np.float32, 1).astype('>f4')
+    msg = image_to_msg(swapped, '32FC1')
+    assert not msg.is_bigendian
+    np.testing.assert_array_equal(msg_to_image(msg), swapped.astype('<f4'))
+    with pytest.raises(ConversionError, match='1 channel'):
+        image_to_msg(bgr, 'mono8')
+    with pytest.raises(ConversionError, match='must be positive'):
+        image_msg_buffer(0, 4, 'mono8')
+
+
 def test_colour_conversions_follow_cv_bridge():
     bgr = _image(np.uint8, 3)
     msg = image_to_msg(bgr, 'bgr8')
@@ -145,6 +184,25 @@ def test_wrong_data_size_is_a_clear_error():
         msg_to_image(narrow)
     with pytest.raises(ConversionError, match='width and height must be positive'):
         msg_to_image(Image(height=0, width=7, encoding='mono8', step=7))
+
+
+def test_camera_info_binning_and_roi_give_the_model_of_the_images_sent():
+    full = raiv_nominal().left  # 1600x1300
+    info = camera_info_msg(full)
+    info.binning_x = info.binning_y = 2
+    binned = camera_model_from_msg(info)
+    half = full.scaled_to(800, 650)
+    assert (binned.width_px, binned.height_px) == (800, 650)
+    np.testing.assert_allclose(binned.K, half.K)
+    np.testing.assert_allclose(binned.P, half.P)
+    info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height = 100, 50, 800, 600
+    cropped = camera_model_from_msg(info)  # the ROI in sensor pixels, then binned
+    assert (cropped.width_px, cropped.height_px) == (400, 300)
+    assert cropped.K[0, 2] == pytest.approx((full.K[0, 2] - 100 + 0.5) / 2 - 0.5)
+    assert cropped.K[0, 0] == pytest.approx(full.K[0, 0] / 2)
+    info.roi.x_offset = 900
+    with pytest.raises(CalibrationError, match='does not fit'):
+        camera_model_from_msg(info)
 
 
 def test_camera_info_round_trip_through_camera_model():

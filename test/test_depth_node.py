@@ -579,6 +579,23 @@ def test_the_same_pair_gives_the_same_depth(rig_factory, scene_pair):
     assert np.isfinite(first).mean() > 0.8
 
 
+def test_binned_camera_info_gives_the_same_depth_as_scaled_k_and_p(rig_factory, scene_pair):
+    """A driver that bins 2x2 keeps the sensor's K and P and says binning 2 (REP 104)."""
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory(outputs=('depth/image_rect',))
+    scaled = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
+    width_px, height_px = calibration.image_size
+    infos = []
+    for model in (calibration.left, calibration.right):
+        info = conversions.camera_info_msg(model.scaled_to(2 * width_px, 2 * height_px))
+        info.binning_x = info.binning_y = 2
+        infos.append(info)
+    binned = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(2),
+                                   left_info=infos[0], right_info=infos[1]))
+    assert np.isfinite(scaled).mean() > 0.8
+    np.testing.assert_allclose(binned, scaled, rtol=1e-4, equal_nan=True)
+
+
 def test_compressed_input_gives_the_same_depth_and_bad_jpeg_is_dropped(rig_factory, scene_pair):
     calibration, left, right, truth = scene_pair
     rig = rig_factory({'input_transport': 'compressed'}, outputs=('depth/image_rect',))

@@ -56,8 +56,15 @@ def test_composed_parameters_give_each_node_its_own_section():
     assert list(content) == ['/robot/cam/camera_node', '/robot/cam/depth_node']
     camera = content['/robot/cam/camera_node']['ros__parameters']
     depth = content['/robot/cam/depth_node']['ros__parameters']
-    assert camera['rate_hz'] == 5.0 and 'scale' not in camera  # published at sensor size
-    assert depth['scale'] == 0.25 and depth['min_depth_mm'] == 300.0
+    # camera_resolution 'working' (the default): the camera publishes at the working scale.
+    assert camera['rate_hz'] == 5.0 and camera['scale'] == 0.25
+    assert depth['scale'] == 1.0 and depth['min_depth_mm'] == 300.0
+    full = launch_config.composed_parameters({'namespace': 'c', 'scale': '0.25',
+                                              'camera_resolution': 'full'})
+    assert 'scale' not in full['/c/camera_node']['ros__parameters']  # the sensor's size
+    assert full['/c/depth_node']['ros__parameters']['scale'] == 0.25
+    with pytest.raises(launch_config.LaunchArgumentError, match='camera_resolution'):
+        launch_config.composed_parameters({'camera_resolution': 'half'})
     assert depth['qos_overrides./robot/cam/left/image_raw.subscription.reliability'] == \
         'reliable'
     assert list(launch_config.composed_parameters({'namespace': ''})) == \
@@ -68,12 +75,17 @@ def test_composed_parameters_give_each_node_its_own_section():
         launch_config.wants_composed({'composed': 'maybe'})
 
 
-def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(tmp_path):
-    proc = _start(_params_file(tmp_path, 'stereo_t', scale='0.25', rate_hz='10',
-                               min_depth_mm='400', max_depth_mm='2000'), 'stereo_t')
+@pytest.mark.parametrize('camera_resolution, raw_size', [('working', (400, 325)),
+                                                         ('full', (1600, 1300))])
+def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(
+        tmp_path, camera_resolution, raw_size):
+    namespace = f'stereo_{camera_resolution}'  # apart from the other run's late messages
+    proc = _start(_params_file(tmp_path, namespace, scale='0.25', rate_hz='10',
+                               min_depth_mm='400', max_depth_mm='2000',
+                               camera_resolution=camera_resolution), namespace)
     try:
         with ros() as session:
-            node = session.add(rclpy.create_node('stereo_check', namespace='/stereo_t',
+            node = session.add(rclpy.create_node('stereo_check', namespace=f'/{namespace}',
                                                  context=session.context))
             raw: list[Image] = []
             depth: list[Image] = []
@@ -90,8 +102,9 @@ def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(tmp_path
     assert proc.returncode == 0, output
     assert 'Traceback' not in output
 
-    # The camera publishes at the sensor size, the depth node works at its own scale 0.25.
-    assert (raw[0].width, raw[0].height, raw[0].encoding) == (1600, 1300, 'bgr8')
+    # 'working': the camera publishes at scale 0.25 (its CameraInfo scaled), the depth node
+    # matches what arrives; 'full': sensor size, the depth node scales down. Same depth.
+    assert (raw[0].width, raw[0].height, raw[0].encoding) == (*raw_size, 'bgr8')
     latest = depth[-1]
     assert (latest.width, latest.height, latest.encoding) == (400, 325, '32FC1')
     assert latest.header.frame_id == 'raiv_left_optical_frame'

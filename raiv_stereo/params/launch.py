@@ -119,12 +119,19 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
     both = [LaunchArgument('composed', 'false',
                            "'true' = camera and depth node in one process (stereo_node): the "
                            'raw pairs cross no process boundary, whatever the RMW; '
-                           "'false' = two processes", ('true', 'false'))] \
+                           "'false' = two processes", ('true', 'false')),
+            LaunchArgument('camera_resolution', 'working',
+                           "size of the camera node's images: 'working' = the matcher's (scale "
+                           'x the sensor size, CameraInfo K and P scaled; the depth node then '
+                           "matches what arrives, as the maker's examples do), 'full' = the "
+                           "sensor's, for other subscribers that need it (the depth node "
+                           'scales down)', CAMERA_RESOLUTIONS)] \
         if camera and depth else []
     return common + (camera_args if camera else []) + (depth_args if depth else []) + both
 
 
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
+CAMERA_RESOLUTIONS = ('working', 'full')
 INPUT_TOPICS = ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
 INPUT_QOS_CHOICES = ('reliable', 'best_effort')
 
@@ -204,12 +211,27 @@ def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """
+    Return (camera node, depth node) parameters for a launch of both nodes.
+
+    camera_resolution 'working' moves the downscaling into the camera node (its `scale`), so a
+    quarter of the bytes cross DDS and the depth node works at scale 1 on what arrives.
+    """
+    camera, depth = camera_parameters(args), depth_parameters(args)
+    merged = _with_defaults(args, camera=True, depth=True)
+    by_name = {a.name: a for a in launch_arguments(camera=True, depth=True)}
+    if _choice(merged, by_name['camera_resolution']) == 'working':
+        camera['scale'], depth['scale'] = depth['scale'], 1.0
+    return camera, depth
+
+
 def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     """Return the parameter file content of stereo_node: one section per node name."""
     prefix = _namespace_prefix(str(args.get('namespace', defaults.NAMESPACE)))
     return {f'{prefix}/{name}': {'ros__parameters': params}
-            for name, params in (('camera_node', camera_parameters(args)),
-                                 ('depth_node', depth_parameters(args)))}
+            for name, params in zip(('camera_node', 'depth_node'), pipeline_parameters(args),
+                                    strict=True)}
 
 
 def packaged_fastdds_profile() -> str:

@@ -41,7 +41,7 @@ from raiv_stereo.ros.conversions import (
     camera_info_msg,
     camera_model_from_msg,
     compressed_msg,
-    image_to_msg,
+    image_msg_buffer,
     ns_to_stamp,
     transform_msg,
 )
@@ -52,9 +52,11 @@ from raiv_stereo.ros.parameters import (
     warn_unknown_parameters,
 )
 from raiv_stereo.ros.spin import run_nodes
+from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
 from raiv_stereo.sources.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.logging import LoggingSeverity
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -67,6 +69,8 @@ PUSHED_SOURCES = ('stream', 'raiv', 'bag')  # bag: polled, each pair at its reco
 """Sources that deliver frames when the device sends them: polled fast, published as they come."""
 ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
+STATS_LOG_PERIOD_S = 2.0
+"""The per-stage time sums of the last period are logged at DEBUG this often, then restarted."""
 
 FrameListener = Callable[[Any, StereoFrame], None]
 
@@ -131,6 +135,18 @@ def to_encoding(image: np.ndarray, encoding: str) -> np.ndarray:
     return cv2.cvtColor(image, code) if code is not None else image
 
 
+def encoding_code(image: np.ndarray, encoding: str) -> int | None:
+    """Return the cv2.cvtColor code that makes `image` `encoding`, None when it already is."""
+    if image.dtype != np.uint8:
+        raise ValueError(f'frame has pixel type {image.dtype}; the camera node publishes 8-bit')
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels not in (1, 3, 4):
+        raise ValueError(f'frame has {channels} channels; expected grey, BGR or BGRA')
+    if encoding == 'mono8':
+        return {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
+    return {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
+
+
 class CameraNode(Node):
     """Publishes left/right image_raw and camera_info with one stamp per pair."""
 
@@ -143,6 +159,10 @@ class CameraNode(Node):
         self._finished = False
         self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
+        self.stage_times = StageTimes()
+        self.images_converted = [0, 0]
+        """Left and right images made so far (only for topics someone subscribes to)."""
+        self._stats_logged_s = time.monotonic()
         try:
             self._setup()
         except BaseException:
@@ -170,8 +190,9 @@ class CameraNode(Node):
         file_calibration = self._file_calibration(values)
         nominal = calib.raiv_nominal(values['baseline_mm'], values['focal_length_mm'],
                                      values['pixel_size_um'])
-        published = (file_calibration or nominal).scaled(self._scale)
-        self._source = open_source(self._kind, values, published)
+        # Sources deliver the sensor's size (the sample renders it), the node resizes: what the
+        # published images cost is what a real camera's would.
+        self._source = open_source(self._kind, values, file_calibration or nominal)
         if file_calibration is None and self._source.calibration_problem:
             raise CalibrationError(f'{self._source.calibration_problem}; or give '
                                    'calibration_file (or left/right_calibration_file)')
@@ -391,6 +412,8 @@ class CameraNode(Node):
         source = self._source  # destroy_node may close it meanwhile from another thread
         if self._finished or source is None:
             return
+        cpu_started = time.thread_time()
+        watch = Stopwatch(self.stage_times)
         try:
             frame = source.read()
         except EndOfSource:
@@ -405,22 +428,52 @@ class CameraNode(Node):
             return
         if frame is None:
             return
+        watch.lap('read (capture or replay)')
         self._check_device_calibration(source)
+        if frame.capture_time_ns is not None:
+            stamp = ns_to_stamp(frame.capture_time_ns)
+        else:
+            stamp = self.get_clock().now().to_msg()
+        headers = [Header(stamp=stamp, frame_id=frame_id) for frame_id in self._frame_ids]
+        # Work only for what someone takes: a side's image is converted when its topic (or its
+        # compressed topic) has a subscriber, or a listener or auto exposure needs it.
+        need_msg = [pub.get_subscription_count() > 0 for pub in self._image_pubs]
+        need_array = [bool(self._listeners) or (self._auto_exposure and index == 0) or
+                      (bool(self._compressed_pubs) and
+                       self._compressed_pubs[index].get_subscription_count() > 0)
+                      for index in range(2)]
         try:
-            left, right = (self._prepare(image, name)
-                           for image, name in ((frame.left, 'left'), (frame.right, 'right')))
+            prepared = [self._prepare(image, name, header, as_msg) if as_msg or as_array
+                        else (None, None)
+                        for image, name, header, as_msg, as_array in zip(
+                            (frame.left, frame.right), ('left', 'right'), headers, need_msg,
+                            need_array, strict=True)]
         except ValueError as error:
             self._error(f'dropped a frame: {error}')
             return
         except Exception as error:  # noqa: BLE001 (cv2.error, MemoryError: drop it, keep running)
             self._error(f'dropped a frame: {type(error).__name__}: {str(error)[:300]}')
             return
+        for index, (image, _) in enumerate(prepared):
+            self.images_converted[index] += image is not None
+        watch.lap('resize and convert')
         try:
-            self._publish(dataclasses.replace(frame, left=left, right=right))
+            self._publish(dataclasses.replace(frame, left=prepared[0][0], right=prepared[1][0]),
+                          [msg for _, msg in prepared], headers, watch)
         except Exception:
             if self.context.ok():
                 raise
             # Ctrl-C shut the context down while publishing: nothing more to do.
+            return
+        self.stage_times.add('CPU of the timer thread', time.thread_time() - cpu_started)
+        self.stage_times.pair_done()
+        now = time.monotonic()
+        logger = self.get_logger()
+        if now - self._stats_logged_s >= STATS_LOG_PERIOD_S and \
+                logger.is_enabled_for(LoggingSeverity.DEBUG):
+            self._stats_logged_s = now
+            logger.debug(self.stage_times.log_line())
+            self.stage_times.reset()
 
     def _check_device_calibration(self, source: FrameSource) -> None:
         """Switch to a calibration the source learned (device, stream) unless a file is given."""
@@ -435,44 +488,69 @@ class CameraNode(Node):
             self._error(f'the device sent an unusable calibration ({error}); keeping '
                         f'{self._calibration.description}')
 
-    def _prepare(self, image: np.ndarray, name: str) -> np.ndarray:
-        """Return `image` at the published size and encoding; ValueError says why not."""
+    def _prepare(self, image: np.ndarray, name: str, header: Header,
+                 as_msg: bool) -> tuple[np.ndarray, Image | None]:
+        """
+        Return `image` at the published size and encoding, and its Image when `as_msg`.
+
+        The Image's data is written by the resize or colour conversion itself (its `dst`): one
+        pass over the pixels, no copy afterwards. ValueError says why a frame cannot be used.
+        """
         if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
             raise ValueError(f'{name} image is not a 2-D grey or colour image')
         width, height = self._size
         h, w = image.shape[:2]
-        if (w, h) != (width, height):
-            if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
-                raise ValueError(
-                    f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
-                    f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '
-                    'with the aspect ratio of the calibration, or a calibration for these images')
-            shrink = w * h > width * height
-            image = cv2.resize(image, (width, height),
-                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        return to_encoding(image, self._encoding)
-
-    def _publish(self, frame: StereoFrame) -> None:
-        """Publish both images and camera_infos with one stamp, then tell the listeners."""
-        if frame.capture_time_ns is not None:
-            stamp = ns_to_stamp(frame.capture_time_ns)
+        resize = (w, h) != (width, height)
+        if resize and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+            raise ValueError(
+                f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
+                f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '
+                'with the aspect ratio of the calibration, or a calibration for these images')
+        interpolation = cv2.INTER_AREA if w * h > width * height else cv2.INTER_LINEAR
+        if not as_msg:
+            if resize:
+                image = cv2.resize(image, (width, height), interpolation=interpolation)
+            return to_encoding(image, self._encoding), None
+        code = encoding_code(image, self._encoding)
+        msg, out = image_msg_buffer(width, height, self._encoding, header)
+        if resize:
+            if code is None:
+                result = cv2.resize(image, (width, height), dst=out, interpolation=interpolation)
+            else:
+                result = cv2.cvtColor(cv2.resize(image, (width, height),
+                                                 interpolation=interpolation), code, dst=out)
+        elif code is None:
+            result = image.reshape(out.shape)
         else:
-            stamp = self.get_clock().now().to_msg()
+            result = cv2.cvtColor(image, code, dst=out)
+        if result is not out:
+            out[...] = result  # OpenCV made its own array after all, or no conversion was needed
+        return out, msg
+
+    def _publish(self, frame: StereoFrame, msgs: list[Image | None], headers: list[Header],
+                 watch: Stopwatch) -> None:
+        """Publish the images asked for and both camera_infos with one stamp, then listeners."""
         for index, image in enumerate((frame.left, frame.right)):
-            header = Header(stamp=stamp, frame_id=self._frame_ids[index])
-            self._image_pubs[index].publish(image_to_msg(image, self._encoding, header))
-            if self._compressed_pubs and self._compressed_pubs[index].get_subscription_count():
+            if msgs[index] is not None:
+                self._image_pubs[index].publish(msgs[index])
+                watch.lap('publish image')
+            if image is not None and self._compressed_pubs and \
+                    self._compressed_pubs[index].get_subscription_count():  # None: subscribed late
                 self._compressed_pubs[index].publish(
-                    compressed_msg(image, header, self._jpeg_quality))
+                    compressed_msg(image, headers[index], self._jpeg_quality))
+                watch.lap('compress and publish')
         for index in range(2):
             info = self._infos[index]
-            info.header = Header(stamp=stamp, frame_id=self._frame_ids[index])
+            info.header = headers[index]
             self._info_pubs[index].publish(info)
+        watch.lap('publish camera_info')
         self._published += 1
         for listener in list(self._listeners):
-            listener(stamp, frame)
+            listener(headers[0].stamp, frame)
         if self._auto_exposure:
             self._auto_exposure_step(frame.left)
+        if self._listeners or self._auto_exposure:
+            watch.lap('listeners and auto exposure')
 
     def _auto_exposure_step(self, image: np.ndarray) -> None:
         """Once per AUTO_PERIOD_S: move exposure/gain toward the target level, then show them."""

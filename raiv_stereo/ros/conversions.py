@@ -15,14 +15,17 @@
 """
 Conversions between numpy / the stereo core and ROS messages (no node code here).
 
-Images go through cv_bridge (compat: the real one, or its stand-in without ROS); CameraInfo,
+Images are numpy views of the message data where the layout allows (cv_bridge, the real one or
+its stand-in, for the other conversions); CameraInfo,
 DisparityImage and PointCloud2 follow the ROS conventions (REP 103 optical frame, REP 118
 depth, stereo_image_proc's DisparityImage) so standard ROS consumers read them unchanged.
 """
 
 from __future__ import annotations
 
+import array
 import re
+import sys
 from typing import Any, Sequence
 
 from builtin_interfaces.msg import Time
@@ -71,23 +74,73 @@ def _encoding_layout(encoding: str) -> tuple[np.dtype, int]:
     return np.dtype(_GENERIC_DEPTHS[match.group(1)]), int(match.group(2) or 1)
 
 
-def image_to_msg(image: np.ndarray, encoding: str, header: Any = None) -> Image:
-    """Return a sensor_msgs/Image of `image` in `encoding` (dtype and channels must fit)."""
+def _checked_layout(image: Any, encoding: str) -> tuple[np.dtype, int]:
+    """Return the layout of `encoding` after checking `image` is a numpy array that fits it."""
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise ConversionError(
             f'image must be a non-empty 2-D or 3-D numpy array, got '
             f'{getattr(image, "shape", type(image).__name__)}')
-    _encoding_layout(encoding)
-    try:
-        return _bridge.cv2_to_imgmsg(np.ascontiguousarray(image), encoding, header)
-    except (CvBridgeError, KeyError, TypeError) as error:
+    dtype, channels = _encoding_layout(encoding)
+    have = 1 if image.ndim == 2 else image.shape[2]
+    if image.dtype.newbyteorder('=') != dtype.newbyteorder('=') or have != channels:
         raise ConversionError(
             f"cannot publish a {image.dtype.name} image of shape {image.shape} as '{encoding}': "
-            f'{error}') from None
+            f"'{encoding}' is {channels} channel(s) of {dtype.name}")
+    return dtype, channels
+
+
+def image_msg_buffer(width_px: int, height_px: int, encoding: str,
+                     header: Any = None) -> tuple[Image, np.ndarray]:
+    """
+    Return an Image of this size and encoding and a numpy view of its (uninitialised) data.
+
+    Write the pixels into the view (e.g. as an OpenCV `dst`): the message then needs no copy.
+    """
+    dtype, channels = _encoding_layout(encoding)
+    if width_px <= 0 or height_px <= 0:
+        raise ConversionError(f'image is {width_px}x{height_px}; width and height must be '
+                              'positive')
+    step = width_px * channels * dtype.itemsize
+    msg = Image(height=height_px, width=width_px, encoding=encoding,
+                is_bigendian=sys.byteorder == 'big', step=step)
+    if header is not None:
+        msg.header = header
+    msg.data = array.array('B', b'\0') * (step * height_px)  # memset-fast, no Python loop
+    shape = (height_px, width_px) if channels == 1 else (height_px, width_px, channels)
+    return msg, np.frombuffer(msg.data, dtype=dtype.newbyteorder('=')).reshape(shape)
+
+
+def image_to_msg(image: np.ndarray, encoding: str, header: Any = None) -> Image:
+    """Return a sensor_msgs/Image of `image` in `encoding` (dtype and channels must fit)."""
+    _checked_layout(image, encoding)
+    image = np.ascontiguousarray(image)
+    if image.dtype.byteorder not in ('=', '|'):  # explicit '<' or '>': send it in host order
+        image = image.astype(image.dtype.newbyteorder('='))
+    height_px, width_px = image.shape[:2]
+    msg = Image(height=height_px, width=width_px, encoding=encoding,
+                is_bigendian=sys.byteorder == 'big', step=image.strides[0])
+    if header is not None:
+        msg.header = header
+    msg.data.frombytes(image.reshape(-1).view(np.uint8))  # one copy, no bytes in between
+    return msg
+
+
+_CV_CONVERSIONS = {
+    ('mono8', 'bgr8'): cv2.COLOR_GRAY2BGR, ('bgr8', 'mono8'): cv2.COLOR_BGR2GRAY,
+    ('rgb8', 'bgr8'): cv2.COLOR_RGB2BGR, ('bgra8', 'bgr8'): cv2.COLOR_BGRA2BGR,
+    ('rgba8', 'bgr8'): cv2.COLOR_RGBA2BGR, ('rgb8', 'mono8'): cv2.COLOR_RGB2GRAY,
+    ('bgra8', 'mono8'): cv2.COLOR_BGRA2GRAY, ('rgba8', 'mono8'): cv2.COLOR_RGBA2GRAY,
+}
+"""The conversions the nodes ask for, done on the zero-copy view (others go through the bridge)."""
 
 
 def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarray:
-    """Return the pixels of a sensor_msgs/Image (honouring step and is_bigendian) as numpy."""
+    """
+    Return the pixels of a sensor_msgs/Image (honouring step and is_bigendian) as numpy.
+
+    Passthrough (or the message's own encoding) returns a view of msg.data, no copy: it lives
+    as long as the array and changes with it.
+    """
     dtype, channels = _encoding_layout(msg.encoding)
     if desired_encoding != 'passthrough':
         _encoding_layout(desired_encoding)
@@ -105,12 +158,21 @@ def msg_to_image(msg: Image, desired_encoding: str = 'passthrough') -> np.ndarra
             f'image data has {size} bytes but height {height} x step {step} = '
             f"{height * step} ({width}x{height} '{msg.encoding}'); the message is truncated or "
             'its width/height/step are wrong')
-    if step % dtype.itemsize or (channels > 1 and step % pixel_bytes):
+    host_order = bool(msg.is_bigendian) == (sys.byteorder == 'big') or dtype.itemsize == 1
+    aligned = step % pixel_bytes == 0
+    same = desired_encoding in ('passthrough', msg.encoding)
+    code = _CV_CONVERSIONS.get((msg.encoding, desired_encoding))
+    if host_order and aligned and (same or code is not None):
+        rows = np.frombuffer(msg.data, dtype=dtype).reshape(
+            height, step // pixel_bytes, channels)
+        image = rows[:, :width] if channels > 1 else rows[:, :width, 0]
+        return image if same else cv2.cvtColor(image, code)
+    if not aligned:
         # Rows padded by a non-multiple of the pixel size: repack them tightly for the bridge.
         rows = np.frombuffer(msg.data, dtype=np.uint8).reshape(height, step)
         packed = Image(header=msg.header, height=height, width=width, encoding=msg.encoding,
                        is_bigendian=msg.is_bigendian, step=width * pixel_bytes)
-        packed.data.frombytes(np.ascontiguousarray(rows[:, :width * pixel_bytes]).tobytes())
+        packed.data.frombytes(np.ascontiguousarray(rows[:, :width * pixel_bytes]))
         msg = packed
     try:
         image = _bridge.imgmsg_to_cv2(msg, desired_encoding)
@@ -146,8 +208,26 @@ def camera_info_msg(model: CameraModel, header: Any = None) -> CameraInfo:
     return info
 
 
+def camera_info_image_size(info: CameraInfo) -> tuple[int, int]:
+    """
+    Return the (width, height) of the images a CameraInfo describes (REP 104).
+
+    width/height are the calibrated size; a region of interest crops it, binning divides it.
+    """
+    width, height = int(info.width), int(info.height)
+    roi = info.roi
+    if roi.width > 0 and roi.height > 0:
+        width, height = int(roi.width), int(roi.height)
+    return width // max(1, int(info.binning_x)), height // max(1, int(info.binning_y))
+
+
 def camera_model_from_msg(info: CameraInfo) -> CameraModel:
-    """Return the CameraModel of a CameraInfo; raise CalibrationError if zero or malformed."""
+    """
+    Return the CameraModel of a CameraInfo; raise CalibrationError if zero or malformed.
+
+    A region of interest or binning (REP 104) gives the model of the images actually sent:
+    K and P moved by the ROI offset, then scaled by the binning (pixel centres kept).
+    """
     model = CameraModel(info.width, info.height, list(info.k), list(info.d), list(info.r),
                         list(info.p), info.distortion_model or 'plumb_bob')
     if model.width_px <= 0 or model.height_px <= 0:
@@ -168,7 +248,33 @@ def camera_model_from_msg(info: CameraInfo) -> CameraModel:
                 f'CameraInfo {name} is malformed: its last row must start 0, 0, 1 and '
                 f'{name}[1,0] must be 0, got {matrix.ravel().tolist()} (row-major 3x'
                 f'{matrix.shape[1]})')
-    return model
+    return _binned(model, info)
+
+
+def _binned(model: CameraModel, info: CameraInfo) -> CameraModel:
+    """Return `model` (the calibrated size) for the ROI and binning of `info` (REP 104)."""
+    roi = info.roi
+    full_roi = roi.width == 0 or roi.height == 0 or \
+        (roi.x_offset, roi.y_offset, roi.width, roi.height) == (0, 0, model.width_px,
+                                                                model.height_px)
+    binning = (max(1, int(info.binning_x)), max(1, int(info.binning_y)))
+    if full_roi and binning == (1, 1):
+        return model
+    if not full_roi:
+        if roi.x_offset + roi.width > model.width_px or \
+                roi.y_offset + roi.height > model.height_px:
+            raise CalibrationError(
+                f'CameraInfo roi {roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) '
+                f'does not fit in the calibrated {model.width_px}x{model.height_px} image')
+        shift = np.array([[1.0, 0.0, -float(roi.x_offset)], [0.0, 1.0, -float(roi.y_offset)],
+                          [0.0, 0.0, 1.0]])
+        model = CameraModel(int(roi.width), int(roi.height), shift @ model.K, model.D, model.R,
+                            shift @ model.P, model.distortion_model)
+    width, height = camera_info_image_size(info)
+    if width <= 0 or height <= 0:
+        raise CalibrationError(f'CameraInfo binning {binning[0]}x{binning[1]} leaves no image '
+                               f'of the {model.width_px}x{model.height_px} calibration')
+    return model.scaled_to(width, height)
 
 
 def stereo_from_msgs(left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:
@@ -206,15 +312,16 @@ def disparity_msg(disparity_px: np.ndarray, header: Any, focal_px: float, baseli
         raise ConversionError(
             f'max_disparity {max_disparity} is below min_disparity {min_disparity}')
     height_px, width_px = disparity.shape
-    disparity = np.where(np.isfinite(disparity), disparity,
-                         np.float32(min_disparity - 1)).astype(np.float32)
     x0, y0, x1, y1 = (int(v) for v in valid_window)
     x0, x1 = min(max(x0, 0), width_px), min(max(x1, 0), width_px)
     y0, y1 = min(max(y0, 0), height_px), min(max(y1, 0), height_px)
     msg = DisparityImage()
     if header is not None:
         msg.header = header
-    msg.image = image_to_msg(disparity, '32FC1', msg.header)
+    # Written straight into the message's data: one pass, no intermediate array.
+    msg.image, out = image_msg_buffer(width_px, height_px, '32FC1', msg.header)
+    np.copyto(out, disparity)
+    out[~np.isfinite(out)] = np.float32(min_disparity - 1)
     msg.f = float(focal_px)
     msg.t = float(baseline_m)
     msg.valid_window = RegionOfInterest(x_offset=x0, y_offset=y0, width=max(0, x1 - x0),
@@ -293,7 +400,7 @@ def point_cloud_msg(depth_m: np.ndarray, K: np.ndarray, header: Any,
     msg.is_bigendian = False
     msg.point_step = points.dtype.itemsize
     msg.row_step = msg.point_step * msg.width
-    msg.data.frombytes(points.tobytes())
+    msg.data.frombytes(np.ascontiguousarray(points).view(np.uint8))
     return msg
 
 
@@ -338,13 +445,13 @@ def compressed_msg(image: np.ndarray, header: Any, jpeg_quality: int) -> Compres
     msg = CompressedImage(format=f'{encoding}; jpeg compressed {encoding}')
     if header is not None:
         msg.header = header
-    msg.data.frombytes(data.tobytes())
+    msg.data.frombytes(np.ascontiguousarray(data).reshape(-1))
     return msg
 
 
 def compressed_to_image(msg: CompressedImage) -> np.ndarray:
     """Return a JPEG/PNG CompressedImage as a mono8 or bgr8 array."""
-    data = np.frombuffer(bytes(msg.data), np.uint8)
+    data = np.frombuffer(msg.data, np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ConversionError(

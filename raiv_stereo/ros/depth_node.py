@@ -59,6 +59,7 @@ from raiv_stereo.ros.parameters import (
     warn_unknown_parameters,
 )
 from raiv_stereo.ros.spin import run_nodes
+from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSReliabilityPolicy
@@ -99,8 +100,10 @@ def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
 
 def _info_key(info: CameraInfo) -> tuple:
     """Return the content of a CameraInfo that the calibration depends on (a cache key)."""
+    roi = info.roi
     return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
-            tuple(info.r), tuple(info.p))
+            tuple(info.r), tuple(info.p), info.binning_x, info.binning_y,
+            (roi.x_offset, roi.y_offset, roi.width, roi.height))
 
 
 @dataclass
@@ -164,6 +167,9 @@ class DepthNode(Node):
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: tuple | None = None
+        self._pending_synced: tuple[float, int] = (0.0, 0)  # (perf_counter, ROS time ns) at sync
+        self.stage_times = StageTimes()
+        """Mean ms per pair of each stage; snapshot() for the bench, logged at DEBUG."""
         self._stopping = False
         self.dropped_frames = 0
         self.processing_times_ms: deque = deque(maxlen=STATS_WINDOW)
@@ -295,6 +301,7 @@ class DepthNode(Node):
             if self._pending is not None:
                 self.dropped_frames += 1
             self._pending = (left, right, left_info, right_info)
+            self._pending_synced = (time.perf_counter(), self.get_clock().now().nanoseconds)
             self._wake.notify()
 
     def _check_parameters(self, parameters: list) -> SetParametersResult:
@@ -342,7 +349,9 @@ class DepthNode(Node):
                     return
                 pair, self._pending = self._pending, None
                 self._busy = (_size_text(pair[0]), time.monotonic())
+                synced_s, synced_ns = self._pending_synced
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             try:
                 core_ms = self._process(*pair)
             except (InputError, CalibrationError, conversions.ConversionError) as error:
@@ -364,6 +373,14 @@ class DepthNode(Node):
                             f'frame dropped, unexpected error: {error!r}')
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
+            times = self.stage_times
+            # DDS: from the camera's stamp to the synced pair (the camera's own work included).
+            times.add('stamp to synced pair (camera publish, DDS, take)',
+                      (synced_ns - conversions.stamp_to_ns(pair[0].header.stamp)) / 1e9)
+            times.add('synced pair waits for the worker', started - synced_s)
+            times.add("CPU of the worker thread (not OpenCV's own threads)",
+                      time.thread_time() - cpu_started)
+            times.pair_done()
             with self._lock:
                 self._busy = None
                 self.processing_times_ms.append(elapsed_ms)
@@ -385,10 +402,10 @@ class DepthNode(Node):
                 calibration = conversions.stereo_from_msgs(left_info, right_info)
                 if self._values['input_rectified']:
                     # image_rect topics: only the rectified projections P apply.
-                    P = np.asarray(left_info.p, dtype=float).reshape(3, 4)
+                    left_model = calibration.left  # binning and ROI applied
                     calibration = rectified_pinhole(calibration.focal_px, calibration.baseline_m,
-                                                    left_info.width, left_info.height,
-                                                    P[0, 2], P[1, 2])
+                                                    left_model.width_px, left_model.height_px,
+                                                    left_model.P[0, 2], left_model.P[1, 2])
                 self._info_cache = (key, calibration)
             except (CalibrationError, ValueError) as error:
                 self._info_cache = (key, error)
@@ -427,11 +444,12 @@ class DepthNode(Node):
             raise InputError(
                 f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(1)} is '
                 f'{right_w}x{right_h}; publish both cameras at the same size')
-        if (left_w, left_h) != (left_info.width, left_info.height):
+        info_w, info_h = conversions.camera_info_image_size(left_info)  # binning, ROI
+        if (left_w, left_h) != (info_w, info_h):
             raise InputError(
                 f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(2)} describes '
-                f'{left_info.width}x{left_info.height}; publish the CameraInfo of the size '
-                'actually sent (scale K and P with the image)')
+                f'{info_w}x{info_h}; publish the CameraInfo of the size '
+                'actually sent (scale K and P with the image, or set binning_x/binning_y)')
         return images[0], images[1]
 
     def _fit_problem(self, values: dict, calibration: StereoCalibration) -> str | None:
@@ -475,10 +493,13 @@ class DepthNode(Node):
         """Compute and publish everything for one pair; return the core's time in ms."""
         from raiv_stereo.core import depth
 
+        watch = Stopwatch(self.stage_times)
         left_raw, right_raw = self._images(left, right, left_info)
+        watch.lap('convert (messages to numpy)')
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
         post_filters.configure(core, post_filters.settings_from(values))
+        watch.lap('calibration and pipeline lookup')
         if not self.pair_order.done:
             self._check_pair_order(core, left_raw, right_raw, values)
         elif self.pair_order.verdict == 'swapped':
@@ -490,10 +511,12 @@ class DepthNode(Node):
                     'until they come in order (on_swapped_pair is stop; swap exchanges them '
                     f'here). {self._swap_fix()}')
             left_raw, right_raw = right_raw, left_raw
-        started = time.perf_counter()
+        watch.lap('pair order check')
         result = core.process(left_raw, right_raw,
                               mask_out_of_range=bool(values['mask_out_of_range']))
-        core_ms = (time.perf_counter() - started) * 1000.0
+        core_ms = watch.lap('core') * 1000.0
+        for name in ('rectify', 'match', 'depth'):
+            self.stage_times.add(f'core: {name}', result.timings_ms[name] / 1000.0)
 
         working = core.working
         matcher = core.matcher
@@ -508,19 +531,23 @@ class DepthNode(Node):
         self._pub_disparity.publish(conversions.disparity_msg(
             disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
             matcher.max_disparity, window))
+        watch.lap('publish disparity')
 
         depth_m = result.depth_m
         if values['depth_format'] == '16UC1':
             depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
                                                  header)
         else:
-            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32), '32FC1', header)
+            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32, copy=False),
+                                                 '32FC1', header)
         self._pub_depth.publish(depth_msg)
+        watch.lap('publish depth')
         left_model = working.left
         K = left_model.P[:3, :3].copy()
         info_model = CameraModel(width_px, height_px, K, np.zeros(5), np.eye(3),
                                  np.hstack([K, np.zeros((3, 1))]))
         self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
+        watch.lap('publish depth camera_info')
         latency_ms = conversions.age_ms(self.get_clock(), left.header.stamp)
 
         want_left = self._pub_left_rect is not None and \
@@ -529,19 +556,23 @@ class DepthNode(Node):
         if self._pub_color.get_subscription_count() > 0:
             color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m, window[0])
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
+            watch.lap('publish depth/color')
         if self._pub_confidence.get_subscription_count() > 0:
             self._pub_confidence.publish(conversions.image_to_msg(result.confidence, '32FC1',
                                                                   header))
+            watch.lap('publish confidence')
         left_rect = result.left_rect  # mono8, what was matched
         if left_raw.ndim == 3 and (want_left or (want_points and values['point_cloud_rgb'])):
             left_rect = core.rectifier.rectify_left(left_raw)  # in colour for people
         if want_left:
             encoding = 'mono8' if left_rect.ndim == 2 else 'bgr8'
             self._pub_left_rect.publish(conversions.image_to_msg(left_rect, encoding, header))
+            watch.lap('publish left/image_rect')
         if want_points:
             self._pub_points.publish(conversions.point_cloud_msg(
                 depth_m, K, header, colors_bgr=left_rect if values['point_cloud_rgb'] else None,
                 keep_nan=bool(values['point_cloud_keep_nan'])))
+            watch.lap('publish points')
 
         note = observe_calibration(self._calibration_monitor, core, result, values)
         if note:
@@ -556,6 +587,7 @@ class DepthNode(Node):
                 f'{matcher.min_disparity}..{matcher.max_disparity} px '
                 f'({matcher.num_disparities} disparities)')
             self._stats.working_size = f'{width_px}x{height_px}'
+        watch.lap('checks and statistics')
         return core_ms
 
     def _check_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
@@ -689,6 +721,7 @@ class DepthNode(Node):
             self.get_logger().info(line)
         else:
             self.get_logger().debug(line)
+        self.get_logger().debug(self.stage_times.log_line())
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""

@@ -94,17 +94,18 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
             target_action=stereo, on_exit=lambda event, context: _remove(path))),
             RegisterEventHandler(OnShutdown(on_shutdown=lambda event, context: _remove(path)))]
     else:
+        camera_params, depth_params = launch_config.pipeline_parameters(args) \
+            if camera and depth else (camera and launch_config.camera_parameters(args),
+                                      depth and launch_config.depth_parameters(args))
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
-                namespace=namespace, parameters=[{**launch_config.camera_parameters(args),
-                                                  **camera_extra}, *overrides],
+                namespace=namespace, parameters=[{**camera_params, **camera_extra}, *overrides],
                 ros_arguments=ros_arguments, additional_env=env, output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
-                namespace=namespace, parameters=[{**launch_config.depth_parameters(args),
-                                                  **depth_extra}, *overrides],
+                namespace=namespace, parameters=[{**depth_params, **depth_extra}, *overrides],
                 ros_arguments=ros_arguments, additional_env=env, output='screen'))
     if start_rviz:
         rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')

@@ -844,14 +844,29 @@ class PipelineRun:
     layout: str = ''
     camera: str = ''
     load: float = float('nan')
+    info_stamps_ns: list[int] = field(default_factory=list)
+    depth_stamps_ns: list[int] = field(default_factory=list)
+    camera_stages: dict = field(default_factory=dict)
+    depth_stages: dict = field(default_factory=dict)
+    camera_cpu_share: float = float('nan')
+    core_in_node_ms: float = float('nan')
 
     def to_dict(self) -> dict:
-        """Return the summary figures."""
+        """Return the summary figures; rates from the span of the messages' stamps."""
+        def stamp_rate(stamps: list[int]) -> float:
+            # Messages over the span of their camera stamps: a backlog delivered in a burst
+            # after the counters were reset does not count as rate.
+            span_s = (max(stamps) - min(stamps)) / 1e9 if len(stamps) > 1 else 0.0
+            return (len(stamps) - 1) / span_s if span_s > 0 else 0.0
+
+        by_count = self.received / self.elapsed_s if self.elapsed_s else 0.0
+        camera_by_count = self.published / self.elapsed_s if self.elapsed_s else 0.0
         return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
                 'camera': self.camera, 'load': self.load,
                 'seconds': self.elapsed_s, 'received': self.received,
-                'fps': self.received / self.elapsed_s if self.elapsed_s else 0.0,
-                'camera_fps': self.published / self.elapsed_s if self.elapsed_s else 0.0,
+                'fps': stamp_rate(self.depth_stamps_ns) or by_count,
+                'camera_fps': stamp_rate(self.info_stamps_ns) or camera_by_count,
+                'fps_by_count': by_count, 'camera_fps_by_count': camera_by_count,
                 'latency_median_ms': percentile(self.latencies_ms, 50),
                 'latency_p90_ms': percentile(self.latencies_ms, 90),
                 'processing_median_ms': percentile(self.processing_ms, 50),
@@ -861,17 +876,63 @@ class PipelineRun:
 
 
 def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
-    """Start the camera node in its own process, as the launch files do (their environment too)."""
+    """
+    Start the camera node in its own process, as the launch files do (their environment too).
+
+    Its logger alone at DEBUG: its per-stage time lines go to folder/camera.log.
+    """
     from raiv_stereo.params import launch as launch_config
     import yaml
 
     path = folder / 'camera_params.yaml'
     path.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
     command = [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args',
-               '-r', f'__ns:=/{namespace}', '--params-file', str(path)]
-    env = dict(os.environ, **launch_config.node_environment({}))
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+               '-r', f'__ns:=/{namespace}', '--params-file', str(path),
+               '--log-level', f'{namespace}.camera_node:=debug']
+    env = dict(os.environ, **launch_config.node_environment({}),
+               RCUTILS_CONSOLE_OUTPUT_FORMAT='[{severity}] [{time}] [{name}]: {message}')
+    with open(folder / 'camera.log', 'w') as log:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _process_cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) process `pid` has used, NaN when unknown."""
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            fields = handle.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        return float('nan')
+
+
+def _camera_stage_times(log_path: Path, start_s: float, end_s: float) -> dict[str, float]:
+    """Return the camera's mean ms per pair of each stage over its log lines inside the window."""
+    from raiv_stereo.ros.stage_times import parse_log_line
+
+    sums: dict[str, float] = {}
+    pairs = 0.0
+    try:
+        lines = log_path.read_text(errors='replace').splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        snapshot = parse_log_line(line)
+        parts = line.split('] [')
+        if snapshot is None or len(parts) < 2:
+            continue
+        try:
+            logged_s = float(parts[1])
+        except ValueError:
+            continue
+        # Each line covers the ~2 s before it: keep the lines whose period lies in the window.
+        if not start_s + 1.0 < logged_s <= end_s + 0.5:
+            continue
+        count = snapshot.pop('pairs', 0.0)
+        pairs += count
+        for name, mean_ms in snapshot.items():
+            sums[name] = sums.get(name, 0.0) + mean_ms * count
+    return {'pairs': pairs, **{name: total / pairs for name, total in sums.items()}} \
+        if pairs else {}
 
 
 def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
@@ -879,7 +940,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                       max_depth_mm: float = 3000.0,
                       calibration: StereoCalibration | None = None,
                       camera_process: bool = False, replay_frames: int = 0,
-                      depth_overrides: dict | None = None) -> PipelineRun:
+                      depth_overrides: dict | None = None,
+                      launch_overrides: dict | None = None) -> PipelineRun:
     """
     Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS, as launched.
 
@@ -887,11 +949,12 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     `camera_process` runs the camera node in its own process (as the launch files do) instead
     of this one; `replay_frames` > 0 has the camera replay that many pre-rendered pairs from
     memory instead of rendering each one. Both nodes get the launch files' parameters (reliable
-    input QoS among them); `depth_overrides` changes depth node parameters on top.
+    input QoS among them, `launch_overrides` as more launch arguments); `depth_overrides`
+    changes depth node parameters on top.
     """
     from raiv_stereo.params import launch as launch_config
     from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import age_ms
+    from raiv_stereo.ros.conversions import age_ms, stamp_to_ns
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.tools.demo import ensure_local_dds
     import rclpy
@@ -904,9 +967,9 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     namespace = f'bench_{os.getpid()}'
     launch_args = {'source': 'sample', 'scale': f'{scale:g}', 'rate_hz': f'{rate_hz:g}',
                    'min_depth_mm': f'{min_depth_mm:g}', 'max_depth_mm': f'{max_depth_mm:g}',
-                   'namespace': namespace}
-    camera_params = dict(launch_config.camera_parameters(launch_args), encoding=encoding,
-                         sample_frames=replay_frames)
+                   'namespace': namespace, **(launch_overrides or {})}
+    camera_launch, depth_launch = launch_config.pipeline_parameters(launch_args)
+    camera_params = dict(camera_launch, encoding=encoding, sample_frames=replay_frames)
     folder = Path(tempfile.mkdtemp(prefix='raiv_bench_'))
     if calibration is not None:
         # The camera renders (and publishes CameraInfo of) the same distorted rig as section 1.
@@ -914,7 +977,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             path = folder / f'{side}.yaml'
             save_camera_info_yaml(path, model, f'bench_{side}')
             camera_params[f'{side}_calibration_file'] = str(path)
-    depth_params = dict(launch_config.depth_parameters(launch_args), **(depth_overrides or {}))
+    depth_params = dict(depth_launch, **(depth_overrides or {}))
     run = PipelineRun(rate_hz, seconds, encoding)
     run.layout = 'two processes (launch default)' if camera_process else \
         'one process (composed:=true)'
@@ -945,12 +1008,14 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         def on_info(msg: CameraInfo) -> None:
             with lock:
                 run.published += 1
+                run.info_stamps_ns.append(stamp_to_ns(msg.header.stamp))
 
         def on_depth(msg: Image) -> None:
             latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
             with lock:
                 run.received += 1
                 run.latencies_ms.append(latency_ms)
+                run.depth_stamps_ns.append(stamp_to_ns(msg.header.stamp))
 
         monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
         monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
@@ -970,17 +1035,28 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             raise RuntimeError('no depth image arrived within 30 s; is DDS working here?')
         with lock:
             run.received, run.published, run.latencies_ms = 0, 0, []
+            run.info_stamps_ns, run.depth_stamps_ns = [], []
             depth_node.processing_times_ms.clear()
+            depth_node.stage_times.reset()
             dropped0 = depth_node.dropped_frames
         _reset_peak_rss()
         run.load = load_average()
-        wall0, cpu0 = time.monotonic(), time.process_time()
+        camera_cpu0 = _process_cpu_s(camera_child.pid) if camera_child else float('nan')
+        wall0, cpu0, epoch0 = time.monotonic(), time.process_time(), time.time()
         time.sleep(seconds)
         with lock:
             run.elapsed_s = time.monotonic() - wall0
             run.cpu_share = (time.process_time() - cpu0) / run.elapsed_s
             run.processing_ms = list(depth_node.processing_times_ms)
             run.dropped = depth_node.dropped_frames - dropped0
+            run.depth_stages = depth_node.stage_times.snapshot()
+            run.core_in_node_ms = run.depth_stages.get('core', float('nan'))
+        if camera_child is not None:
+            run.camera_cpu_share = (_process_cpu_s(camera_child.pid) - camera_cpu0) / \
+                run.elapsed_s
+            time.sleep(1.0)  # the camera's last stage line of the window
+            run.camera_stages = _camera_stage_times(folder / 'camera.log', epoch0,
+                                                    epoch0 + run.elapsed_s)
         run.peak_rss_mb = _peak_rss_mb()
     finally:
         if camera_child is not None:
@@ -1077,6 +1153,158 @@ def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argpa
     return rows
 
 
+# --- 2b. per process and per stage at the launch default ----------------------------------------
+
+STAGE_RATE_HZ = 30.0
+"""The camera rate of the per-stage breakdown (the RAiV's, issue 22)."""
+SUSTAINED_SHARE = 0.9
+"""The second run's camera rate: this share of the depth rate the 30 Hz run sustained."""
+
+
+def stage_configs(quick: bool = False) -> list[tuple[str, dict]]:
+    """
+    Return (label, launch arguments) of the per-stage runs.
+
+    The launch default, the layout before camera_resolution, and the default with the next
+    more accurate sgbm_resolution (what a change of default would cost).
+    """
+    if quick:
+        return [('launch default', {})]
+    return [('camera at full size (camera_resolution:=full, the layout before)',
+             {'camera_resolution': 'full'}),
+            ('launch default', {}),
+            ('sgbm_resolution:=half_rows', {'sgbm_resolution': 'half_rows'})]
+
+
+def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
+                          args: argparse.Namespace, log: Callable[[str], None]) -> list[dict]:
+    """
+    Run the two-process launch layout at 30 Hz; return per process and per stage times.
+
+    The camera node's stages come from its DEBUG log lines, the depth node's from its
+    StageTimes; plain OpenCV and our core alone (on the images the depth node receives) are
+    timed just before and after each run, so the ratios share the machine's load.
+    """
+    settings = MatcherSettings()
+    images = _as('bgr8', pairs)
+    opencv = PlainOpenCV(calibration, 0.5, settings, 3)
+    rows = []
+    for label, launch in stage_configs(args.quick):
+        from raiv_stereo.params import launch as launch_config
+
+        camera_launch, depth_launch = launch_config.pipeline_parameters(
+            {'scale': '0.5', **launch})
+        received = [tuple(cv2.resize(image, None, fx=camera_launch.get('scale', 1.0),
+                                     fy=camera_launch.get('scale', 1.0),
+                                     interpolation=cv2.INTER_AREA) for image in pair)
+                    for pair in images] if camera_launch.get('scale', 1.0) != 1.0 else images
+        core = StereoPipeline(calibration.scaled(camera_launch.get('scale', 1.0)),
+                              depth_launch['scale'], dataclasses.replace(
+                                  settings, sgbm_resolution=depth_launch['sgbm_resolution']))
+        count = 4 if args.quick else 10
+
+        def alone(core: StereoPipeline = core, received: list = received,
+                  count: int = count) -> dict:
+            opencv_t = time_interleaved({'opencv': opencv.process}, images, count)['opencv']
+            core_t = time_interleaved({'ours': core.process}, received, count)['ours']
+            return {'opencv': opencv_t, 'ours': core_t}
+
+        before = alone()
+        run = run_node_pipeline(args.seconds, STAGE_RATE_HZ, 'bgr8', calibration=calibration,
+                                camera_process=True, replay_frames=REPLAY_FRAMES,
+                                launch_overrides=launch)
+        after = alone()
+        row = run.to_dict()
+        # Then the camera at the rate the pipeline sustained (90 % of it, rounded down to 0.5 Hz:
+        # a camera at exactly the limit loses pairs to every hiccup): latency and losses there.
+        sustained_fps = SUSTAINED_SHARE * row['fps']
+        sustained_hz = min(STAGE_RATE_HZ, max(1.0, int(2.0 * sustained_fps) / 2.0))
+        sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
+                                          calibration=calibration, camera_process=True,
+                                          replay_frames=REPLAY_FRAMES, launch_overrides=launch)
+        at_sustained = sustained_run.to_dict()
+        last = alone()
+        row['sustained'] = {
+            'rate_hz': sustained_hz, 'fps': at_sustained['fps'],
+            'camera_fps': at_sustained['camera_fps'],
+            'latency_p90_periods': at_sustained['latency_p90_ms'] * sustained_hz / 1000.0,
+            'lost_share': (1.0 - at_sustained['fps'] / at_sustained['camera_fps']
+                           if at_sustained['camera_fps'] else 1.0),
+            'core_vs_alone': sustained_run.core_in_node_ms / (
+                (after['ours'].median_ms + last['ours'].median_ms) / 2.0)}
+        for name in ('opencv', 'ours'):
+            row[f'{name}_ms'] = (before[name].median_ms + after[name].median_ms) / 2.0
+        row.update(label=label, launch=launch, camera_stages=run.camera_stages,
+                   depth_stages=run.depth_stages, camera_cpu_share=run.camera_cpu_share,
+                   core_in_node_ms=run.core_in_node_ms)
+        row['opencv_fps'] = 1000.0 / row['opencv_ms']
+        row['fps_vs_opencv'] = row['fps'] / row['opencv_fps']
+        row['latency_p90_periods'] = row['latency_p90_ms'] * STAGE_RATE_HZ / 1000.0
+        row['lost_share'] = 1.0 - row['fps'] / row['camera_fps'] if row['camera_fps'] else 1.0
+        row['core_vs_alone'] = run.core_in_node_ms / row['ours_ms']
+        row['camera_cpu_ms_per_pair'] = 1000.0 * run.camera_cpu_share / row['camera_fps'] \
+            if row['camera_fps'] else float('nan')
+        rows.append(row)
+        log(f'  {label}: at {sustained_hz:g} Hz p90 latency '
+            f'{row["sustained"]["latency_p90_periods"]:.2f} periods, lost '
+            f'{100 * row["sustained"]["lost_share"]:.0f} %, core '
+            f'{row["sustained"]["core_vs_alone"]:.2f}x alone')
+        log(f'  {label}: camera {row["camera_fps"]:.1f} Hz, depth {row["fps"]:.1f} fps = '
+            f'{row["fps_vs_opencv"]:.2f}x plain OpenCV ({row["opencv_fps"]:.1f} fps), p90 '
+            f'latency {row["latency_p90_periods"]:.2f} periods, lost '
+            f'{100 * row["lost_share"]:.0f} %, core {row["core_in_node_ms"]:.1f} ms in the node '
+            f'vs {row["ours_ms"]:.1f} alone, camera CPU {row["camera_cpu_ms_per_pair"]:.1f} ms '
+            f'per pair, load {row["load"]:.1f}')
+    return rows
+
+
+def stages_markdown(rows: list[dict]) -> list[str]:
+    """Return section 2b: the per-process summary and the per-stage table, one column a run."""
+    if not rows:
+        return []
+    head = '| | ' + ' | '.join(row['label'] for row in rows) + ' |'
+    rule = '|---' * (len(rows) + 1) + '|'
+    lines = [f'## 2b. Per process and per stage: two processes, camera at '
+             f'{STAGE_RATE_HZ:g} Hz replaying 1600x1300 bgr8, launch arguments otherwise '
+             'default (300-3000 mm, scale 0.5)', '',
+             "Rates from the span of the messages' camera stamps. "
+             'Mean ms per published pair (camera) and per processed pair (depth node); plain '
+             'OpenCV reads the 1600x1300 pair, our core alone the images the depth node '
+             'receives, both timed just before and after the run.', '', head, rule]
+
+    def line(name: str, cells: list[str]) -> None:
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+
+    line('depth fps / camera fps', [f'{_f(r["fps"])} / {_f(r["camera_fps"])}' for r in rows])
+    line('depth fps vs plain OpenCV', [f'{_f(r["fps_vs_opencv"], 2)}x ({_f(r["opencv_fps"])} '
+                                       'fps)' for r in rows])
+    line('pairs lost (not turned into depth)', [f'{_f(100 * r["lost_share"], 0)} %'
+                                                for r in rows])
+    line('latency median / p90 ms', [f'{_f(r["latency_median_ms"], 0)} / '
+                                     f'{_f(r["latency_p90_ms"], 0)}' for r in rows])
+    line('p90 latency in frame periods', [_f(r['latency_p90_periods'], 2) for r in rows])
+    line('core in the node / alone ms', [f'{_f(r["core_in_node_ms"])} / {_f(r["ours_ms"])} = '
+                                         f'{_f(r["core_vs_alone"], 2)}x' for r in rows])
+    line('camera process CPU %', [_f(100 * r['camera_cpu_share'], 0) for r in rows])
+    line('camera process CPU ms per pair', [_f(r['camera_cpu_ms_per_pair']) for r in rows])
+    line('depth process CPU % (depth node + monitor)',
+         [_f(100 * r['cpu_share'], 0) for r in rows])
+    line('load (1 min)', [_f(r['load']) for r in rows])
+    line(f'camera at {100 * SUSTAINED_SHARE:.0f} % of the sustained rate: Hz asked, depth fps',
+         [f'{r["sustained"]["rate_hz"]:g}, {_f(r["sustained"]["fps"])}' for r in rows])
+    line('... there: p90 latency in frame periods, pairs lost, core in the node / alone',
+         [f'{_f(r["sustained"]["latency_p90_periods"], 2)}, '
+          f'{_f(100 * r["sustained"]["lost_share"], 0)} %, '
+          f'{_f(r["sustained"]["core_vs_alone"], 2)}x' for r in rows])
+    for process, key in (('camera node', 'camera_stages'), ('depth node', 'depth_stages')):
+        names = list(dict.fromkeys(name for r in rows for name in r[key] if name != 'pairs'))
+        line(f'**{process}** (pairs measured)', [_f(r[key].get('pairs', 0.0), 0)
+                                                 for r in rows])
+        for name in names:
+            line(name, [_f(r[key].get(name, float('nan')), 2) for r in rows])
+    return lines + ['']
+
+
 # --- report -------------------------------------------------------------------------------------
 
 def machine() -> dict[str, str]:
@@ -1164,6 +1392,7 @@ def markdown(report: dict) -> str:
                 f'{_f(row["opencv_fps"])} / {_f(row["ours_fps"])} | '
                 f'{_f(100 * row.get("fps_vs_opencv", float("nan")), 0)} % |')
         lines.append('')
+    lines += stages_markdown(report.get('pipeline_stages', []))
     synthetic = report.get('synthetic', [])
     if synthetic:
         lines += ['## 3a. Accuracy on the distorted synthetic rig (truth = exact scene depth; '
@@ -1442,6 +1671,10 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
     calibration = rig()
     log('rendering frames ...')
     pairs = render_frames(calibration, 2 if args.quick else 4)
+    if getattr(args, 'stages_only', False):
+        log('2b. per process and per stage at 30 Hz')
+        report['pipeline_stages'] = bench_pipeline_stages(calibration, pairs, args, log)
+        return report
 
     log('0. configurations: speed and accuracy')
     report['configurations'] = bench_configurations(calibration, frames, log, args.quick)
@@ -1453,6 +1686,8 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
     if not args.no_ros:
         log('2. node pipeline over DDS')
         report['pipeline'] = bench_node_pipeline(calibration, pairs, args, log)
+        log('2b. per process and per stage at 30 Hz')
+        report['pipeline_stages'] = bench_pipeline_stages(calibration, pairs, args, log)
 
     log('3. accuracy')
     report['synthetic'] = [synthetic_accuracy(calibration, 0.5, 300.0, 3000.0,
@@ -1527,6 +1762,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         help='only the evaluation family section (a few minutes)')
     parser.add_argument('--family-seeds', type=int, default=len(FAMILY_SEEDS),
                         help='held-out family scenes to evaluate (from seed 1000)')
+    parser.add_argument('--stages-only', action='store_true',
+                        help='only section 2b: per process and per stage at 30 Hz')
     parser.add_argument('--seconds', type=float, default=8.0,
                         help='measurement time of each node pipeline run (s)')
     parser.set_defaults(func=run)

@@ -259,8 +259,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     from stereo_msgs.msg import DisparityImage
 
     launch_args = demo_launch_arguments(args)
-    camera_params = launch_config.camera_parameters(launch_args)
-    depth_params = launch_config.depth_parameters(launch_args)
+    camera_params, depth_params = launch_config.pipeline_parameters(launch_args)
     out_dir = Path(args.out)
     result = DemoResult()
     scene = sample_scene()
