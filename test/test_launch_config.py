@@ -108,6 +108,18 @@ def test_lens_ranges_follow_the_makers_band():
     assert lens_depth_range_mm(6.0, 0.5) == (640.0, 6430.0)
 
 
+def test_a_lens_given_without_a_range_takes_its_presets_range():
+    # 25 mm at 300-3000 mm would search more disparities than the image is wide.
+    _, depth = launch_config.pipeline_parameters({'focal_length_mm': '25'})
+    assert (depth['min_depth_mm'], depth['max_depth_mm']) == (2680.0, 26790.0)
+    assert launch_config.lens_depth_range_mm(25.0, 0.5) == (2680.0, 26790.0)
+    _, depth = launch_config.pipeline_parameters({'focal_length_mm': '25',
+                                                  'max_depth_mm': '30000'})
+    assert (depth['min_depth_mm'], depth['max_depth_mm']) == (300.0, 30000.0)  # as given
+    _, depth = launch_config.pipeline_parameters({})
+    assert (depth['min_depth_mm'], depth['max_depth_mm']) == (300.0, 3000.0)
+
+
 @pytest.mark.parametrize('lens_mm', defaults.RAIV_LENSES_MM)
 def test_lens_presets_match_the_geometry(lens_mm):
     preset = yaml.safe_load((PACKAGE_ROOT / 'config' / f'lens_{lens_mm:g}mm.yaml').read_text())

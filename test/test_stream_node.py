@@ -142,12 +142,12 @@ def test_camera_node_drops_a_frame_on_any_error_and_keeps_publishing(free_port):
         received = session.collector('stream_err')
         prepare, faults = camera._prepare, []
 
-        def fault_once(image, name):
+        def fault_once(image, name, *args):
             """Fault injection: OpenCV fails on the first image (as an allocation would)."""
             if not faults:
                 faults.append(name)
                 raise cv2.error('injected: Insufficient memory')
-            return prepare(image, name)
+            return prepare(image, name, *args)
         camera._prepare = fault_once
         sender = _sender(port, count=10)
         try:

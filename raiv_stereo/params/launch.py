@@ -216,9 +216,15 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
     Return (camera node, depth node) parameters for a launch of both nodes.
 
     camera_resolution 'working' moves the downscaling into the camera node (its `scale`), so a
-    quarter of the bytes cross DDS and the depth node works at scale 1 on what arrives.
+    quarter of the bytes cross DDS and the depth node works at scale 1 on what arrives. A lens
+    given without a depth range gets its preset's range.
     """
     camera, depth = camera_parameters(args), depth_parameters(args)
+    if 'focal_length_mm' in args and not {'min_depth_mm', 'max_depth_mm'} & set(args):
+        # Another lens without a range: the lens preset's (config/lens_*.yaml), as the CLI does.
+        depth['min_depth_mm'], depth['max_depth_mm'] = lens_depth_range_mm(
+            camera['focal_length_mm'], defaults.SCALE, camera['baseline_mm'],
+            camera['pixel_size_um'])
     merged = _with_defaults(args, camera=True, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=True)}
     if _choice(merged, by_name['camera_resolution']) == 'working':

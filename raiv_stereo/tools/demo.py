@@ -60,8 +60,9 @@ OPTIONS = ParamTable((
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
-DISCOVERY_WAIT_S = 1.5
-"""How long the demo listens for other participants in a domain (local discovery: ~0.5 s)."""
+DISCOVERY_WAIT_S = 2.5
+"""How long the demo listens for other participants in a domain (local discovery: ~0.5 s idle,
+over 1.5 s on 2 busy cores)."""
 DOMAIN_CANDIDATES = 4
 """Random domains probed at once when the user set none; the first without participants wins."""
 LOCK_NAME = '.raiv-stereo-demo.lock'
