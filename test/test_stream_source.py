@@ -422,9 +422,9 @@ def test_compression_policy_refuses_other_codecs():
 
 
 def test_open_source_options_and_prompt_close():
-    options = {'stream_mode': 'listen', 'stream_host': '127.0.0.1', 'stream_port': 0,
-               'stream_token': '', 'stream_timeout_s': 2.0, 'stream_max_senders': 1,
-               'stream_compression': 'any', 'rate_hz': 10.0}
+    options = {'stream.mode': 'listen', 'stream.host': '127.0.0.1', 'stream.port': 0,
+               'stream.token': '', 'stream.timeout_s': 2.0, 'stream.max_senders': 1,
+               'stream.compression': 'any', 'rate_hz': 10.0}
     src = open_source('stream', options, raiv_nominal())
     assert isinstance(src, StreamSource) and src.timeout_s == 2.0
     assert 'listening on 127.0.0.1' in src.status
@@ -821,7 +821,7 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
                                                                     caplog):
     from raiv_stereo.sources.stream import resolve_token, token_path
     monkeypatch.setenv('ROS_HOME', str(tmp_path))
-    options = {'stream_host': '127.0.0.1', 'stream_port': 0}  # stream_token: the default
+    options = {'stream.host': '127.0.0.1', 'stream.port': 0}  # stream_token: the default
     with caplog.at_level(logging.INFO, logger='raiv_stereo.stream'):
         src = open_source('stream', options, raiv_nominal())
     try:
@@ -831,7 +831,7 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
         assert len(token) >= 20 and src.token == token
         assert path.stat().st_mode & 0o777 == 0o600
         assert f'raiv-stereo-sender --host 127.0.0.1 --port 0 --token {token}' in caplog.text
-        assert 'no stream_token' not in caplog.text
+        assert 'no stream.token' not in caplog.text
         stranger = Peer(src)  # no token
         code, reason = sp.decode_reject(stranger.reply())
         assert code == sp.REJECT_AUTH and f'the receiver keeps it in {path}' in reason
@@ -845,15 +845,15 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
 def test_no_token_is_an_explicit_choice_warned_once(tmp_path, monkeypatch, caplog, value):
     monkeypatch.setenv('ROS_HOME', str(tmp_path))
     with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
-        src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
-                                     'stream_token': value}, raiv_nominal())
+        src = open_source('stream', {'stream.host': '127.0.0.1', 'stream.port': 0,
+                                     'stream.token': value}, raiv_nominal())
         try:
             assert src.token == ''
             assert _serves_a_good_sender(src)
             assert _serves_a_good_sender(src, token='anything')  # ignored: none is needed
         finally:
             src.close()
-    assert len([r for r in caplog.records if 'no stream_token' in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if 'no stream.token' in r.getMessage()]) == 1
     assert not (tmp_path / 'raiv_stereo').exists()
 
 
@@ -902,9 +902,9 @@ def test_tls_stream_carries_pairs_and_refuses_plain_or_untrusted_peers(tmp_path)
     left, right = _pair(9, 20, 24)
     cv2.imwrite(str(tmp_path / 'left.png'), left)
     cv2.imwrite(str(tmp_path / 'right.png'), right)
-    src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
-                                 'stream_token': 's3cret', 'stream_tls_cert': str(cert),
-                                 'stream_tls_key': str(key)}, raiv_nominal())
+    src = open_source('stream', {'stream.host': '127.0.0.1', 'stream.port': 0,
+                                 'stream.token': 's3cret', 'stream.tls_cert': str(cert),
+                                 'stream.tls_key': str(key)}, raiv_nominal())
     try:
         assert '(TLS)' in src.status
         plain = Peer(src, token='s3cret')  # speaks the protocol without TLS: reset

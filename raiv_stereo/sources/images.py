@@ -25,7 +25,14 @@ import cv2
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.params import defaults
-from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.params.spec import ParamSpec
+from raiv_stereo.sources import (
+    EndOfSource,
+    FILE_OPTION,
+    FrameSource,
+    SourceError,
+    StereoFrame,
+)
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm', '.webp')
 """File name endings taken from a directory (case-insensitive)."""
@@ -106,6 +113,25 @@ def check_pair(left: np.ndarray, right: np.ndarray, what: str) -> tuple[np.ndarr
 class ImageSource(FrameSource):
     """Plays image pairs in sorted order, once (then EndOfSource) or looped."""
 
+    kind = 'images'
+    options = (
+        ParamSpec('left', '', 'left image file, directory or glob pattern; ' + FILE_OPTION),
+        ParamSpec('right', '', 'right image file, directory or glob pattern; ' + FILE_OPTION),
+        ParamSpec('list', '', 'text file of "left right" path pairs, one per line; '
+                  + FILE_OPTION),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require either the left/right pair or the list file."""
+        pair = bool(values['left'].strip()) and bool(values['right'].strip())
+        if not pair and not values['list'].strip():
+            return ["source 'images' needs images.left and images.right (files, directories or "
+                    'glob patterns) or images.list']
+        if pair and values['list'].strip():
+            return ['give images.left/images.right or images.list, not both']
+        return []
+
     def __init__(self, pairs: list[tuple[str, str]], loop: bool = True) -> None:
         """Keep the pair list; files are read one pair per `read`."""
         if not pairs:
@@ -118,21 +144,17 @@ class ImageSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> ImageSource:
-        """Build from images_list, or images_left + images_right (paired in sorted order)."""
+        """Build from images.list, or images.left + images.right (paired in sorted order)."""
         loop = bool(options.get('loop', defaults.LOOP))
-        list_file = str(options.get('images_list', '') or '').strip()
+        list_file = options['list'].strip()
         if list_file:
             return cls(read_list_file(list_file), loop)
-        left_spec = str(options.get('images_left', '') or '')
-        right_spec = str(options.get('images_right', '') or '')
-        if not left_spec.strip() and not right_spec.strip():
-            raise SourceError('source "images" needs images_left and images_right (glob, '
-                              'directory or file) or images_list')
+        left_spec, right_spec = options['left'], options['right']
         lefts = expand_images(left_spec, 'left')
         rights = expand_images(right_spec, 'right')
         if len(lefts) != len(rights):
             raise SourceError(
-                f'images_left {left_spec} gives {len(lefts)} files but images_right '
+                f'images.left {left_spec} gives {len(lefts)} files but images.right '
                 f'{right_spec} gives {len(rights)}; give the same number of left and right images')
         return cls(list(zip(lefts, rights, strict=True)), loop)
 
