@@ -104,6 +104,17 @@ def test_camera_settings_problems_name_what_is_wrong(values, expected):
     assert any(expected in p for p in problems), problems
 
 
+def test_the_node_declares_exactly_the_table_with_each_source_namespaced():
+    with ros() as session:
+        camera = session.camera('/cam_decl', source='sample', **{'sample.frames': 1})
+        declared = {name for name in camera._parameters  # noqa: SLF001 (rclpy has no list)
+                    if name not in ('use_sim_time', 'start_type_description_service')
+                    and not name.startswith('qos_overrides.')}
+        assert declared == set(DESIGN_PARAMETERS + SOURCE_OPTIONS)
+        assert camera.get_parameters_by_prefix('stream')['port'].value == 12345
+        assert not camera.has_parameter('stream_port')
+
+
 # --- sample source -------------------------------------------------------------------------------
 
 def test_sample_pairs_share_stamps_frame_ids_and_nominal_camera_info():

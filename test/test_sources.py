@@ -296,3 +296,51 @@ def test_raiv_without_the_sdk_says_so(monkeypatch):
     with pytest.raises(SourceError, match=r'qCU_Data\) is not importable: this source runs only '
                                           'on the camera'):
         open_source('raiv', {}, CALIB)
+
+
+# --- one interface, one table --------------------------------------------------------------------
+
+
+def test_each_source_declares_its_kind_and_its_options_become_namespaced_node_parameters():
+    from raiv_stereo import sources
+    from raiv_stereo.params import camera as camera_params
+
+    assert sources.KINDS == ('sample', 'images', 'video', 'camera', 'raiv', 'stream', 'bag')
+    assert camera_params.BY_NAME['source'].choices == sources.KINDS
+    pushed = {kind for kind in sources.KINDS if sources.source_class(kind).pushed}
+    assert pushed == {'raiv', 'stream', 'bag'}
+    for kind in sources.KINDS:
+        options = sources.source_class(kind).options
+        assert options, kind
+        for spec in options:
+            node_spec = camera_params.BY_NAME[f'{kind}.{spec.name}']
+            assert (node_spec.default, node_spec.value_range, node_spec.choices) == \
+                (spec.default, spec.value_range, spec.choices)
+            assert node_spec.read_only
+    old = {'sample_frames', 'images_left', 'video_left', 'camera_device_left', 'raiv_input',
+           'swap_left_right', 'stream_port', 'stream_token', 'bag_path'}
+    assert not old & set(camera_params.BY_NAME), 'per-source parameters are namespaced'
+
+
+@pytest.mark.parametrize('kind, options, expected', [
+    ('stream', {'stream.port': 70000}, 'stream.port is 70000; allowed 0..65535'),
+    ('stream', {'stream.mode': 'push'}, "stream.mode is 'push'; choose one of listen, connect"),
+    ('stream', {'stream.mode': 'connect'}, "stream.mode 'connect' needs stream.host"),
+    ('stream', {'stream.prot': 1}, "unknown parameter 'stream.prot'; did you mean 'stream.port'?"),
+    ('camera', {'camera.fps': -1.0}, 'camera.fps is -1; allowed 0..1000'),
+    ('raiv', {'raiv.input': 'depth'}, "raiv.input is 'depth'; choose one of frame, ai"),
+    ('sample', {'sample.frames': 2000}, 'sample.frames is 2000; allowed 0..1000'),
+    ('video', {'video.left': 'l.avi', 'video.side_by_side': 's.avi'},
+     'give either video.side_by_side or video.left + video.right, not both'),
+    ('bag', {'bag.path': '/x', 'bag.topics': '/a'}, 'bag.topics needs four topics'),
+])
+def test_a_bad_option_is_refused_by_the_one_table_the_same_way_everywhere(kind, options,
+                                                                          expected):
+    from raiv_stereo.params import camera as camera_params
+
+    with pytest.raises(SourceError) as opened:
+        open_source(kind, options, CALIB)  # refused before any file, socket or device is opened
+    node = camera_params.camera_settings_problems({'source': kind, **options})
+    assert expected in str(opened.value)
+    assert any(expected in problem for problem in node), node
+    assert str(opened.value) == '; '.join(node)

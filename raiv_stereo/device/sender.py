@@ -345,11 +345,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
                         help='maximum pairs per second (0 = as fast as possible)')
     parser.add_argument('--token', default=None,
-                        help="shared secret: the node's stream_token (default: when connecting "
+                        help="shared secret: the node's stream.token (default: when connecting "
                              'to this host, the token the node stored under ROS_HOME)')
     parser.add_argument('--tls-ca', metavar='FILE',
                         help="connect with TLS, trusting the robot's certificate if FILE (PEM; "
-                             "the node's stream_tls_cert for a self-signed one) vouches for it")
+                             "the node's stream.tls_cert for a self-signed one) vouches for it")
     parser.add_argument('--tls-name', default='',
                         help="name the robot's certificate must carry (default: --host)")
     parser.add_argument('--calibration', nargs='+', metavar='FILE',
@@ -366,7 +366,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.host = ROBOT_HOST if args.mode == 'connect' else '0.0.0.0'
     if args.tls_ca and args.mode != 'connect':
         parser.error('--tls-ca works with --mode connect (the robot listens with '
-                     'stream_tls_cert)')
+                     'stream.tls_cert)')
     return args
 
 

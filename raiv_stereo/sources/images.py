@@ -42,13 +42,13 @@ def expand_images(spec: str, side: str) -> list[str]:
     """Return the sorted files named by `spec`: a glob pattern, a directory or a single file."""
     spec = os.path.expanduser(str(spec).strip())
     if not spec:
-        raise SourceError(f'images_{side} is empty: give a glob pattern, a directory or a file '
-                          '(or images_list)')
+        raise SourceError(f'images.{side} is empty: give a glob pattern, a directory or a file '
+                          '(or images.list)')
     if os.path.isdir(spec):
         files = [str(p) for p in Path(spec).iterdir()
                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
-            raise SourceError(f'images_{side}: directory {spec} holds no image files '
+            raise SourceError(f'images.{side}: directory {spec} holds no image files '
                               f'({", ".join(IMAGE_SUFFIXES)})')
         return sorted(files)
     if os.path.isfile(spec):
@@ -56,9 +56,9 @@ def expand_images(spec: str, side: str) -> list[str]:
     if glob.has_magic(spec):
         files = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
         if not files:
-            raise SourceError(f'images_{side}: pattern {spec} matches no files; check the path')
+            raise SourceError(f'images.{side}: pattern {spec} matches no files; check the path')
         return files
-    raise SourceError(f'images_{side}: {spec} does not exist; give an existing file, directory '
+    raise SourceError(f'images.{side}: {spec} does not exist; give an existing file, directory '
                       'or glob pattern')
 
 
@@ -69,7 +69,7 @@ def read_list_file(path: str) -> list[tuple[str, str]]:
         with open(path, encoding='utf-8') as stream:
             lines = stream.read().splitlines()
     except OSError as error:
-        raise SourceError(f'cannot read images_list {path}: {error.strerror}') from None
+        raise SourceError(f'cannot read images.list {path}: {error.strerror}') from None
     base = os.path.dirname(os.path.abspath(path))
     pairs = []
     for number, line in enumerate(lines, start=1):
@@ -85,7 +85,7 @@ def read_list_file(path: str) -> list[tuple[str, str]]:
                 raise SourceError(f'{path}:{number}: image {name} does not exist')
         pairs.append((left, right))
     if not pairs:
-        raise SourceError(f'images_list {path} lists no pairs (one "left right" per line)')
+        raise SourceError(f'images.list {path} lists no pairs (one "left right" per line)')
     return pairs
 
 

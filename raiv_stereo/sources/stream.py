@@ -52,8 +52,8 @@ TLS_READS_PER_ROUND = 256  # TLS records (16 KiB each) read from one connection 
 LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
-TOKEN_AUTO = 'auto'  # stream_token: generate one on first start and keep it under ROS_HOME
-TOKEN_NONE = ('', 'none')  # stream_token: no authentication (said explicitly, warned about)
+TOKEN_AUTO = 'auto'  # stream.token: generate one on first start and keep it under ROS_HOME
+TOKEN_NONE = ('', 'none')  # stream.token: no authentication (said explicitly, warned about)
 TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
 ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
@@ -101,13 +101,13 @@ class ClockMapper:
 
 
 def token_path() -> Path:
-    """Return where `stream_token: auto` keeps its token: $ROS_HOME (else ~/.ros)/raiv_stereo."""
+    """Return where `stream.token: auto` keeps its token: $ROS_HOME (else ~/.ros)/raiv_stereo."""
     return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros') / 'raiv_stereo' / \
         'stream_token'
 
 
 def stored_token() -> str:
-    """Return the token `stream_token: auto` stored on this host, '' when there is none."""
+    """Return the token `stream.token: auto` stored on this host, '' when there is none."""
     try:
         return token_path().read_text(encoding='utf-8').strip()
     except (OSError, UnicodeDecodeError):
@@ -116,7 +116,7 @@ def stored_token() -> str:
 
 def resolve_token(value: str, host: str, port: int) -> str:
     """
-    Return the token senders must present for the stream_token parameter's value.
+    Return the token senders must present for the stream.token parameter's value.
 
     'auto' reads the token stored under ROS_HOME, generating it (mode 0600) on first start and
     logging the sender command line that carries it; '' or 'none' means no token at all.
@@ -137,8 +137,8 @@ def resolve_token(value: str, host: str, port: int) -> str:
         with os.fdopen(descriptor, 'w', encoding='utf-8') as file:
             file.write(token + '\n')
     except OSError as error:
-        raise SourceError(f'stream_token auto: cannot store a token in {path}: '
-                          f'{error.strerror or error}; set stream_token to a secret of your '
+        raise SourceError(f'stream.token auto: cannot store a token in {path}: '
+                          f'{error.strerror or error}; set stream.token to a secret of your '
                           'own (or ROS_HOME to a writable folder)') from None
     robot = host if host not in ('', '0.0.0.0', '::') else "<this robot's address>"
     LOGGER.warning('stream: generated a stream token and stored it in %s (kept for the next '
@@ -150,13 +150,13 @@ def resolve_token(value: str, host: str, port: int) -> str:
 def tls_server_context(cert_file: str, key_file: str = '') -> ssl.SSLContext:
     """Return a TLS 1.2+ server context for the certificate (and key) files, or SourceError."""
     if not cert_file:
-        raise SourceError('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+        raise SourceError('stream.tls_key needs stream.tls_cert (the certificate, PEM)')
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert_file, key_file or None)
     except (OSError, ssl.SSLError) as error:
-        raise SourceError(f'stream_tls_cert {cert_file!r} / stream_tls_key {key_file!r}: cannot '
+        raise SourceError(f'stream.tls_cert {cert_file!r} / stream.tls_key {key_file!r}: cannot '
                           f'load the certificate and its key: {error}') from None
     return context
 
@@ -376,7 +376,7 @@ class StreamSource(FrameSource):
         except OSError as error:
             sock.close()
             raise SourceError(f'cannot listen on {host}:{port}: {error.strerror or error}; '
-                              'choose another stream_port or stop the program using it') from None
+                              'choose another stream.port or stop the program using it') from None
 
     def _run(self) -> None:
         """Serve sockets until close(); no exception escapes (each one resets a connection)."""

@@ -67,8 +67,10 @@ class VideoSource(FrameSource):
     @classmethod
     def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
         """Require the left/right pair or the side-by-side file, one of the two."""
-        pair = bool(values['left'].strip()) and bool(values['right'].strip())
-        if pair == bool(values['side_by_side'].strip()):
+        left, right = values['left'].strip(), values['right'].strip()
+        if values['side_by_side'].strip() and (left or right):
+            return ['give either video.side_by_side or video.left + video.right, not both']
+        if bool(left and right) == bool(values['side_by_side'].strip()):
             return ["source 'video' needs video.left and video.right, or video.side_by_side "
                     '(one file, left half | right half), one of the two']
         return []
