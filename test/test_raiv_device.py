@@ -522,6 +522,7 @@ def test_sender_without_a_device_calibration_names_the_call():
          '1'], env=sim_env(fault='calibration_exception'), capture_output=True, text=True,
         timeout=30)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ('raiv-stereo-sender: cannot read pairs: '
-                                   'qCUData.load_calibration() failed: OSError: simulated: '
-                                   '/etc/qcu/calib.yaml unreadable')
+    assert proc.stderr.strip() == ('raiv-stereo-sender: cannot read pairs: the RAiV factory '
+                                   'calibration is not usable: qCUData.load_calibration() '
+                                   'failed: OSError: simulated: /etc/qcu/calib.yaml '
+                                   'unreadable; or give --calibration')
