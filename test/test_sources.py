@@ -344,3 +344,27 @@ def test_a_bad_option_is_refused_by_the_one_table_the_same_way_everywhere(kind, 
     assert expected in str(opened.value)
     assert any(expected in problem for problem in node), node
     assert str(opened.value) == '; '.join(node)
+
+
+def test_the_device_sender_reads_through_the_same_sources(tmp_path):
+    from raiv_stereo.device import sender
+    from raiv_stereo.sources.images import ImageSource
+    from raiv_stereo.sources.sample import SampleSource
+
+    for side in ('left', 'right'):
+        (tmp_path / side).mkdir()
+        for index in range(2):
+            image = np.full((13, 16, 3), 40 * index + (side == 'right'), np.uint8)
+            cv2.imwrite(str(tmp_path / side / f'img_{index}.png'), image)
+    files = sender.make_provider(sender.parse_args(['--from-files', str(tmp_path)]))
+    assert isinstance(files.source, ImageSource)
+    pairs = [files.next_pair() for _ in range(2)]
+    assert [int(p.left[0, 0, 0]) for p in pairs] == [0, 40]
+    assert [int(p.right[0, 0, 0]) for p in pairs] == [1, 41]
+    with pytest.raises(StopIteration):
+        files.next_pair()  # played once: the images source's end
+    assert files.calibration() is None
+    sample = sender.make_provider(sender.parse_args(['--sample', '--sample-scale', '0.25']))
+    assert isinstance(sample.source, SampleSource)
+    assert sample.next_pair().left.shape == (325, 400, 3)
+    assert sample.calibration() == raiv_nominal().scaled(0.25).to_dict()
