@@ -159,15 +159,15 @@ class ImageSource(FrameSource):
         return cls(list(zip(lefts, rights, strict=True)), loop)
 
     def read(self) -> StereoFrame | None:
-        """Read the next pair; at the end loop or raise EndOfSource."""
+        """Read the next pair (an unreadable one is skipped); at the end loop or EndOfSource."""
         if self._index >= len(self.pairs):
             if not self.loop:
                 raise EndOfSource(f'played all {len(self.pairs)} image pairs')
             self._index = 0
         left_path, right_path = self.pairs[self._index]
+        self._index += 1  # first: an unreadable pair is reported and passed, not retried
         left, right = check_pair(read_image(left_path), read_image(right_path),
                                  f'{left_path} / {right_path}')
-        self._index += 1
         frame = StereoFrame(left, right, capture_time_ns=None, sequence=self._sequence)
         self._sequence += 1
         return frame

@@ -54,7 +54,7 @@ CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
 TOKEN_AUTO = 'auto'  # stream.token: generate one on first start and keep it under ROS_HOME
 TOKEN_NONE = ('', 'none')  # stream.token: no authentication (said explicitly, warned about)
-TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
+TRICKLE_FACTOR = 4  # a message still incomplete after this many stream.timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
 ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
 COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
@@ -192,7 +192,7 @@ class _Connection:
         self.admitted = False
         self.sender = ''
         self.accepted_at = time.monotonic()
-        """A HELLO must be complete this long after the connection opened (stream_timeout_s)."""
+        """A HELLO must be complete this long after the connection opened (stream.timeout_s)."""
         self.last_rx = self.accepted_at
         self.message_start: float | None = None
         """When the message being received began (a trickling peer is timed out too)."""
@@ -416,7 +416,7 @@ class StreamSource(FrameSource):
                 # a deadline from the connection's start: trickling bytes do not extend it
                 self.counters['timeouts'] += 1
                 self._fault(conn, f'timed out: sent no complete HELLO within '
-                                  f'{self.timeout_s:g} s (stream_timeout_s)', sp.REJECT_PROTOCOL)
+                                  f'{self.timeout_s:g} s (stream.timeout_s)', sp.REJECT_PROTOCOL)
                 continue
             if silent_s <= self.timeout_s and message_s <= TRICKLE_FACTOR * self.timeout_s:
                 continue
@@ -424,9 +424,9 @@ class StreamSource(FrameSource):
                 continue  # not silent: this thread was busy; the bytes are read next round
             if silent_s <= self.timeout_s:
                 why = f'one message took over {message_s:.1f} s ({TRICKLE_FACTOR} x ' \
-                      f'stream_timeout_s); partial message dropped'
+                      f'stream.timeout_s); partial message dropped'
             elif conn.decoder.mid_message:
-                why = f'stalled mid-message for {silent_s:.1f} s (stream_timeout_s ' \
+                why = f'stalled mid-message for {silent_s:.1f} s (stream.timeout_s ' \
                       f'{self.timeout_s:g}); partial message dropped'
             else:
                 why = f'silent for {silent_s:.1f} s (senders send PING every ' \
@@ -607,7 +607,7 @@ class StreamSource(FrameSource):
         if admitted >= self.max_senders:
             self.counters['rejected'] += 1
             self._fault(conn, f'refused: already streaming from {admitted} sender(s) '
-                              f'(stream_max_senders {self.max_senders})', sp.REJECT_BUSY)
+                              f'(stream.max_senders {self.max_senders})', sp.REJECT_BUSY)
             return False
         conn.admitted, conn.sender = True, hello['sender'] or conn.peer
         conn.decoder.allowed_types = {sp.CALIBRATION, sp.FRAME, sp.PING, sp.BYE, sp.REJECT}
@@ -620,7 +620,7 @@ class StreamSource(FrameSource):
         """Stamp a decoded pair in this host's clock and make it the newest one."""
         arrival_ns = time.time_ns()
         if frame.codec not in self.allowed_codecs:
-            raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
+            raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream.compression '
                                    f'allows only {", ".join(self.allowed_codecs)}')
         size = (frame.left.shape[1], frame.left.shape[0])
         conn.frame_size = size
