@@ -247,15 +247,15 @@ def test_bag_source_replays_at_the_recorded_rate(tmp_path, scene_frames):
     # Looped: the second pass follows one recorded interval after the last pair.
     assert got[3][1].capture_time_ns - got[2][1].capture_time_ns == 250_000_000
     assert [f.sequence for _, f in got] == list(range(len(got)))
-    once = open_source('bag', {'bag_path': str(tmp_path / 'in'), 'loop': False}, calibration)
+    once = open_source('bag', {'bag.path': str(tmp_path / 'in'), 'loop': False}, calibration)
     with pytest.raises(EndOfSource):
         for _ in range(1000):
             once.read()
             import time
             time.sleep(0.01)
     from raiv_stereo.sources import SourceError
-    with pytest.raises(SourceError, match='bag_topics needs four topics'):
-        open_source('bag', {'bag_path': str(tmp_path / 'in'), 'bag_topics': '/a,/b'},
+    with pytest.raises(SourceError, match='bag.topics needs four topics'):
+        open_source('bag', {'bag.path': str(tmp_path / 'in'), 'bag.topics': '/a,/b'},
                     calibration)
 
 
@@ -266,7 +266,7 @@ def test_camera_node_replays_a_bag(tmp_path, scene_frames):
     calibration, frames = scene_frames
     stamps = write_stereo_bag(tmp_path / 'in', calibration, frames)
     with ros() as session:
-        camera = session.camera('/bag_cam', source='bag', bag_path=str(tmp_path / 'in'),
+        camera = session.camera('/bag_cam', source='bag', **{'bag.path': str(tmp_path / 'in')},
                                 loop=False)
         got = session.collector('/bag_cam')
         assert session.spin_until(
@@ -285,5 +285,5 @@ def test_bag_source_needs_a_path():
     from raiv_stereo.params import camera as camera_params
 
     assert camera_params.camera_settings_problems({'source': 'bag'}) == [
-        "source 'bag' needs bag_path (a rosbag2 folder)"]
-    assert camera_params.camera_settings_problems({'source': 'bag', 'bag_path': '/x'}) == []
+        "source 'bag' needs bag.path (a rosbag2 folder)"]
+    assert camera_params.camera_settings_problems({'source': 'bag', 'bag.path': '/x'}) == []

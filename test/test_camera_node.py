@@ -60,17 +60,20 @@ DESIGN_PARAMETERS = (
     'source rate_hz loop encoding scale camera_name left_frame_id right_frame_id publish_tf '
     'publish_compressed jpeg_quality calibration_file '
     'left_calibration_file right_calibration_file baseline_mm focal_length_mm pixel_size_um '
-    'raiv_input swap_left_right exposure gain auto_exposure sample_frames images_left '
-    'images_right images_list video_left video_right video_side_by_side bag_path bag_topics '
-    'camera_device_left camera_device_right camera_side_by_side camera_width camera_height '
-    'camera_fps stream_mode stream_host stream_port stream_token stream_timeout_s '
-    'stream_max_senders stream_compression stream_tls_cert stream_tls_key').split()
+    'exposure gain auto_exposure').split()
+SOURCE_OPTIONS = (
+    'sample.frames images.left images.right images.list video.left video.right '
+    'video.side_by_side camera.device_left camera.device_right camera.side_by_side camera.width '
+    'camera.height camera.fps raiv.input raiv.swap_left_right stream.mode stream.host '
+    'stream.port stream.token stream.timeout_s stream.max_senders stream.compression '
+    'stream.tls_cert stream.tls_key bag.path bag.topics').split()
+"""Each source's options, declared under its kind (the flat stream_port etc. are gone)."""
 
 
 def test_parameter_table_has_every_design_parameter_and_renders():
-    assert [p.name for p in camera_params.PARAMETERS] == DESIGN_PARAMETERS
+    assert [p.name for p in camera_params.PARAMETERS] == DESIGN_PARAMETERS + SOURCE_OPTIONS
     table = camera_params.parameter_table_markdown()
-    assert table.count('\n') == len(DESIGN_PARAMETERS) + 2
+    assert table.count('\n') == len(DESIGN_PARAMETERS) + len(SOURCE_OPTIONS) + 2
     assert '| `rate_hz` | double | `10.0` | 0.1..1000 | yes |' in table
     assert 'empty = &lt;camera_name&gt;_left_optical_frame' in table
     assert "| `source` | string | `'sample'` | one of sample, images, video, camera, raiv, " \
@@ -85,16 +88,31 @@ def test_parameter_table_has_every_design_parameter_and_renders():
     ({'left_calibration_file': 'l.yaml'}, 'give both left_calibration_file and right_'),
     ({'calibration_file': 'c.yaml', 'left_calibration_file': 'l.yaml',
       'right_calibration_file': 'r.yaml'}, 'give either calibration_file'),
-    ({'source': 'images'}, "source 'images' needs images_left and images_right"),
-    ({'source': 'video', 'video_left': 'a.mp4'}, "source 'video' needs video_left and"),
-    ({'source': 'camera', 'camera_side_by_side': True}, 'camera_side_by_side needs camera_'),
+    ({'source': 'images'}, "source 'images' needs images.left and images.right"),
+    ({'source': 'video', 'video.left': 'a.mp4'}, "source 'video' needs video.left and"),
+    ({'source': 'camera', 'camera.side_by_side': True}, 'camera.side_by_side needs camera.'),
     ({'left_frame_id': 'cam', 'right_frame_id': 'cam'}, 'the two cameras need different'),
-    ({'source': 'stream', 'stream_mode': 'connect'}, "stream_mode 'connect' needs stream_host"),
+    ({'source': 'stream', 'stream.mode': 'connect'}, "stream.mode 'connect' needs stream.host"),
+    ({'source': 'stream', 'stream.prot': 1}, "unknown parameter 'stream.prot'; did you mean "
+     "'stream.port'?"),
+    ({'source': 'stream', 'stream.port': 70000}, 'stream.port is 70000; allowed 0..65535'),
+    ({'source': 'bag', 'bag.topics': '/a,/b'}, 'bag.topics needs four topics'),
     ({'bogus': 1}, "unknown parameter 'bogus'"),
 ])
 def test_camera_settings_problems_name_what_is_wrong(values, expected):
     problems = camera_params.camera_settings_problems(values)
     assert any(expected in p for p in problems), problems
+
+
+def test_the_node_declares_exactly_the_table_with_each_source_namespaced():
+    with ros() as session:
+        camera = session.camera('/cam_decl', source='sample', **{'sample.frames': 1})
+        declared = {name for name in camera._parameters  # noqa: SLF001 (rclpy has no list)
+                    if name not in ('use_sim_time', 'start_type_description_service')
+                    and not name.startswith('qos_overrides.')}
+        assert declared == set(DESIGN_PARAMETERS + SOURCE_OPTIONS)
+        assert camera.get_parameters_by_prefix('stream')['port'].value == 12345
+        assert not camera.has_parameter('stream_port')
 
 
 # --- sample source -------------------------------------------------------------------------------
@@ -158,7 +176,7 @@ def test_pairs_are_stamped_with_the_sources_capture_time():
 def test_images_are_made_only_for_subscribed_topics():
     with ros() as session:
         camera = session.camera('/cam_gate', source='sample', scale=0.25, rate_hz=20.0,
-                                sample_frames=2)
+                                **{'sample.frames': 2})
         node = session.node('gate_check', '/cam_gate')
         infos: list = []
         node.create_subscription(CameraInfo, 'left/camera_info', infos.append, 10)
@@ -231,8 +249,9 @@ def test_images_resized_to_published_size_then_end_of_source(tmp_path):
     # 800x650 = nominal aspect: resized to 400x325; the 640x480 pair has another aspect: dropped.
     pairs = write_pairs(tmp_path, [(800, 650), (800, 650), (800, 650), (640, 480)])
     with ros() as session:
-        camera = session.camera('/cam_b', source='images', images_left=str(tmp_path / 'left_*'),
-                                images_right=str(tmp_path / 'right_*'), loop=False,
+        camera = session.camera('/cam_b', source='images', loop=False,
+                                **{'images.left': str(tmp_path / 'left_*'),
+                                   'images.right': str(tmp_path / 'right_*')},
                                 scale=0.25, rate_hz=50.0, encoding='mono8')
         got = session.collector('/cam_b')
         assert session.spin_until(
@@ -259,7 +278,7 @@ def test_side_by_side_video_through_the_node(tmp_path):
                                 interpolation=cv2.INTER_NEAREST))
     writer.release()
     with ros() as session:
-        camera = session.camera('/cam_v', source='video', video_side_by_side=str(path),
+        camera = session.camera('/cam_v', source='video', **{'video.side_by_side': str(path)},
                                 loop=False, scale=0.25, rate_hz=50.0)
         got = session.collector('/cam_v')
         assert session.spin_until(lambda: camera.finished and len(got['right']) >= 4)
@@ -271,18 +290,18 @@ def test_side_by_side_video_through_the_node(tmp_path):
 
 def test_camera_device_given_as_a_number_and_absent_is_a_clear_error():
     with ros() as session:
-        # -p camera_device_left:=97 arrives as an integer; the node takes it as the device '97'.
+        # -p camera.device_left:=97 arrives as an integer; the node takes it as the device '97'.
         with pytest.raises(SourceError, match='camera device 97'):
-            session.camera('/cam_h', source='camera', camera_device_left=97,
-                           camera_device_right=98)
+            session.camera('/cam_h', source='camera', **{'camera.device_left': 97,
+                           'camera.device_right': 98})
 
 
 def test_camera_info_from_a_camera_info_yaml_pair(tmp_path):
     write_pairs(tmp_path, [(800, 650)])
     left_yaml, right_yaml = CONFIG / 'example_left.yaml', CONFIG / 'example_right.yaml'
     with ros() as session:
-        session.camera('/cam_c', source='images', images_left=str(tmp_path / 'left_0.png'),
-                       images_right=str(tmp_path / 'right_0.png'), scale=0.5, rate_hz=20.0,
+        session.camera('/cam_c', source='images', **{'images.left': str(tmp_path / 'left_0.png'),
+                       'images.right': str(tmp_path / 'right_0.png')}, scale=0.5, rate_hz=20.0,
                        left_calibration_file=str(left_yaml),
                        right_calibration_file=str(right_yaml), camera_name='rig',
                        right_frame_id='rig_right')
@@ -315,8 +334,8 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
     shutil.copy(CONFIG / 'example_left.yaml', left_yaml)
     shutil.copy(CONFIG / 'example_right.yaml', right_yaml)
     monkeypatch.setenv('ROS_HOME', str(tmp_path / 'ros_home'))
-    images = {'images_left': str(tmp_path / 'left_0.png'),
-              'images_right': str(tmp_path / 'right_0.png')}
+    images = {'images.left': str(tmp_path / 'left_0.png'),
+              'images.right': str(tmp_path / 'right_0.png')}
     with ros() as session:
         session.camera('/cam_d', source='images', scale=0.5, rate_hz=20.0,
                        left_calibration_file=str(left_yaml),
@@ -374,8 +393,8 @@ def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path)
     write_pairs(tmp_path, [(800, 650)])
     with ros() as session:
         camera = session.camera('/cam_f', source='images', scale=0.25, rate_hz=10.0,
-                                images_left=str(tmp_path / 'left_0.png'),
-                                images_right=str(tmp_path / 'right_0.png'))
+                                **{'images.left': str(tmp_path / 'left_0.png'),
+                                   'images.right': str(tmp_path / 'right_0.png')})
         cases = [([Parameter('rate_hz', value=-5.0)], 'rate_hz'),
                  ([Parameter('rate_hz', value='fast')], 'rate_hz must be a double'),
                  ([Parameter('encoding', value='rgb8')], 'choose one of mono8, bgr8'),
@@ -426,9 +445,10 @@ def test_a_qos_override_applies_to_its_topic_only():
 
 def test_setup_errors_are_exceptions_with_clear_messages(tmp_path):
     with ros() as session:
-        with pytest.raises(SourceError, match='images_left'):
-            session.camera('/cam_g', source='images', images_left=str(tmp_path / 'none_*.png'),
-                           images_right=str(tmp_path / 'none_*.png'))
+        with pytest.raises(SourceError, match='images.left'):
+            session.camera('/cam_g', source='images',
+                           **{'images.left': str(tmp_path / 'none_*.png'),
+                              'images.right': str(tmp_path / 'none_*.png')})
         with pytest.raises(CameraSetupError, match='give both left_calibration_file'):
             session.camera('/cam_g', left_calibration_file=str(CONFIG / 'example_left.yaml'))
         with pytest.raises(calib.CalibrationError, match='missing.yaml does not exist'):
@@ -438,11 +458,11 @@ def test_setup_errors_are_exceptions_with_clear_messages(tmp_path):
 def test_missing_images_dir_exits_1_with_a_message_not_a_traceback():
     proc = subprocess.run(
         [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-p',
-         'source:=images', '-p', 'images_left:=/nonexistent', '-p', 'images_right:=/nonexistent'],
+         'source:=images', '-p', 'images.left:=/nonexistent', '-p', 'images.right:=/nonexistent'],
         cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=30)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
-    assert '/nonexistent' in output and 'images_left' in output, output
+    assert '/nonexistent' in output and 'images.left' in output, output
     assert 'Traceback' not in output
 
 

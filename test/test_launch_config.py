@@ -229,7 +229,7 @@ def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(tm
     def start(namespace: str, env: dict) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r',
-             f'__ns:=/{namespace}', '-p', 'source:=sample', '-p', 'sample_frames:=1', '-p',
+             f'__ns:=/{namespace}', '-p', 'source:=sample', '-p', 'sample.frames:=1', '-p',
              'rate_hz:=10.0'], cwd=PACKAGE_ROOT, env={**os.environ, **env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -37,8 +37,8 @@ if sys.argv[2] == 'untuned':
 from raiv_stereo.ros.camera_node import CameraNode
 rclpy.init()
 camera = CameraNode(namespace='memory_check', parameter_overrides=[
-    Parameter('source', value='images'), Parameter('images_left', value=sys.argv[1] + '/l_*'),
-    Parameter('images_right', value=sys.argv[1] + '/r_*'), Parameter('rate_hz', value=20.0)])
+    Parameter('source', value='images'), Parameter('images.left', value=sys.argv[1] + '/l_*'),
+    Parameter('images.right', value=sys.argv[1] + '/r_*'), Parameter('rate_hz', value=20.0)])
 node = rclpy.create_node('subscriber', namespace='memory_check')
 received = []  # one entry per image; the message itself is let go, as a driver's user does
 for side in ('left', 'right'):

@@ -137,7 +137,8 @@ def test_the_depth_table_names_each_mistake_and_the_rules_between_settings():
 
 
 @pytest.mark.parametrize('make, typo, meant', [
-    (DepthNode, 'min_depht_mm', 'min_depth_mm'), (CameraNode, 'rate_hx', 'rate_hz')])
+    (DepthNode, 'min_depht_mm', 'min_depth_mm'), (CameraNode, 'rate_hx', 'rate_hz'),
+    (CameraNode, 'stream.prot', 'stream.port'), (CameraNode, 'stream_port', 'stream.port')])
 def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest_one(
         ros_context, make, typo, meant):
     # rclpy keeps an override the node never declares without a word; the node says so.

@@ -200,7 +200,7 @@ def test_sdk_faults_are_clear_errors_and_the_next_frames_flow(
     ('init_false', 'frame', r'init\(\) returned False: check that the camera pipeline'),
     ('init_exception', 'frame', r'init\(\) failed: OSError: simulated: shared memory'),
     ('no_memory_configuration', 'ai', r'getMemoryConfiguration\(\) did not give .*\(KeyError: '
-                                      r"'frame_height'\); use raiv_input:=frame"),
+                                      r"'frame_height'\); use raiv.input:=frame"),
 ])
 def test_open_faults_are_clear_errors(sim, monkeypatch, fault, raiv_input, message):
     monkeypatch.setattr(sim, 'FAULT', fault)
@@ -387,7 +387,7 @@ def accuracy_of_third_frame(session, got: dict[str, list]) -> DepthAccuracy:
 def test_ros2_run_with_the_simulated_sdk_gives_depth_as_good_as_the_sample_source():
     """`camera_node -p source:=raiv` in its own process, the simulated SDK on PYTHONPATH."""
     with ros() as session:
-        session.camera('/rv_sample', source='sample', scale=0.5, sample_frames=1)
+        session.camera('/rv_sample', source='sample', scale=0.5, **{'sample.frames': 1})
         _, got = _depth_session(session, '/rv_sample')
         sample = accuracy_of_third_frame(session, got)
     proc = subprocess.Popen(
@@ -427,7 +427,7 @@ def run_camera_node(namespace: str, env: dict[str, str], *params: str) -> subpro
 ])
 def test_camera_node_logs_each_sdk_fault_and_keeps_publishing(fault, raiv_input, message):
     proc = run_camera_node('/rv_f', sim_env(fault=fault, fault_count='4'),
-                           f'raiv_input:={raiv_input}')
+                           f'raiv.input:={raiv_input}')
     try:
         with ros() as session:
             got = session.collector('/rv_f')
@@ -495,8 +495,8 @@ def test_sender_streams_the_device_pair_and_factory_calibration(sim, free_port):
     port = free_port
     left_bgr, _ = rendered_bgr()
     with ros() as session:
-        session.camera('/rv_net', source='stream', stream_mode='listen',
-                       stream_host='127.0.0.1', stream_port=port)
+        session.camera('/rv_net', source='stream', **{'stream.mode': 'listen',
+                       'stream.host': '127.0.0.1', 'stream.port': port})
         got = session.collector('/rv_net')
         sender = subprocess.Popen(
             [sys.executable, '-m', 'raiv_stereo.device.sender', '--host', '127.0.0.1', '--port',
@@ -522,6 +522,7 @@ def test_sender_without_a_device_calibration_names_the_call():
          '1'], env=sim_env(fault='calibration_exception'), capture_output=True, text=True,
         timeout=30)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ('raiv-stereo-sender: cannot read pairs: '
-                                   'qCUData.load_calibration() failed: OSError: simulated: '
-                                   '/etc/qcu/calib.yaml unreadable')
+    assert proc.stderr.strip() == ('raiv-stereo-sender: cannot read pairs: the RAiV factory '
+                                   'calibration is not usable: qCUData.load_calibration() '
+                                   'failed: OSError: simulated: /etc/qcu/calib.yaml '
+                                   'unreadable; or give --calibration')

@@ -97,7 +97,7 @@ def _hinted_settings() -> set[str]:
     names = set()
     for path in root.rglob('*.py'):
         if path.relative_to(root).parts[0] not in ('tools', 'params'):
-            names |= set(re.findall(r'([a-z_][a-z_0-9]*):=', path.read_text()))
+            names |= set(re.findall(r'([a-z_][a-z_0-9.]*):=', path.read_text()))
     return names
 
 
@@ -110,7 +110,7 @@ def test_every_setting_a_hint_names_can_be_given_to_the_launch_file(camera, dept
     )
 
     hinted = _hinted_settings()
-    assert {'sync', 'loop', 'publish_tf', 'raiv_input'} <= hinted
+    assert {'sync', 'loop', 'publish_tf', 'raiv.input'} <= hinted
     owned = (set(camera_params.BY_NAME) if camera else set()) | \
         (set(depth_params.BY_NAME) if depth else set())
     declared = {a.name for a in launch_config.launch_arguments(camera, depth)}
@@ -164,12 +164,12 @@ def test_a_listening_stream_camera_says_what_it_waits_for_and_the_sender_command
 
     source = StreamSource(host='0.0.0.0', port=free_port)
     try:
-        text = stream_waiting_text(source, {'stream_token': 's3cret'})
+        text = stream_waiting_text(source, {'stream.token': 's3cret'})
     finally:
         source.close()
     assert f'listening on 0.0.0.0:{free_port}' in text
     assert "waiting for the camera's sender. On the camera run: raiv-stereo-sender --host " \
-        in text and f'--port {free_port} --token <stream_token>' in text
+        in text and f'--port {free_port} --token <stream.token>' in text
     assert 's3cret' not in text
 
 

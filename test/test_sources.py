@@ -71,13 +71,13 @@ def test_sample_frames_have_the_calibration_size_and_advance_scene_time():
 def test_sample_rejects_a_non_positive_rate():
     with pytest.raises(SourceError, match='rate_hz'):
         open_source('sample', {'rate_hz': 0.0}, CALIB)
-    with pytest.raises(SourceError, match='sample_frames'):
-        open_source('sample', {'sample_frames': -1}, CALIB)
+    with pytest.raises(SourceError, match='sample.frames'):
+        open_source('sample', {'sample.frames': -1}, CALIB)
 
 
 def test_sample_replay_renders_n_frames_once_then_loops_them_with_their_scene_time():
     live = open_source('sample', {'rate_hz': 20.0}, CALIB)
-    replay = open_source('sample', {'rate_hz': 20.0, 'sample_frames': 3}, CALIB)
+    replay = open_source('sample', {'rate_hz': 20.0, 'sample.frames': 3}, CALIB)
     lives = [live.read() for _ in range(3)]
     replays = [replay.read() for _ in range(7)]
     for k, frame in enumerate(replays):
@@ -139,14 +139,14 @@ def test_sample_disparity_agrees_with_f_b_over_z():
 def test_images_play_in_sorted_order_then_end(tmp_path, mode):
     _write_pairs(tmp_path)
     if mode == 'directory':
-        options = {'images_left': str(tmp_path / 'left'), 'images_right': str(tmp_path / 'right')}
+        options = {'images.left': str(tmp_path / 'left'), 'images.right': str(tmp_path / 'right')}
     elif mode == 'glob':
-        options = {'images_left': str(tmp_path / 'left' / '*.png'),
-                   'images_right': str(tmp_path / 'right' / 'img_*.png')}
+        options = {'images.left': str(tmp_path / 'left' / '*.png'),
+                   'images.right': str(tmp_path / 'right' / 'img_*.png')}
     else:
         lines = [f'left/img_{k:03d}.png right/img_{k:03d}.png' for k in (2, 0, 1)]
         (tmp_path / 'pairs.txt').write_text('# left right\n\n' + '\n'.join(lines) + '\n')
-        options = {'images_list': str(tmp_path / 'pairs.txt')}
+        options = {'images.list': str(tmp_path / 'pairs.txt')}
     source = open_source('images', {**options, 'loop': False}, CALIB)
     levels = [_levels(source.read()) for _ in range(3)]
     expected_order = (2, 0, 1) if mode == 'list' else (0, 1, 2)
@@ -159,14 +159,14 @@ def test_images_play_in_sorted_order_then_end(tmp_path, mode):
 
 def test_images_loop_and_single_pair(tmp_path):
     _write_pairs(tmp_path, count=2)
-    source = open_source('images', {'images_left': str(tmp_path / 'left'),
-                                    'images_right': str(tmp_path / 'right'), 'loop': True}, CALIB)
+    source = open_source('images', {'images.left': str(tmp_path / 'left'),
+                                    'images.right': str(tmp_path / 'right'), 'loop': True}, CALIB)
     frames = [source.read() for _ in range(5)]
     assert [_levels(f)[0] for f in frames] == [20, 60, 20, 60, 20]
     assert [f.sequence for f in frames] == [0, 1, 2, 3, 4]
     assert frames[0].left.shape == (30, 40, 3)  # native size: the node resizes
-    single = open_source('images', {'images_left': str(tmp_path / 'left' / 'img_001.png'),
-                                    'images_right': str(tmp_path / 'right' / 'img_001.png'),
+    single = open_source('images', {'images.left': str(tmp_path / 'left' / 'img_001.png'),
+                                    'images.right': str(tmp_path / 'right' / 'img_001.png'),
                                     'loop': True}, CALIB)
     assert [_levels(single.read())[0] for _ in range(2)] == [60, 60]
 
@@ -175,38 +175,38 @@ def test_images_errors_name_the_path(tmp_path):
     _write_pairs(tmp_path)
     missing = str(tmp_path / 'nowhere' / '*.png')
     with pytest.raises(SourceError, match='nowhere'):
-        open_source('images', {'images_left': missing,
-                               'images_right': str(tmp_path / 'right')}, CALIB)
+        open_source('images', {'images.left': missing,
+                               'images.right': str(tmp_path / 'right')}, CALIB)
     with pytest.raises(SourceError, match='no_such_dir'):
-        open_source('images', {'images_left': str(tmp_path / 'left'),
-                               'images_right': str(tmp_path / 'no_such_dir')}, CALIB)
-    with pytest.raises(SourceError, match='images_left and images_right'):
+        open_source('images', {'images.left': str(tmp_path / 'left'),
+                               'images.right': str(tmp_path / 'no_such_dir')}, CALIB)
+    with pytest.raises(SourceError, match='images.left and images.right'):
         open_source('images', {}, CALIB)
     # Unequal counts.
     (tmp_path / 'right' / 'img_000.png').unlink()
     with pytest.raises(SourceError, match=r'3 files.*2'):
-        open_source('images', {'images_left': str(tmp_path / 'left'),
-                               'images_right': str(tmp_path / 'right')}, CALIB)
+        open_source('images', {'images.left': str(tmp_path / 'left'),
+                               'images.right': str(tmp_path / 'right')}, CALIB)
     # A list naming a missing file.
     (tmp_path / 'pairs.txt').write_text('left/img_000.png right/img_000.png\n')
     with pytest.raises(SourceError, match=r'pairs.txt:1.*img_000.png'):
-        open_source('images', {'images_list': str(tmp_path / 'pairs.txt')}, CALIB)
+        open_source('images', {'images.list': str(tmp_path / 'pairs.txt')}, CALIB)
     (tmp_path / 'bad.txt').write_text('only_one_path.png\n')
     with pytest.raises(SourceError, match='bad.txt:1'):
-        open_source('images', {'images_list': str(tmp_path / 'bad.txt')}, CALIB)
+        open_source('images', {'images.list': str(tmp_path / 'bad.txt')}, CALIB)
 
 
 def test_images_unreadable_and_mismatched_sizes(tmp_path):
     left, right = _pair(0)
     cv2.imwrite(str(tmp_path / 'l.png'), left)
     (tmp_path / 'r.png').write_bytes(b'not a png at all')
-    source = open_source('images', {'images_left': str(tmp_path / 'l.png'),
-                                    'images_right': str(tmp_path / 'r.png')}, CALIB)
+    source = open_source('images', {'images.left': str(tmp_path / 'l.png'),
+                                    'images.right': str(tmp_path / 'r.png')}, CALIB)
     with pytest.raises(SourceError, match=r'r\.png'):
         source.read()
     cv2.imwrite(str(tmp_path / 'big.png'), np.zeros((31, 40, 3), np.uint8))
-    source = open_source('images', {'images_left': str(tmp_path / 'l.png'),
-                                    'images_right': str(tmp_path / 'big.png')}, CALIB)
+    source = open_source('images', {'images.left': str(tmp_path / 'l.png'),
+                                    'images.right': str(tmp_path / 'big.png')}, CALIB)
     with pytest.raises(SourceError, match=r'40x30.*40x31'):
         source.read()
 
@@ -226,7 +226,7 @@ def test_video_pair_plays_in_order_and_ends(tmp_path):
     pairs = [_pair(k, (48, 32)) for k in range(3)]
     _write_video(tmp_path / 'l.avi', [p[0] for p in pairs])
     _write_video(tmp_path / 'r.avi', [p[1] for p in pairs])
-    options = {'video_left': str(tmp_path / 'l.avi'), 'video_right': str(tmp_path / 'r.avi')}
+    options = {'video.left': str(tmp_path / 'l.avi'), 'video.right': str(tmp_path / 'r.avi')}
     source = open_source('video', {**options, 'loop': False}, CALIB)
     levels = [_levels(source.read()) for _ in range(3)]
     for k, (left, right) in enumerate(levels):
@@ -243,7 +243,7 @@ def test_video_pair_plays_in_order_and_ends(tmp_path):
 def test_video_side_by_side(tmp_path):
     frames = [np.hstack(_pair(k, (48, 32))) for k in range(2)]
     _write_video(tmp_path / 'sbs.avi', frames)
-    source = open_source('video', {'video_side_by_side': str(tmp_path / 'sbs.avi'),
+    source = open_source('video', {'video.side_by_side': str(tmp_path / 'sbs.avi'),
                                    'loop': False}, CALIB)
     first = source.read()
     assert first.left.shape == (32, 48, 3) and first.right.shape == (32, 48, 3)
@@ -256,17 +256,17 @@ def test_video_side_by_side(tmp_path):
 
 def test_video_errors_name_the_file(tmp_path):
     with pytest.raises(SourceError, match='missing.avi'):
-        open_source('video', {'video_side_by_side': str(tmp_path / 'missing.avi')}, CALIB)
+        open_source('video', {'video.side_by_side': str(tmp_path / 'missing.avi')}, CALIB)
     (tmp_path / 'junk.avi').write_bytes(b'\x00' * 100)
     with pytest.raises(SourceError, match='junk.avi'):
-        source = open_source('video', {'video_side_by_side': str(tmp_path / 'junk.avi')}, CALIB)
+        source = open_source('video', {'video.side_by_side': str(tmp_path / 'junk.avi')}, CALIB)
         source.read()
-    with pytest.raises(SourceError, match='video_left and video_right'):
-        open_source('video', {'video_left': str(tmp_path / 'junk.avi')}, CALIB)
+    with pytest.raises(SourceError, match='video.left and video.right'):
+        open_source('video', {'video.left': str(tmp_path / 'junk.avi')}, CALIB)
     _write_video(tmp_path / 'l.avi', [np.zeros((32, 48, 3), np.uint8)] * 2)
     _write_video(tmp_path / 'r.avi', [np.zeros((40, 48, 3), np.uint8)] * 2)
-    source = open_source('video', {'video_left': str(tmp_path / 'l.avi'),
-                                   'video_right': str(tmp_path / 'r.avi')}, CALIB)
+    source = open_source('video', {'video.left': str(tmp_path / 'l.avi'),
+                                   'video.right': str(tmp_path / 'r.avi')}, CALIB)
     with pytest.raises(SourceError, match=r'48x32.*48x40'):
         source.read()
 
@@ -282,11 +282,11 @@ def test_parse_device():
 def test_camera_that_does_not_open_gives_a_clear_error(tmp_path):
     missing = str(tmp_path / 'video99')
     with pytest.raises(SourceError, match='video99.*does not exist'):
-        open_source('camera', {'camera_device_left': missing, 'camera_side_by_side': True}, CALIB)
+        open_source('camera', {'camera.device_left': missing, 'camera.side_by_side': True}, CALIB)
     with pytest.raises(SourceError, match='cannot open camera device 63'):
-        open_source('camera', {'camera_device_left': 63, 'camera_device_right': 62}, CALIB)
-    with pytest.raises(SourceError, match='camera_device_right'):
-        open_source('camera', {'camera_device_left': 0}, CALIB)
+        open_source('camera', {'camera.device_left': 63, 'camera.device_right': 62}, CALIB)
+    with pytest.raises(SourceError, match='camera.device_right'):
+        open_source('camera', {'camera.device_left': 0}, CALIB)
 
 
 # --- raiv -------------------------------------------------------------------------------------
@@ -296,3 +296,75 @@ def test_raiv_without_the_sdk_says_so(monkeypatch):
     with pytest.raises(SourceError, match=r'qCU_Data\) is not importable: this source runs only '
                                           'on the camera'):
         open_source('raiv', {}, CALIB)
+
+
+# --- one interface, one table --------------------------------------------------------------------
+
+
+def test_each_source_declares_its_kind_and_its_options_become_namespaced_node_parameters():
+    from raiv_stereo import sources
+    from raiv_stereo.params import camera as camera_params
+
+    assert sources.KINDS == ('sample', 'images', 'video', 'camera', 'raiv', 'stream', 'bag')
+    assert camera_params.BY_NAME['source'].choices == sources.KINDS
+    pushed = {kind for kind in sources.KINDS if sources.source_class(kind).pushed}
+    assert pushed == {'raiv', 'stream', 'bag'}
+    for kind in sources.KINDS:
+        options = sources.source_class(kind).options
+        assert options, kind
+        for spec in options:
+            node_spec = camera_params.BY_NAME[f'{kind}.{spec.name}']
+            assert (node_spec.default, node_spec.value_range, node_spec.choices) == \
+                (spec.default, spec.value_range, spec.choices)
+            assert node_spec.read_only
+    old = {'sample_frames', 'images_left', 'video_left', 'camera_device_left', 'raiv_input',
+           'swap_left_right', 'stream_port', 'stream_token', 'bag_path'}
+    assert not old & set(camera_params.BY_NAME), 'per-source parameters are namespaced'
+
+
+@pytest.mark.parametrize('kind, options, expected', [
+    ('stream', {'stream.port': 70000}, 'stream.port is 70000; allowed 0..65535'),
+    ('stream', {'stream.mode': 'push'}, "stream.mode is 'push'; choose one of listen, connect"),
+    ('stream', {'stream.mode': 'connect'}, "stream.mode 'connect' needs stream.host"),
+    ('stream', {'stream.prot': 1}, "unknown parameter 'stream.prot'; did you mean 'stream.port'?"),
+    ('camera', {'camera.fps': -1.0}, 'camera.fps is -1; allowed 0..1000'),
+    ('raiv', {'raiv.input': 'depth'}, "raiv.input is 'depth'; choose one of frame, ai"),
+    ('sample', {'sample.frames': 2000}, 'sample.frames is 2000; allowed 0..1000'),
+    ('video', {'video.left': 'l.avi', 'video.side_by_side': 's.avi'},
+     'give either video.side_by_side or video.left + video.right, not both'),
+    ('bag', {'bag.path': '/x', 'bag.topics': '/a'}, 'bag.topics needs four topics'),
+])
+def test_a_bad_option_is_refused_by_the_one_table_the_same_way_everywhere(kind, options,
+                                                                          expected):
+    from raiv_stereo.params import camera as camera_params
+
+    with pytest.raises(SourceError) as opened:
+        open_source(kind, options, CALIB)  # refused before any file, socket or device is opened
+    node = camera_params.camera_settings_problems({'source': kind, **options})
+    assert expected in str(opened.value)
+    assert any(expected in problem for problem in node), node
+    assert str(opened.value) == '; '.join(node)
+
+
+def test_the_device_sender_reads_through_the_same_sources(tmp_path):
+    from raiv_stereo.device import sender
+    from raiv_stereo.sources.images import ImageSource
+    from raiv_stereo.sources.sample import SampleSource
+
+    for side in ('left', 'right'):
+        (tmp_path / side).mkdir()
+        for index in range(2):
+            image = np.full((13, 16, 3), 40 * index + (side == 'right'), np.uint8)
+            cv2.imwrite(str(tmp_path / side / f'img_{index}.png'), image)
+    files = sender.make_provider(sender.parse_args(['--from-files', str(tmp_path)]))
+    assert isinstance(files.source, ImageSource)
+    pairs = [files.next_pair() for _ in range(2)]
+    assert [int(p.left[0, 0, 0]) for p in pairs] == [0, 40]
+    assert [int(p.right[0, 0, 0]) for p in pairs] == [1, 41]
+    with pytest.raises(StopIteration):
+        files.next_pair()  # played once: the images source's end
+    assert files.calibration() is None
+    sample = sender.make_provider(sender.parse_args(['--sample', '--sample-scale', '0.25']))
+    assert isinstance(sample.source, SampleSource)
+    assert sample.next_pair().left.shape == (325, 400, 3)
+    assert sample.calibration() == raiv_nominal().scaled(0.25).to_dict()

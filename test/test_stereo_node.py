@@ -36,7 +36,7 @@ def _params_file(tmp_path, namespace: str, **launch_args) -> str:
     content = launch_config.composed_parameters({'namespace': namespace, 'source': 'sample',
                                                  **launch_args})
     # One replayed frame: the box face (1.0 m) then covers the centre of the left image.
-    content[f'/{namespace}/camera_node']['ros__parameters']['sample_frames'] = 1
+    content[f'/{namespace}/camera_node']['ros__parameters']['sample'] = {'frames': 1}
     path = tmp_path / 'stereo_node.yaml'
     path.write_text(yaml.safe_dump(content))
     return str(path)

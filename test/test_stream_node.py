@@ -57,8 +57,9 @@ def _sender(port, count=12):
 def test_sender_to_camera_node_round_trip_survives_a_garbage_peer(free_port):
     port = free_port
     with ros() as session:
-        camera = session.camera('stream_rt', source='stream', stream_mode='listen',
-                                stream_host='127.0.0.1', stream_port=port, stream_timeout_s=2.0)
+        camera = session.camera('stream_rt', source='stream', **{
+            'stream.mode': 'listen', 'stream.host': '127.0.0.1', 'stream.port': port,
+            'stream.timeout_s': 2.0})
         received = session.collector('stream_rt')
         # A stranger sends garbage first: the connection is reset, the node keeps serving.
         with socket.create_connection(('127.0.0.1', port), timeout=0.05) as stranger:
@@ -111,8 +112,8 @@ def _reject_reason(connection: socket.socket) -> str:
 def test_oversized_calibration_is_refused_and_the_node_serves_the_next_sender(free_port, ros_home):
     port = free_port
     with ros() as session:
-        camera = session.camera('stream_big', source='stream', stream_host='127.0.0.1',
-                                stream_port=port, stream_timeout_s=2.0)  # stream_token: auto
+        camera = session.camera('stream_big', source='stream', **{  # stream.token: auto
+            'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
         token = (ros_home / 'raiv_stereo' / 'stream_token').read_text().strip()
         received = session.collector('stream_big')
         # The attack of issue 26: a 1600000x1300000 calibration, then a frame.
@@ -137,8 +138,8 @@ def test_oversized_calibration_is_refused_and_the_node_serves_the_next_sender(fr
 def test_camera_node_drops_a_frame_on_any_error_and_keeps_publishing(free_port):
     port = free_port
     with ros() as session:
-        camera = session.camera('stream_err', source='stream', stream_host='127.0.0.1',
-                                stream_port=port, stream_timeout_s=2.0)
+        camera = session.camera('stream_err', source='stream', **{
+            'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
         received = session.collector('stream_err')
         prepare, faults = camera._prepare, []
 

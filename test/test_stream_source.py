@@ -387,7 +387,7 @@ def test_second_sender_is_refused_until_the_first_leaves(source):
     message = second.reply()
     assert message.type == sp.REJECT
     code, reason = sp.decode_reject(message)
-    assert code == sp.REJECT_BUSY and 'stream_max_senders 1' in reason
+    assert code == sp.REJECT_BUSY and 'stream.max_senders 1' in reason
     first.frame(1, *_pair())
     assert _read(source).sequence == 1  # the first keeps streaming
     first.close()
@@ -422,9 +422,9 @@ def test_compression_policy_refuses_other_codecs():
 
 
 def test_open_source_options_and_prompt_close():
-    options = {'stream_mode': 'listen', 'stream_host': '127.0.0.1', 'stream_port': 0,
-               'stream_token': '', 'stream_timeout_s': 2.0, 'stream_max_senders': 1,
-               'stream_compression': 'any', 'rate_hz': 10.0}
+    options = {'stream.mode': 'listen', 'stream.host': '127.0.0.1', 'stream.port': 0,
+               'stream.token': '', 'stream.timeout_s': 2.0, 'stream.max_senders': 1,
+               'stream.compression': 'any', 'rate_hz': 10.0}
     src = open_source('stream', options, raiv_nominal())
     assert isinstance(src, StreamSource) and src.timeout_s == 2.0
     assert 'listening on 127.0.0.1' in src.status
@@ -565,7 +565,7 @@ def test_sender_skips_an_unreadable_file(source, tmp_path):
     result = _run_sender('--from-files', str(tmp_path), '--host', '127.0.0.1', '--port',
                          str(source.address[1]), '--rate-hz', '0')
     assert result.returncode == 0, result.stderr
-    assert 'left_0.png: not a readable 8-bit image' in result.stderr
+    assert 'left_0.png: it is not an image OpenCV reads' in result.stderr
     assert 'sent 1 pairs' in result.stderr
     frame = _read(source)
     assert frame.sequence == 0
@@ -750,7 +750,7 @@ def test_trickled_hello_is_dropped_at_the_stream_timeout():
         reason = peer.closed_by_source()
         # Dropped after about 0.3 s / 50 ms = 6 bytes, long before the HELLO's last byte.
         assert sent < len(hello) // 2, f'alive after {sent} of {len(hello)} bytes'
-        assert reason in ('timed out: sent no complete HELLO within 0.3 s (stream_timeout_s)', '')
+        assert reason in ('timed out: sent no complete HELLO within 0.3 s (stream.timeout_s)', '')
         assert src.counters['timeouts'] == 1
         assert _serves_a_good_sender(src)
     finally:
@@ -821,7 +821,7 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
                                                                     caplog):
     from raiv_stereo.sources.stream import resolve_token, token_path
     monkeypatch.setenv('ROS_HOME', str(tmp_path))
-    options = {'stream_host': '127.0.0.1', 'stream_port': 0}  # stream_token: the default
+    options = {'stream.host': '127.0.0.1', 'stream.port': 0}  # stream_token: the default
     with caplog.at_level(logging.INFO, logger='raiv_stereo.stream'):
         src = open_source('stream', options, raiv_nominal())
     try:
@@ -831,7 +831,7 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
         assert len(token) >= 20 and src.token == token
         assert path.stat().st_mode & 0o777 == 0o600
         assert f'raiv-stereo-sender --host 127.0.0.1 --port 0 --token {token}' in caplog.text
-        assert 'no stream_token' not in caplog.text
+        assert 'no stream.token' not in caplog.text
         stranger = Peer(src)  # no token
         code, reason = sp.decode_reject(stranger.reply())
         assert code == sp.REJECT_AUTH and f'the receiver keeps it in {path}' in reason
@@ -845,15 +845,15 @@ def test_token_auto_is_generated_once_stored_privately_and_required(tmp_path, mo
 def test_no_token_is_an_explicit_choice_warned_once(tmp_path, monkeypatch, caplog, value):
     monkeypatch.setenv('ROS_HOME', str(tmp_path))
     with caplog.at_level(logging.WARNING, logger='raiv_stereo.stream'):
-        src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
-                                     'stream_token': value}, raiv_nominal())
+        src = open_source('stream', {'stream.host': '127.0.0.1', 'stream.port': 0,
+                                     'stream.token': value}, raiv_nominal())
         try:
             assert src.token == ''
             assert _serves_a_good_sender(src)
             assert _serves_a_good_sender(src, token='anything')  # ignored: none is needed
         finally:
             src.close()
-    assert len([r for r in caplog.records if 'no stream_token' in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if 'no stream.token' in r.getMessage()]) == 1
     assert not (tmp_path / 'raiv_stereo').exists()
 
 
@@ -881,7 +881,7 @@ def test_sender_on_this_host_uses_the_stored_token(tmp_path):
         src.close()
 
 
-# --- TLS (stream_tls_cert / --tls-ca)
+# --- TLS (stream.tls_cert / --tls-ca)
 
 def _self_signed(folder, name):
     """Write a self-signed certificate for 127.0.0.1 and its key; return their paths."""
@@ -902,9 +902,9 @@ def test_tls_stream_carries_pairs_and_refuses_plain_or_untrusted_peers(tmp_path)
     left, right = _pair(9, 20, 24)
     cv2.imwrite(str(tmp_path / 'left.png'), left)
     cv2.imwrite(str(tmp_path / 'right.png'), right)
-    src = open_source('stream', {'stream_host': '127.0.0.1', 'stream_port': 0,
-                                 'stream_token': 's3cret', 'stream_tls_cert': str(cert),
-                                 'stream_tls_key': str(key)}, raiv_nominal())
+    src = open_source('stream', {'stream.host': '127.0.0.1', 'stream.port': 0,
+                                 'stream.token': 's3cret', 'stream.tls_cert': str(cert),
+                                 'stream.tls_key': str(key)}, raiv_nominal())
     try:
         assert '(TLS)' in src.status
         plain = Peer(src, token='s3cret')  # speaks the protocol without TLS: reset

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ThreadPoolExecutor
-import glob
 import importlib.util
 import logging
 import os
@@ -54,7 +53,6 @@ BACKOFF_S = (0.2, 5.0)  # reconnect delay: first and longest
 HANDSHAKE_TIMEOUT_S = 5.0
 SEND_BUFFER_BYTES = 1 << 20
 SEND_TIMEOUT_S = 10.0  # a robot that stops reading this long is dropped and reconnected
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm')
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_REFUSED = 0, 2, 3
 
 
@@ -75,35 +73,30 @@ class Pair:
 
 # ---------------------------------------------------------------- pair providers
 
-def _image_list(spec: str) -> list[str]:
-    """Return the sorted image files of a directory or a glob pattern."""
-    if os.path.isdir(spec):
-        return sorted(os.path.join(spec, name) for name in os.listdir(spec)
-                      if name.lower().endswith(IMAGE_EXTENSIONS))
-    return sorted(glob.glob(spec))
-
-
 def file_pairs(specs: list[str]) -> list[tuple[str, str]]:
     """
     Return (left, right) paths from LEFT RIGHT globs/directories, or from one directory.
 
     One directory holds left/ and right/ subdirectories, or files named *left* and *right*.
+    The images source (sources/images.py) expands each side.
     """
+    from raiv_stereo.sources.images import expand_images
     if len(specs) == 1:
         root = specs[0]
         sides = [os.path.join(root, 'left'), os.path.join(root, 'right')]
         if all(os.path.isdir(side) for side in sides):
             specs = sides
         elif os.path.isdir(root):
-            files = _image_list(root)
-            specs_left = [f for f in files if 'left' in os.path.basename(f).lower()]
-            specs_right = [f for f in files if 'right' in os.path.basename(f).lower()]
-            return _zip_pairs(specs_left, specs_right, root, root)
+            files = expand_images(root, 'left')
+            return _zip_pairs([f for f in files if 'left' in os.path.basename(f).lower()],
+                              [f for f in files if 'right' in os.path.basename(f).lower()],
+                              root, root)
         else:
             raise ValueError(f'--from-files with one argument needs a directory, got {root!r}')
     if len(specs) != 2:
         raise ValueError('--from-files takes LEFT RIGHT (globs or directories) or one directory')
-    return _zip_pairs(_image_list(specs[0]), _image_list(specs[1]), specs[0], specs[1])
+    return _zip_pairs(expand_images(specs[0], 'left'), expand_images(specs[1], 'right'),
+                      specs[0], specs[1])
 
 
 def _zip_pairs(left: list[str], right: list[str], left_spec: str,
@@ -117,96 +110,29 @@ def _zip_pairs(left: list[str], right: list[str], left_spec: str,
     return list(zip(left, right, strict=True))
 
 
-def _read_image(path: str) -> np.ndarray:
-    """Read an 8-bit gray or BGR image file."""
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None or image.dtype != np.uint8:
-        raise ValueError(f'{path}: not a readable 8-bit image')
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
+class SourceProvider:
+    """Pairs from one of the package's frame sources (sources/), with the calibration to send."""
 
-
-class FileProvider:
-    """Replays image pairs from files, once or looping; caches them when looping."""
-
-    def __init__(self, pairs: list[tuple[str, str]], loop: bool) -> None:
-        self.pairs, self.loop, self.index = pairs, loop, 0
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._cache_bytes = 0
+    def __init__(self, source: Any, calibration: Any = None) -> None:
+        """Take an open FrameSource; `calibration` is sent when the source knows none."""
+        self.source = source
+        self._calibration = calibration
 
     def calibration(self) -> dict[str, Any] | None:
-        """Return None: image files carry no calibration; --calibration gives one."""
-        return None
+        """Return what to send: the device's own calibration, else the given one (a dict)."""
+        known = self.source.calibration or self._calibration
+        return None if known is None else known.to_dict()
 
     def next_pair(self) -> Pair | None:
-        """Return the next pair; raise StopIteration after the last one unless looping."""
-        if self.index >= len(self.pairs):
-            if not self.loop:
-                raise StopIteration
-            self.index = 0
-        index = self.index
-        self.index += 1
-        if index in self._cache:
-            left, right = self._cache[index]
-        else:
-            left, right = (_read_image(path) for path in self.pairs[index])
-            if left.shape != right.shape:
-                raise ValueError(f'{self.pairs[index][0]} is {left.shape} but '
-                                 f'{self.pairs[index][1]} is {right.shape}')
-            if self.loop and self._cache_bytes + 2 * left.nbytes <= 512 * 1024 * 1024:
-                self._cache[index] = (left, right)
-                self._cache_bytes += 2 * left.nbytes
-        return Pair(left, right, time.time_ns())
-
-
-class SampleProvider:
-    """Renders the built-in synthetic scene (eval/scene.py) at the nominal RAiV geometry."""
-
-    def __init__(self, scale: float) -> None:
-        from raiv_stereo.core.calibration import raiv_nominal
-        from raiv_stereo.eval.scene import Renderer
-        self._calibration = raiv_nominal().scaled(scale)
-        self._renderer = Renderer(self._calibration)
-        self._start = time.monotonic()
-
-    def calibration(self) -> dict[str, Any] | None:
-        """Return the nominal calibration the scene is rendered with."""
-        return self._calibration.to_dict()
-
-    def next_pair(self) -> Pair | None:
-        """Render the scene at the current time."""
-        rendered = self._renderer.render(time.monotonic() - self._start, with_truth=False)
-        return Pair(rendered.left_bgr, rendered.right_bgr, time.time_ns())
-
-
-class SdkProvider:
-    """Pairs and factory calibration from the device's qCU_Data pipeline."""
-
-    def __init__(self, raiv_input: str, swap_left_right: bool, need_calibration: bool) -> None:
-        """Open the pipeline and read the factory calibration (SourceError/CalibrationError)."""
-        from raiv_stereo.core.calibration import CalibrationError
-        from raiv_stereo.sources import raiv
-        sdk = raiv.import_sdk()  # SourceError when absent
-        self._device = raiv.RaivDevice(sdk, raiv_input, swap_left_right)
-        self._calibration: dict[str, Any] | None = None
+        """Return the next pair, None when none is ready; StopIteration after the last file."""
+        from raiv_stereo.sources import EndOfSource
         try:
-            self._calibration = raiv.read_device_calibration(sdk).to_dict()
-        except CalibrationError as error:  # it names the call that failed
-            if need_calibration:
-                raise
-            LOGGER.warning('device calibration not usable (%s); sending --calibration', error)
-
-    def calibration(self) -> dict[str, Any] | None:
-        """Return the device's factory calibration, at the sensor size."""
-        return self._calibration
-
-    def next_pair(self) -> Pair | None:
-        """Return a pair when the SDK has a new one, else None (SourceError for a bad one)."""
-        pair = self._device.read_pair()
-        if pair is None:
+            frame = self.source.read()
+        except EndOfSource:
+            raise StopIteration from None
+        if frame is None:
             return None
-        return Pair(pair[0], pair[1], time.time_ns())
+        return Pair(frame.left, frame.right, frame.capture_time_ns or time.time_ns())
 
 
 class FileCalibration:
@@ -345,11 +271,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
                         help='maximum pairs per second (0 = as fast as possible)')
     parser.add_argument('--token', default=None,
-                        help="shared secret: the node's stream_token (default: when connecting "
+                        help="shared secret: the node's stream.token (default: when connecting "
                              'to this host, the token the node stored under ROS_HOME)')
     parser.add_argument('--tls-ca', metavar='FILE',
                         help="connect with TLS, trusting the robot's certificate if FILE (PEM; "
-                             "the node's stream_tls_cert for a self-signed one) vouches for it")
+                             "the node's stream.tls_cert for a self-signed one) vouches for it")
     parser.add_argument('--tls-name', default='',
                         help="name the robot's certificate must carry (default: --host)")
     parser.add_argument('--calibration', nargs='+', metavar='FILE',
@@ -366,7 +292,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.host = ROBOT_HOST if args.mode == 'connect' else '0.0.0.0'
     if args.tls_ca and args.mode != 'connect':
         parser.error('--tls-ca works with --mode connect (the robot listens with '
-                     'stream_tls_cert)')
+                     'stream.tls_cert)')
     return args
 
 
@@ -379,13 +305,26 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
     return context
 
 
-def make_provider(args: argparse.Namespace) -> Any:
-    """Return the pair provider the arguments select; raise RuntimeError when unavailable."""
+def make_provider(args: argparse.Namespace) -> SourceProvider:
+    """Return the source the arguments select; raise SourceError/ValueError when unavailable."""
+    from raiv_stereo.core.calibration import CalibrationError, raiv_nominal
+    from raiv_stereo.sources import open_source
+    from raiv_stereo.sources.images import ImageSource
+    from raiv_stereo.sources.sample import SampleSource
     if args.from_files:
-        return FileProvider(file_pairs(args.from_files), args.loop)
+        return SourceProvider(ImageSource(file_pairs(args.from_files), args.loop))
     if args.sample:
-        return SampleProvider(args.sample_scale)
-    return SdkProvider(args.raiv_input, args.swap_left_right, not args.calibration)
+        calibration = raiv_nominal().scaled(args.sample_scale)
+        return SourceProvider(SampleSource(calibration, args.rate_hz or defaults.RATE_HZ),
+                              calibration)
+    source = open_source('raiv', {'raiv.input': args.raiv_input,
+                                  'raiv.swap_left_right': args.swap_left_right}, raiv_nominal())
+    if source.calibration is None:
+        if not args.calibration:
+            source.close()
+            raise CalibrationError(f'{source.calibration_problem}; or give --calibration')
+        LOGGER.warning('%s; sending --calibration', source.calibration_problem)
+    return SourceProvider(source)
 
 
 def default_token(args: argparse.Namespace) -> str:

@@ -65,7 +65,6 @@ ENCODING = 'bgr8'
 ENCODINGS = ('mono8', 'bgr8')
 DEPTH_FORMAT = '32FC1'
 DEPTH_FORMATS = ('32FC1', '16UC1')
-SOURCES = ('sample', 'images', 'video', 'camera', 'raiv', 'stream', 'bag')
 STREAM_PORT = 12345
 QUEUE_SIZE = 5
 

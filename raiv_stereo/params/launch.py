@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from raiv_stereo import sources
 from raiv_stereo.core.calibration import focal_px_from_lens
 from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
 from raiv_stereo.params.spec import as_text, from_text, ParamSpec, value_problem
@@ -103,7 +104,7 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
                        "frame source: 'auto' = the real camera ('raiv' on the device, else "
                        "'stream' waiting for the device to connect); 'sample' = built-in "
                        'synthetic scene; or images, video, camera',
-                       ('auto',) + defaults.SOURCES),
+                       ('auto',) + sources.KINDS),
         *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
     depth_args = [

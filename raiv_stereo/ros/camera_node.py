@@ -53,7 +53,14 @@ from raiv_stereo.ros.parameters import (
 )
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
-from raiv_stereo.sources import EndOfSource, FrameSource, open_source, SourceError, StereoFrame
+from raiv_stereo.sources import (
+    EndOfSource,
+    FrameSource,
+    open_source,
+    source_class,
+    SourceError,
+    StereoFrame,
+)
 from raiv_stereo.sources.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.logging import LoggingSeverity
@@ -65,8 +72,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
 
-PUSHED_SOURCES = ('stream', 'raiv', 'bag')  # bag: polled, each pair at its recorded time
-"""Sources that deliver frames when the device sends them: polled fast, published as they come."""
 ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
 STATS_LOG_PERIOD_S = 2.0
@@ -104,7 +109,7 @@ def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
     host, port = address[0], address[1]
     here = [host] if host not in ('0.0.0.0', '::', '') else \
         (_host_addresses() or ["<this computer's address>"])
-    token = ' --token <stream_token>' if values.get('stream_token') else ''
+    token = ' --token <stream.token>' if values.get('stream.token') else ''
     return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
             f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +
             (f' (this computer is also {", ".join(here[1:])})' if len(here) > 1 else ''))
@@ -182,6 +187,7 @@ class CameraNode(Node):
         if problems:
             raise CameraSetupError('camera_node parameters: ' + '; '.join(problems))
         self._kind = values['source']
+        self._pushed = source_class(self._kind).pushed
         self._scale = float(values['scale'])
         self._encoding = values['encoding']
         self._camera_name = values['camera_name']
@@ -202,7 +208,7 @@ class CameraNode(Node):
         elif self._source.calibration is not None:
             self._use_calibration(self._source.calibration.validate(),
                                   "the device's own calibration")
-        elif self._kind in PUSHED_SOURCES:
+        elif self._pushed:
             self._use_calibration(nominal, 'RAiV nominal model until the device sends its own')
         else:
             self._use_calibration(nominal, 'RAiV nominal model')
@@ -358,12 +364,12 @@ class CameraNode(Node):
         """(Re)create the read timer: rate_hz, or the fast poll rate for pushed sources."""
         if self._timer is not None:
             self.destroy_timer(self._timer)
-        rate_hz = max(self._rate_hz, defaults.STREAM_POLL_HZ) if self._kind in PUSHED_SOURCES \
+        rate_hz = max(self._rate_hz, defaults.STREAM_POLL_HZ) if self._pushed \
             else self._rate_hz
         self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
 
     def _timer_text(self) -> str:
-        if self._kind in PUSHED_SOURCES:
+        if self._pushed:
             return 'the rate the device sends'
         return f'{self._rate_hz:g} Hz'
 

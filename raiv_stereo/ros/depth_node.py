@@ -611,8 +611,8 @@ class DepthNode(Node):
     def _swap_fix(self) -> str:
         """Say how to put left and right in order at the source."""
         return (f'Exchange them at the source: {self._topic(0)} must carry the left camera (for '
-                'source raiv set camera_node swap_left_right to the other value; else swap the '
-                'left/right devices, files or topic remappings)')
+                'source raiv set camera_node raiv.swap_left_right to the other value; else swap '
+                'the left/right devices, files or topic remappings)')
 
     def _recheck_pair_order(self, core: Any, left_raw: np.ndarray,
                             right_raw: np.ndarray) -> None:

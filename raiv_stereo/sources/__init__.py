@@ -17,12 +17,14 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import importlib
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import coerce, ParamSpec, ParamTable
 from raiv_stereo.sources.exposure import ExposureControl
 
 
@@ -47,7 +49,29 @@ class EndOfSource(Exception):
 
 
 class FrameSource(abc.ABC):
-    """Delivers stereo pairs; `read` never blocks for long, so a node's executor keeps spinning."""
+    """
+    Delivers stereo pairs; `read` never blocks for long, so a node's executor keeps spinning.
+
+    A source declares what the camera node needs to know about it: its kind, whether frames are
+    pushed, its options (declared by the node as `<kind>.<option>`) and their rules together.
+    """
+
+    kind: ClassVar[str] = ''
+    pushed: ClassVar[bool] = False
+    """True: frames come when the device sends them, so the node polls fast and publishes each."""
+    options: ClassVar[tuple[ParamSpec, ...]] = ()
+    """The source's own settings, named without the namespace (the node adds '<kind>.')."""
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Return what is wrong with the options taken together (values by short name)."""
+        return []
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any],
+                     calibration: StereoCalibration) -> FrameSource:
+        """Open the source from its checked options (short names) plus rate_hz and loop."""
+        raise NotImplementedError(f'{cls.__name__} cannot be opened by name')
 
     calibration: StereoCalibration | None = None
     """Set by sources that know their own calibration (the RAiV device, the network stream)."""
@@ -81,16 +105,80 @@ _SOURCES: dict[str, str] = {
     'stream': 'raiv_stereo.sources.stream:StreamSource',
     'bag': 'raiv_stereo.sources.bag:BagSource',
 }
-"""Source kind -> 'module:class'; each class has `from_options(options, calibration)`."""
+"""The registry: source kind -> 'module:class' (the class declares everything else)."""
+
+KINDS: tuple[str, ...] = tuple(_SOURCES)
+"""Every source kind, in the order the node's `source` parameter lists them."""
+
+FILE_OPTION = 'path; empty = not used'
+"""How a source's file option says it is optional (the end of its description)."""
+
+SHARED_OPTIONS = ('rate_hz', 'loop')
+"""Node-wide settings every source may read besides its own options."""
 
 
-def open_source(kind: str, options: Mapping[str, Any],
-                calibration: StereoCalibration) -> FrameSource:
-    """Open the source `kind` with its options; raise SourceError for an unknown kind."""
+def source_class(kind: str) -> type[FrameSource]:
+    """Return the class of source `kind`; raise SourceError for an unknown kind."""
     try:
         module_name, class_name = _SOURCES[kind].split(':')
     except KeyError:
         raise SourceError(
             f'unknown source {kind!r}; choose one of: {", ".join(_SOURCES)}') from None
-    source_class = getattr(importlib.import_module(module_name), class_name)
-    return source_class.from_options(dict(options), calibration)
+    found = getattr(importlib.import_module(module_name), class_name)
+    if found.kind != kind:
+        raise SourceError(f'{_SOURCES[kind]} declares kind {found.kind!r}, registered as {kind!r}')
+    return found
+
+
+def option_specs(kind: str) -> tuple[ParamSpec, ...]:
+    """Return the options of source `kind` as node parameters: '<kind>.<option>', read-only."""
+    return tuple(replace(spec, name=f'{kind}.{spec.name}', read_only=True,
+                         description=f'{kind} source: {spec.description}')
+                 for spec in source_class(kind).options)
+
+
+def all_option_specs() -> tuple[ParamSpec, ...]:
+    """Return every source's options as node parameters, source by source."""
+    return tuple(spec for kind in KINDS for spec in option_specs(kind))
+
+
+def own_options(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return source `kind`'s options from namespaced `values` by short name, defaults filled."""
+    prefix = kind + '.'
+    return {spec.name: coerce(spec, values.get(prefix + spec.name, spec.default))
+            for spec in source_class(kind).options}
+
+
+def options_problems(kind: str, values: Mapping[str, Any]) -> list[str]:
+    """
+    Return what is wrong with source `kind`'s options in namespaced `values` (empty = usable).
+
+    One table checks them: a misspelt '<kind>.' name, each value alone, then the source's rules.
+    Other names (other sources' options, node-wide settings) are not looked at.
+    """
+    prefix = kind + '.'
+    own = {name: value for name, value in values.items() if name.startswith(prefix)}
+    source = source_class(kind)
+    table = ParamTable(option_specs(kind),
+                       (lambda v: source.option_problems(
+                           {name[len(prefix):]: value for name, value in v.items()}),))
+    specs = table.by_name
+    return table.problems({name: coerce(specs[name], value) if name in specs else value
+                           for name, value in own.items()})
+
+
+def open_source(kind: str, options: Mapping[str, Any],
+                calibration: StereoCalibration) -> FrameSource:
+    """
+    Open the source `kind` with its '<kind>.<option>' values (and rate_hz, loop).
+
+    Raise SourceError for an unknown kind or options that do not pass the source's table.
+    """
+    source = source_class(kind)
+    problems = options_problems(kind, options)
+    if problems:
+        raise SourceError('; '.join(problems))
+    own = own_options(kind, options)
+    own['rate_hz'] = float(options.get('rate_hz', defaults.RATE_HZ))
+    own['loop'] = bool(options.get('loop', defaults.LOOP))
+    return source.from_options(own, calibration)

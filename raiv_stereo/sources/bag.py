@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import ParamSpec
 from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.rosbag_io import BagError, BagPair, StereoBagReader
 
@@ -33,6 +34,28 @@ class BagSource(FrameSource):
     recorded intervals, moved to now (capture_time_ns = start + recorded offset), so live
     nodes and TF see current times; with `loop` the bag starts again after its last pair.
     """
+
+    kind = 'bag'
+    pushed = True  # polled fast: each pair goes out at its recorded time
+    options = (
+        ParamSpec('path', '', 'rosbag2 folder (SQLite3 or MCAP) to replay at its recorded rate, '
+                  'with its camera_info as the calibration; path; empty = not used'),
+        ParamSpec('topics', '', 'left image, right image, left camera_info, right camera_info '
+                  "topics, comma-separated; empty = found by name ('left'/'right', image_raw "
+                  'first)'),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require a bag folder, and four topics or none."""
+        problems = []
+        if not values['path'].strip():
+            problems.append("source 'bag' needs bag.path (a rosbag2 folder)")
+        topics = [t.strip() for t in values['topics'].split(',') if t.strip()]
+        if topics and len(topics) != 4:
+            problems.append('bag.topics needs four topics, comma-separated: left image, right '
+                            f'image, left camera_info, right camera_info; got {topics}')
+        return problems
 
     def __init__(self, reader: StereoBagReader, loop: bool = False,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
@@ -57,15 +80,9 @@ class BagSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> BagSource:
-        """Build from bag_path and bag_topics (four topics, comma-separated; empty = by name)."""
-        path = str(options.get('bag_path', '') or '').strip()
-        if not path:
-            raise SourceError("source 'bag' needs bag_path (a rosbag2 folder)")
-        topics = [t.strip() for t in str(options.get('bag_topics', '') or '').split(',')
-                  if t.strip()]
-        if topics and len(topics) != 4:
-            raise SourceError('bag_topics needs four topics, comma-separated: left image, '
-                              f'right image, left camera_info, right camera_info; got {topics}')
+        """Build from bag.path and bag.topics (four topics, comma-separated; empty = by name)."""
+        path = options['path'].strip()
+        topics = [t.strip() for t in options['topics'].split(',') if t.strip()]
         names = dict(zip(('left_image', 'right_image', 'left_info', 'right_info'), topics,
                          strict=False))
         try:

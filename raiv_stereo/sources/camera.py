@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import cv2
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.images import check_pair
 from raiv_stereo.sources.video import split_side_by_side
@@ -69,9 +70,36 @@ class CameraSource(FrameSource):
     """
     Live pairs from a side-by-side stereo camera or from two cameras grabbed back to back.
 
-    camera_width/camera_height are the size requested from each device (for a side-by-side
-    camera: the whole frame, both halves), camera_fps its rate; 0 keeps the driver's default.
+    camera.width/camera.height are the size requested from each device (for a side-by-side
+    camera: the whole frame, both halves), camera.fps its rate; 0 keeps the driver's default.
     """
+
+    kind = 'camera'
+    options = (
+        ParamSpec('device_left', '', 'left device index or path (e.g. 0 or /dev/video0); the one '
+                  'device when camera.side_by_side'),
+        ParamSpec('device_right', '', 'right device index or path'),
+        ParamSpec('side_by_side', False, 'camera.device_left is one side-by-side stereo camera '
+                  '(left half | right half)'),
+        ParamSpec('width', defaults.CAMERA_DEVICE_SIZE_PX, 'requested capture width, px '
+                  "(side-by-side: both halves); 0 = the device's", IntRange(0, 16384)),
+        ParamSpec('height', defaults.CAMERA_DEVICE_SIZE_PX,
+                  "requested capture height, px; 0 = the device's", IntRange(0, 16384)),
+        ParamSpec('fps', defaults.CAMERA_FPS, "requested capture rate, Hz; 0 = the device's",
+                  FloatRange(0.0, 1000.0)),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require two devices, or one side-by-side device."""
+        left, right = parse_device(values['device_left']), parse_device(values['device_right'])
+        if values['side_by_side'] and left is None:
+            return ['camera.side_by_side needs camera.device_left (an index such as 0 or a path '
+                    'such as /dev/video0)']
+        if not values['side_by_side'] and (left is None or right is None):
+            return ["source 'camera' needs camera.device_left and camera.device_right (indices "
+                    'or /dev paths), or camera.side_by_side:=true with camera.device_left']
+        return []
 
     def __init__(self, captures: list[cv2.VideoCapture], names: list[str]) -> None:
         """Take ownership of opened captures: one side-by-side, or (left, right)."""
@@ -82,25 +110,14 @@ class CameraSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> CameraSource:
-        """Open camera_device_left (+ camera_device_right unless camera_side_by_side)."""
-        left = parse_device(options.get('camera_device_left', -1))
-        right = parse_device(options.get('camera_device_right', -1))
-        width = int(options.get('camera_width', defaults.CAMERA_DEVICE_SIZE_PX) or 0)
-        height = int(options.get('camera_height', defaults.CAMERA_DEVICE_SIZE_PX) or 0)
-        fps = float(options.get('camera_fps', defaults.CAMERA_FPS) or 0.0)
-        if bool(options.get('camera_side_by_side', False)):
-            device = left if left is not None else right
-            if device is None:
-                raise SourceError('camera_side_by_side needs camera_device_left (an index such '
-                                  'as 0 or a path such as /dev/video0)')
-            option = 'camera_device_left' if left is not None else 'camera_device_right'
-            return cls([open_device(device, width, height, fps, option)], [str(device)])
-        if left is None or right is None:
-            raise SourceError('source "camera" needs camera_device_left and camera_device_right '
-                              '(indices or /dev paths), or camera_side_by_side with one device')
-        captures = [open_device(left, width, height, fps, 'camera_device_left')]
+        """Open camera.device_left (+ camera.device_right unless camera.side_by_side)."""
+        left, right = parse_device(options['device_left']), parse_device(options['device_right'])
+        width, height, fps = int(options['width']), int(options['height']), float(options['fps'])
+        if options['side_by_side']:
+            return cls([open_device(left, width, height, fps, 'camera.device_left')], [str(left)])
+        captures = [open_device(left, width, height, fps, 'camera.device_left')]
         try:
-            captures.append(open_device(right, width, height, fps, 'camera_device_right'))
+            captures.append(open_device(right, width, height, fps, 'camera.device_right'))
         except SourceError:
             captures[0].release()
             raise

@@ -25,7 +25,14 @@ import cv2
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.params import defaults
-from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.params.spec import ParamSpec
+from raiv_stereo.sources import (
+    EndOfSource,
+    FILE_OPTION,
+    FrameSource,
+    SourceError,
+    StereoFrame,
+)
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm', '.webp')
 """File name endings taken from a directory (case-insensitive)."""
@@ -35,13 +42,13 @@ def expand_images(spec: str, side: str) -> list[str]:
     """Return the sorted files named by `spec`: a glob pattern, a directory or a single file."""
     spec = os.path.expanduser(str(spec).strip())
     if not spec:
-        raise SourceError(f'images_{side} is empty: give a glob pattern, a directory or a file '
-                          '(or images_list)')
+        raise SourceError(f'images.{side} is empty: give a glob pattern, a directory or a file '
+                          '(or images.list)')
     if os.path.isdir(spec):
         files = [str(p) for p in Path(spec).iterdir()
                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
-            raise SourceError(f'images_{side}: directory {spec} holds no image files '
+            raise SourceError(f'images.{side}: directory {spec} holds no image files '
                               f'({", ".join(IMAGE_SUFFIXES)})')
         return sorted(files)
     if os.path.isfile(spec):
@@ -49,9 +56,9 @@ def expand_images(spec: str, side: str) -> list[str]:
     if glob.has_magic(spec):
         files = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
         if not files:
-            raise SourceError(f'images_{side}: pattern {spec} matches no files; check the path')
+            raise SourceError(f'images.{side}: pattern {spec} matches no files; check the path')
         return files
-    raise SourceError(f'images_{side}: {spec} does not exist; give an existing file, directory '
+    raise SourceError(f'images.{side}: {spec} does not exist; give an existing file, directory '
                       'or glob pattern')
 
 
@@ -62,7 +69,7 @@ def read_list_file(path: str) -> list[tuple[str, str]]:
         with open(path, encoding='utf-8') as stream:
             lines = stream.read().splitlines()
     except OSError as error:
-        raise SourceError(f'cannot read images_list {path}: {error.strerror}') from None
+        raise SourceError(f'cannot read images.list {path}: {error.strerror}') from None
     base = os.path.dirname(os.path.abspath(path))
     pairs = []
     for number, line in enumerate(lines, start=1):
@@ -78,7 +85,7 @@ def read_list_file(path: str) -> list[tuple[str, str]]:
                 raise SourceError(f'{path}:{number}: image {name} does not exist')
         pairs.append((left, right))
     if not pairs:
-        raise SourceError(f'images_list {path} lists no pairs (one "left right" per line)')
+        raise SourceError(f'images.list {path} lists no pairs (one "left right" per line)')
     return pairs
 
 
@@ -106,6 +113,25 @@ def check_pair(left: np.ndarray, right: np.ndarray, what: str) -> tuple[np.ndarr
 class ImageSource(FrameSource):
     """Plays image pairs in sorted order, once (then EndOfSource) or looped."""
 
+    kind = 'images'
+    options = (
+        ParamSpec('left', '', 'left image file, directory or glob pattern; ' + FILE_OPTION),
+        ParamSpec('right', '', 'right image file, directory or glob pattern; ' + FILE_OPTION),
+        ParamSpec('list', '', 'text file of "left right" path pairs, one per line; '
+                  + FILE_OPTION),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require either the left/right pair or the list file."""
+        pair = bool(values['left'].strip()) and bool(values['right'].strip())
+        if not pair and not values['list'].strip():
+            return ["source 'images' needs images.left and images.right (files, directories or "
+                    'glob patterns) or images.list']
+        if pair and values['list'].strip():
+            return ['give images.left/images.right or images.list, not both']
+        return []
+
     def __init__(self, pairs: list[tuple[str, str]], loop: bool = True) -> None:
         """Keep the pair list; files are read one pair per `read`."""
         if not pairs:
@@ -118,34 +144,30 @@ class ImageSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> ImageSource:
-        """Build from images_list, or images_left + images_right (paired in sorted order)."""
+        """Build from images.list, or images.left + images.right (paired in sorted order)."""
         loop = bool(options.get('loop', defaults.LOOP))
-        list_file = str(options.get('images_list', '') or '').strip()
+        list_file = options['list'].strip()
         if list_file:
             return cls(read_list_file(list_file), loop)
-        left_spec = str(options.get('images_left', '') or '')
-        right_spec = str(options.get('images_right', '') or '')
-        if not left_spec.strip() and not right_spec.strip():
-            raise SourceError('source "images" needs images_left and images_right (glob, '
-                              'directory or file) or images_list')
+        left_spec, right_spec = options['left'], options['right']
         lefts = expand_images(left_spec, 'left')
         rights = expand_images(right_spec, 'right')
         if len(lefts) != len(rights):
             raise SourceError(
-                f'images_left {left_spec} gives {len(lefts)} files but images_right '
+                f'images.left {left_spec} gives {len(lefts)} files but images.right '
                 f'{right_spec} gives {len(rights)}; give the same number of left and right images')
         return cls(list(zip(lefts, rights, strict=True)), loop)
 
     def read(self) -> StereoFrame | None:
-        """Read the next pair; at the end loop or raise EndOfSource."""
+        """Read the next pair (an unreadable one is skipped); at the end loop or EndOfSource."""
         if self._index >= len(self.pairs):
             if not self.loop:
                 raise EndOfSource(f'played all {len(self.pairs)} image pairs')
             self._index = 0
         left_path, right_path = self.pairs[self._index]
+        self._index += 1  # first: an unreadable pair is reported and passed, not retried
         left, right = check_pair(read_image(left_path), read_image(right_path),
                                  f'{left_path} / {right_path}')
-        self._index += 1
         frame = StereoFrame(left, right, capture_time_ns=None, sequence=self._sequence)
         self._sequence += 1
         return frame

@@ -48,6 +48,7 @@ from raiv_stereo.core.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.exposure import ExposureControl, ExposureError, ExposureRanges
 
@@ -227,7 +228,7 @@ class RaivDevice:
                  swap_left_right: bool = defaults.SWAP_LEFT_RIGHT) -> None:
         """Open qCUData().init(); read the memory configuration for the ai input."""
         if raiv_input not in defaults.RAIV_INPUTS:
-            raise SourceError(f'raiv_input is {raiv_input!r}; choose one of '
+            raise SourceError(f'raiv.input is {raiv_input!r}; choose one of '
                               f'{", ".join(defaults.RAIV_INPUTS)}')
         self.sdk, self.raiv_input, self.swap_left_right = sdk, raiv_input, swap_left_right
         try:
@@ -251,7 +252,7 @@ class RaivDevice:
         except Exception as error:  # noqa: BLE001 - KeyError, TypeError, SDK errors
             raise SourceError(f'RAiV getMemoryConfiguration() did not give frame_width, '
                               f'frame_height and frame_bpp ({type(error).__name__}: {error}); '
-                              'use raiv_input:=frame') from None
+                              'use raiv.input:=frame') from None
         if min(size) <= 0 or size[2] not in (1, 3, 4):
             raise SourceError(f'RAiV getMemoryConfiguration() gives {size[0]}x{size[1]} at '
                               f'{size[2]} bytes per pixel; expected positive sizes and 1, 3 or 4')
@@ -312,6 +313,18 @@ class RaivDevice:
 class RaivSource(FrameSource):
     """Pairs from the RAiV data pipeline; never falls back to fake frames without the SDK."""
 
+    kind = 'raiv'
+    pushed = True
+    options = (
+        ParamSpec('input', defaults.RAIV_INPUT,
+                  "'frame' = getDataFrame(), the raw 1600x1300 pair; 'ai' = getDataAi(), the AI "
+                  "processor's input frames (size from getMemoryConfiguration())",
+                  choices=defaults.RAIV_INPUTS),
+        ParamSpec('swap_left_right', defaults.SWAP_LEFT_RIGHT,
+                  "false = the maker's stereo-frame order (index 1 left, index 0 right); true = "
+                  'the other way round (the depth node says when the pair looks swapped)'),
+    )
+
     def __init__(self, raiv_input: str = defaults.RAIV_INPUT,
                  swap_left_right: bool = defaults.SWAP_LEFT_RIGHT, sdk: Any | None = None) -> None:
         """Open the pipeline, read the factory calibration and open the exposure control."""
@@ -327,9 +340,8 @@ class RaivSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> RaivSource:
-        """Open the on-device pipeline with raiv_input and swap_left_right."""
-        return cls(str(options.get('raiv_input', defaults.RAIV_INPUT)),
-                   bool(options.get('swap_left_right', defaults.SWAP_LEFT_RIGHT)))
+        """Open the on-device pipeline with raiv.input and raiv.swap_left_right."""
+        return cls(options['input'], options['swap_left_right'])
 
     def read(self) -> StereoFrame | None:
         """Return the newest pair, None when no new data; SourceError for an SDK error."""

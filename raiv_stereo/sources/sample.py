@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.eval.scene import RenderedPair, Renderer, Scene
 from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 
 
@@ -34,6 +35,13 @@ class SampleSource(FrameSource):
     loop over frames in memory, at one pair of memory each (12.5 MB at 1600x1300).
     """
 
+    kind = 'sample'
+    options = (
+        ParamSpec('frames', defaults.SAMPLE_FRAMES,
+                  'render this many frames once, then replay them in a loop (no rendering per '
+                  'frame, one pair of memory each); 0 = render every frame', IntRange(0, 1000)),
+    )
+
     def __init__(self, calibration: StereoCalibration, rate_hz: float = defaults.RATE_HZ,
                  scene: Scene | None = None,
                  replay_frames: int = defaults.SAMPLE_FRAMES) -> None:
@@ -41,7 +49,7 @@ class SampleSource(FrameSource):
         if not rate_hz > 0:
             raise SourceError(f'sample source: rate_hz must be positive, got {rate_hz}')
         if replay_frames < 0:
-            raise SourceError(f'sample source: sample_frames must be 0 (render every frame) or '
+            raise SourceError(f'sample source: sample.frames must be 0 (render every frame) or '
                               f'a number of frames to replay, got {replay_frames}')
         self.rate_hz = float(rate_hz)
         self.replay_frames = int(replay_frames)
@@ -52,9 +60,8 @@ class SampleSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> SampleSource:
-        """Build from rate_hz and sample_frames; frames have the size of `calibration`."""
-        return cls(calibration, float(options.get('rate_hz', defaults.RATE_HZ)),
-                   replay_frames=int(options.get('sample_frames', defaults.SAMPLE_FRAMES)))
+        """Build from rate_hz and sample.frames; frames have the size of `calibration`."""
+        return cls(calibration, float(options['rate_hz']), replay_frames=int(options['frames']))
 
     def read(self) -> StereoFrame:
         """Render (about 15 ms at 1600x1300: only the moving box is traced) or replay a pair."""

@@ -41,6 +41,7 @@ from typing import Any, Mapping
 
 from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
 from raiv_stereo.params import defaults
+from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame, stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.stream')
@@ -51,9 +52,9 @@ TLS_READS_PER_ROUND = 256  # TLS records (16 KiB each) read from one connection 
 LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
 LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
-TOKEN_AUTO = 'auto'  # stream_token: generate one on first start and keep it under ROS_HOME
-TOKEN_NONE = ('', 'none')  # stream_token: no authentication (said explicitly, warned about)
-TRICKLE_FACTOR = 4  # a message still incomplete after this many stream_timeout_s is dropped
+TOKEN_AUTO = 'auto'  # stream.token: generate one on first start and keep it under ROS_HOME
+TOKEN_NONE = ('', 'none')  # stream.token: no authentication (said explicitly, warned about)
+TRICKLE_FACTOR = 4  # a message still incomplete after this many stream.timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
 ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
 COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
@@ -100,13 +101,13 @@ class ClockMapper:
 
 
 def token_path() -> Path:
-    """Return where `stream_token: auto` keeps its token: $ROS_HOME (else ~/.ros)/raiv_stereo."""
+    """Return where `stream.token: auto` keeps its token: $ROS_HOME (else ~/.ros)/raiv_stereo."""
     return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros') / 'raiv_stereo' / \
         'stream_token'
 
 
 def stored_token() -> str:
-    """Return the token `stream_token: auto` stored on this host, '' when there is none."""
+    """Return the token `stream.token: auto` stored on this host, '' when there is none."""
     try:
         return token_path().read_text(encoding='utf-8').strip()
     except (OSError, UnicodeDecodeError):
@@ -115,7 +116,7 @@ def stored_token() -> str:
 
 def resolve_token(value: str, host: str, port: int) -> str:
     """
-    Return the token senders must present for the stream_token parameter's value.
+    Return the token senders must present for the stream.token parameter's value.
 
     'auto' reads the token stored under ROS_HOME, generating it (mode 0600) on first start and
     logging the sender command line that carries it; '' or 'none' means no token at all.
@@ -136,8 +137,8 @@ def resolve_token(value: str, host: str, port: int) -> str:
         with os.fdopen(descriptor, 'w', encoding='utf-8') as file:
             file.write(token + '\n')
     except OSError as error:
-        raise SourceError(f'stream_token auto: cannot store a token in {path}: '
-                          f'{error.strerror or error}; set stream_token to a secret of your '
+        raise SourceError(f'stream.token auto: cannot store a token in {path}: '
+                          f'{error.strerror or error}; set stream.token to a secret of your '
                           'own (or ROS_HOME to a writable folder)') from None
     robot = host if host not in ('', '0.0.0.0', '::') else "<this robot's address>"
     LOGGER.warning('stream: generated a stream token and stored it in %s (kept for the next '
@@ -149,13 +150,13 @@ def resolve_token(value: str, host: str, port: int) -> str:
 def tls_server_context(cert_file: str, key_file: str = '') -> ssl.SSLContext:
     """Return a TLS 1.2+ server context for the certificate (and key) files, or SourceError."""
     if not cert_file:
-        raise SourceError('stream_tls_key needs stream_tls_cert (the certificate, PEM)')
+        raise SourceError('stream.tls_key needs stream.tls_cert (the certificate, PEM)')
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert_file, key_file or None)
     except (OSError, ssl.SSLError) as error:
-        raise SourceError(f'stream_tls_cert {cert_file!r} / stream_tls_key {key_file!r}: cannot '
+        raise SourceError(f'stream.tls_cert {cert_file!r} / stream.tls_key {key_file!r}: cannot '
                           f'load the certificate and its key: {error}') from None
     return context
 
@@ -191,7 +192,7 @@ class _Connection:
         self.admitted = False
         self.sender = ''
         self.accepted_at = time.monotonic()
-        """A HELLO must be complete this long after the connection opened (stream_timeout_s)."""
+        """A HELLO must be complete this long after the connection opened (stream.timeout_s)."""
         self.last_rx = self.accepted_at
         self.message_start: float | None = None
         """When the message being received began (a trickling peer is timed out too)."""
@@ -207,6 +208,46 @@ class _Connection:
 class StreamSource(FrameSource):
     """Stereo pairs pushed by a RAiV sender over TCP; listens (default) or connects."""
 
+    kind = 'stream'
+    pushed = True
+    options = (
+        ParamSpec('mode', defaults.STREAM_MODE,
+                  "'listen' for the device to connect, or 'connect' to the device",
+                  choices=defaults.STREAM_MODES),
+        ParamSpec('host', defaults.STREAM_HOST,
+                  'address to listen on, or the device to connect to'),
+        ParamSpec('port', defaults.STREAM_PORT, 'TCP port (0 = any free port, logged)',
+                  IntRange(0, 65535)),
+        ParamSpec('token', TOKEN_AUTO,
+                  "shared secret a sender must present; 'auto' = generated on first start, kept "
+                  'in $ROS_HOME/raiv_stereo/stream_token and logged with the sender command '
+                  "line; 'none' = no token (a warning at start)"),
+        ParamSpec('timeout_s', defaults.STREAM_TIMEOUT_S,
+                  'a sender silent this long (or stalled mid-frame) is dropped, s',
+                  FloatRange(0.1, 3600.0)),
+        ParamSpec('max_senders', defaults.STREAM_MAX_SENDERS, 'senders connected at a time',
+                  IntRange(1, 16)),
+        ParamSpec('compression', defaults.STREAM_COMPRESSION,
+                  "image compression accepted from the sender ('any' = whatever it sends)",
+                  choices=defaults.STREAM_COMPRESSIONS),
+        ParamSpec('tls_cert', '', "TLS certificate, PEM (stream.mode 'listen'); senders connect "
+                  'with --tls-ca; path; empty = not used'),
+        ParamSpec('tls_key', '',
+                  "the certificate's private key, PEM (empty = in stream.tls_cert)"),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require a device address to connect to, TLS only when listening, a key with a cert."""
+        problems = []
+        if values['mode'] == 'connect' and values['host'].strip() in ('', '0.0.0.0', '::'):
+            problems.append("stream.mode 'connect' needs stream.host set to the device's address")
+        if values['tls_key'] and not values['tls_cert']:
+            problems.append('stream.tls_key needs stream.tls_cert (the certificate, PEM)')
+        if values['tls_cert'] and values['mode'] != 'listen':
+            problems.append("stream.tls_cert works with stream.mode 'listen' only")
+        return problems
+
     def __init__(self, mode: str = defaults.STREAM_MODE, host: str = defaults.STREAM_HOST,
                  port: int = defaults.STREAM_PORT, token: str = '',
                  timeout_s: float = defaults.STREAM_TIMEOUT_S,
@@ -214,20 +255,20 @@ class StreamSource(FrameSource):
                  compression: str = defaults.STREAM_COMPRESSION,
                  tls_cert: str = '', tls_key: str = '') -> None:
         if mode not in defaults.STREAM_MODES:
-            raise SourceError(f'stream_mode {mode!r} is not one of {defaults.STREAM_MODES}')
+            raise SourceError(f'stream.mode {mode!r} is not one of {defaults.STREAM_MODES}')
         if compression not in COMPRESSION_CODECS:
-            raise SourceError(f'stream_compression {compression!r} is not one of '
+            raise SourceError(f'stream.compression {compression!r} is not one of '
                               f'{", ".join(COMPRESSION_CODECS)}')
         if timeout_s <= 0 or max_senders < 1:
-            raise SourceError(f'stream_timeout_s ({timeout_s}) must be > 0 and '
-                              f'stream_max_senders ({max_senders}) >= 1')
+            raise SourceError(f'stream.timeout_s ({timeout_s}) must be > 0 and '
+                              f'stream.max_senders ({max_senders}) >= 1')
         if not 0 <= port <= 65535:
-            raise SourceError(f'stream_port {port} is not a TCP port (0-65535)')
+            raise SourceError(f'stream.port {port} is not a TCP port (0-65535)')
         self.mode, self.host, self.port = mode, host, port
         self.token, self.timeout_s, self.max_senders = token, float(timeout_s), max_senders
         self._tls = tls_server_context(tls_cert, tls_key) if tls_cert or tls_key else None
         if self._tls is not None and mode != 'listen':
-            raise SourceError('stream_tls_cert works with stream_mode listen (the sender '
+            raise SourceError('stream.tls_cert works with stream.mode listen (the sender '
                               'connects with --tls-ca); in connect mode leave it empty')
         self._throttle = _Throttle()
         self.token_hint = ''
@@ -259,15 +300,15 @@ class StreamSource(FrameSource):
             self._state = f'listening on {self.address[0]}:{self.address[1]}, no sender'
         else:
             if host in ('', '0.0.0.0', '::'):
-                raise SourceError('stream_mode connect needs stream_host set to the sender '
+                raise SourceError('stream.mode connect needs stream.host set to the sender '
                                   f'address (got {host!r})')
             self.address = (host, port)
             self._state = f'connecting to {host}:{port}'
         if self._tls is not None:
             self._state += ' (TLS)'
         if not token:
-            LOGGER.warning('stream: no stream_token: any host that can reach %s:%d may stream '
-                           "pairs to this robot; set stream_token (or 'auto') to require one",
+            LOGGER.warning('stream: no stream.token: any host that can reach %s:%d may stream '
+                           "pairs to this robot; set stream.token (or 'auto') to require one",
                            *self.address)
         self._thread = threading.Thread(target=self._run, name='raiv-stream', daemon=True)
         self._thread.start()
@@ -275,26 +316,15 @@ class StreamSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> StreamSource:
-        """Build from the camera node's parameters (stream_mode, stream_host, stream_port, ...)."""
+        """Build from the checked stream.* options (mode, host, port, token, ...)."""
         del calibration  # the stream carries its own (native-size) calibration
-        try:
-            host = str(options.get('stream_host', defaults.STREAM_HOST))
-            port = int(options.get('stream_port', defaults.STREAM_PORT))
-            value = str(options.get('stream_token', TOKEN_AUTO))
-            source = cls(mode=str(options.get('stream_mode', defaults.STREAM_MODE)),
-                         host=host, port=port, token=resolve_token(value, host, port),
-                         timeout_s=float(options.get('stream_timeout_s',
-                                                     defaults.STREAM_TIMEOUT_S)),
-                         max_senders=int(options.get('stream_max_senders',
-                                                     defaults.STREAM_MAX_SENDERS)),
-                         compression=str(options.get('stream_compression',
-                                                     defaults.STREAM_COMPRESSION)),
-                         tls_cert=str(options.get('stream_tls_cert', '') or ''),
-                         tls_key=str(options.get('stream_tls_key', '') or ''))
-        except (TypeError, ValueError) as error:
-            raise SourceError(f'bad stream option: {error}') from None
+        host, port, value = options['host'], options['port'], options['token']
+        source = cls(mode=options['mode'], host=host, port=port,
+                     token=resolve_token(value, host, port), timeout_s=options['timeout_s'],
+                     max_senders=options['max_senders'], compression=options['compression'],
+                     tls_cert=options['tls_cert'], tls_key=options['tls_key'])
         if value == TOKEN_AUTO:
-            source.token_hint = f'; stream_token auto: the receiver keeps it in {token_path()}'
+            source.token_hint = f'; stream.token auto: the receiver keeps it in {token_path()}'
         return source
 
     # ------------------------------------------------------------ public API
@@ -346,7 +376,7 @@ class StreamSource(FrameSource):
         except OSError as error:
             sock.close()
             raise SourceError(f'cannot listen on {host}:{port}: {error.strerror or error}; '
-                              'choose another stream_port or stop the program using it') from None
+                              'choose another stream.port or stop the program using it') from None
 
     def _run(self) -> None:
         """Serve sockets until close(); no exception escapes (each one resets a connection)."""
@@ -386,7 +416,7 @@ class StreamSource(FrameSource):
                 # a deadline from the connection's start: trickling bytes do not extend it
                 self.counters['timeouts'] += 1
                 self._fault(conn, f'timed out: sent no complete HELLO within '
-                                  f'{self.timeout_s:g} s (stream_timeout_s)', sp.REJECT_PROTOCOL)
+                                  f'{self.timeout_s:g} s (stream.timeout_s)', sp.REJECT_PROTOCOL)
                 continue
             if silent_s <= self.timeout_s and message_s <= TRICKLE_FACTOR * self.timeout_s:
                 continue
@@ -394,9 +424,9 @@ class StreamSource(FrameSource):
                 continue  # not silent: this thread was busy; the bytes are read next round
             if silent_s <= self.timeout_s:
                 why = f'one message took over {message_s:.1f} s ({TRICKLE_FACTOR} x ' \
-                      f'stream_timeout_s); partial message dropped'
+                      f'stream.timeout_s); partial message dropped'
             elif conn.decoder.mid_message:
-                why = f'stalled mid-message for {silent_s:.1f} s (stream_timeout_s ' \
+                why = f'stalled mid-message for {silent_s:.1f} s (stream.timeout_s ' \
                       f'{self.timeout_s:g}); partial message dropped'
             else:
                 why = f'silent for {silent_s:.1f} s (senders send PING every ' \
@@ -571,13 +601,13 @@ class StreamSource(FrameSource):
             self.counters['rejected'] += 1
             what = 'no token' if not hello['token'] else 'a wrong token'
             self._fault(conn, f"refused: HELLO carries {what} (set the sender's --token to the "
-                              f"node's stream_token{self.token_hint})", sp.REJECT_AUTH)
+                              f"node's stream.token{self.token_hint})", sp.REJECT_AUTH)
             return False
         admitted = sum(c.admitted for c in self._connections.values())
         if admitted >= self.max_senders:
             self.counters['rejected'] += 1
             self._fault(conn, f'refused: already streaming from {admitted} sender(s) '
-                              f'(stream_max_senders {self.max_senders})', sp.REJECT_BUSY)
+                              f'(stream.max_senders {self.max_senders})', sp.REJECT_BUSY)
             return False
         conn.admitted, conn.sender = True, hello['sender'] or conn.peer
         conn.decoder.allowed_types = {sp.CALIBRATION, sp.FRAME, sp.PING, sp.BYE, sp.REJECT}
@@ -590,7 +620,7 @@ class StreamSource(FrameSource):
         """Stamp a decoded pair in this host's clock and make it the newest one."""
         arrival_ns = time.time_ns()
         if frame.codec not in self.allowed_codecs:
-            raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream_compression '
+            raise sp.ProtocolError(f'frame travelled as {frame.codec}, but stream.compression '
                                    f'allows only {", ".join(self.allowed_codecs)}')
         size = (frame.left.shape[1], frame.left.shape[0])
         conn.frame_size = size

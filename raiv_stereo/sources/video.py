@@ -23,7 +23,14 @@ import cv2
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.params import defaults
-from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.params.spec import ParamSpec
+from raiv_stereo.sources import (
+    EndOfSource,
+    FILE_OPTION,
+    FrameSource,
+    SourceError,
+    StereoFrame,
+)
 from raiv_stereo.sources.images import check_pair
 
 
@@ -49,12 +56,31 @@ def split_side_by_side(image: np.ndarray, what: str) -> tuple[np.ndarray, np.nda
 class VideoSource(FrameSource):
     """Plays a pair of videos (or one side-by-side video) once, or looped by reopening."""
 
+    kind = 'video'
+    options = (
+        ParamSpec('left', '', 'left video file; ' + FILE_OPTION),
+        ParamSpec('right', '', 'right video file; ' + FILE_OPTION),
+        ParamSpec('side_by_side', '', 'one side-by-side video (left half | right half); '
+                  + FILE_OPTION),
+    )
+
+    @classmethod
+    def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
+        """Require the left/right pair or the side-by-side file, one of the two."""
+        left, right = values['left'].strip(), values['right'].strip()
+        if values['side_by_side'].strip() and (left or right):
+            return ['give either video.side_by_side or video.left + video.right, not both']
+        if bool(left and right) == bool(values['side_by_side'].strip()):
+            return ["source 'video' needs video.left and video.right, or video.side_by_side "
+                    '(one file, left half | right half), one of the two']
+        return []
+
     def __init__(self, paths: tuple[str, ...], loop: bool = True) -> None:
         """Open the files: (left, right) or (side_by_side,)."""
         self.paths = paths
         self.loop = bool(loop)
-        self._options = (('video_left', 'video_right') if len(paths) == 2
-                         else ('video_side_by_side',))
+        self._options = (('video.left', 'video.right') if len(paths) == 2
+                         else ('video.side_by_side',))
         self._captures: list[cv2.VideoCapture] = []
         self._sequence = 0
         self._frames_this_pass = 0
@@ -63,19 +89,12 @@ class VideoSource(FrameSource):
     @classmethod
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> VideoSource:
-        """Build from video_side_by_side, or video_left + video_right."""
+        """Build from video.side_by_side, or video.left + video.right."""
         loop = bool(options.get('loop', defaults.LOOP))
-        side_by_side = str(options.get('video_side_by_side', '') or '').strip()
-        left = str(options.get('video_left', '') or '').strip()
-        right = str(options.get('video_right', '') or '').strip()
+        side_by_side = options['side_by_side'].strip()
+        left, right = options['left'].strip(), options['right'].strip()
         if side_by_side:
-            if left or right:
-                raise SourceError('give either video_side_by_side or video_left + video_right, '
-                                  'not both')
             return cls((os.path.expanduser(side_by_side),), loop)
-        if not left or not right:
-            raise SourceError('source "video" needs video_left and video_right, or '
-                              'video_side_by_side (one file, left half | right half)')
         return cls((os.path.expanduser(left), os.path.expanduser(right)), loop)
 
     def _open(self) -> None:

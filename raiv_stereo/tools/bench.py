@@ -969,7 +969,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
                    'min_depth_mm': f'{min_depth_mm:g}', 'max_depth_mm': f'{max_depth_mm:g}',
                    'namespace': namespace, **(launch_overrides or {})}
     camera_launch, depth_launch = launch_config.pipeline_parameters(launch_args)
-    camera_params = dict(camera_launch, encoding=encoding, sample_frames=replay_frames)
+    camera_params = dict(camera_launch, encoding=encoding, **{'sample.frames': replay_frames})
     folder = Path(tempfile.mkdtemp(prefix='raiv_bench_'))
     if calibration is not None:
         # The camera renders (and publishes CameraInfo of) the same distorted rig as section 1.
