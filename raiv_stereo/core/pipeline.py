@@ -130,9 +130,8 @@ class StereoPipeline:
         Return the confidence of the raw pair matched as given and exchanged (pair_order check).
 
         Always with SGBM at full resolution and the check's uniqueness margin, where its ratio
-        was measured (rig: 85 % vs 16 %; at sgbm_resolution 'half' the exchanged pair matches
-        30 %). The exchanged pair is rectified anew: each camera's maps must meet the image
-        that camera took.
+        was measured (doc/benchmarks.md), whatever matcher the pipeline uses. The exchanged pair
+        is rectified anew: each camera's maps must meet the image that camera took.
         """
         working = self.working
         matcher = StereoMatcher(
