@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Process-wide tuning happens in main() and the in-process tools, never in a node's constructor."""
+"""Process-wide tuning happens in main() and the in-process tools, not in node constructors."""
 
 import sys
 

@@ -15,7 +15,7 @@
 """Stage means over a window, from two snapshots of a StageTimes that is never reset."""
 
 import pytest
-from raiv_stereo.ros.stage_times import StageTimes, stages_between
+from raiv_stereo.ros.stage_times import stages_between, StageTimes
 
 
 def test_stages_between_gives_the_means_of_the_window_alone():
