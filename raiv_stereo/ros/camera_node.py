@@ -44,6 +44,7 @@ from raiv_stereo.ros.conversions import (
     ns_to_stamp,
     transform_msg,
 )
+from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
 from raiv_stereo.ros.parameters import (
     descriptor,
     keep_declared_types,
@@ -171,6 +172,7 @@ class CameraNode(Node):
         self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
         self._stage_times = StageTimes()  # reset after each DEBUG log line
+        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
         self._images_converted = [0, 0]  # left, right: only for topics someone subscribes to
         self._stats_logged_s = time.monotonic()
         try:
@@ -416,7 +418,8 @@ class CameraNode(Node):
     # --- frames ------------------------------------------------------------------------------
 
     def _error(self, message: str) -> None:
-        self.get_logger().error(message, throttle_duration_sec=defaults.ERROR_THROTTLE_S)
+        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
+        self._reporter.report(message_kind('camera', message), message)
 
     def _on_timer(self) -> None:
         """Read one pair from the source (never blocks long) and publish it."""

@@ -69,8 +69,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
-ERROR_THROTTLE_S = 5.0
-"""Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
 STATS_LOG_PERIOD_S = 60.0
@@ -189,7 +187,7 @@ class DepthNode(Node):
         self._stopping = False
         self._dropped_frames = 0
         self._stats = _Stats()
-        self._reporter = ErrorReporter(self.get_logger().error, ERROR_THROTTLE_S)
+        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
         self._busy: tuple[str, float] | None = None
         self._last_jump_s: float | None = None
         self._last_calibration: StereoCalibration | None = None
@@ -403,7 +401,7 @@ class DepthNode(Node):
                 self._stats.frames += 1
 
     def _error(self, kind: str, message: str) -> None:
-        """Log an error at most once per ERROR_THROTTLE_S for each kind of problem."""
+        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
         self._reporter.report(kind, message)
 
     def _topic(self, index: int) -> str:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Process-wide tuning happens in main() and the in-process tools, not in node constructors."""
+"""Process tuning in main(), not in node constructors; camera errors throttled per kind."""
 
 import sys
 
@@ -36,3 +36,22 @@ def test_nodes_leave_process_state_alone_and_tune_process_sets_it(ros_session, m
         assert calls == ['mallopt', 'mallopt']
     finally:
         sys.setswitchinterval(before)
+
+
+def test_camera_errors_are_throttled_per_kind(ros_session):
+    """As in the depth node: a new kind of error is logged at once, a repeat in the period not."""
+    from rcl_interfaces.msg import Log
+
+    camera = ros_session.camera('/throttle', source='sample', scale=0.25, rate_hz=1.0)
+    lines: list = []
+    listener = ros_session.node('rosout_listener')
+    listener.create_subscription(Log, '/rosout', lambda msg: lines.append(msg.msg), 50)
+    ros_session.spin_until(lambda: False, timeout_s=1.0)  # discovery
+    camera._error('dropped a frame: left file a.png is 12 bytes')
+    camera._error('dropped a frame: left file a.png is 13 bytes')  # same kind: throttled
+    camera._error('auto_exposure: the device refused exposure 40')  # another kind: logged
+    ros_session.spin_until(lambda: len(lines) >= 2, timeout_s=5.0)
+    ros_session.spin_until(lambda: False, timeout_s=0.5)
+    ours = [line for line in lines if 'a.png' in line or 'auto_exposure' in line]
+    assert ours == ['dropped a frame: left file a.png is 12 bytes',
+                    'auto_exposure: the device refused exposure 40']
