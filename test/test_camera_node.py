@@ -181,15 +181,17 @@ def test_images_are_made_only_for_subscribed_topics():
         infos: list = []
         node.create_subscription(CameraInfo, 'left/camera_info', infos.append, 10)
         assert session.spin_until(lambda: len(infos) >= 5)
-        assert camera.images_converted == [0, 0]  # nobody takes images: none made
+        assert camera.stats().images_converted == (0, 0)  # nobody takes images: none made
         lefts: list = []
         node.create_subscription(Image, 'left/image_raw', lefts.append, 10)
         assert session.spin_until(lambda: len(lefts) >= 3)
-        assert camera.images_converted[1] == 0 and camera.images_converted[0] >= 3
+        converted = camera.stats().images_converted
+        assert converted[1] == 0 and converted[0] >= 3
         assert (lefts[-1].width, lefts[-1].height) == (400, 325)
-        assert camera.published_count >= len(infos)  # camera_info for every pair regardless
-        stages = camera.stage_times.snapshot()
-        assert stages['pairs'] == camera.published_count and stages['publish image'] > 0
+        stats = camera.stats()
+        assert stats.published_pairs >= len(infos)  # camera_info for every pair regardless
+        stages = stats.stage_ms
+        assert stages['pairs'] == stats.published_pairs and stages['publish image'] > 0
 
 
 def check_disparity_matches_scene(pair, scene_time_s, calibration, f_b: float):
@@ -257,7 +259,7 @@ def test_images_resized_to_published_size_then_end_of_source(tmp_path):
         assert session.spin_until(
             lambda: camera.finished and all(len(got[key]) >= 3 for key in CAMERA_TOPICS))
         session.spin_until(lambda: False, timeout_s=0.3)  # nothing more arrives
-        assert camera.published_count == 3
+        assert camera.stats().published_pairs == 3
         assert [len(got[key]) for key in CAMERA_TOPICS] == [3, 3, 3, 3]
         for index, msg in enumerate(got['left']):
             expected = cv2.cvtColor(cv2.resize(pairs[index][0], (400, 325),
@@ -282,7 +284,7 @@ def test_side_by_side_video_through_the_node(tmp_path):
                                 loop=False, scale=0.25, rate_hz=50.0)
         got = session.collector('/cam_v')
         assert session.spin_until(lambda: camera.finished and len(got['right']) >= 4)
-        assert camera.published_count == 4
+        assert camera.stats().published_pairs == 4
         assert {(m.width, m.height, m.encoding) for m in got['left'] + got['right']} == \
             {(400, 325, 'bgr8')}
         assert [stamp_key(m) for m in got['left']] == [stamp_key(m) for m in got['right']]

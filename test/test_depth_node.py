@@ -340,7 +340,7 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     assert float(values['valid pixels %']) > 80.0
     assert float(values['processing ms (median)']) > 0.0
     assert values['dropped frames'] == '0'
-    assert len(rig.node.processing_times_ms) == 1
+    assert len(rig.node.stats().processing_ms) == 1
 
     # REP 2003: best-effort subscriptions (match any driver), reliable publishers.
     subscription = rig.io.get_subscriptions_info_by_topic(f'{rig.namespace}/left/image_raw')[0]
@@ -537,14 +537,14 @@ def test_newest_pair_processed_older_dropped(rig_factory, scene_pair):
         rig.publish(calibration, left, right, _stamp(i))
     rig.publish(calibration, left, right, _stamp(burst))
     rig.wait_for_stamp('depth/image_rect', _stamp(burst))
-    wait_for(lambda: rig.count('depth/image_rect') + rig.node.dropped_frames == burst, 10.0,
-             f'every pair processed or dropped ({rig.count("depth/image_rect")} processed, '
-             f'{rig.node.dropped_frames} dropped)')
+    wait_for(lambda: rig.count('depth/image_rect') + rig.node.stats().dropped_frames == burst,
+             10.0, f'every pair processed or dropped ({rig.count("depth/image_rect")} processed, '
+             f'{rig.node.stats().dropped_frames} dropped)')
     with rig.lock:
         processed = [_header_ns(m) for m in rig.received['depth/image_rect']]
     # In order, ending with the newest; most of the burst was dropped unprocessed.
     assert processed == sorted(processed) and processed[-1] == _stamp(burst)
-    assert len(processed) <= burst // 2 and rig.node.dropped_frames >= burst // 2
+    assert len(processed) <= burst // 2 and rig.node.stats().dropped_frames >= burst // 2
 
 
 def test_the_same_depth_has_the_same_colour_in_every_frame(rig_factory, scene_pair):

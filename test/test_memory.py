@@ -31,9 +31,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from raiv_stereo.ros import memory
-if sys.argv[2] == 'untuned':
-    memory._applied = False  # as if keep_freed_memory() had run and done nothing
+from raiv_stereo.ros import process_tuning
+if sys.argv[2] == 'tuned':
+    process_tuning.tune_process(depth_worker=False)  # as camera_node's main() does
 from raiv_stereo.ros.camera_node import CameraNode
 rclpy.init()
 camera = CameraNode(namespace='memory_check', parameter_overrides=[

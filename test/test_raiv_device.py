@@ -359,8 +359,8 @@ def test_depth_node_tells_a_swapped_pair_from_a_right_one(sim, monkeypatch, swap
     with ros() as session:
         session.camera(f'/rv_s{int(swap)}', source='raiv', scale=0.5)
         depth_node, _ = _depth_session(session, f'/rv_s{int(swap)}')
-        assert session.spin_until(lambda: depth_node.pair_order.done, timeout_s=40.0)
-    assert depth_node.pair_order.verdict == ('swapped' if swap else 'as given')
+        assert session.spin_until(lambda: depth_node.stats().pair_order_done, timeout_s=40.0)
+    assert depth_node.stats().pair_order == ('swapped' if swap else 'as given')
 
 
 def accuracy_of_third_frame(session, got: dict[str, list]) -> DepthAccuracy:

@@ -25,6 +25,7 @@ import numpy as np
 from raiv_stereo.core import pair_order
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.core.depth import disparity_to_depth_m
+from raiv_stereo.core.matching import Matcher, MatcherFactory
 from raiv_stereo.core.matching.sgbm import MatcherSettings, StereoMatcher
 from raiv_stereo.core.rectify import Rectifier, rectifier_for
 
@@ -54,15 +55,22 @@ class PipelineResult:
 
 
 class StereoPipeline:
-    """Rectify (cached maps) -> SGBM over the range's window -> depth, for one configuration."""
+    """Rectify (cached maps) -> match (SGBM by default) over the range's window -> depth."""
 
     def __init__(self, calibration: StereoCalibration, scale: float,
-                 settings: MatcherSettings | None = None) -> None:
-        """Build the rectifier and matcher; raises CalibrationError or ValueError with a reason."""
+                 settings: MatcherSettings | None = None,
+                 matcher_factory: MatcherFactory = StereoMatcher) -> None:
+        """
+        Build the rectifier and matcher; raises CalibrationError or ValueError with a reason.
+
+        `matcher_factory` builds the matcher (default SGBM) from the settings and the working
+        focal length and baseline, again whenever they change.
+        """
         self.settings = settings or MatcherSettings()
+        self._matcher_factory = matcher_factory
         self.rectifier: Rectifier = rectifier_for(calibration, scale)
-        self.matcher = StereoMatcher(self.settings, self.working.focal_px,
-                                     self.working.baseline_mm)
+        self.matcher: Matcher = matcher_factory(self.settings, self.working.focal_px,
+                                                self.working.baseline_mm)
         self.alignment = None
         """calibration_health.AlignmentCorrection applied to the right rectified image, or None."""
         self.post_filters = None
@@ -81,8 +89,8 @@ class StereoPipeline:
                                   self.rectifier.scale if scale is None else scale)
         settings = settings or self.settings
         if rectifier is not self.rectifier or settings != self.settings:
-            matcher = StereoMatcher(settings, rectifier.working.focal_px,
-                                    rectifier.working.baseline_mm)
+            matcher = self._matcher_factory(settings, rectifier.working.focal_px,
+                                            rectifier.working.baseline_mm)
             if rectifier is not self.rectifier:
                 self.alignment = None  # measured in the old rectification's pixels
             self.rectifier, self.matcher, self.settings = rectifier, matcher, settings
@@ -122,9 +130,8 @@ class StereoPipeline:
         Return the confidence of the raw pair matched as given and exchanged (pair_order check).
 
         Always with SGBM at full resolution and the check's uniqueness margin, where its ratio
-        was measured (rig: 85 % vs 16 %; at sgbm_resolution 'half' the exchanged pair matches
-        30 %). The exchanged pair is rectified anew: each camera's maps must meet the image
-        that camera took.
+        was measured (doc/benchmarks.md), whatever matcher the pipeline uses. The exchanged pair
+        is rectified anew: each camera's maps must meet the image that camera took.
         """
         working = self.working
         matcher = StereoMatcher(

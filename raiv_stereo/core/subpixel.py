@@ -39,9 +39,8 @@ NORMALISE_PX = 15
 """Window of the local mean the images are reduced by."""
 REFERENCE_WIDTH_PX = 800
 """Image width the windows are given for (the family's working size, where they were chosen);
-other sizes scale them, so a window covers the same part of the scene (measured on the sample
-scene at scale 0.25 with sgbm_resolution half: unscaled windows put 72 % within 2 %, 80 % before
-the refinement changed)."""
+other sizes scale them, so a window covers the same part of the scene (unscaled windows cost
+accuracy at small scales: doc/benchmarks.md)."""
 MAX_STEP_PX = 0.5
 """One step moves a disparity by at most half a pixel (the linearisation holds that far)."""
 MAX_CHANGE_PX = 1.0

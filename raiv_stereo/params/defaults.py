@@ -46,8 +46,8 @@ SUBPIXEL = 'refine'
 SGBM_RESOLUTIONS = ('full', 'half_rows', 'half')
 SGBM_RESOLUTION = 'full'  # the depth node alone: the most accurate
 LAUNCH_SGBM_RESOLUTION = 'half'
-"""The launch files' (and demo's) choice for the RAiV pipeline: 30 depth frames/s from 1600x1300
-pairs on 2 cores, where 'full' gives 14 (doc/benchmarks.md)."""
+"""The launch files' (and demo's) choice for the RAiV pipeline: the live frame rate over the last
+points of accuracy (figures in doc/benchmarks.md)."""
 MIN_CONFIDENCE = 0.5  # matched pixels, the left border included; 0.25 adds filled holes
 
 # Nodes and launch.
@@ -87,7 +87,7 @@ MASK_OUT_OF_RANGE = True
 POINT_CLOUD_RGB = True
 POINT_CLOUD_KEEP_NAN = False
 DIAGNOSTICS_PERIOD_S = 2.0
-CALIBRATION_CHECK_PERIOD_S = 10.0  # one sparse-match check (about 0.1 s at 800x650) per period
+CALIBRATION_CHECK_PERIOD_S = 10.0  # one sparse-match check per period (cost: doc/benchmarks.md)
 TEMPORAL_FILTER_ALPHA = 0.0  # off: it lags behind motion (doc/post_filters.md)
 SPATIAL_FILL_PX = 0  # off: no gain measured on the rig (doc/post_filters.md)
 CALIBRATION_CORRECTION = False  # a correction hides a moved camera: the user opts in

@@ -115,17 +115,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'column are interpolated when both ends lie within 1 px of disparity (occlusions '
               'beside depth edges stay empty); 0 = off', IntRange(0, 64)),
     ParamSpec('subpixel', defaults.SUBPIXEL,
-              "sub-pixel disparity: 'refine' = Lucas-Kanade steps on the rectified pair, "
-              'normalised to zero local mean and unit contrast, that remove the pull toward '
-              "whole pixels (doc/benchmarks.md, evaluation family); 'sgbm' = SGBM's own "
-              'parabola fit (less time, locked toward whole pixels)',
+              "sub-pixel disparity: 'refine' = contrast-normalised Lucas-Kanade steps on the "
+              "rectified pair, free of SGBM's pull toward whole pixels; 'sgbm' = SGBM's own "
+              'parabola fit (faster)',
               choices=defaults.SUBPIXELS),
     ParamSpec('sgbm_resolution', defaults.SGBM_RESOLUTION,
               "where SGBM runs: 'full' working resolution; 'half_rows' = rows averaged in "
-              "pairs (every disparity, half the vertical detail, about 0.5x the time); 'half' "
-              '= half width and height, its disparities refined there, doubled and refined '
-              'again at full resolution (about 0.3x the time, blurrier edges, fewer depths '
-              'within 1 %)',
+              "pairs (every disparity, half the vertical detail, faster); 'half' = half width "
+              'and height, its disparities refined there, doubled and refined again at full '
+              'resolution (the fastest, blurrier edges)',
               choices=defaults.SGBM_RESOLUTIONS),
     ParamSpec('min_confidence', defaults.MIN_CONFIDENCE,
               'depth and disparity only where depth/confidence is at least this: 1 = matched '

@@ -65,10 +65,9 @@ DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'd
 """Depth node parameters that are launch arguments of the same name (depth_params specs)."""
 _LAUNCH_OWN = {'sgbm_resolution': (
     defaults.LAUNCH_SGBM_RESOLUTION,
-    "where SGBM runs: 'half' = half width and height, refined at full resolution (0.3x the "
-    "time per pair: 30 depth frames/s on 2 cores); 'full' = the working resolution (the most "
-    "accurate: 85 % of depths within 1 % on the sample rig against 81 %, the depth node's own "
-    "default); 'half_rows' between them")}
+    "where SGBM runs: 'half' = half width and height, refined at full resolution (the "
+    "fastest, for a live camera); 'full' = the working resolution (the most accurate, the "
+    "depth node's own default); 'half_rows' between them")}
 """Launch arguments whose default differs from the node's (and say why)."""
 
 
@@ -142,7 +141,7 @@ def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
     Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
 
     Best effort (the node's REP 2003 default) loses most 1600x1300 frames between processes on
-    Fast DDS (measured: images at 0.4-1.7 Hz from a 10 Hz camera), so launch files ask reliable.
+    Fast DDS (doc/benchmarks.md), so launch files ask reliable.
     """
     prefix = _namespace_prefix(namespace)
     return {f'qos_overrides.{prefix}/{topic}.subscription.reliability': reliability

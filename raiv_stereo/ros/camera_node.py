@@ -36,7 +36,6 @@ from raiv_stereo.core import calibration as calib, tf_frames as frames
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
 from raiv_stereo.params.spec import IntRange
-from raiv_stereo.ros import memory
 from raiv_stereo.ros.conversions import (
     camera_info_msg,
     camera_model_from_msg,
@@ -45,12 +44,14 @@ from raiv_stereo.ros.conversions import (
     ns_to_stamp,
     transform_msg,
 )
+from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
 from raiv_stereo.ros.parameters import (
     descriptor,
     keep_declared_types,
     log_changes,
     warn_unknown_parameters,
 )
+from raiv_stereo.ros.process_tuning import tune_process
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from raiv_stereo.sources import (
@@ -152,21 +153,32 @@ def encoding_code(image: np.ndarray, encoding: str) -> int | None:
     return {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
 
 
+@dataclasses.dataclass(frozen=True)
+class CameraNodeStats:
+    """A snapshot of the camera node's counters (for the bench, demo and tests)."""
+
+    published_pairs: int
+    """Pairs published (camera_info for each, images only for subscribed topics)."""
+    images_converted: tuple[int, int]
+    """Left and right images made so far (only for topics someone subscribes to)."""
+    stage_ms: dict[str, float]
+    """StageTimes.snapshot() since the last DEBUG stage-times line (reset after each)."""
+
+
 class CameraNode(Node):
     """Publishes left/right image_raw and camera_info with one stamp per pair."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('camera_node', **kwargs)
-        memory.keep_freed_memory()  # no page faults per published image (ros/memory.py)
         self._listeners: list[FrameListener] = []
         self._source: FrameSource | None = None
         self._timer = None
         self._finished = False
         self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
-        self.stage_times = StageTimes()
-        self.images_converted = [0, 0]
-        """Left and right images made so far (only for topics someone subscribes to)."""
+        self._stage_times = StageTimes()  # reset after each DEBUG log line
+        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
+        self._images_converted = [0, 0]  # left, right: only for topics someone subscribes to
         self._stats_logged_s = time.monotonic()
         try:
             self._setup()
@@ -385,10 +397,11 @@ class CameraNode(Node):
         return StereoCalibration(self._models[0], self._models[1],
                                  self._calibration.description)
 
-    @property
-    def published_count(self) -> int:
-        """Return how many pairs this node has published."""
-        return self._published
+    def stats(self) -> CameraNodeStats:
+        """Return a snapshot of what this node has published so far."""
+        return CameraNodeStats(published_pairs=self._published,
+                               images_converted=tuple(self._images_converted),
+                               stage_ms=self._stage_times.snapshot())
 
     @property
     def finished(self) -> bool:
@@ -411,7 +424,8 @@ class CameraNode(Node):
     # --- frames ------------------------------------------------------------------------------
 
     def _error(self, message: str) -> None:
-        self.get_logger().error(message, throttle_duration_sec=defaults.ERROR_THROTTLE_S)
+        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
+        self._reporter.report(message_kind('camera', message), message)
 
     def _on_timer(self) -> None:
         """Read one pair from the source (never blocks long) and publish it."""
@@ -419,7 +433,7 @@ class CameraNode(Node):
         if self._finished or source is None:
             return
         cpu_started = time.thread_time()
-        watch = Stopwatch(self.stage_times)
+        watch = Stopwatch(self._stage_times)
         try:
             frame = source.read()
         except EndOfSource:
@@ -461,7 +475,7 @@ class CameraNode(Node):
             self._error(f'dropped a frame: {type(error).__name__}: {str(error)[:300]}')
             return
         for index, (image, _) in enumerate(prepared):
-            self.images_converted[index] += image is not None
+            self._images_converted[index] += image is not None
         watch.lap('resize and convert')
         try:
             self._publish(dataclasses.replace(frame, left=prepared[0][0], right=prepared[1][0]),
@@ -471,15 +485,15 @@ class CameraNode(Node):
                 raise
             # Ctrl-C shut the context down while publishing: nothing more to do.
             return
-        self.stage_times.add('CPU of the timer thread', time.thread_time() - cpu_started)
-        self.stage_times.pair_done()
+        self._stage_times.add('CPU of the timer thread', time.thread_time() - cpu_started)
+        self._stage_times.pair_done()
         now = time.monotonic()
         logger = self.get_logger()
         if now - self._stats_logged_s >= STATS_LOG_PERIOD_S and \
                 logger.is_enabled_for(LoggingSeverity.DEBUG):
             self._stats_logged_s = now
-            logger.debug(self.stage_times.log_line())
-            self.stage_times.reset()
+            logger.debug(self._stage_times.log_line())
+            self._stage_times.reset()
 
     def _check_device_calibration(self, source: FrameSource) -> None:
         """Switch to a calibration the source learned (device, stream) unless a file is given."""
@@ -734,6 +748,7 @@ class CameraNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the camera node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
+    tune_process(depth_worker=False)
     return run_nodes([CameraNode], 'camera_node', args)
 
 

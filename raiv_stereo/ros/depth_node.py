@@ -44,7 +44,7 @@ from raiv_stereo.core.calibration import (
 from raiv_stereo.core.pair_order import PairOrderCheck
 from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
 from raiv_stereo.params.spec import coerce
-from raiv_stereo.ros import conversions, memory, sync_diagnosis
+from raiv_stereo.ros import conversions, sync_diagnosis
 from raiv_stereo.ros.calibration_diagnostics import (
     calibration_statuses,
     CalibrationMonitor,
@@ -58,6 +58,7 @@ from raiv_stereo.ros.parameters import (
     log_changes,
     warn_unknown_parameters,
 )
+from raiv_stereo.ros.process_tuning import tune_process
 from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -68,13 +69,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
-GIL_SWITCH_INTERVAL_S = 0.0005
-"""The worker makes dozens of short OpenCV calls per pair, each giving up the GIL; the executor
-thread holds it while it deserializes each 6 MB image. With Python's 5 ms switch interval the
-worker waited that long for it again and again: measured, 20-24 depth frames/s at a 30 Hz camera
-with sgbm_resolution half, 24-28 at 0.5 ms."""
-ERROR_THROTTLE_S = 5.0
-"""Each kind of input error is logged at most once per this many seconds."""
 STATS_WINDOW = 100
 """Frames kept for the processing-time and latency statistics."""
 STATS_LOG_PERIOD_S = 60.0
@@ -135,13 +129,36 @@ class _Stats:
     last_problem: str = ''
 
 
+@dataclass(frozen=True)
+class DepthNodeStats:
+    """A snapshot of what the depth node has done so far (for the bench, demo and tests)."""
+
+    frames: int
+    """Pairs processed and published."""
+    dropped_frames: int
+    """Synced pairs replaced by a newer one before the worker took them."""
+    rejected_frames: int
+    """Pairs refused (bad input or settings), each with a logged reason."""
+    processing_ms: tuple[float, ...]
+    """Worker time of each of the latest (at most STATS_WINDOW) processed pairs."""
+    pair_order: str
+    """The left/right order verdict: 'not checked yet', 'as given', 'swapped' or 'inconclusive'."""
+    pair_order_done: bool
+    """True once the left/right order check has seen enough pairs."""
+    stage_ms: dict[str, float]
+    """StageTimes.snapshot(): 'pairs' and the mean ms per pair of each stage since the start."""
+
+    def processing_ms_since(self, before: DepthNodeStats) -> list[float]:
+        """Return the processing times of the pairs processed after `before` (the newest kept)."""
+        new = self.frames - before.frames
+        return list(self.processing_ms[-new:]) if new > 0 else []
+
+
 class DepthNode(Node):
     """Stereo depth from synchronized left/right images and camera_infos (see module doc)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('depth_node', **kwargs)
-        memory.keep_freed_memory()  # received images reuse freed buffers: no page faults
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         # Parameters, with descriptors and ranges from depth_params.
         for spec in depth_params.PARAMETERS:
             self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
@@ -157,9 +174,7 @@ class DepthNode(Node):
 
         # The core is built on the first pair (it needs the calibration from CameraInfo).
         self._pipeline = None
-        self._pipeline_calibration_key: str | None = None
-        self._pipeline_settings = None
-        self._pipeline_scale: float | None = None
+        self._pipeline_config: tuple | None = None  # (calibration key, scale, settings) it has
         self._info_cache: tuple[tuple, StereoCalibration | Exception] | None = None
         self._values_lock = threading.Lock()
 
@@ -168,18 +183,16 @@ class DepthNode(Node):
         self._wake = threading.Condition(self._lock)
         self._pending: tuple | None = None
         self._pending_synced: tuple[float, int] = (0.0, 0)  # (perf_counter, ROS time ns) at sync
-        self.stage_times = StageTimes()
-        """Mean ms per pair of each stage; snapshot() for the bench, logged at DEBUG."""
+        self._stage_times = StageTimes()  # mean ms per stage: in stats(), logged at DEBUG
         self._stopping = False
-        self.dropped_frames = 0
-        self.processing_times_ms: deque = deque(maxlen=STATS_WINDOW)
-        self._stats = _Stats(processing_ms=self.processing_times_ms)
-        self._reporter = ErrorReporter(self.get_logger().error, ERROR_THROTTLE_S)
+        self._dropped_frames = 0
+        self._stats = _Stats()
+        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
         self._busy: tuple[str, float] | None = None
         self._last_jump_s: float | None = None
         self._last_calibration: StereoCalibration | None = None
         self._started_s = time.monotonic()
-        self.pair_order = PairOrderCheck()
+        self._pair_order = PairOrderCheck()
         self._calibration_monitor = CalibrationMonitor(
             self._values['calibration_check_period_s'], self._values['calibration_correction'])
         self._pair_recheck = PairOrderCheck()
@@ -299,7 +312,7 @@ class DepthNode(Node):
         with self._wake:
             self._last_sync_s = time.monotonic()
             if self._pending is not None:
-                self.dropped_frames += 1
+                self._dropped_frames += 1
             self._pending = (left, right, left_info, right_info)
             self._pending_synced = (time.perf_counter(), self.get_clock().now().nanoseconds)
             self._wake.notify()
@@ -373,7 +386,7 @@ class DepthNode(Node):
                             f'frame dropped, unexpected error: {error!r}')
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            times = self.stage_times
+            times = self._stage_times
             # DDS: from the camera's stamp to the synced pair (the camera's own work included).
             times.add('stamp to synced pair (camera publish, DDS, take)',
                       (synced_ns - conversions.stamp_to_ns(pair[0].header.stamp)) / 1e9)
@@ -383,12 +396,12 @@ class DepthNode(Node):
             times.pair_done()
             with self._lock:
                 self._busy = None
-                self.processing_times_ms.append(elapsed_ms)
+                self._stats.processing_ms.append(elapsed_ms)
                 self._stats.core_ms.append(core_ms)
                 self._stats.frames += 1
 
     def _error(self, kind: str, message: str) -> None:
-        """Log an error at most once per ERROR_THROTTLE_S for each kind of problem."""
+        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
         self._reporter.report(kind, message)
 
     def _topic(self, index: int) -> str:
@@ -474,18 +487,16 @@ class DepthNode(Node):
         problem = self._fit_problem(values, calibration)
         if problem:
             raise ConfigurationError(f'configuration error: {problem}')
+        config = (calibration.key, scale, settings)
         if self._pipeline is None:
             self._pipeline = pipeline.StereoPipeline(calibration, scale, settings)
-        elif (calibration.key, scale, settings) != (
-                self._pipeline_calibration_key, self._pipeline_scale, self._pipeline_settings):
+        elif config != self._pipeline_config:
+            old_key, old_scale, old_settings = self._pipeline_config
             self._pipeline.reconfigure(
-                calibration=None if calibration.key == self._pipeline_calibration_key
-                else calibration,
-                scale=None if scale == self._pipeline_scale else scale,
-                settings=None if settings == self._pipeline_settings else settings)
-        self._pipeline_calibration_key = calibration.key
-        self._pipeline_scale = scale
-        self._pipeline_settings = settings
+                calibration=None if calibration.key == old_key else calibration,
+                scale=None if scale == old_scale else scale,
+                settings=None if settings == old_settings else settings)
+        self._pipeline_config = config
         return self._pipeline, values
 
     def _process(self, left: Image, right: Image, left_info: CameraInfo,
@@ -493,21 +504,21 @@ class DepthNode(Node):
         """Compute and publish everything for one pair; return the core's time in ms."""
         from raiv_stereo.core import depth
 
-        watch = Stopwatch(self.stage_times)
+        watch = Stopwatch(self._stage_times)
         left_raw, right_raw = self._images(left, right, left_info)
         watch.lap('convert (messages to numpy)')
         calibration = self._calibration(left_info, right_info)
         core, values = self._configured_pipeline(calibration)
         post_filters.configure(core, post_filters.settings_from(values))
         watch.lap('calibration and pipeline lookup')
-        if not self.pair_order.done:
+        if not self._pair_order.done:
             self._check_pair_order(core, left_raw, right_raw, values)
-        elif self.pair_order.verdict == 'swapped':
+        elif self._pair_order.verdict == 'swapped':
             self._recheck_pair_order(core, left_raw, right_raw)
-        if self.pair_order.verdict == 'swapped':  # never publish depth known to be wrong
+        if self._pair_order.verdict == 'swapped':  # never publish depth known to be wrong
             if values['on_swapped_pair'] == 'stop':
                 raise InputError(
-                    f'left and right arrive swapped ({self.pair_order.figures()}): no depth '
+                    f'left and right arrive swapped ({self._pair_order.figures()}): no depth '
                     'until they come in order (on_swapped_pair is stop; swap exchanges them '
                     f'here). {self._swap_fix()}')
             left_raw, right_raw = right_raw, left_raw
@@ -516,7 +527,7 @@ class DepthNode(Node):
                               mask_out_of_range=bool(values['mask_out_of_range']))
         core_ms = watch.lap('core') * 1000.0
         for name in ('rectify', 'match', 'depth'):
-            self.stage_times.add(f'core: {name}', result.timings_ms[name] / 1000.0)
+            self._stage_times.add(f'core: {name}', result.timings_ms[name] / 1000.0)
 
         working = core.working
         matcher = core.matcher
@@ -593,7 +604,7 @@ class DepthNode(Node):
     def _check_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
                           values: dict[str, Any]) -> None:
         """Match the first pairs exchanged too; say once if left and right look swapped."""
-        check = self.pair_order
+        check = self._pair_order
         check.add(*core.match_both_ways(left_raw, right_raw))
         if not check.done:
             return
@@ -625,7 +636,7 @@ class DepthNode(Node):
             return
         recheck, self._pair_recheck = self._pair_recheck, PairOrderCheck()
         if recheck.verdict == 'as given':
-            self.pair_order = recheck
+            self._pair_order = recheck
             self.get_logger().info(f'left and right now arrive in order ({recheck.figures()}): '
                                    'depth from the pairs as they come')
 
@@ -685,20 +696,20 @@ class DepthNode(Node):
                 'latency ms (median)': f'{latency:.1f}',
                 'fps': f'{fps:.2f}',
                 'frames': str(s.frames),
-                'dropped frames': str(self.dropped_frames),
+                'dropped frames': str(self._dropped_frames),
                 'rejected frames': str(s.rejected),
                 'valid pixels %': f'{valid:.1f}',
                 'search window': s.search_window,
                 'working size': s.working_size,
-                'left/right order': self.pair_order.summary(),
+                'left/right order': self._pair_order.summary(),
             }
             last_problem = s.last_problem
         status = DiagnosticStatus(name='raiv_stereo: depth_node',
                                   hardware_id=self.get_fully_qualified_name())
-        if self.pair_order.verdict == 'swapped' and self._values['on_swapped_pair'] == 'swap':
+        if self._pair_order.verdict == 'swapped' and self._values['on_swapped_pair'] == 'swap':
             status.level = DiagnosticStatus.WARN
             status.message = 'left and right images arrive swapped: exchanged by this node'
-        elif self.pair_order.verdict == 'swapped':
+        elif self._pair_order.verdict == 'swapped':
             status.level = DiagnosticStatus.ERROR
             status.message = 'left and right images arrive swapped: no depth published'
         elif fps > 0:
@@ -721,7 +732,17 @@ class DepthNode(Node):
             self.get_logger().info(line)
         else:
             self.get_logger().debug(line)
-        self.get_logger().debug(self.stage_times.log_line())
+        self.get_logger().debug(self._stage_times.log_line())
+
+    def stats(self) -> DepthNodeStats:
+        """Return a snapshot of the counters and recent timings (thread-safe)."""
+        with self._lock:
+            return DepthNodeStats(
+                frames=self._stats.frames, dropped_frames=self._dropped_frames,
+                rejected_frames=self._stats.rejected,
+                processing_ms=tuple(self._stats.processing_ms),
+                pair_order=self._pair_order.verdict, pair_order_done=self._pair_order.done,
+                stage_ms=self._stage_times.snapshot())
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""
@@ -756,6 +777,7 @@ def _header(stamp: Any, frame_id: str) -> Header:
 
 def main(args: list[str] | None = None) -> int:
     """Run the depth node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
+    tune_process(depth_worker=True)
     return run_nodes([DepthNode], 'depth_node', args)
 
 

@@ -17,9 +17,7 @@ Keep freed image buffers mapped, so each megabyte-sized message does not page-fa
 
 glibc hands large freed blocks back to the kernel (its adaptive threshold rises only to the size
 of one image, so a pair's worth of copies is trimmed again), and the next image faults them in
-anew. Measured here, a camera node publishing 1600x1300 bgr8 pairs to a subscriber in its
-process: 5,300 page faults and 18.8 ms of CPU per image without this tuning, 0 and 6.6 ms with
-it (test_memory.py); peak RSS unchanged (116 MB in a publisher/subscriber test).
+anew (figures in doc/benchmarks.md; test_memory.py checks the faults).
 """
 
 from __future__ import annotations

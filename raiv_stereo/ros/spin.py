@@ -40,7 +40,7 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
     Build the nodes in order and spin them on one executor thread; return the exit code.
 
     One thread: rclpy's multi-threaded executor starves the depth node's worker of the GIL
-    (measured 2.2 instead of 10 fps). A setup error is logged under `name`, exit code 1.
+    (doc/benchmarks.md). A setup error is logged under `name`, exit code 1.
     SIGINT/SIGTERM, any number at any moment, end it with 0: they only set a flag
     (raiv_stereo.ros.signals), rclpy installs no handler of its own, and the nodes are destroyed
     before the context is shut down (no log to a dead /rosout, no publisher of a dead context).

@@ -67,6 +67,17 @@ class StageTimes:
         return STATS_PREFIX + json.dumps({k: round(v, 3) for k, v in self.snapshot().items()})
 
 
+def stages_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Return the snapshot of the pairs between two snapshots of one StageTimes (never reset)."""
+    pairs = after.get('pairs', 0.0) - before.get('pairs', 0.0)
+    out = {'pairs': pairs}
+    for name, mean_ms in after.items():
+        if name != 'pairs':
+            total = mean_ms * after['pairs'] - before.get(name, 0.0) * before.get('pairs', 0.0)
+            out[name] = total / pairs if pairs > 0 else 0.0
+    return out
+
+
 def parse_log_line(line: str) -> dict[str, float] | None:
     """Return the snapshot in a log line written by `log_line`, None when it has none."""
     start = line.find(STATS_PREFIX)

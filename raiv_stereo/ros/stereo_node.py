@@ -26,11 +26,13 @@ import sys
 
 from raiv_stereo.ros.camera_node import CameraNode
 from raiv_stereo.ros.depth_node import DepthNode
+from raiv_stereo.ros.process_tuning import tune_process
 from raiv_stereo.ros.spin import run_nodes
 
 
 def main(args: list[str] | None = None) -> int:
     """Run both nodes until Ctrl-C; exit code 1 with a clear message when one cannot start."""
+    tune_process(depth_worker=True)
     return run_nodes([CameraNode, DepthNode], 'stereo_node', args)
 
 

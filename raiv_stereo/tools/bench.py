@@ -956,6 +956,8 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms, stamp_to_ns
     from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.ros.process_tuning import tune_process
+    from raiv_stereo.ros.stage_times import stages_between
     from raiv_stereo.tools.demo import ensure_local_dds
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -983,6 +985,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         'one process (composed:=true)'
     run.camera = f'replays {replay_frames} pairs' if replay_frames else 'renders each pair'
     lock = threading.Lock()
+    tune_process(depth_worker=True)  # as the executables' main() does
     context = rclpy.Context()
     rclpy.init(context=context)
     nodes = []
@@ -1036,9 +1039,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         with lock:
             run.received, run.published, run.latencies_ms = 0, 0, []
             run.info_stamps_ns, run.depth_stamps_ns = [], []
-            depth_node.processing_times_ms.clear()
-            depth_node.stage_times.reset()
-            dropped0 = depth_node.dropped_frames
+            before = depth_node.stats()
         _reset_peak_rss()
         run.load = load_average()
         camera_cpu0 = _process_cpu_s(camera_child.pid) if camera_child else float('nan')
@@ -1047,9 +1048,10 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         with lock:
             run.elapsed_s = time.monotonic() - wall0
             run.cpu_share = (time.process_time() - cpu0) / run.elapsed_s
-            run.processing_ms = list(depth_node.processing_times_ms)
-            run.dropped = depth_node.dropped_frames - dropped0
-            run.depth_stages = depth_node.stage_times.snapshot()
+            after = depth_node.stats()
+            run.processing_ms = after.processing_ms_since(before)
+            run.dropped = after.dropped_frames - before.dropped_frames
+            run.depth_stages = stages_between(before.stage_ms, after.stage_ms)
             run.core_in_node_ms = run.depth_stages.get('core', float('nan'))
         if camera_child is not None:
             run.camera_cpu_share = (_process_cpu_s(camera_child.pid) - camera_cpu0) / \

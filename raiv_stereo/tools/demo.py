@@ -252,6 +252,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     from raiv_stereo.ros.camera_node import CameraNode
     from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.ros.process_tuning import tune_process
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -272,6 +273,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         return [Parameter(name, value=value) for name, value in params.items()]
 
     # No rclpy signal handlers: rclpy's own would shut the context down under the nodes.
+    tune_process(depth_worker=True)  # as the stereo_node executable does
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     spinning = threading.Event()
     try:
@@ -320,7 +322,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
 
         # Warm up (first frames build maps and the matcher), then measure.
         started = time.monotonic()
-        dropped0 = depth_node.dropped_frames
+        before = depth_node.stats()
         try:
             deadline = started + 30.0
             while result.frames < 2 and time.monotonic() < deadline and not stop.is_set():
@@ -332,8 +334,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
                                    'host?')
             with lock:
                 result.frames, result.latencies_ms = 0, []
-                depth_node.processing_times_ms.clear()
-                dropped0 = depth_node.dropped_frames
+                before = depth_node.stats()
             started = time.monotonic()
             evaluated: set[tuple[int, int]] = set()
             while time.monotonic() - started < args.seconds:
@@ -353,8 +354,9 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         except KeyboardInterrupt:
             result.interrupted = True
         result.elapsed_s = time.monotonic() - started
-        result.dropped = depth_node.dropped_frames - dropped0
-        result.processing_ms = list(depth_node.processing_times_ms)
+        after = depth_node.stats()
+        result.dropped = after.dropped_frames - before.dropped_frames
+        result.processing_ms = after.processing_ms_since(before)
 
         with lock:
             color, left = latest.get('color'), latest.get('left')

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     domain = ensure_local_dds()
     from raiv_stereo.core.depth import depth_legend
     from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
-    from raiv_stereo.ros.memory import keep_freed_memory
+    from raiv_stereo.ros.process_tuning import tune_process
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     def on_depth(msg: Image) -> None:
         latest.add('depth', stamp_to_ns(msg.header.stamp), depth_msg_to_m(msg))
 
-    keep_freed_memory()
+    tune_process(depth_worker=False)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
     node = rclpy.create_node('raiv_stereo_viewer', namespace=args.namespace)
     color_topic = node.resolve_topic_name('depth/color')

@@ -13,3 +13,31 @@
 # limitations under the License.
 
 """Disparity matchers behind one small interface (no ROS import)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+
+
+class Matcher(Protocol):
+    """What StereoPipeline and its users need of a matcher for rectified mono8 pairs."""
+
+    min_disparity: int
+    """The first disparity searched (px, working scale)."""
+    max_disparity: int
+    """The last disparity searched (px, working scale)."""
+
+    def match(self, left_rect: np.ndarray,
+              right_rect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (disparity px, NaN = none; confidence 0..1) of the rectified left image."""
+
+    def valid_window(self, width_px: int, height_px: int) -> tuple[int, int, int, int]:
+        """Return (x0, y0, x1, y1), x1/y1 exclusive: where a match can be found at all."""
+
+
+MatcherFactory = Callable[[MatcherSettings, float, float], Matcher]
+"""Builds a matcher from (validated settings, focal length px, baseline mm) at the working size."""
