@@ -18,9 +18,13 @@ import json
 import math
 
 import numpy as np
+import pytest
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.tools.bench import markdown, PlainOpenCV, rig, run_bench, write_report
+from raiv_stereo.tools.bench import run_bench
+from raiv_stereo.tools.bench.baseline import PlainOpenCV
+from raiv_stereo.tools.bench.report import markdown, write_report
+from raiv_stereo.tools.bench.timing import rig
 from raiv_stereo.tools.cli import build_parser
 
 
@@ -52,10 +56,14 @@ def test_quick_bench_reports_real_numbers(tmp_path):
     for name in ('opencv', 'ours'):
         figures = speed[name]
         assert 1.0 < figures['median_ms'] <= figures['p90_ms'] < 5000.0
-        assert 0.2 < figures['fps'] < 1000.0
+        assert figures['fps'] == pytest.approx(1000.0 / figures['median_ms'])
         assert 0.1 < figures['cpu_share'] <= 2.5 * max(1, int(report['machine']['cpus']))
         assert 50.0 < figures['peak_rss_mb'] < 8000.0
-    assert 0.1 < speed['ratio'] < 10.0
+    # The ratios are ours over plain OpenCV, from the same interleaved frames (not inverted).
+    assert speed['ratio'] == pytest.approx(
+        speed['ours']['median_ms'] / speed['opencv']['median_ms'])
+    assert speed['before_ratio'] == pytest.approx(
+        speed['ours_before']['median_ms'] / speed['opencv']['median_ms'])
 
     (pipeline,) = report['pipeline']
     assert pipeline['received'] > 0 and pipeline['fps'] > 0.5
