@@ -24,32 +24,22 @@ if 'RAIV_TEST_DOMAIN_ID' not in os.environ:
     os.environ['RAIV_TEST_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_DOMAIN_ID'] = os.environ['RAIV_TEST_DOMAIN_ID']
 
-from helpers import free_port, Ros, ScenePair  # noqa: E402
+from helpers import free_port, ros, ScenePair  # noqa: E402
 import pytest  # noqa: E402  (after the environment: rclpy reads it at import)
 
 
 @pytest.fixture
 def ros_session():
     """Yield a Ros session (own context, this run's domain); close it after the test."""
-    session = Ros()
-    try:
+    with ros() as session:
         yield session
-    finally:
-        session.close()
 
 
 @pytest.fixture(scope='module')
 def ros_context():
-    """Yield one initialised rclpy Context for a module's nodes."""
-    import rclpy
-    from rclpy.context import Context
-
-    context = Context()
-    rclpy.init(context=context)
-    try:
-        yield context
-    finally:
-        context.try_shutdown()
+    """Yield the context of one Ros session shared by a module's nodes (they bring executors)."""
+    with ros() as session:
+        yield session.context
 
 
 @pytest.fixture(name='free_port')

@@ -196,7 +196,7 @@ class Ros:
             self.executor.shutdown()
         for node in self.nodes:
             node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self.context.try_shutdown()
 
 
 def _overrides(params: dict) -> list[Parameter]:

@@ -40,9 +40,9 @@ from raiv_stereo.core.matching.sgbm import (
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.core.rectify import rectifier_for
 from raiv_stereo.eval import datasets
+from raiv_stereo.eval.metrics import DepthAccuracy
 from raiv_stereo.eval.scene import distorted_rig, Renderer, sample_scene, truth_depth_m
 from raiv_stereo.tools import cli
-from raiv_stereo.tools.demo import DepthAccuracy
 
 # ../shared/raiv_reference.md: the maker's table (full resolution, 2.8 mm lens, 65 mm).
 MAKER_TABLE = {200: 303.33, 300: 202.22, 400: 151.66, 500: 121.33, 750: 80.88, 1000: 60.64,
@@ -204,7 +204,7 @@ SCENES = [f'{path.parent.name}/{path.name}' for path in datasets.scenes()] or ['
 @pytest.mark.parametrize('scene', SCENES)
 def test_bad2_below_plain_opencv_with_its_defaults_and_ours(scene):
     """Missing disparities count as bad: the left border matched, no pixel given up lightly."""
-    from raiv_stereo.tools.bench import OPENCV_OWN_DEFAULTS, PlainOpenCV
+    from raiv_stereo.tools.bench.baseline import OPENCV_OWN_DEFAULTS, PlainOpenCV
 
     root = datasets.data_root()
     if root is None or not (root / scene).is_dir():
@@ -246,7 +246,7 @@ def test_refinement_finds_a_fractional_shift_sgbm_rounds():
 
 
 def test_refinement_doubles_depth_within_1_percent_on_the_rig(distorted_pair):
-    from raiv_stereo.tools.bench import RemapFirstRectifier
+    from raiv_stereo.tools.bench.baseline import RemapFirstRectifier
 
     calibration, pair = distorted_pair
     scores = {}

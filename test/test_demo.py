@@ -26,11 +26,11 @@ from helpers import textured_pair
 import numpy as np
 import pytest
 from raiv_stereo.core.depth import colorize_depth, legend_bar_rows
+from raiv_stereo.eval.metrics import DepthAccuracy
 from raiv_stereo.tools.cli import build_parser
 from raiv_stereo.tools.demo import (
     demo_launch_arguments,
     DemoResult,
-    DepthAccuracy,
     keep_up_hint,
     option_problems,
     pick_free_domain,

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import itertools
 import threading
 
@@ -29,6 +30,7 @@ from raiv_stereo.core.matching.sgbm import MatcherSettings, search_window, Stere
 from raiv_stereo.eval.scene import Renderer
 from raiv_stereo.params import defaults, depth as depth_params
 from raiv_stereo.ros import conversions
+from raiv_stereo.ros.conversions import depth_msg_to_m
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
 from rcl_interfaces.msg import Log
 import rclpy
@@ -212,41 +214,95 @@ def _stamp(i: int) -> int:
     return 1_700_000_000_000_000_000 + i * 100_000_000
 
 
-def _depth_m(msg: Image) -> np.ndarray:
-    depth = conversions.msg_to_image(msg).astype(np.float32)
-    if msg.encoding == '16UC1':
-        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
-    return depth
+# --- the published outputs of one processed pair against ground truth --------------------------
+
+@dataclass
+class Processed:
+    """One pair through a depth node: every output, its working camera and the node's answers."""
+
+    calibration: object
+    left: np.ndarray
+    truth_m: np.ndarray
+    depth_msg: Image
+    disparity: DisparityImage
+    info: CameraInfo
+    cloud: PointCloud2
+    color: Image
+    left_rect: Image
+    confidence: Image
+    diagnostics: dict[str, str]
+    processed_frames: int
+    input_reliability: ReliabilityPolicy
+    output_reliability: ReliabilityPolicy
+    output_qos_overridable: bool
+
+    @property
+    def depth_m(self) -> np.ndarray:
+        """Return the depth image in metres (NaN = none)."""
+        return depth_msg_to_m(self.depth_msg)
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """Return the disparity's valid window as (x0, y0, x1, y1)."""
+        window = self.disparity.valid_window
+        return (window.x_offset, window.y_offset, window.x_offset + window.width,
+                window.y_offset + window.height)
 
 
-# --- the published outputs against ground truth ------------------------------------------------
-
-def test_outputs_match_ground_truth(rig_factory, scene_pair):
+@pytest.fixture(scope='module')
+def processed(ros_context, scene_pair) -> Processed:
+    """Send the sample pair through one depth node once; collect its outputs, then close it."""
     calibration, left, right, truth = scene_pair
-    rig = rig_factory({'point_cloud_keep_nan': True, 'diagnostics_period_s': 0.5})
-    stamp = _stamp(1)
-    depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp)
-    disparity = rig.wait_for_stamp('disparity', stamp)
-    info = rig.wait_for_stamp('depth/camera_info', stamp)
-    cloud = rig.wait_for_stamp('points', stamp)
-    color = rig.wait_for_stamp('depth/color', stamp)
-    left_rect = rig.wait_for_stamp('left/image_rect', stamp)
-    confidence_msg = rig.wait_for_stamp('depth/confidence', stamp)
+    rig = Rig(ros_context, {'scale': NODE_SCALE, 'point_cloud_keep_nan': True,
+                            'diagnostics_period_s': 0.5})
+    try:
+        stamp = _stamp(1)
+        depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp)
+        outputs = {topic: rig.wait_for_stamp(topic, stamp) for topic in (
+            'disparity', 'depth/camera_info', 'points', 'depth/color', 'left/image_rect',
+            'depth/confidence')}
 
-    # The working camera: full scale of the 800x650 input, rectified pinhole.
-    width_px, height_px = calibration.image_size
-    focal_px = calibration.focal_px * NODE_SCALE
-    assert (width_px, height_px) == (800, 650)
-    for msg in (depth_msg, disparity, info, cloud, color, left_rect, confidence_msg):
+        def ours():
+            with rig.lock:
+                return [s for a in rig.received['/diagnostics'] for s in a.status
+                        if s.name == 'raiv_stereo: depth_node' and s.hardware_id.startswith(
+                            rig.namespace) and {kv.key: kv.value for kv in s.values}
+                        .get('frames') == '1']
+        wait_for(ours, 5.0, 'diagnostics')
+        subscription = rig.io.get_subscriptions_info_by_topic(
+            f'{rig.namespace}/left/image_raw')[0]
+        publisher = rig.io.get_publishers_info_by_topic(f'{rig.namespace}/depth/image_rect')[0]
+        yield Processed(
+            calibration, left, truth, depth_msg, outputs['disparity'],
+            outputs['depth/camera_info'], outputs['points'], outputs['depth/color'],
+            outputs['left/image_rect'], outputs['depth/confidence'],
+            {kv.key: kv.value for kv in ours()[-1].values},
+            len(rig.node.stats().processing_ms),
+            subscription.qos_profile.reliability, publisher.qos_profile.reliability,
+            rig.node.has_parameter(
+                f'qos_overrides.{rig.namespace}/depth/image_rect.publisher.reliability'))
+    finally:
+        rig.close()
+
+
+WIDTH_PX, HEIGHT_PX = 800, 650
+"""The working size: full scale of the 800x650 input."""
+
+
+def test_every_output_is_in_the_left_optical_frame(processed):
+    for msg in (processed.depth_msg, processed.disparity, processed.info, processed.cloud,
+                processed.color, processed.left_rect, processed.confidence):
         assert msg.header.frame_id == 'left_optical'
 
+
+def test_depth_matches_the_truth(processed):
     # REP 118 depth, 32FC1 metres: >= 90 % of valid in-range pixels within 2 % of the truth.
+    assert processed.calibration.image_size == (WIDTH_PX, HEIGHT_PX)
+    depth_msg, truth = processed.depth_msg, processed.truth_m
     assert depth_msg.encoding == '32FC1'
-    assert (depth_msg.width, depth_msg.height) == (width_px, height_px)
-    depth_m = _depth_m(depth_msg)
-    window = disparity.valid_window
-    x0, y0 = window.x_offset, window.y_offset
-    x1, y1 = x0 + window.width, y0 + window.height
+    assert (depth_msg.width, depth_msg.height) == (WIDTH_PX, HEIGHT_PX)
+    depth_m = processed.depth_m
+    x0, y0, x1, y1 = processed.window
     in_range = np.zeros_like(truth, bool)
     in_range[y0:y1, x0:x1] = (truth[y0:y1, x0:x1] >= 0.3) & (truth[y0:y1, x0:x1] <= 3.0)
     found = in_range & np.isfinite(depth_m)
@@ -255,7 +311,11 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     assert (relative < 0.02).mean() >= 0.90
     assert np.nanmin(depth_m) >= 0.3 and np.nanmax(depth_m) <= 3.0  # mask_out_of_range
 
-    # DisparityImage as stereo_image_proc: f and T of the working scale, window from the range.
+
+def test_disparity_as_stereo_image_proc(processed):
+    # f and T of the working scale, search window from the depth range, depth = f T / d.
+    disparity, depth_m = processed.disparity, processed.depth_m
+    focal_px = processed.calibration.focal_px * NODE_SCALE
     min_disparity, num_disparities = search_window(focal_px, 65.0, 300.0, 3000.0)
     assert disparity.f == pytest.approx(focal_px, rel=1e-6)
     assert disparity.t == pytest.approx(0.065, rel=1e-6)
@@ -263,9 +323,9 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     assert disparity.max_disparity == min_disparity + num_disparities - 1 == 105
     assert disparity.delta_d == pytest.approx(1.0 / 16.0)
     half = defaults.BLOCK_SIZE // 2
-    assert (x0, y0, x1, y1) == (105 + half, half, width_px - half, height_px - half)
-    assert (x0, y0, x1, y1) == StereoMatcher(MatcherSettings(), focal_px, 65.0).valid_window(
-        width_px, height_px)
+    assert processed.window == (105 + half, half, WIDTH_PX - half, HEIGHT_PX - half)
+    assert processed.window == StereoMatcher(MatcherSettings(), focal_px, 65.0).valid_window(
+        WIDTH_PX, HEIGHT_PX)
     disparity_px = conversions.msg_to_image(disparity.image)
     assert disparity.image.encoding == '32FC1'
     invalid = ~np.isfinite(depth_m) & (disparity_px < min_disparity)
@@ -273,30 +333,40 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
     valid = np.isfinite(depth_m)
     np.testing.assert_allclose(depth_m[valid], focal_px * 0.065 / disparity_px[valid], rtol=1e-5)
 
-    # depth/camera_info matches the depth image exactly: working K, no distortion, R = I.
+
+def test_camera_info_matches_the_depth_image(processed):
+    # The working K, no distortion, R = I, no baseline term.
+    info, depth_msg = processed.info, processed.depth_msg
     K = np.array(info.k).reshape(3, 3)
-    np.testing.assert_allclose(K, calibration.left.P[:3, :3], rtol=1e-9)
+    np.testing.assert_allclose(K, processed.calibration.left.P[:3, :3], rtol=1e-9)
     assert (info.width, info.height) == (depth_msg.width, depth_msg.height)
     assert not any(info.d)
     np.testing.assert_allclose(np.array(info.r).reshape(3, 3), np.eye(3))
     np.testing.assert_allclose(np.array(info.p).reshape(3, 4)[:, :3], K)
     assert np.array(info.p)[3] == 0.0
 
-    # Confidence: 1 = matched over the whole window, 0.5 = the left border (its window runs off
-    # the image), 0 = none; depth only at min_confidence (0.5) and above.
-    assert (confidence_msg.encoding, confidence_msg.width, confidence_msg.height) == \
-        ('32FC1', width_px, height_px)
-    confidence = conversions.msg_to_image(confidence_msg)
+
+def test_confidence_gates_the_depth(processed):
+    # 1 = matched over the whole window, 0.5 = the left border (its window runs off the
+    # image), 0 = none; depth only at min_confidence (0.5) and above.
+    msg, depth_m = processed.confidence, processed.depth_m
+    x0 = processed.window[0]
+    assert (msg.encoding, msg.width, msg.height) == ('32FC1', WIDTH_PX, HEIGHT_PX)
+    confidence = conversions.msg_to_image(msg)
     assert set(np.unique(confidence)) <= {0.0, 0.5, 1.0}
     assert np.isnan(depth_m[confidence < 0.5]).all()
     assert (confidence[:, :x0][np.isfinite(depth_m[:, :x0])] == 0.5).all()
     assert (confidence[:, x0:][np.isfinite(depth_m[:, x0:])] == 1.0).all()
     assert np.isfinite(depth_m[:, 60:x0]).mean() > 0.9  # the border has depth (measured 100 %)
 
+
+def test_point_cloud_is_depth_through_the_inverse_k(processed):
     # Organised XYZRGB cloud: each point is depth * K^-1 [u v 1].
-    assert (cloud.width, cloud.height) == (width_px, height_px)
+    cloud, depth_m = processed.cloud, processed.depth_m
+    K = np.array(processed.info.k).reshape(3, 3)
+    assert (cloud.width, cloud.height) == (WIDTH_PX, HEIGHT_PX)
     assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'rgb']
-    points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(height_px, width_px, 4)
+    points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(HEIGHT_PX, WIDTH_PX, 4)
     for v, u in [(200, 300), (400, 500), (600, 700), (100, 150)]:
         z = depth_m[v, u]
         assert np.isfinite(z), (u, v)
@@ -304,51 +374,51 @@ def test_outputs_match_ground_truth(rig_factory, scene_pair):
         np.testing.assert_allclose(points[v, u, :3], expected, rtol=1e-5)
     assert np.all(np.isnan(points[:, :, 2][~np.isfinite(depth_m)]))
 
-    # Colour depth at the working size: no depth is black (grey in the left border), the rest
-    # the plasma colour of its inverse depth over the fixed 0.3-3.0 m range (255 = nearest),
-    # written out here by hand.
-    assert (color.encoding, color.width, color.height) == ('bgr8', width_px, height_px)
+
+def test_colour_depth_is_plasma_of_the_inverse_depth(processed):
+    # No depth is black (grey in the left border), the rest the plasma colour of its inverse
+    # depth over the fixed 0.3-3.0 m range (255 = nearest), written out here by hand.
+    color, depth_m = processed.color, processed.depth_m
+    valid = np.isfinite(depth_m)
+    assert (color.encoding, color.width, color.height) == ('bgr8', WIDTH_PX, HEIGHT_PX)
     color_bgr = conversions.msg_to_image(color)
     border = np.zeros_like(valid)
     border[:, :107] = True  # the valid window's left edge at this range and scale
-    assert np.all(color_bgr[~np.isfinite(depth_m) & ~border] == 0)
-    assert np.all(color_bgr[~np.isfinite(depth_m) & border] == 96)
+    assert np.all(color_bgr[~valid & ~border] == 0)
+    assert np.all(color_bgr[~valid & border] == 96)
     index = np.rint((1.0 / depth_m[valid] - 1.0 / 3.0) / (1.0 / 0.3 - 1.0 / 3.0) * 255.0)
     plasma = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None],
                                cv2.COLORMAP_PLASMA)[:, 0]
     np.testing.assert_allclose(color_bgr[valid], plasma[index.astype(np.uint8)], atol=8)
-    # The rectified left image: this rig has no distortion and R = I, so it is the input itself
-    # in BGR order (an RGB mix-up swaps the blue and red planes of the textured scene).
+
+
+def test_rectified_left_is_the_input_in_bgr_order(processed):
+    # This rig has no distortion and R = I, so it is the input itself in BGR order (an RGB
+    # mix-up swaps the blue and red planes of the textured scene).
+    left_rect, left = processed.left_rect, processed.left
     assert (left_rect.encoding, left_rect.width, left_rect.height) == \
-        ('bgr8', width_px, height_px)
+        ('bgr8', WIDTH_PX, HEIGHT_PX)
     rect_bgr = conversions.msg_to_image(left_rect).astype(np.int16)
     inner = (slice(2, -2), slice(2, -2))
     assert np.abs(rect_bgr[inner] - left[inner]).mean() < 1.0
     assert np.abs(rect_bgr[inner] - left[inner][..., ::-1]).mean() > 5.0
 
-    # Diagnostics on /diagnostics with the numbers of this frame.
-    def ours():
-        with rig.lock:
-            return [s for a in rig.received['/diagnostics'] for s in a.status
-                    if s.name == 'raiv_stereo: depth_node' and s.hardware_id.startswith(
-                        rig.namespace) and {kv.key: kv.value for kv in s.values}
-                    .get('frames') == '1']
-    wait_for(ours, 5.0, 'diagnostics')
-    values = {kv.key: kv.value for kv in ours()[-1].values}
+
+def test_diagnostics_report_this_frame(processed):
+    values = processed.diagnostics
     assert values['search window'] == '10..105 px (96 disparities)'
     assert values['working size'] == '800x650'
     assert float(values['valid pixels %']) > 80.0
     assert float(values['processing ms (median)']) > 0.0
     assert values['dropped frames'] == '0'
-    assert len(rig.node.stats().processing_ms) == 1
+    assert processed.processed_frames == 1
 
-    # REP 2003: best-effort subscriptions (match any driver), reliable publishers.
-    subscription = rig.io.get_subscriptions_info_by_topic(f'{rig.namespace}/left/image_raw')[0]
-    assert subscription.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
-    publisher = rig.io.get_publishers_info_by_topic(f'{rig.namespace}/depth/image_rect')[0]
-    assert publisher.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-    assert rig.node.has_parameter(
-        f'qos_overrides.{rig.namespace}/depth/image_rect.publisher.reliability')
+
+def test_qos_best_effort_in_reliable_out(processed):
+    # REP 2003: best-effort subscriptions (match any driver), reliable, overridable publishers.
+    assert processed.input_reliability == ReliabilityPolicy.BEST_EFFORT
+    assert processed.output_reliability == ReliabilityPolicy.RELIABLE
+    assert processed.output_qos_overridable
 
 
 def test_rectified_input(rig_factory, scene_pair):
@@ -383,7 +453,7 @@ def test_rectified_input_takes_the_principal_point_from_p(rig_factory, scene_pai
     assert (K[0, 2], K[1, 2]) == (cx, cy)
     assert (info.p[2], info.p[6]) == (cx, cy)
     cloud = rig.wait_for_stamp('points', stamp)
-    depth_m = _depth_m(depth_msg)
+    depth_m = depth_msg_to_m(depth_msg)
     points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(
         cloud.height, cloud.width, -1)
     focal_px = calibration.focal_px
@@ -415,7 +485,7 @@ def test_runtime_parameters_reshape_window_and_reject_bad_values(rig_factory, sc
     min_disparity, num_disparities = search_window(focal_px, 65.0, 600.0, 3000.0)
     assert (second.min_disparity, second.max_disparity) == \
         (min_disparity, min_disparity + num_disparities - 1) == (10, 57)
-    depth_32 = _depth_m(rig.wait_for_stamp('depth/image_rect', _stamp(2)))
+    depth_32 = depth_msg_to_m(rig.wait_for_stamp('depth/image_rect', _stamp(2)))
     assert np.nanmin(depth_32) >= 0.6
 
     # 16UC1 millimetres, 0 = no depth (REP 118), the same depths.
@@ -557,7 +627,7 @@ def test_the_same_depth_has_the_same_colour_in_every_frame(rig_factory, scene_pa
     colours = []
     for i, (l_img, r_img) in enumerate(((left, right), (cut_left, cut_right)), start=1):
         rig.exchange('depth/color', calibration, l_img, r_img, _stamp(i))
-        depth_m = _depth_m(rig.wait_for_stamp('depth/image_rect', _stamp(i)))
+        depth_m = depth_msg_to_m(rig.wait_for_stamp('depth/image_rect', _stamp(i)))
         colours.append((conversions.msg_to_image(rig.wait_for_stamp('depth/color', _stamp(i))),
                         depth_m))
     (color_1, depth_1), (color_2, depth_2) = colours
@@ -573,8 +643,8 @@ def test_the_same_depth_has_the_same_colour_in_every_frame(rig_factory, scene_pa
 def test_the_same_pair_gives_the_same_depth(rig_factory, scene_pair):
     calibration, left, right, _ = scene_pair
     rig = rig_factory(outputs=('depth/image_rect',))
-    first, second = (_depth_m(rig.exchange('depth/image_rect', calibration, left, right,
-                                           _stamp(i))) for i in (1, 2))
+    first, second = (depth_msg_to_m(rig.exchange('depth/image_rect', calibration, left, right,
+                                                 _stamp(i))) for i in (1, 2))
     np.testing.assert_array_equal(first, second)  # NaN where NaN, the same metres elsewhere
     assert np.isfinite(first).mean() > 0.8
 
@@ -583,15 +653,15 @@ def test_binned_camera_info_gives_the_same_depth_as_scaled_k_and_p(rig_factory, 
     """A driver that bins 2x2 keeps the sensor's K and P and says binning 2 (REP 104)."""
     calibration, left, right, _ = scene_pair
     rig = rig_factory(outputs=('depth/image_rect',))
-    scaled = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
+    scaled = depth_msg_to_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
     width_px, height_px = calibration.image_size
     infos = []
     for model in (calibration.left, calibration.right):
         info = conversions.camera_info_msg(model.scaled_to(2 * width_px, 2 * height_px))
         info.binning_x = info.binning_y = 2
         infos.append(info)
-    binned = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(2),
-                                   left_info=infos[0], right_info=infos[1]))
+    binned = depth_msg_to_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(2),
+                                         left_info=infos[0], right_info=infos[1]))
     assert np.isfinite(scaled).mean() > 0.8
     np.testing.assert_allclose(binned, scaled, rtol=1e-4, equal_nan=True)
 
@@ -600,7 +670,7 @@ def test_compressed_input_gives_the_same_depth_and_bad_jpeg_is_dropped(rig_facto
     calibration, left, right, truth = scene_pair
     rig = rig_factory({'input_transport': 'compressed'}, outputs=('depth/image_rect',))
     assert rig.image_topics == ('left/image_raw/compressed', 'right/image_raw/compressed')
-    depth_m = _depth_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
+    depth_m = depth_msg_to_m(rig.exchange('depth/image_rect', calibration, left, right, _stamp(1)))
     judged = np.isfinite(truth) & (truth >= 0.3) & (truth <= 3.0) & np.isfinite(depth_m)
     assert judged.mean() > 0.8
     relative = np.abs(depth_m[judged] - truth[judged]) / truth[judged]

@@ -23,7 +23,7 @@ from raiv_stereo.core.calibration import raiv_nominal
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.eval import scene as scene_module
-from raiv_stereo.eval.metrics import evaluate, locking, summarize
+from raiv_stereo.eval.metrics import evaluate, judged_mask, locking, summarize
 from raiv_stereo.eval.scene import (
     family_case,
     FamilyCase,
@@ -33,7 +33,6 @@ from raiv_stereo.eval.scene import (
     texture_tile,
     truth_depth_m,
 )
-from raiv_stereo.tools.demo import judged_mask
 
 
 def test_locking_figures_tell_a_locked_estimate_from_an_unbiased_one():

@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from raiv_stereo.core.depth import colorize_depth, depth_legend, LEFT_BORDER_BGR, legend_bar_rows
-from raiv_stereo.tools import bench, cli
+from raiv_stereo.tools import cli
+from raiv_stereo.tools.bench import report as bench
 
 README = Path(__file__).resolve().parents[1] / 'README.md'
 

@@ -21,9 +21,9 @@ from raiv_stereo.core.calibration import raiv_nominal
 from raiv_stereo.core.matching.sgbm import CONFIDENCE_FILLED, CONFIDENCE_MATCHED
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.core.post_filters import PostFilterSettings, spatial_fill, TemporalFilter
+from raiv_stereo.eval.metrics import DepthAccuracy
 from raiv_stereo.eval.scene import Renderer, sample_scene, truth_depth_m
 from raiv_stereo.params import depth as depth_params
-from raiv_stereo.tools.demo import DepthAccuracy
 
 
 def test_spatial_fill_closes_holes_inside_a_surface_not_beside_an_edge():

@@ -38,6 +38,7 @@ from raiv_stereo.core.calibration import CalibrationError, rectified_pinhole
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pair_order import PairOrderCheck
 from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.metrics import DepthAccuracy
 from raiv_stereo.eval.scene import Renderer, sample_scene, truth_depth_m
 from raiv_stereo.ros.camera_node import CameraSetupError
 from raiv_stereo.ros.conversions import msg_to_image
@@ -45,7 +46,6 @@ from raiv_stereo.ros.depth_node import DepthNode
 from raiv_stereo.sources import SourceError
 from raiv_stereo.sources.exposure import auto_exposure_step, ExposureError, ExposureRanges
 from raiv_stereo.sources.raiv import calibration_from_device, RaivSource, rgb_raster_to_image
-from raiv_stereo.tools.demo import DepthAccuracy
 from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.parameter import Parameter

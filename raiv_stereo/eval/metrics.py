@@ -23,6 +23,8 @@ fractional part. No ROS import: the bench and the tests use it alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 BANDS_M = ((0.3, 0.6), (0.6, 1.2), (1.2, 2.0), (2.0, 2.6), (2.6, 3.0))
@@ -142,3 +144,45 @@ def summarize(results: list[dict]) -> dict:
             **{f'{key}_worst': worst_of(key, [row[key] for row in rows])
                for key in rows[0] if key != 'share'}}
     return summary
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile of `values`, NaN when there are none."""
+    return float(np.percentile(values, q)) if values else float('nan')
+
+
+def judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
+                valid_window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Return the pixels judged for accuracy: known truth in range, inside (x0, y0, x1, y1)."""
+    judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
+    if valid_window is not None:
+        x0, y0, x1, y1 = valid_window
+        window = np.zeros_like(judged)
+        window[y0:y1, x0:x1] = True
+        judged &= window
+    return judged
+
+
+@dataclass
+class DepthAccuracy:
+    """Depth error of one frame against ground truth, over pixels where the truth is in range."""
+
+    completeness: float
+    within_1pct: float
+    within_2pct: float
+    within_5pct: float
+    median_error_mm: float
+
+    @classmethod
+    def measure(cls, depth_m: np.ndarray, truth_m: np.ndarray, min_depth_m: float,
+                max_depth_m: float, valid_window: tuple[int, int, int, int] | None = None
+                ) -> DepthAccuracy:
+        """Compare `depth_m` (NaN = none) with `truth_m` inside the range and the valid window."""
+        judged = judged_mask(truth_m, min_depth_m, max_depth_m, valid_window)
+        total = max(int(judged.sum()), 1)
+        found = judged & np.isfinite(depth_m)
+        relative = np.abs(depth_m[found] - truth_m[found]) / truth_m[found]
+        error_mm = np.abs(depth_m[found] - truth_m[found]) * 1000.0
+        return cls(found.sum() / total, (relative <= 0.01).sum() / total,
+                   (relative <= 0.02).sum() / total, (relative <= 0.05).sum() / total,
+                   float(np.median(error_mm)) if error_mm.size else float('nan'))

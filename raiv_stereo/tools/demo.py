@@ -36,6 +36,7 @@ import time
 
 import cv2
 import numpy as np
+from raiv_stereo.eval.metrics import DepthAccuracy, percentile
 from raiv_stereo.params import (
     camera as camera_params,
     defaults,
@@ -160,43 +161,6 @@ def lock_output_folder(out: Path):
     lock.write(str(os.getpid()))
     lock.flush()
     return lock
-
-
-def judged_mask(truth_m: np.ndarray, min_depth_m: float, max_depth_m: float,
-                valid_window: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """Return the pixels judged for accuracy: known truth in range, inside (x0, y0, x1, y1)."""
-    judged = np.isfinite(truth_m) & (truth_m >= min_depth_m) & (truth_m <= max_depth_m)
-    if valid_window is not None:
-        x0, y0, x1, y1 = valid_window
-        window = np.zeros_like(judged)
-        window[y0:y1, x0:x1] = True
-        judged &= window
-    return judged
-
-
-@dataclass
-class DepthAccuracy:
-    """Depth error of one frame against ground truth, over pixels where the truth is in range."""
-
-    completeness: float
-    within_1pct: float
-    within_2pct: float
-    within_5pct: float
-    median_error_mm: float
-
-    @classmethod
-    def measure(cls, depth_m: np.ndarray, truth_m: np.ndarray, min_depth_m: float,
-                max_depth_m: float, valid_window: tuple[int, int, int, int] | None = None
-                ) -> DepthAccuracy:
-        """Compare `depth_m` (NaN = none) with `truth_m` inside the range and the valid window."""
-        judged = judged_mask(truth_m, min_depth_m, max_depth_m, valid_window)
-        total = max(int(judged.sum()), 1)
-        found = judged & np.isfinite(depth_m)
-        relative = np.abs(depth_m[found] - truth_m[found]) / truth_m[found]
-        error_mm = np.abs(depth_m[found] - truth_m[found]) * 1000.0
-        return cls(found.sum() / total, (relative <= 0.01).sum() / total,
-                   (relative <= 0.02).sum() / total, (relative <= 0.05).sum() / total,
-                   float(np.median(error_mm)) if error_mm.size else float('nan'))
 
 
 @dataclass
@@ -405,11 +369,6 @@ def _accuracy(msg, disparity, info, scene, scene_time_s: float,
         depth_m, truth, args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0,
         (window.x_offset, window.y_offset, window.x_offset + window.width,
          window.y_offset + window.height))
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-th percentile of `values`, NaN when there are none."""
-    return float(np.percentile(values, q)) if values else float('nan')
 
 
 def keep_up_hint(result: DemoResult, rate_hz: float,

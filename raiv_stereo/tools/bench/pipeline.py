@@ -1,0 +1,483 @@
+# Copyright 2026 raiv_stereo developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bench section 2: the camera and depth nodes through DDS, per process and per stage."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import dataclasses
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import cv2
+from raiv_stereo.core.calibration import save_camera_info_yaml, StereoCalibration
+from raiv_stereo.core.matching.sgbm import MatcherSettings
+from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.metrics import percentile
+from raiv_stereo.params import defaults
+from raiv_stereo.tools.bench.baseline import PlainOpenCV
+from raiv_stereo.tools.bench.timing import (
+    as_encoding,
+    load_average,
+    peak_rss_mb,
+    reset_peak_rss,
+    time_interleaved,
+)
+
+
+REPLAY_FRAMES = 8
+"""Pairs the bench camera replays from memory (100 MB at 1600x1300 bgr8)."""
+
+
+@dataclass
+class PipelineRun:
+    """What a subscriber of depth/image_rect saw from camera node -> depth node over DDS."""
+
+    rate_hz: float
+    seconds: float
+    encoding: str
+    received: int = 0
+    published: int = 0
+    elapsed_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    processing_ms: list[float] = field(default_factory=list)
+    dropped: int = 0
+    cpu_share: float = 0.0
+    peak_rss_mb: float = 0.0
+    layout: str = ''
+    camera: str = ''
+    load: float = float('nan')
+    info_stamps_ns: list[int] = field(default_factory=list)
+    depth_stamps_ns: list[int] = field(default_factory=list)
+    camera_stages: dict = field(default_factory=dict)
+    depth_stages: dict = field(default_factory=dict)
+    camera_cpu_share: float = float('nan')
+    core_in_node_ms: float = float('nan')
+
+    def to_dict(self) -> dict:
+        """Return the summary figures; rates from the span of the messages' stamps."""
+        def stamp_rate(stamps: list[int]) -> float:
+            # Messages over the span of their camera stamps: a backlog delivered in a burst
+            # after the counters were reset does not count as rate.
+            span_s = (max(stamps) - min(stamps)) / 1e9 if len(stamps) > 1 else 0.0
+            return (len(stamps) - 1) / span_s if span_s > 0 else 0.0
+
+        by_count = self.received / self.elapsed_s if self.elapsed_s else 0.0
+        camera_by_count = self.published / self.elapsed_s if self.elapsed_s else 0.0
+        return {'rate_hz': self.rate_hz, 'encoding': self.encoding, 'layout': self.layout,
+                'camera': self.camera, 'load': self.load,
+                'seconds': self.elapsed_s, 'received': self.received,
+                'fps': stamp_rate(self.depth_stamps_ns) or by_count,
+                'camera_fps': stamp_rate(self.info_stamps_ns) or camera_by_count,
+                'fps_by_count': by_count, 'camera_fps_by_count': camera_by_count,
+                'latency_median_ms': percentile(self.latencies_ms, 50),
+                'latency_p90_ms': percentile(self.latencies_ms, 90),
+                'processing_median_ms': percentile(self.processing_ms, 50),
+                'processing_p90_ms': percentile(self.processing_ms, 90),
+                'dropped': self.dropped, 'cpu_share': self.cpu_share,
+                'peak_rss_mb': self.peak_rss_mb}
+
+
+def _camera_process(params: dict, namespace: str, folder: Path) -> subprocess.Popen:
+    """
+    Start the camera node in its own process, as the launch files do (their environment too).
+
+    Its logger alone at DEBUG: its per-stage time lines go to folder/camera.log.
+    """
+    from raiv_stereo.params import launch as launch_config
+    import yaml
+
+    path = folder / 'camera_params.yaml'
+    path.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
+    command = [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args',
+               '-r', f'__ns:=/{namespace}', '--params-file', str(path),
+               '--log-level', f'{namespace}.camera_node:=debug']
+    env = dict(os.environ, **launch_config.node_environment({}),
+               RCUTILS_CONSOLE_OUTPUT_FORMAT='[{severity}] [{time}] [{name}]: {message}')
+    with open(folder / 'camera.log', 'w') as log:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _process_cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) process `pid` has used, NaN when unknown."""
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            fields = handle.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        return float('nan')
+
+
+def _camera_stage_times(log_path: Path, start_s: float, end_s: float) -> dict[str, float]:
+    """Return the camera's mean ms per pair of each stage over its log lines inside the window."""
+    from raiv_stereo.ros.stage_times import parse_log_line
+
+    sums: dict[str, float] = {}
+    pairs = 0.0
+    try:
+        lines = log_path.read_text(errors='replace').splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        snapshot = parse_log_line(line)
+        parts = line.split('] [')
+        if snapshot is None or len(parts) < 2:
+            continue
+        try:
+            logged_s = float(parts[1])
+        except ValueError:
+            continue
+        # Each line covers the ~2 s before it: keep the lines whose period lies in the window.
+        if not start_s + 1.0 < logged_s <= end_s + 0.5:
+            continue
+        count = snapshot.pop('pairs', 0.0)
+        pairs += count
+        for name, mean_ms in snapshot.items():
+            sums[name] = sums.get(name, 0.0) + mean_ms * count
+    return {'pairs': pairs, **{name: total / pairs for name, total in sums.items()}} \
+        if pairs else {}
+
+
+def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
+                      scale: float = 0.5, min_depth_mm: float = 300.0,
+                      max_depth_mm: float = 3000.0,
+                      calibration: StereoCalibration | None = None,
+                      camera_process: bool = False, replay_frames: int = 0,
+                      depth_overrides: dict | None = None,
+                      launch_overrides: dict | None = None) -> PipelineRun:
+    """
+    Run CameraNode (sample) -> DepthNode -> a depth subscriber over DDS, as launched.
+
+    `calibration` (default: the RAiV nominal model) is what the camera renders and publishes;
+    `camera_process` runs the camera node in its own process (as the launch files do) instead
+    of this one; `replay_frames` > 0 has the camera replay that many pre-rendered pairs from
+    memory instead of rendering each one. Both nodes get the launch files' parameters (reliable
+    input QoS among them, `launch_overrides` as more launch arguments); `depth_overrides`
+    changes depth node parameters on top.
+    """
+    from raiv_stereo.params import launch as launch_config
+    from raiv_stereo.ros.camera_node import CameraNode
+    from raiv_stereo.ros.conversions import age_ms, stamp_to_ns
+    from raiv_stereo.ros.depth_node import DepthNode
+    from raiv_stereo.ros.process_tuning import tune_process
+    from raiv_stereo.ros.stage_times import stages_between
+    from raiv_stereo.tools.demo import ensure_local_dds
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.task import Future
+    from sensor_msgs.msg import CameraInfo, Image
+
+    ensure_local_dds()
+    namespace = f'bench_{os.getpid()}'
+    launch_args = {'source': 'sample', 'scale': f'{scale:g}', 'rate_hz': f'{rate_hz:g}',
+                   'min_depth_mm': f'{min_depth_mm:g}', 'max_depth_mm': f'{max_depth_mm:g}',
+                   'namespace': namespace, **(launch_overrides or {})}
+    camera_launch, depth_launch = launch_config.pipeline_parameters(launch_args)
+    camera_params = dict(camera_launch, encoding=encoding, **{'sample.frames': replay_frames})
+    folder = Path(tempfile.mkdtemp(prefix='raiv_bench_'))
+    if calibration is not None:
+        # The camera renders (and publishes CameraInfo of) the same distorted rig as section 1.
+        for side, model in (('left', calibration.left), ('right', calibration.right)):
+            path = folder / f'{side}.yaml'
+            save_camera_info_yaml(path, model, f'bench_{side}')
+            camera_params[f'{side}_calibration_file'] = str(path)
+    depth_params = dict(depth_launch, **(depth_overrides or {}))
+    run = PipelineRun(rate_hz, seconds, encoding)
+    run.layout = 'two processes (launch default)' if camera_process else \
+        'one process (composed:=true)'
+    run.camera = f'replays {replay_frames} pairs' if replay_frames else 'renders each pair'
+    lock = threading.Lock()
+    tune_process(depth_worker=True)  # as the executables' main() does
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = []
+    executor = None
+    spinner = None
+    stop = Future()
+    camera_child = None
+    try:
+        def overrides(params: dict) -> list[Parameter]:
+            return [Parameter(name, value=value) for name, value in params.items()]
+
+        if camera_process:
+            camera_child = _camera_process(camera_params, namespace, folder)
+        else:
+            nodes.append(CameraNode(namespace=namespace, context=context,
+                                    parameter_overrides=overrides(camera_params)))
+        depth_node = DepthNode(namespace=namespace, context=context,
+                               parameter_overrides=overrides(depth_params))
+        nodes.append(depth_node)
+        monitor = rclpy.create_node('bench_monitor', namespace=namespace, context=context)
+        nodes.append(monitor)
+
+        def on_info(msg: CameraInfo) -> None:
+            with lock:
+                run.published += 1
+                run.info_stamps_ns.append(stamp_to_ns(msg.header.stamp))
+
+        def on_depth(msg: Image) -> None:
+            latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
+            with lock:
+                run.received += 1
+                run.latencies_ms.append(latency_ms)
+                run.depth_stamps_ns.append(stamp_to_ns(msg.header.stamp))
+
+        monitor.create_subscription(CameraInfo, 'left/camera_info', on_info, 10)
+        monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
+        executor = SingleThreadedExecutor(context=context)
+        for node in nodes:
+            executor.add_node(node)
+        # Spun until `stop` is done: the executor is left idle before it is shut down (shutting
+        # down a spinning executor raced with its guard condition: InvalidHandle in the thread).
+        spinner = threading.Thread(target=executor.spin_until_future_complete, args=(stop,),
+                                   daemon=True)
+        spinner.start()
+        # Wait past the replayed frames' first rendering, then start counting.
+        deadline = time.monotonic() + 30.0
+        while run.received < max(3, replay_frames) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if run.received < 3:
+            raise RuntimeError('no depth image arrived within 30 s; is DDS working here?')
+        with lock:
+            run.received, run.published, run.latencies_ms = 0, 0, []
+            run.info_stamps_ns, run.depth_stamps_ns = [], []
+            before = depth_node.stats()
+        reset_peak_rss()
+        run.load = load_average()
+        camera_cpu0 = _process_cpu_s(camera_child.pid) if camera_child else float('nan')
+        wall0, cpu0, epoch0 = time.monotonic(), time.process_time(), time.time()
+        time.sleep(seconds)
+        with lock:
+            run.elapsed_s = time.monotonic() - wall0
+            run.cpu_share = (time.process_time() - cpu0) / run.elapsed_s
+            after = depth_node.stats()
+            run.processing_ms = after.processing_ms_since(before)
+            run.dropped = after.dropped_frames - before.dropped_frames
+            run.depth_stages = stages_between(before.stage_ms, after.stage_ms)
+            run.core_in_node_ms = run.depth_stages.get('core', float('nan'))
+        if camera_child is not None:
+            run.camera_cpu_share = (_process_cpu_s(camera_child.pid) - camera_cpu0) / \
+                run.elapsed_s
+            time.sleep(1.0)  # the camera's last stage line of the window
+            run.camera_stages = _camera_stage_times(folder / 'camera.log', epoch0,
+                                                    epoch0 + run.elapsed_s)
+        run.peak_rss_mb = peak_rss_mb()
+    finally:
+        if camera_child is not None:
+            camera_child.terminate()
+            try:
+                camera_child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                camera_child.kill()
+                camera_child.wait()
+        if executor is not None:
+            stop.set_result(True)
+            if spinner is not None:
+                spinner.join(timeout=10)
+            executor.shutdown()
+        for node in reversed(nodes):
+            node.destroy_node()
+        context.try_shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+    return run
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One node pipeline run: the camera rate is a multiple of plain OpenCV's measured fps."""
+
+    encoding: str
+    rate_vs_opencv: float
+    own_process: bool = False
+    replay_frames: int = REPLAY_FRAMES
+    sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION
+
+
+def pipeline_configs(quick: bool) -> list[PipelineConfig]:
+    """
+    Return the node pipeline runs.
+
+    A camera at 1.0x plain OpenCV's frame rate asks the pipeline to keep up with it; at 1.3x
+    the pipeline runs flat out (its fps is its capacity, extra pairs are dropped). The camera
+    replays pairs from memory, as plain OpenCV's loop reads them; the last run renders each
+    pair instead (the demo's camera), to show what that costs on the same cores. The first
+    runs ask for 1.75x plain OpenCV's rate (issue 13's target) at each SGBM resolution.
+    """
+    if quick:
+        return [PipelineConfig('bgr8', 1.3, own_process=True)]
+    return [PipelineConfig('bgr8', 1.75, own_process=True),
+            PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='half_rows'),
+            PipelineConfig('bgr8', 1.75, own_process=True, sgbm_resolution='full'),
+            PipelineConfig('bgr8', 1.0), PipelineConfig('bgr8', 1.3),
+            PipelineConfig('mono8', 1.0), PipelineConfig('mono8', 1.3),
+            PipelineConfig('bgr8', 1.0, own_process=True),
+            PipelineConfig('bgr8', 1.3, own_process=True),
+            PipelineConfig('mono8', 1.3, own_process=True),
+            PipelineConfig('bgr8', 1.3, replay_frames=0)]
+
+
+def bench_node_pipeline(calibration: StereoCalibration, pairs: list, args: argparse.Namespace,
+                        log: Callable[[str], None]) -> list[dict]:
+    """
+    Run the node pipeline; plain OpenCV and our core are timed just before and after it.
+
+    The machine may be shared: timing the alternatives around each run puts them under the
+    same load.
+    """
+    settings = MatcherSettings()
+    rows = []
+    for config in pipeline_configs(args.quick):
+        images = as_encoding(config.encoding, pairs)
+        opencv = PlainOpenCV(calibration, 0.5, settings, 3 if config.encoding == 'bgr8' else 1)
+        core = StereoPipeline(calibration, 0.5, dataclasses.replace(
+            settings, sgbm_resolution=config.sgbm_resolution))
+        count = 4 if args.quick else 10
+        before = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
+                                  count)
+        rate_hz = round(config.rate_vs_opencv * before['opencv'].fps, 1)
+        run = run_node_pipeline(args.seconds, rate_hz, config.encoding, calibration=calibration,
+                                camera_process=config.own_process,
+                                replay_frames=config.replay_frames,
+                                depth_overrides={'sgbm_resolution': config.sgbm_resolution}
+                                ).to_dict()
+        after = time_interleaved({'opencv': opencv.process, 'ours': core.process}, images,
+                                 count)
+        for name in ('opencv', 'ours'):
+            run[f'{name}_fps'] = 2000.0 / (before[name].median_ms + after[name].median_ms)
+        run['rate_vs_opencv'] = config.rate_vs_opencv
+        run['fps_vs_opencv'] = run['fps'] / run['opencv_fps']
+        run['sgbm_resolution'] = config.sgbm_resolution
+        run['latency_p90_periods'] = run['latency_p90_ms'] * rate_hz / 1000.0
+        rows.append(run)
+        log(f'  {config.encoding}, {run["layout"]}, sgbm_resolution {config.sgbm_resolution}, '
+            f'camera {run["camera"]} at {rate_hz:g} Hz '
+            f'({config.rate_vs_opencv:g}x OpenCV): {run["fps"]:.1f} fps = '
+            f'{100 * run["fps_vs_opencv"]:.0f} % of plain OpenCV ({run["opencv_fps"]:.1f} fps), '
+            f'latency {run["latency_median_ms"]:.0f} ms, load {run["load"]:.1f}')
+    return rows
+
+
+STAGE_RATE_HZ = 30.0
+"""The camera rate of the per-stage breakdown (the RAiV's, issue 22)."""
+
+
+SUSTAINED_SHARE = 0.9
+"""The second run's camera rate: this share of the depth rate the 30 Hz run sustained."""
+
+
+def stage_configs(quick: bool = False) -> list[tuple[str, dict]]:
+    """
+    Return (label, launch arguments) of the per-stage runs.
+
+    The launch default, the layout before camera_resolution, and the default with the next
+    more accurate sgbm_resolution (what a change of default would cost).
+    """
+    if quick:
+        return [('launch default', {})]
+    return [('camera at full size (camera_resolution:=full, the layout before)',
+             {'camera_resolution': 'full'}),
+            ('launch default', {}),
+            ('sgbm_resolution:=half_rows', {'sgbm_resolution': 'half_rows'})]
+
+
+def bench_pipeline_stages(calibration: StereoCalibration, pairs: list,
+                          args: argparse.Namespace, log: Callable[[str], None]) -> list[dict]:
+    """
+    Run the two-process launch layout at 30 Hz; return per process and per stage times.
+
+    The camera node's stages come from its DEBUG log lines, the depth node's from its
+    StageTimes; plain OpenCV and our core alone (on the images the depth node receives) are
+    timed just before and after each run, so the ratios share the machine's load.
+    """
+    settings = MatcherSettings()
+    images = as_encoding('bgr8', pairs)
+    opencv = PlainOpenCV(calibration, 0.5, settings, 3)
+    rows = []
+    for label, launch in stage_configs(args.quick):
+        from raiv_stereo.params import launch as launch_config
+
+        camera_launch, depth_launch = launch_config.pipeline_parameters(
+            {'scale': '0.5', **launch})
+        received = [tuple(cv2.resize(image, None, fx=camera_launch.get('scale', 1.0),
+                                     fy=camera_launch.get('scale', 1.0),
+                                     interpolation=cv2.INTER_AREA) for image in pair)
+                    for pair in images] if camera_launch.get('scale', 1.0) != 1.0 else images
+        core = StereoPipeline(calibration.scaled(camera_launch.get('scale', 1.0)),
+                              depth_launch['scale'], dataclasses.replace(
+                                  settings, sgbm_resolution=depth_launch['sgbm_resolution']))
+        count = 4 if args.quick else 10
+
+        def alone(core: StereoPipeline = core, received: list = received,
+                  count: int = count) -> dict:
+            opencv_t = time_interleaved({'opencv': opencv.process}, images, count)['opencv']
+            core_t = time_interleaved({'ours': core.process}, received, count)['ours']
+            return {'opencv': opencv_t, 'ours': core_t}
+
+        before = alone()
+        run = run_node_pipeline(args.seconds, STAGE_RATE_HZ, 'bgr8', calibration=calibration,
+                                camera_process=True, replay_frames=REPLAY_FRAMES,
+                                launch_overrides=launch)
+        after = alone()
+        row = run.to_dict()
+        # Then the camera at the rate the pipeline sustained (90 % of it, rounded down to 0.5 Hz:
+        # a camera at exactly the limit loses pairs to every hiccup): latency and losses there.
+        sustained_fps = SUSTAINED_SHARE * row['fps']
+        sustained_hz = min(STAGE_RATE_HZ, max(1.0, int(2.0 * sustained_fps) / 2.0))
+        sustained_run = run_node_pipeline(args.seconds, sustained_hz, 'bgr8',
+                                          calibration=calibration, camera_process=True,
+                                          replay_frames=REPLAY_FRAMES, launch_overrides=launch)
+        at_sustained = sustained_run.to_dict()
+        last = alone()
+        row['sustained'] = {
+            'rate_hz': sustained_hz, 'fps': at_sustained['fps'],
+            'camera_fps': at_sustained['camera_fps'],
+            'latency_p90_periods': at_sustained['latency_p90_ms'] * sustained_hz / 1000.0,
+            'lost_share': (1.0 - at_sustained['fps'] / at_sustained['camera_fps']
+                           if at_sustained['camera_fps'] else 1.0),
+            'core_vs_alone': sustained_run.core_in_node_ms / (
+                (after['ours'].median_ms + last['ours'].median_ms) / 2.0)}
+        for name in ('opencv', 'ours'):
+            row[f'{name}_ms'] = (before[name].median_ms + after[name].median_ms) / 2.0
+        row.update(label=label, launch=launch, camera_stages=run.camera_stages,
+                   depth_stages=run.depth_stages, camera_cpu_share=run.camera_cpu_share,
+                   core_in_node_ms=run.core_in_node_ms)
+        row['opencv_fps'] = 1000.0 / row['opencv_ms']
+        row['fps_vs_opencv'] = row['fps'] / row['opencv_fps']
+        row['latency_p90_periods'] = row['latency_p90_ms'] * STAGE_RATE_HZ / 1000.0
+        row['lost_share'] = 1.0 - row['fps'] / row['camera_fps'] if row['camera_fps'] else 1.0
+        row['core_vs_alone'] = run.core_in_node_ms / row['ours_ms']
+        row['camera_cpu_ms_per_pair'] = 1000.0 * run.camera_cpu_share / row['camera_fps'] \
+            if row['camera_fps'] else float('nan')
+        rows.append(row)
+        log(f'  {label}: at {sustained_hz:g} Hz p90 latency '
+            f'{row["sustained"]["latency_p90_periods"]:.2f} periods, lost '
+            f'{100 * row["sustained"]["lost_share"]:.0f} %, core '
+            f'{row["sustained"]["core_vs_alone"]:.2f}x alone')
+        log(f'  {label}: camera {row["camera_fps"]:.1f} Hz, depth {row["fps"]:.1f} fps = '
+            f'{row["fps_vs_opencv"]:.2f}x plain OpenCV ({row["opencv_fps"]:.1f} fps), p90 '
+            f'latency {row["latency_p90_periods"]:.2f} periods, lost '
+            f'{100 * row["lost_share"]:.0f} %, core {row["core_in_node_ms"]:.1f} ms in the node '
+            f'vs {row["ours_ms"]:.1f} alone, camera CPU {row["camera_cpu_ms_per_pair"]:.1f} ms '
+            f'per pair, load {row["load"]:.1f}')
+    return rows
