@@ -58,3 +58,20 @@ def scene_pair():
     rendered = Renderer(calibration, sample_scene()).render(0.0, with_truth=False)
     return ScenePair(calibration, rendered.left_bgr, rendered.right_bgr,
                      truth_depth_m(calibration, sample_scene(), 0.0))
+
+
+@pytest.fixture
+def rig_factory(ros_context):
+    """Return a maker of depth-node test rigs (test_depth_node.Rig); close them after the test."""
+    from test_depth_node import NODE_SCALE, Rig
+
+    rigs = []
+
+    def make(params: dict | None = None, **kwargs) -> Rig:
+        rig = Rig(ros_context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()

@@ -196,20 +196,6 @@ def _header_ns(msg) -> int:
     return conversions.stamp_to_ns(msg.header.stamp)
 
 
-@pytest.fixture
-def rig_factory(ros_context):
-    rigs = []
-
-    def make(params: dict | None = None, **kwargs) -> Rig:
-        rig = Rig(ros_context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
-        rigs.append(rig)
-        return rig
-
-    yield make
-    for rig in rigs:
-        rig.close()
-
-
 def _stamp(i: int) -> int:
     return 1_700_000_000_000_000_000 + i * 100_000_000
 

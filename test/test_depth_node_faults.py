@@ -19,26 +19,11 @@ from __future__ import annotations
 import time
 
 from helpers import wait_for
-import pytest
 from raiv_stereo.core.calibration import rectified_pinhole
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros import conversions
 from rclpy.parameter import Parameter
-from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, NODE_SCALE, Rig
-
-
-@pytest.fixture
-def rig_factory(ros_context):
-    rigs = []
-
-    def make(params: dict | None = None, **kwargs) -> Rig:
-        rig = Rig(ros_context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
-        rigs.append(rig)
-        return rig
-
-    yield make
-    for rig in rigs:
-        rig.close()
+from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, Rig
 
 
 def _lines(rig: Rig, fragment: str) -> list[str]:

@@ -24,10 +24,7 @@ import pytest
 from raiv_stereo.core.matching.sgbm import search_window
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-import test_depth_node
 from test_depth_node import _stamp
-
-rig_factory = test_depth_node.rig_factory  # the depth node tests' fixture
 
 
 def _param_set(rig, name: str, value) -> object:
