@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from raiv_stereo.core.matching.sgbm import (
     disparity_px,
     MatcherSettings,
+    min_width_px,
     search_window,
     wls_available,
 )
@@ -221,14 +222,14 @@ def window_problem(values: Mapping[str, Any], focal_px: float, baseline_mm: floa
     v = default_values()
     v.update(values)
     block = int(v['block_size'])
-    widest_px = width_px - block - 1  # the largest disparity a row of this width can match
+    widest_px = width_px - min_width_px(0, block)  # the largest disparity a row can match
     size = f'{width_px}x{height_px} px at the working scale'
     if widest_px < 1 or height_px < block:
         return (f'the images are {size}: too small to match with block_size {block} (at least '
                 f'{block + 2}x{block} px); send larger images or raise scale')
     if v['min_disparity'] >= 0 and v['num_disparities']:
         low, count = int(v['min_disparity']), int(v['num_disparities'])
-        if low + count - 1 <= widest_px:
+        if min_width_px(low + count - 1, block) <= width_px:
             return None
         return (f'min_disparity {low} + num_disparities {count} searches up to '
                 f'{low + count - 1} px, but the images are {size} and allow at most {widest_px}: '
@@ -236,7 +237,7 @@ def window_problem(values: Mapping[str, Any], focal_px: float, baseline_mm: floa
                 'num_disparities 0 for the window of the depth range')
     low, count = search_window(focal_px, baseline_mm, float(v['min_depth_mm']),
                                float(v['max_depth_mm']))
-    if low + count - 1 <= widest_px:
+    if min_width_px(low + count - 1, block) <= width_px:
         return None
     nearest_mm = disparity_px(focal_px, baseline_mm, max(widest_px - 16, 1))
     fix = (f'raise min_depth_mm to {nearest_mm:.0f} or more'

@@ -44,6 +44,7 @@ from raiv_stereo.core.depth import (
 from raiv_stereo.core.matching.sgbm import (
     disparity_px,
     MatcherSettings,
+    min_width_px,
     search_window,
     StereoMatcher,
 )
@@ -124,7 +125,7 @@ def window_problem(focal_length_mm: float, baseline_mm: float, pixel_size_um: fl
     focal_px = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale
     width, _ = scaled_size((defaults.SENSOR_WIDTH_PX, defaults.SENSOR_HEIGHT_PX), scale)
     min_d, num_d = search_window(focal_px, baseline_mm, min_depth_mm, max_depth_mm)
-    need_px = max(min_d + num_d - 1, 0) + defaults.BLOCK_SIZE + 1  # StereoMatcher.size_problem
+    need_px = min_width_px(min_d + num_d - 1, defaults.BLOCK_SIZE)
     if need_px <= width:
         return None
     near_mm, far_mm = lens_depth_range_mm(focal_length_mm, scale, baseline_mm, pixel_size_um)

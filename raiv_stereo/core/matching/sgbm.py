@@ -99,6 +99,11 @@ def disparity_px(focal_px: float, baseline_mm: float, depth_mm: float) -> float:
     return focal_px * baseline_mm / depth_mm
 
 
+def min_width_px(max_disparity_px: int, block_size: int) -> int:
+    """Return the narrowest image in which SGBM can search up to `max_disparity_px` (one block)."""
+    return max(max_disparity_px, 0) + block_size + 1
+
+
 def search_window(focal_px: float, baseline_mm: float, min_depth_mm: float,
                   max_depth_mm: float) -> tuple[int, int]:
     """
@@ -246,7 +251,7 @@ class StereoMatcher:
 
     def size_problem(self, width_px: int, height_px: int) -> str | None:
         """Return why images of this size cannot be matched (smaller than window or block)."""
-        need_w = max(self.max_disparity, 0) + self.settings.block_size + 1
+        need_w = min_width_px(self.max_disparity, self.settings.block_size)
         if width_px >= need_w and height_px >= self.settings.block_size:
             return None
         return (f'the images are {width_px}x{height_px} px at the working scale, too small for '
