@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 import socket
-import threading
 import time
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 from raiv_stereo.ros.conversions import stamp_to_ns
+from raiv_stereo.ros.spin import BackgroundSpinner
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -95,33 +95,6 @@ class ScenePair(NamedTuple):
 def stamp_key(msg) -> int:
     """Return a message's header stamp in nanoseconds."""
     return stamp_to_ns(msg.header.stamp)
-
-
-class BackgroundSpinner:
-    """
-    Spin an executor in a thread until stop(), which returns once the thread has ended.
-
-    rclpy's Executor.shutdown() from another thread destroys the guard condition the spinning
-    thread may be waiting on (InvalidHandle, or AttributeError on None, in that thread); here
-    the thread ends first and shutdown() runs after it.
-    """
-
-    def __init__(self, executor, context) -> None:
-        self.executor = executor
-        self._context = context
-        self._running = threading.Event()
-        self._running.set()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running.is_set() and self._context.ok():
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def stop(self) -> None:
-        self._running.clear()
-        self._thread.join(timeout=10.0)
-        self.executor.shutdown(timeout_sec=0)
 
 
 class Ros:

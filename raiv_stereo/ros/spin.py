@@ -12,18 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run nodes in one process until Ctrl-C: the `main` of every executable of the package."""
+"""Spin executors: nodes until Ctrl-C (every executable's `main`), or one in a thread."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import threading
 
 from raiv_stereo.core.calibration import CalibrationError
 from raiv_stereo.ros import signals
 from raiv_stereo.sources import SourceError
 import rclpy
+from rclpy.context import Context
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -74,3 +76,33 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
         executor.shutdown(timeout_sec=0)
         rclpy.try_shutdown()
     return 0
+
+
+class BackgroundSpinner:
+    """
+    Spin an executor in a daemon thread until stop(), which returns once the thread has ended.
+
+    Executor.shutdown() from another thread destroys the guard condition a spinning thread may
+    be waiting on (InvalidHandle in that thread); here the thread ends first, then shutdown().
+    """
+
+    def __init__(self, executor: Executor, context: Context | None = None) -> None:
+        self.executor = executor
+        self._context = context
+        self._running = threading.Event()
+        self._running.set()
+        self._thread = threading.Thread(target=self._spin, name='spinner', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._running.is_set() and rclpy.ok(context=self._context):
+            try:
+                self.executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
+            except ExternalShutdownException:
+                return
+
+    def stop(self) -> None:
+        """End the spinning thread, then shut the executor down (no node is destroyed)."""
+        self._running.clear()
+        self._thread.join(timeout=10.0)
+        self.executor.shutdown(timeout_sec=0)

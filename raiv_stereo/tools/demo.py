@@ -217,6 +217,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     from raiv_stereo.ros.conversions import age_ms, msg_to_image
     from raiv_stereo.ros.depth_node import DepthNode
     from raiv_stereo.ros.process_tuning import tune_process
+    from raiv_stereo.ros.spin import BackgroundSpinner
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -239,7 +240,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
     # No rclpy signal handlers: rclpy's own would shut the context down under the nodes.
     tune_process(depth_worker=True)  # as the stereo_node executable does
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    spinning = threading.Event()
+    spinner = None
     try:
         camera = CameraNode(namespace=args.namespace,
                             parameter_overrides=overrides(camera_params))
@@ -276,13 +277,7 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
         executor = SingleThreadedExecutor()
         for node in (camera, depth_node, monitor):
             executor.add_node(node)
-        spinning.set()
-
-        def spin() -> None:  # stops before the nodes go (executor.shutdown races a spin)
-            while spinning.is_set() and rclpy.ok():
-                executor.spin_once(timeout_sec=0.1)
-        spinner = threading.Thread(target=spin, daemon=True)
-        spinner.start()
+        spinner = BackgroundSpinner(executor)
 
         # Warm up (first frames build maps and the matcher), then measure.
         started = time.monotonic()
@@ -337,13 +332,12 @@ def run_demo(args: argparse.Namespace) -> DemoResult:
             for name, picture in pictures.items():
                 written = cv2.imwrite(str(out_dir / name), picture)
                 (result.files if written else result.unwritten).append(out_dir / name)
-        spinning.clear()
-        spinner.join(timeout=5.0)
-        executor.shutdown(timeout_sec=0)
+        spinner.stop()
         for node in (camera, depth_node, monitor):
             node.destroy_node()
     finally:
-        spinning.clear()
+        if spinner is not None:
+            spinner.stop()
         if rclpy.ok():
             rclpy.shutdown()
         if not stop.is_set():  # else signals stay ignored while Python finalizes

@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from raiv_stereo.core.depth import depth_legend
     from raiv_stereo.ros.conversions import depth_msg_to_m, msg_to_image, stamp_to_ns
     from raiv_stereo.ros.process_tuning import tune_process
+    from raiv_stereo.ros.spin import BackgroundSpinner
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -190,8 +191,7 @@ def run(args: argparse.Namespace) -> int:
     node.create_subscription(Image, depth_topic, on_depth, newest)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor)
     saved = 0
     try:
         cursor = [0, 0]
@@ -250,8 +250,7 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
         return 130
     finally:
-        executor.shutdown()
-        spinner.join(timeout=5.0)
+        spinner.stop()
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
