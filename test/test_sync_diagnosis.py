@@ -95,10 +95,17 @@ def test_camera_info_stamped_apart_from_its_image():
 
 
 def test_no_input_only_after_a_long_silence_and_busy_wins():
-    silent = _topics([[], [], [], []])
+    silent = _topics([[], [], [], []], publishers=())
     assert diagnose_sync(silent, NOW_S, 5.0, 5.0, 'exact', 0.01, WARNING_S) is None
     late = diagnose_sync(silent, NOW_S, 31.0, 31.0, 'exact', 0.01, WARNING_S)
     assert late.kind == 'no input' and 'is the camera node running' in late.message
+    # A camera node that is up but whose source delivers nothing yet (a stream source waiting
+    # for its sender) is not "not running".
+    waiting = _topics([[], [], [], []])
+    late = diagnose_sync(waiting, NOW_S, 31.0, 31.0, 'exact', 0.01, WARNING_S)
+    assert late.kind == 'no input' and 'is the camera node running' not in late.message
+    assert 'left/image_raw: 1 publisher(s), reliable, but nothing arrived' in late.message
+    assert 'waits for its sender' in late.message
     busy = _diagnose(silent, waited_s=31.0, busy=('8000x6000', NOW_S - 12.0))
     assert busy.kind == 'busy' and 'busy with a large pair (8000x6000) for 12 s' in busy.message
     assert 'camera node' not in busy.message

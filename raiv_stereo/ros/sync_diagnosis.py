@@ -78,11 +78,16 @@ def diagnose_sync(topics: Sequence[TopicState], now_s: float, waited_s: float,
     rates = [len(r) / span_s for r in recent]
     names = [t.name for t in topics]
     if not any(rates):
-        if running_s > SILENT_INPUT_FACTOR * warning_s:
-            return Diagnosis('no input', f'no messages on any input topic for {waited_s:.0f} s '
-                             f'({", ".join(names)}); is the camera node running in this '
-                             'namespace?')
-        return None
+        if running_s <= SILENT_INPUT_FACTOR * warning_s:
+            return None
+        if any(t.publishers for t in topics):  # a publisher that sends nothing (yet)
+            return Diagnosis('no input', f'no messages on any input topic for {waited_s:.0f} s: '
+                             + '; '.join(f'{t.name}: {publisher_text(t)}' for t in topics)
+                             + '. A camera node publishes once its source delivers frames (a '
+                             'stream source waits for its sender): see its log.')
+        return Diagnosis('no input', f'no messages on any input topic for {waited_s:.0f} s '
+                         f'({", ".join(names)}); is the camera node running in this '
+                         'namespace?')
     parts = [f'{t.name} is silent ({publisher_text(t)})'
              for t, rate in zip(topics, rates, strict=True) if rate == 0]
     hints = []
