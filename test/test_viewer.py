@@ -91,7 +91,8 @@ def test_headless_viewer_writes_snapshots_of_the_live_depth(tmp_path, ros_sessio
     assert picture.shape == (650, 800 + 90, 3)  # the colour depth and its scale bar
     # The scale bar is labelled over the node's own range (0.5-3 m), read from its parameters.
     assert 'could not read min/max_depth_mm' not in output
-    np.testing.assert_array_equal(picture[:, 800:], depth_legend(650, 0.5, 3.0))
+    # The node paints the left border grey (colorize_depth): the legend names that grey too.
+    np.testing.assert_array_equal(picture[:, 800:], depth_legend(650, 0.5, 3.0, left_border=True))
     # The image centre sees the moving box (1.0 m) or the back wall (2.8 m) of the sample scene,
     # or an edge between them: each label belongs to the depth image of its own pair.
     labels = re.findall(r'centre depth: ([\d.]+ mm|no depth)', output)

@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
             h, w = picture.shape[:2]
             point = tuple(cursor) if window else (w // 2, h // 2)
             label = annotate(picture, depth_m, point)
-            picture = np.hstack([picture, depth_legend(h, *legend_range_m)])
+            picture = np.hstack([picture, depth_legend(h, *legend_range_m, left_border=True)])
             if window:
                 cv2.imshow('raiv-stereo depth', picture)
                 if cv2.waitKey(30) in (27, ord('q')):
