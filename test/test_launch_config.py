@@ -62,7 +62,8 @@ def test_sim_time_log_level_and_tf_arguments_reach_every_node():
         camera_parameters({'use_sim_time': 'yes'})
     with pytest.raises(LaunchArgumentError, match='camera_name'):
         camera_parameters({'camera_name': '2cam'})
-    assert depth['qos_overrides./raiv/left/image_raw.subscription.reliability'] == 'reliable'
+    # input_qos left at the node's own reliability: no qos_overrides.
+    assert not [name for name in depth if name.startswith('qos_overrides.')]
 
 
 def test_strings_become_typed_parameters():
@@ -174,11 +175,13 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ro
     from rclpy.parameter import Parameter
     from rclpy.qos import ReliabilityPolicy
 
-    # The override must not leak: a later node without one keeps the REP 2003 default.
-    for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
+    assert not [k for k in depth_parameters({'input_qos': 'reliable'})
+                if k.startswith('qos_overrides.')]
+    # The override must not leak: a later node without one keeps its reliable default.
+    for reliability, expected in (('best_effort', ReliabilityPolicy.BEST_EFFORT),
+                                  (None, ReliabilityPolicy.RELIABLE),
                                   ('best_effort', ReliabilityPolicy.BEST_EFFORT),
-                                  ('reliable', ReliabilityPolicy.RELIABLE),
-                                  (None, ReliabilityPolicy.BEST_EFFORT)):
+                                  ('reliable', ReliabilityPolicy.RELIABLE)):
         params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
             if reliability else {}
         node = DepthNode(context=ros_context, namespace='qos_check', parameter_overrides=[

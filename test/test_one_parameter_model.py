@@ -23,8 +23,14 @@ import re
 from helpers import wait_for
 import pytest
 from raiv_stereo.core.matching.sgbm import MatcherSettings
-from raiv_stereo.params import depth as depth_params
-from raiv_stereo.params.launch import camera_parameters, depth_parameters, LaunchArgumentError
+from raiv_stereo.params import camera as camera_params, depth as depth_params
+from raiv_stereo.params.launch import (
+    camera_parameters,
+    depth_parameters,
+    launch_arguments,
+    LaunchArgumentError,
+)
+from raiv_stereo.params.spec import as_text
 from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
 from raiv_stereo.ros.depth_node import DepthNode
 from raiv_stereo.tools import cli, offline
@@ -107,6 +113,47 @@ def test_command_line_defaults_are_the_nodes():
                               '--no-mask-out-of-range']).mask_out_of_range is False
     # Settings that passed the table are what the matcher gets, defaults included.
     assert depth_params.matcher_settings({}) == MatcherSettings()
+
+
+LAUNCH_ONLY_VALUES = {'source': 'auto'}
+"""Launch argument defaults that are no node value: 'auto' is resolved at launch (raiv or
+stream), while the camera node alone starts on the sample scene."""
+
+
+@pytest.mark.parametrize('camera, depth, table', [
+    (True, False, camera_params.BY_NAME), (False, True, depth_params.BY_NAME)])
+def test_every_launch_argument_defaults_to_its_node_parameter(camera, depth, table):
+    compared = []
+    for argument in launch_arguments(camera, depth):
+        if argument.name in table and argument.name not in LAUNCH_ONLY_VALUES:
+            assert argument.default == as_text(table[argument.name].default), argument.name
+            compared.append(argument.name)
+    assert len(compared) >= 7
+    for name, value in LAUNCH_ONLY_VALUES.items():
+        assert {a.name: a.default for a in launch_arguments()}[name] == value
+
+
+def test_one_default_per_behaviour_at_launch_in_the_node_and_on_the_command_line():
+    node = depth_params.default_values()
+    # What the launch files hand the depth node by default is the node's own default.
+    given = depth_parameters({})
+    assert {k: v for k, v in given.items() if k != 'use_sim_time'} == \
+        {name: node[name] for name in given if name != 'use_sim_time'}
+    # Input reliability: the launch argument's default is the node's, so no qos_overrides.
+    assert {a.name: a.default for a in launch_arguments()}['input_qos'] == \
+        depth_params.INPUT_RELIABILITY == 'reliable'
+    assert not [name for name in given if name.startswith('qos_overrides.')]
+    # SGBM resolution: one default (half) for the node, launch, demo, picture and bench.
+    assert node['sgbm_resolution'] == 'half'
+    assert cli.build_parser().parse_args(['demo']).sgbm_resolution == node['sgbm_resolution']
+    assert MatcherSettings().sgbm_resolution == node['sgbm_resolution']
+    import inspect
+
+    from raiv_stereo.tools import picture
+    from raiv_stereo.tools.bench.pipeline import PipelineConfig
+    assert inspect.signature(picture.sample_picture).parameters['sgbm_resolution'].default == \
+        node['sgbm_resolution']
+    assert PipelineConfig('bgr8', 1.0).sgbm_resolution == node['sgbm_resolution']
 
 
 @pytest.mark.parametrize('argv, message', [

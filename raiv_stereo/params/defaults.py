@@ -44,10 +44,7 @@ POST_FILTER = 'none'
 SUBPIXELS = ('sgbm', 'refine')
 SUBPIXEL = 'refine'
 SGBM_RESOLUTIONS = ('full', 'half_rows', 'half')
-SGBM_RESOLUTION = 'full'  # the depth node alone: the most accurate
-LAUNCH_SGBM_RESOLUTION = 'half'
-"""The launch files' (and demo's) choice for the RAiV pipeline: the live frame rate over the last
-points of accuracy (figures in doc/benchmarks.md)."""
+SGBM_RESOLUTION = 'half'
 MIN_CONFIDENCE = 0.5  # matched pixels, the left border included; 0.25 adds filled holes
 
 # Nodes and launch.

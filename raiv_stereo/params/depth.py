@@ -46,6 +46,12 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 larger pairs are refused before they are converted, so one pair cannot hold the node and its
 memory for many seconds."""
 
+INPUT_RELIABILITIES = ('reliable', 'best_effort')
+INPUT_RELIABILITY = 'reliable'
+"""Reliability of the input subscriptions unless qos_overrides set another (REP 2003 lets a
+sensor driver choose): large images between processes arrive whole; 'best_effort' suits
+best-effort publishers. The launch argument input_qos defaults to it."""
+
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('input_rectified', defaults.INPUT_RECTIFIED,

@@ -63,22 +63,14 @@ CAMERA_SETTINGS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibrati
 DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format',
                   'sync', 'sync_slop_s')
 """Depth node parameters that are launch arguments of the same name (depth_params specs)."""
-_LAUNCH_OWN = {'sgbm_resolution': (
-    defaults.LAUNCH_SGBM_RESOLUTION,
-    "where SGBM runs: 'half' = half width and height, refined at full resolution (the "
-    "fastest, for a live camera); 'full' = the working resolution (the most accurate, the "
-    "depth node's own default); 'half_rows' between them")}
-"""Launch arguments whose default differs from the node's (and say why)."""
 
 
-def _setting(spec: ParamSpec, default: Any = None,
-             description: str | None = None) -> LaunchArgument:
+def _setting(spec: ParamSpec) -> LaunchArgument:
     """Return the launch argument of a node setting: default, description, limits from its spec."""
     choices = ('true', 'false') if isinstance(spec.default, bool) else \
         spec.choices if isinstance(spec.default, str) else None
     limits = '' if choices or not spec.limits_text() else f' ({spec.limits_text()})'
-    return LaunchArgument(spec.name, as_text(spec.default if default is None else default),
-                          (description or spec.description) + limits, choices)
+    return LaunchArgument(spec.name, as_text(spec.default), spec.description + limits, choices)
 
 
 def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgument]:
@@ -107,13 +99,13 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
         *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
     depth_args = [
-        *(_setting(depth_params.BY_NAME[name], *_LAUNCH_OWN.get(name, ()))
-          for name in DEPTH_SETTINGS),
-        LaunchArgument('input_qos', 'reliable',
+        *(_setting(depth_params.BY_NAME[name]) for name in DEPTH_SETTINGS),
+        LaunchArgument('input_qos', depth_params.INPUT_RELIABILITY,
                        "reliability of the depth node's image and camera_info subscriptions: "
                        "'reliable' (large images between processes arrive whole) or "
-                       "'best_effort' (REP 2003 sensor data, for best-effort drivers)",
-                       INPUT_QOS_CHOICES),
+                       "'best_effort' (for best-effort publishers); another value than the "
+                       "node's own becomes qos_overrides.<topic>.subscription.reliability",
+                       depth_params.INPUT_RELIABILITIES),
         LaunchArgument('rviz', 'false', 'start RViz with config/depth.rviz', ('true', 'false')),
     ]
     both = [LaunchArgument('composed', 'false',
@@ -133,16 +125,16 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 CAMERA_RESOLUTIONS = ('working', 'full')
 INPUT_TOPICS = ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
-INPUT_QOS_CHOICES = ('reliable', 'best_effort')
 
 
 def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
     """
     Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
 
-    Best effort (the node's REP 2003 default) loses most 1600x1300 frames between processes on
-    Fast DDS (doc/benchmarks.md), so launch files ask reliable.
+    None when it is the node's own (depth_params.INPUT_RELIABILITY): the node then says it.
     """
+    if reliability == depth_params.INPUT_RELIABILITY:
+        return {}
     prefix = _namespace_prefix(namespace)
     return {f'qos_overrides.{prefix}/{topic}.subscription.reliability': reliability
             for topic in INPUT_TOPICS}

@@ -23,7 +23,6 @@ latency stays bounded), publishes the results, applies parameter changes and rep
 from __future__ import annotations
 
 from collections import deque
-import copy
 from dataclasses import dataclass, field
 import statistics
 import sys
@@ -63,7 +62,12 @@ from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSReliabilityPolicy
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
@@ -90,6 +94,13 @@ class ConfigurationError(InputError):
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
     """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
     return descriptor(spec, dynamic_typing=spec.type_name == 'double')
+
+
+def input_qos_profile() -> QoSProfile:
+    """Return the input subscriptions' profile: keep the last 5, depth_params.INPUT_RELIABILITY."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                      reliability=QoSReliabilityPolicy[depth_params.INPUT_RELIABILITY.upper()],
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def _info_key(info: CameraInfo) -> tuple:
@@ -219,7 +230,7 @@ class DepthNode(Node):
         self._pub_points = publisher(PointCloud2, 'points')
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        # Subscriptions: best-effort sensor data through message_filters.
+        # Subscriptions through message_filters, reliable unless qos_overrides say otherwise.
         image_suffix = 'image_rect' if self._values['input_rectified'] else 'image_raw'
         image_type = Image
         if self._values['input_transport'] == 'compressed':
@@ -229,10 +240,8 @@ class DepthNode(Node):
         self._filters = []
         self._watch: list[_TopicWatch] = []
         for msg_type, topic in topics:
-            # A copy: rclpy writes the topic's qos_overrides into the profile it is given, and
-            # this one is rclpy's module-wide qos_profile_sensor_data.
-            sub, lost = filter_subscriber(
-                self, msg_type, topic, copy.copy(qos_profile_sensor_data), overrides)
+            # A profile each: rclpy writes the topic's qos_overrides into the one it is given.
+            sub, lost = filter_subscriber(self, msg_type, topic, input_qos_profile(), overrides)
             if lost and not self._filters:
                 self.get_logger().warning(lost)
             watch = _TopicWatch(self.resolve_topic_name(topic), subscription=sub)
@@ -667,7 +676,9 @@ class DepthNode(Node):
         """Return True when this topic's subscription is reliable (qos_overrides applied)."""
         # message_filters.Subscriber keeps the rclpy subscription (overrides applied) as .sub.
         profile = getattr(getattr(watch.subscription, 'sub', None), 'qos_profile', None)
-        return profile is not None and profile.reliability == QoSReliabilityPolicy.RELIABLE
+        if profile is None:
+            return depth_params.INPUT_RELIABILITY == 'reliable'
+        return profile.reliability == QoSReliabilityPolicy.RELIABLE
 
     def _publisher_reliabilities(self, topic: str) -> list[str] | None:
         """Return each publisher's reliability on `topic` ('reliable', 'best_effort')."""

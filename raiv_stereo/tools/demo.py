@@ -496,8 +496,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
     depth_params.TABLE.add_options(parser, ('scale',))
     add_depth_range(parser)
-    depth_params.TABLE.add_options(parser, ('sgbm_resolution',),
-                                   defaults={'sgbm_resolution': defaults.LAUNCH_SGBM_RESOLUTION})
+    depth_params.TABLE.add_options(parser, ('sgbm_resolution',))
     camera_params.TABLE.add_options(parser, ('focal_length_mm', 'rate_hz'))
     OPTIONS.add_options(parser, ('evaluate_frames',))
     parser.set_defaults(func=run)

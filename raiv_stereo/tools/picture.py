@@ -35,11 +35,11 @@ README_PICTURE = 'resource/demo_side_by_side.jpg'
 
 
 def sample_picture(height_px: int = 390, time_s: float = 0.0,
-                   sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION) -> np.ndarray:
+                   sgbm_resolution: str = defaults.SGBM_RESOLUTION) -> np.ndarray:
     """
     Return `rectified left | colour depth | scale bar` of the sample scene, `height_px` tall.
 
-    The RAiV nominal rig at 1600x1300, scale 0.5, 300-3000 mm and the launch files' SGBM
+    The RAiV nominal rig at 1600x1300, scale 0.5, 300-3000 mm and the default SGBM
     resolution: what `ros2 launch raiv_stereo depth.launch.py` shows for the built-in scene.
     """
     calibration = raiv_nominal()

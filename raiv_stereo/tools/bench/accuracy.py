@@ -217,10 +217,12 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
 
 
 def _default_label(sgbm_resolution: str) -> str:
-    """Return ' (depth node default)' / ' (launch default)' where this resolution is one."""
-    return ''.join(f' ({label} default)' for label, value in (
-        ('depth node', defaults.SGBM_RESOLUTION), ('launch', defaults.LAUNCH_SGBM_RESOLUTION))
-        if value == sgbm_resolution)
+    """Return ' (default)' when this resolution is the depth node's and the launch files'."""
+    return ' (default)' if sgbm_resolution == defaults.SGBM_RESOLUTION else ''
+
+
+FULL = {'sgbm_resolution': 'full'}
+"""The variants below change one setting of SGBM at the full working resolution."""
 
 
 def configurations() -> dict[str, tuple[str, dict]]:
@@ -230,13 +232,14 @@ def configurations() -> dict[str, tuple[str, dict]]:
         'plain OpenCV, SGBM own defaults': ('opencv', OPENCV_OWN_DEFAULTS),
         **{f'ours, sgbm_resolution {name}{_default_label(name)}':
            ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
-        'ours, full + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
-        "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
-        # The post-filters, each alone on the depth node default (doc/post_filters.md).
-        **({'ours, full + post_filter wls': ('ours', {'post_filter': 'wls'})}
+        # Each change alone on sgbm_resolution full, as measured in doc/post_filters.md.
+        'ours, full + holes filled (min_confidence 0.25)': ('ours', {**FULL,
+                                                                     'min_confidence': 0.25}),
+        "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {**FULL, 'subpixel': 'sgbm'}),
+        **({'ours, full + post_filter wls': ('ours', {**FULL, 'post_filter': 'wls'})}
            if wls_available() else {}),
-        'ours, full + spatial_fill_px 8': ('ours', {'spatial_fill_px': 8}),
-        'ours, full + temporal_filter_alpha 0.4': ('ours', {'temporal_filter_alpha': 0.4}),
+        'ours, full + spatial_fill_px 8': ('ours', {**FULL, 'spatial_fill_px': 8}),
+        'ours, full + temporal_filter_alpha 0.4': ('ours', {**FULL, 'temporal_filter_alpha': 0.4}),
     }
 
 

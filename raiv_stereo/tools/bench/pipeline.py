@@ -311,7 +311,7 @@ class PipelineConfig:
     rate_vs_opencv: float
     own_process: bool = False
     replay_frames: int = REPLAY_FRAMES
-    sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION
+    sgbm_resolution: str = defaults.SGBM_RESOLUTION
 
 
 def pipeline_configs(quick: bool) -> list[PipelineConfig]:
