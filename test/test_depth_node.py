@@ -28,7 +28,7 @@ import pytest
 from raiv_stereo.core.calibration import raiv_nominal
 from raiv_stereo.core.matching.sgbm import MatcherSettings, search_window, StereoMatcher
 from raiv_stereo.eval.scene import Renderer
-from raiv_stereo.params import defaults, depth as depth_params
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.conversions import depth_msg_to_m
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
@@ -313,7 +313,7 @@ def test_disparity_as_stereo_image_proc(processed):
     assert disparity.min_disparity == min_disparity == 10
     assert disparity.max_disparity == min_disparity + num_disparities - 1 == 105
     assert disparity.delta_d == pytest.approx(1.0 / 16.0)
-    half = defaults.BLOCK_SIZE // 2
+    half = depth_params.BY_NAME['block_size'].default // 2
     assert processed.window == (105 + half, half, WIDTH_PX - half, HEIGHT_PX - half)
     assert processed.window == StereoMatcher(MatcherSettings(), focal_px, 65.0).valid_window(
         WIDTH_PX, HEIGHT_PX)
@@ -756,5 +756,5 @@ def test_parameter_table():
     assert depth_params.depth_settings_problems({'block_size': 6})[0].startswith('block_size')
     settings = depth_params.matcher_settings({'min_disparity': 4, 'num_disparities': 32})
     assert (settings.min_disparity, settings.num_disparities, settings.mode) == \
-        (4, 32, defaults.SGBM_MODE)
+        (4, 32, MatcherSettings().mode)
     assert depth_params.matcher_settings({}) == MatcherSettings()

@@ -18,8 +18,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from raiv_stereo.core import rig
 from raiv_stereo.core.calibration import load_calibration
-from raiv_stereo.params import defaults, launch as launch_config
+from raiv_stereo.params import launch as launch_config
 from raiv_stereo.params.launch import (
     camera_parameters,
     depth_parameters,
@@ -121,7 +122,7 @@ def test_a_lens_given_without_a_range_takes_its_presets_range():
     assert (depth['min_depth_mm'], depth['max_depth_mm']) == (300.0, 3000.0)
 
 
-@pytest.mark.parametrize('lens_mm', defaults.RAIV_LENSES_MM)
+@pytest.mark.parametrize('lens_mm', rig.LENSES_MM)
 def test_lens_presets_match_the_geometry(lens_mm):
     preset = yaml.safe_load((PACKAGE_ROOT / 'config' / f'lens_{lens_mm:g}mm.yaml').read_text())
     camera = preset['/**/camera_node']['ros__parameters']

@@ -29,10 +29,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from raiv_stereo import sources
+from raiv_stereo.core import rig
 from raiv_stereo.core.calibration import focal_px_from_lens
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import as_text, from_text, ParamSpec, value_problem
 
+NAMESPACE = 'raiv'
+"""The nodes' namespace at launch (and in the demo and viewer): /raiv/left/image_raw, ..."""
 FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
 FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
@@ -76,7 +79,7 @@ def _setting(spec: ParamSpec) -> LaunchArgument:
 def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgument]:
     """Return the launch arguments for a launch file with the camera and/or the depth node."""
     common = [
-        LaunchArgument('namespace', defaults.NAMESPACE,
+        LaunchArgument('namespace', NAMESPACE,
                        'ROS namespace of the nodes and their topics'),
         LaunchArgument('params_file', '',
                        'YAML parameter file applied last: overrides any node parameter'),
@@ -215,7 +218,7 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
     if 'focal_length_mm' in args and not {'min_depth_mm', 'max_depth_mm'} & set(args):
         # Another lens without a range: the lens preset's (config/lens_*.yaml), as the CLI does.
         depth['min_depth_mm'], depth['max_depth_mm'] = lens_depth_range_mm(
-            camera['focal_length_mm'], defaults.SCALE, camera['baseline_mm'],
+            camera['focal_length_mm'], rig.WORKING_SCALE, camera['baseline_mm'],
             camera['pixel_size_um'])
     merged = _with_defaults(args, camera=True, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=True)}
@@ -226,7 +229,7 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
 
 def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     """Return the parameter file content of stereo_node: one section per node name."""
-    prefix = _namespace_prefix(str(args.get('namespace', defaults.NAMESPACE)))
+    prefix = _namespace_prefix(str(args.get('namespace', NAMESPACE)))
     return {f'{prefix}/{name}': {'ros__parameters': params}
             for name, params in zip(('camera_node', 'depth_node'), pipeline_parameters(args),
                                     strict=True)}
@@ -287,8 +290,8 @@ def _flag(args: Mapping[str, str], name: str, default: str) -> bool:
 
 
 def lens_depth_range_mm(focal_length_mm: float, scale: float,
-                        baseline_mm: float = defaults.BASELINE_MM,
-                        pixel_size_um: float = defaults.PIXEL_SIZE_UM) -> tuple[float, float]:
+                        baseline_mm: float = rig.BASELINE_MM,
+                        pixel_size_um: float = rig.PIXEL_SIZE_UM) -> tuple[float, float]:
     """
     Return the (min, max) depth a lens suits at a working scale, rounded to 10 mm.
 
@@ -297,10 +300,10 @@ def lens_depth_range_mm(focal_length_mm: float, scale: float,
     Every lens and scale keeps that band, so the range grows with the focal length in pixels.
     """
     f_b_px_mm = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale * baseline_mm
-    reference = focal_px_from_lens(defaults.FOCAL_LENGTH_MM, defaults.PIXEL_SIZE_UM) * \
-        defaults.SCALE * defaults.BASELINE_MM
-    near_px = reference / defaults.MIN_DEPTH_MM
-    far_px = reference / defaults.MAX_DEPTH_MM
+    reference = focal_px_from_lens(rig.FOCAL_LENGTH_MM, rig.PIXEL_SIZE_UM) * \
+        rig.WORKING_SCALE * rig.BASELINE_MM
+    near_px = reference / rig.MIN_DEPTH_MM
+    far_px = reference / rig.MAX_DEPTH_MM
     return round(f_b_px_mm / near_px, -1), round(f_b_px_mm / far_px, -1)
 
 

@@ -41,7 +41,7 @@ from raiv_stereo.core.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.core.pair_order import PairOrderCheck
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import coerce
 from raiv_stereo.ros import conversions, sync_diagnosis
 from raiv_stereo.ros.calibration_diagnostics import (
@@ -79,6 +79,8 @@ STATS_LOG_PERIOD_S = 60.0
 """The statistics line reaches the console at most this often (every period: /diagnostics)."""
 PAIR_RECHECK_EVERY = 10
 """While the pair arrives swapped, its order is checked again on every this many pairs."""
+SYNC_WARNING_S = 3.0
+"""No pair for this long: the node says why (sync_diagnosis)."""
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
 
@@ -198,7 +200,7 @@ class DepthNode(Node):
         self._stopping = False
         self._dropped_frames = 0
         self._stats = _Stats()
-        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
+        self._reporter = ErrorReporter(self.get_logger().error)
         self._busy: tuple[str, float] | None = None
         self._last_jump_s: float | None = None
         self._last_calibration: StereoCalibration | None = None
@@ -410,7 +412,7 @@ class DepthNode(Node):
                 self._stats.frames += 1
 
     def _error(self, kind: str, message: str) -> None:
-        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
+        """Log an error at most once per error_reporter.PERIOD_S for each kind of problem."""
         self._reporter.report(kind, message)
 
     def _topic(self, index: int) -> str:
@@ -659,7 +661,7 @@ class DepthNode(Node):
             busy = self._busy
             arrivals = [list(w.history) for w in self._watch]
         waited = now - (last_sync if last_sync is not None else self._started_s)
-        if waited < defaults.SYNC_WARNING_S:
+        if waited < SYNC_WARNING_S:
             return
         topics = [sync_diagnosis.TopicState(
             w.resolved_name, history, reliable=self._subscribes_reliably(w),
@@ -667,7 +669,7 @@ class DepthNode(Node):
             for w, history in zip(self._watch, arrivals, strict=True)]
         diagnosis = sync_diagnosis.diagnose_sync(
             topics, now, waited, now - self._started_s, self._values['sync'],
-            self._values['sync_slop_s'], defaults.SYNC_WARNING_S, busy)
+            self._values['sync_slop_s'], SYNC_WARNING_S, busy)
         if diagnosis is not None:
             self._error(diagnosis.kind, diagnosis.message)
 

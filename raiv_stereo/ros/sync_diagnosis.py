@@ -42,7 +42,7 @@ class TopicState:
     arrivals: Sequence[tuple[float, int]]
     """(arrival monotonic s, header stamp ns) of the latest messages, oldest first."""
     reliable: bool = True
-    """True when this node's subscription is reliable (the default; qos_overrides may change it)."""
+    """True when this node's subscription is reliable (the default; qos_overrides may say not)."""
     publishers: Sequence[str] | None = None
     """Reliability of each publisher ('reliable', 'best_effort'); None when unknown."""
 

@@ -39,7 +39,6 @@ import numpy as np
 from raiv_stereo.eval.metrics import DepthAccuracy, percentile
 from raiv_stereo.params import (
     camera as camera_params,
-    defaults,
     depth as depth_params,
     launch as launch_config,
 )
@@ -493,7 +492,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0])
     OPTIONS.add_options(parser, ('seconds',))
     parser.add_argument('--out', default='demo_output', help='folder for the pictures')
-    parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
+    parser.add_argument('--namespace', default=launch_config.NAMESPACE, help='ROS namespace')
     depth_params.TABLE.add_options(parser, ('scale',))
     add_depth_range(parser)
     depth_params.TABLE.add_options(parser, ('sgbm_resolution',))

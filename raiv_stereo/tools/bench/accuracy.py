@@ -24,9 +24,9 @@ import warnings
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import rectified_pinhole, StereoCalibration
-from raiv_stereo.core.matching.sgbm import MatcherSettings, wls_available
+from raiv_stereo.core.matching.sgbm import MatcherSettings, SGBM_RESOLUTIONS, wls_available
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.tools.bench.baseline import OPENCV_OWN_DEFAULTS, PlainOpenCV, previous_default
 from raiv_stereo.tools.bench.timing import (
     as_encoding,
@@ -218,7 +218,8 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
 
 def _default_label(sgbm_resolution: str) -> str:
     """Return ' (default)' when this resolution is the depth node's and the launch files'."""
-    return ' (default)' if sgbm_resolution == defaults.SGBM_RESOLUTION else ''
+    return ' (default)' if sgbm_resolution == depth_params.BY_NAME['sgbm_resolution'].default \
+        else ''
 
 
 FULL = {'sgbm_resolution': 'full'}
@@ -231,7 +232,7 @@ def configurations() -> dict[str, tuple[str, dict]]:
         'plain OpenCV, our SGBM settings': ('opencv', {}),
         'plain OpenCV, SGBM own defaults': ('opencv', OPENCV_OWN_DEFAULTS),
         **{f'ours, sgbm_resolution {name}{_default_label(name)}':
-           ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
+           ('ours', {'sgbm_resolution': name}) for name in SGBM_RESOLUTIONS},
         # Each change alone on sgbm_resolution full, as measured in doc/post_filters.md.
         'ours, full + holes filled (min_confidence 0.25)': ('ours', {**FULL,
                                                                      'min_confidence': 0.25}),
