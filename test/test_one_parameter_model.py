@@ -76,6 +76,10 @@ def _depth_node_refusal(context, values: dict) -> str:
      'min_depth_mm (500) must be below max_depth_mm (500)', None),
     ({'scale': 3}, ('depth', 'l.png', 'r.png', '--out', 'o', '--scale', '3'),
      'scale is 3; allowed 0.25..1', 'scale out of range Min: 0.25, Max: 1.0, value: 3.0'),
+    ({'scale': 3}, ('check-calibration', 'l.png', 'r.png', '--scale', '3'),
+     'scale is 3; allowed 0.25..1', 'scale out of range Min: 0.25, Max: 1.0, value: 3.0'),
+    ({'min_depth_mm': 5.0}, ('demo', '--min-depth-mm', '5'),
+     'min_depth_mm is 5; allowed 10..1e+06', 'min_depth_mm out of range Min: 10.0'),
     ({'sgbm_resolution': 'quarter'}, ('demo', '--sgbm-resolution', 'quarter'),
      "sgbm_resolution is 'quarter'; choose one of full, half_rows, half", None),
 ])
@@ -92,8 +96,9 @@ def test_a_lens_that_is_not_a_raiv_lens_gets_the_same_words_everywhere(ros_conte
     with pytest.raises(CameraSetupError, match=re.escape(message)):
         CameraNode(context=ros_context, namespace='/one_spec',
                    parameter_overrides=[Parameter('focal_length_mm', value=5.0)])
-    for command in ('range', 'depth', 'demo'):
-        argv = ('l.png', 'r.png', '--out', 'o') if command == 'depth' else ()
+    for command in ('range', 'depth', 'demo', 'check-calibration'):
+        argv = {'depth': ('l.png', 'r.png', '--out', 'o'),
+                'check-calibration': ('l.png', 'r.png')}.get(command, ())
         assert _cli_error(capsys, command, *argv, '--focal-length-mm', '5') == \
             f'raiv-stereo {command}: error: {message}'
     assert _launch_error(camera_parameters, {'focal_length_mm': '5'}) == message
