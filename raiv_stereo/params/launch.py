@@ -134,7 +134,7 @@ def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
     """
     Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
 
-    None when it is the node's own (depth_params.INPUT_RELIABILITY): the node then says it.
+    Empty when it is the node's own (depth_params.INPUT_RELIABILITY): one default, stated once.
     """
     if reliability == depth_params.INPUT_RELIABILITY:
         return {}
