@@ -103,7 +103,8 @@ def test_disparity_to_depth_never_invents_depths():
 
 
 def test_matcher_marks_out_of_window_disparities_invalid():
-    matcher = StereoMatcher(MatcherSettings(), 466.67, 65.0)
+    # At full resolution SGBM's fixed point is in working-scale pixels.
+    matcher = StereoMatcher(MatcherSettings(sgbm_resolution='full'), 466.67, 65.0)
     fixed = np.array([[9 * 16, 10 * 16, 105 * 16, 106 * 16, 50 * 16 + 8]], np.int16)
     disparity = matcher.to_disparity_px(fixed)
     assert np.isnan(disparity[0, [0, 3]]).all()
@@ -307,8 +308,10 @@ def test_left_border_gets_depth_where_the_right_image_still_sees_it(distorted_pa
 
 def test_holes_filled_from_the_background_only_when_asked(distorted_pair):
     calibration, pair = distorted_pair
-    default = StereoPipeline(calibration, 0.5).process(pair.left_bgr, pair.right_bgr)
-    pipeline = StereoPipeline(calibration, 0.5, MatcherSettings(min_confidence=0.25))
+    # At sgbm_resolution full, where the figures below were measured.
+    full = MatcherSettings(sgbm_resolution='full')
+    default = StereoPipeline(calibration, 0.5, full).process(pair.left_bgr, pair.right_bgr)
+    pipeline = StereoPipeline(calibration, 0.5, dataclasses.replace(full, min_confidence=0.25))
     result = pipeline.process(pair.left_bgr, pair.right_bgr)
     truth, relative, in_range, _ = _judged(pipeline, result)
     filled = result.confidence == CONFIDENCE_FILLED

@@ -62,3 +62,21 @@ def test_core_and_offline_tools_never_import_ros():
     assert set(report['modules']) == expected  # every core module was tried
     assert report['failures'] == {} and report['attempts'] == [], report
     assert report['rc'] == 0
+
+
+CORE_PROBE = """
+import importlib, json, pkgutil, sys
+import raiv_stereo.core
+for module in pkgutil.walk_packages(raiv_stereo.core.__path__, 'raiv_stereo.core.'):
+    importlib.import_module(module.name)
+print(json.dumps(sorted(name for name in sys.modules if name.startswith('raiv_stereo.')
+                        and not name.startswith('raiv_stereo.core'))))
+"""
+
+
+def test_the_core_states_its_own_defaults_and_imports_no_other_layer():
+    # The rig and the matcher own their defaults; params, sources and ros build on the core.
+    result = subprocess.run([sys.executable, '-c', CORE_PROBE], cwd=PACKAGE_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

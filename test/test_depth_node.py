@@ -28,7 +28,7 @@ import pytest
 from raiv_stereo.core.calibration import raiv_nominal
 from raiv_stereo.core.matching.sgbm import MatcherSettings, search_window, StereoMatcher
 from raiv_stereo.eval.scene import Renderer
-from raiv_stereo.params import defaults, depth as depth_params
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros import conversions
 from raiv_stereo.ros.conversions import depth_msg_to_m
 from raiv_stereo.ros.depth_node import DepthNode, parameter_descriptor
@@ -49,16 +49,17 @@ OUTPUTS = {'disparity': DisparityImage, 'depth/image_rect': Image,
            'points': PointCloud2, 'depth/confidence': Image}
 _namespaces = itertools.count()
 LOSSLESS_INPUT = {'queue_size': 20, **{
-    f'qos_overrides./{{ns}}/{topic}.subscription.{policy}': value
-    for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
-    for policy, value in (('reliability', 'reliable'), ('depth', 20))}}
-"""Depth node parameters with reliable, deep input queues ({ns} = the rig's namespace)."""
+    f'qos_overrides./{{ns}}/{topic}.subscription.depth': 20
+    for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')}}
+"""Depth node parameters with deep input queues ({ns} = the rig's namespace; reliable is the
+default)."""
 
 
 class Rig:
     """A depth node plus a tester node that publishes its inputs and records its outputs/logs."""
 
-    def __init__(self, context, params: dict, outputs=tuple(OUTPUTS)) -> None:
+    def __init__(self, context, params: dict, outputs=tuple(OUTPUTS),
+                 publisher_qos: QoSProfile | int = 10) -> None:
         image = 'image_rect' if params.get('input_rectified') else 'image_raw'
         self.compressed = params.get('input_transport') == 'compressed'
         if self.compressed:
@@ -76,7 +77,7 @@ class Rig:
         self.received['/diagnostics'] = []
         self.logs: list[Log] = []
         self.publishers = {
-            topic: self.io.create_publisher(msg_type, topic, 10)
+            topic: self.io.create_publisher(msg_type, topic, publisher_qos)
             for msg_type, topic in ((image_type, self.image_topics[0]),
                                     (image_type, self.image_topics[1]),
                                     (CameraInfo, 'left/camera_info'),
@@ -94,7 +95,11 @@ class Rig:
         self.spinner = BackgroundSpinner(self.executor, context)
 
         def discovered() -> bool:
-            return all(p.get_subscription_count() > 0 for p in self.publishers.values()) and \
+            # A publisher the node's QoS refuses is never matched: it is seen in the graph.
+            matched = isinstance(publisher_qos, int)
+            return all(p.get_subscription_count() > 0 if matched else
+                       self.io.count_subscribers(p.topic_name) > 0
+                       for p in self.publishers.values()) and \
                 all(self.io.count_publishers(f'{self.namespace}/{t}') > 0 for t in outputs)
         wait_for(discovered, 10.0, 'discovery')
 
@@ -308,7 +313,7 @@ def test_disparity_as_stereo_image_proc(processed):
     assert disparity.min_disparity == min_disparity == 10
     assert disparity.max_disparity == min_disparity + num_disparities - 1 == 105
     assert disparity.delta_d == pytest.approx(1.0 / 16.0)
-    half = defaults.BLOCK_SIZE // 2
+    half = depth_params.BY_NAME['block_size'].default // 2
     assert processed.window == (105 + half, half, WIDTH_PX - half, HEIGHT_PX - half)
     assert processed.window == StereoMatcher(MatcherSettings(), focal_px, 65.0).valid_window(
         WIDTH_PX, HEIGHT_PX)
@@ -346,6 +351,14 @@ def test_confidence_gates_the_depth(processed):
     assert np.isfinite(depth_m[:, 60:x0]).mean() > 0.9  # the border has depth (measured 100 %)
 
 
+def _spread_pixels_with_depth(depth_m: np.ndarray, count: int = 6) -> list[tuple[int, int]]:
+    """Return `count` (v, u) pixels with depth, spread over the image in row-major order."""
+    rows, columns = np.nonzero(np.isfinite(depth_m))
+    assert len(rows) > 0.5 * depth_m.size
+    picks = np.linspace(0, len(rows) - 1, count).astype(int)
+    return [(int(rows[i]), int(columns[i])) for i in picks]
+
+
 def test_point_cloud_is_depth_through_the_inverse_k(processed):
     # Organised XYZRGB cloud: each point is depth * K^-1 [u v 1].
     cloud, depth_m = processed.cloud, processed.depth_m
@@ -353,9 +366,8 @@ def test_point_cloud_is_depth_through_the_inverse_k(processed):
     assert (cloud.width, cloud.height) == (WIDTH_PX, HEIGHT_PX)
     assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'rgb']
     points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(HEIGHT_PX, WIDTH_PX, 4)
-    for v, u in [(200, 300), (400, 500), (600, 700), (100, 150)]:
+    for v, u in _spread_pixels_with_depth(depth_m):
         z = depth_m[v, u]
-        assert np.isfinite(z), (u, v)
         expected = z * np.linalg.inv(K) @ np.array([u, v, 1.0])
         np.testing.assert_allclose(points[v, u, :3], expected, rtol=1e-5)
     assert np.all(np.isnan(points[:, :, 2][~np.isfinite(depth_m)]))
@@ -400,9 +412,10 @@ def test_diagnostics_report_this_frame(processed):
     assert processed.processed_frames == 1
 
 
-def test_qos_best_effort_in_reliable_out(processed):
-    # REP 2003: best-effort subscriptions (match any driver), reliable, overridable publishers.
-    assert processed.input_reliability == ReliabilityPolicy.BEST_EFFORT
+def test_qos_reliable_in_and_out_both_overridable(processed):
+    # Reliable input (depth_params.INPUT_RELIABILITY: large images arrive whole), reliable
+    # publishers; REP 2003 QoS overrides on both.
+    assert processed.input_reliability == ReliabilityPolicy.RELIABLE
     assert processed.output_reliability == ReliabilityPolicy.RELIABLE
     assert processed.output_qos_overridable
 
@@ -443,9 +456,8 @@ def test_rectified_input_takes_the_principal_point_from_p(rig_factory, scene_pai
     points = np.frombuffer(bytes(cloud.data), dtype=np.float32).reshape(
         cloud.height, cloud.width, -1)
     focal_px = calibration.focal_px
-    for v, u in [(200, 300), (400, 500), (600, 700)]:
+    for v, u in _spread_pixels_with_depth(depth_m):
         z = depth_m[v, u]
-        assert np.isfinite(z), (u, v)
         np.testing.assert_allclose(points[v, u, :3],
                                    [(u - cx) * z / focal_px, (v - cy) * z / focal_px, z],
                                    rtol=1e-5)
@@ -549,7 +561,8 @@ def test_silent_topic_named(rig_factory, scene_pair):
             'right/camera_info', *(('right/image_raw',) if i % 3 else ()))),  # 2 of 3 lost
         'no synchronized stereo pair', f'{rig.namespace}/right/camera_info is silent')
     assert 'left/image_raw is silent' not in line
-    assert 'messages are lost on the way' in line and 'subscribe reliably' in line
+    # Reliable input (the default) loses nothing in transport: the hint is the queue depth.
+    assert 'messages are lost on the way' in line and 'subscription.depth' in line
     assert '0.000 ms apart' in line and 'sync:=approximate' not in line  # loss, not offset
     assert rig.count('disparity') == 0
 
@@ -743,5 +756,5 @@ def test_parameter_table():
     assert depth_params.depth_settings_problems({'block_size': 6})[0].startswith('block_size')
     settings = depth_params.matcher_settings({'min_disparity': 4, 'num_disparities': 32})
     assert (settings.min_disparity, settings.num_disparities, settings.mode) == \
-        (4, 32, defaults.SGBM_MODE)
+        (4, 32, MatcherSettings().mode)
     assert depth_params.matcher_settings({}) == MatcherSettings()

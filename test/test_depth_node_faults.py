@@ -23,6 +23,7 @@ from raiv_stereo.core.calibration import rectified_pinhole
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros import conversions
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
 from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, Rig
 
 
@@ -116,6 +117,23 @@ def test_silent_topic_with_reliable_overrides_says_so(rig_factory, scene_pair):
         'no synchronized stereo pair', f'{rig.namespace}/right/camera_info is silent')
     assert 'subscribes best-effort' not in line
     assert 'this node subscribes reliably' in line
+
+
+def test_best_effort_publishers_and_a_default_depth_node_name_the_qos_mismatch(
+        rig_factory, scene_pair):
+    # The node subscribes reliably by default: a best-effort driver is never delivered, and the
+    # diagnosis says why and how to subscribe best-effort.
+    calibration, left, right, _ = scene_pair
+    rig = rig_factory(outputs=('disparity',), publisher_qos=qos_profile_sensor_data)
+    line = rig.publish_until_log(
+        lambda i: rig.publish(calibration, left, right, _stamp(i)),
+        'no messages on any input topic', 'QoS mismatch')
+    assert f'{rig.namespace}/left/image_raw' in line
+    assert 'subscribes reliably (its default)' in line
+    assert 'input_qos:=best_effort' in line
+    assert 'qos_overrides.<topic>.subscription.reliability:=best_effort' in line
+    assert 'is the camera node running' not in line
+    assert rig.count('disparity') == 0
 
 
 def test_silent_right_camera_gets_no_approximate_sync_hint(rig_factory, scene_pair):

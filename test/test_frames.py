@@ -122,15 +122,16 @@ def test_camera_node_transforms_follow_its_calibration_and_frame_ids():
 
 def test_rviz_shows_the_camera_tree_cloud_and_depth_from_the_link_frame():
     from raiv_stereo.core.tf_frames import link_frame
-    from raiv_stereo.params import defaults
+    from raiv_stereo.params.camera import CAMERA_NAME
+    from raiv_stereo.params.launch import NAMESPACE
     import yaml
 
     config = yaml.safe_load((PACKAGE_ROOT / 'config' / 'depth.rviz').read_text())
     manager = config['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame'] == link_frame(defaults.CAMERA_NAME)
+    assert manager['Global Options']['Fixed Frame'] == link_frame(CAMERA_NAME)
     shown = {d['Class'].split('/')[-1]: d.get('Topic', {}).get('Value')
              for d in manager['Displays']}
-    assert shown['PointCloud2'] == f'/{defaults.NAMESPACE}/points'
+    assert shown['PointCloud2'] == f'/{NAMESPACE}/points'
     assert shown['TF'] is None
-    assert f'/{defaults.NAMESPACE}/depth/color' in {
+    assert f'/{NAMESPACE}/depth/color' in {
         d['Topic']['Value'] for d in manager['Displays'] if d['Class'].endswith('/Image')}

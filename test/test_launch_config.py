@@ -18,8 +18,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from raiv_stereo.core import rig
 from raiv_stereo.core.calibration import load_calibration
-from raiv_stereo.params import defaults, launch as launch_config
+from raiv_stereo.params import launch as launch_config
 from raiv_stereo.params.launch import (
     camera_parameters,
     depth_parameters,
@@ -62,7 +63,8 @@ def test_sim_time_log_level_and_tf_arguments_reach_every_node():
         camera_parameters({'use_sim_time': 'yes'})
     with pytest.raises(LaunchArgumentError, match='camera_name'):
         camera_parameters({'camera_name': '2cam'})
-    assert depth['qos_overrides./raiv/left/image_raw.subscription.reliability'] == 'reliable'
+    # input_qos left at the node's own reliability: no qos_overrides.
+    assert not [name for name in depth if name.startswith('qos_overrides.')]
 
 
 def test_strings_become_typed_parameters():
@@ -120,7 +122,7 @@ def test_a_lens_given_without_a_range_takes_its_presets_range():
     assert (depth['min_depth_mm'], depth['max_depth_mm']) == (300.0, 3000.0)
 
 
-@pytest.mark.parametrize('lens_mm', defaults.RAIV_LENSES_MM)
+@pytest.mark.parametrize('lens_mm', rig.LENSES_MM)
 def test_lens_presets_match_the_geometry(lens_mm):
     preset = yaml.safe_load((PACKAGE_ROOT / 'config' / f'lens_{lens_mm:g}mm.yaml').read_text())
     camera = preset['/**/camera_node']['ros__parameters']
@@ -174,11 +176,13 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ro
     from rclpy.parameter import Parameter
     from rclpy.qos import ReliabilityPolicy
 
-    # The override must not leak: a later node without one keeps the REP 2003 default.
-    for reliability, expected in (('reliable', ReliabilityPolicy.RELIABLE),
+    assert not [k for k in depth_parameters({'input_qos': 'reliable'})
+                if k.startswith('qos_overrides.')]
+    # The override must not leak: a later node without one keeps its reliable default.
+    for reliability, expected in (('best_effort', ReliabilityPolicy.BEST_EFFORT),
+                                  (None, ReliabilityPolicy.RELIABLE),
                                   ('best_effort', ReliabilityPolicy.BEST_EFFORT),
-                                  ('reliable', ReliabilityPolicy.RELIABLE),
-                                  (None, ReliabilityPolicy.BEST_EFFORT)):
+                                  ('reliable', ReliabilityPolicy.RELIABLE)):
         params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
             if reliability else {}
         node = DepthNode(context=ros_context, namespace='qos_check', parameter_overrides=[

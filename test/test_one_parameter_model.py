@@ -23,8 +23,14 @@ import re
 from helpers import wait_for
 import pytest
 from raiv_stereo.core.matching.sgbm import MatcherSettings
-from raiv_stereo.params import depth as depth_params
-from raiv_stereo.params.launch import camera_parameters, depth_parameters, LaunchArgumentError
+from raiv_stereo.params import camera as camera_params, depth as depth_params
+from raiv_stereo.params.launch import (
+    camera_parameters,
+    depth_parameters,
+    launch_arguments,
+    LaunchArgumentError,
+)
+from raiv_stereo.params.spec import as_text
 from raiv_stereo.ros.camera_node import CameraNode, CameraSetupError
 from raiv_stereo.ros.depth_node import DepthNode
 from raiv_stereo.tools import cli, offline
@@ -70,6 +76,10 @@ def _depth_node_refusal(context, values: dict) -> str:
      'min_depth_mm (500) must be below max_depth_mm (500)', None),
     ({'scale': 3}, ('depth', 'l.png', 'r.png', '--out', 'o', '--scale', '3'),
      'scale is 3; allowed 0.25..1', 'scale out of range Min: 0.25, Max: 1.0, value: 3.0'),
+    ({'scale': 3}, ('check-calibration', 'l.png', 'r.png', '--scale', '3'),
+     'scale is 3; allowed 0.25..1', 'scale out of range Min: 0.25, Max: 1.0, value: 3.0'),
+    ({'min_depth_mm': 5.0}, ('demo', '--min-depth-mm', '5'),
+     'min_depth_mm is 5; allowed 10..1e+06', 'min_depth_mm out of range Min: 10.0'),
     ({'sgbm_resolution': 'quarter'}, ('demo', '--sgbm-resolution', 'quarter'),
      "sgbm_resolution is 'quarter'; choose one of full, half_rows, half", None),
 ])
@@ -86,8 +96,9 @@ def test_a_lens_that_is_not_a_raiv_lens_gets_the_same_words_everywhere(ros_conte
     with pytest.raises(CameraSetupError, match=re.escape(message)):
         CameraNode(context=ros_context, namespace='/one_spec',
                    parameter_overrides=[Parameter('focal_length_mm', value=5.0)])
-    for command in ('range', 'depth', 'demo'):
-        argv = ('l.png', 'r.png', '--out', 'o') if command == 'depth' else ()
+    for command in ('range', 'depth', 'demo', 'check-calibration'):
+        argv = {'depth': ('l.png', 'r.png', '--out', 'o'),
+                'check-calibration': ('l.png', 'r.png')}.get(command, ())
         assert _cli_error(capsys, command, *argv, '--focal-length-mm', '5') == \
             f'raiv-stereo {command}: error: {message}'
     assert _launch_error(camera_parameters, {'focal_length_mm': '5'}) == message
@@ -107,6 +118,47 @@ def test_command_line_defaults_are_the_nodes():
                               '--no-mask-out-of-range']).mask_out_of_range is False
     # Settings that passed the table are what the matcher gets, defaults included.
     assert depth_params.matcher_settings({}) == MatcherSettings()
+
+
+LAUNCH_ONLY_VALUES = {'source': 'auto'}
+"""Launch argument defaults that are no node value: 'auto' is resolved at launch (raiv or
+stream), while the camera node alone starts on the sample scene."""
+
+
+@pytest.mark.parametrize('camera, depth, table', [
+    (True, False, camera_params.BY_NAME), (False, True, depth_params.BY_NAME)])
+def test_every_launch_argument_defaults_to_its_node_parameter(camera, depth, table):
+    compared = []
+    for argument in launch_arguments(camera, depth):
+        if argument.name in table and argument.name not in LAUNCH_ONLY_VALUES:
+            assert argument.default == as_text(table[argument.name].default), argument.name
+            compared.append(argument.name)
+    assert len(compared) >= 7
+    for name, value in LAUNCH_ONLY_VALUES.items():
+        assert {a.name: a.default for a in launch_arguments()}[name] == value
+
+
+def test_one_default_per_behaviour_at_launch_in_the_node_and_on_the_command_line():
+    node = depth_params.default_values()
+    # What the launch files hand the depth node by default is the node's own default.
+    given = depth_parameters({})
+    assert {k: v for k, v in given.items() if k != 'use_sim_time'} == \
+        {name: node[name] for name in given if name != 'use_sim_time'}
+    # Input reliability: the launch argument's default is the node's, so no qos_overrides.
+    assert {a.name: a.default for a in launch_arguments()}['input_qos'] == \
+        depth_params.INPUT_RELIABILITY == 'reliable'
+    assert not [name for name in given if name.startswith('qos_overrides.')]
+    # SGBM resolution: one default (half) for the node, launch, demo, picture and bench.
+    assert node['sgbm_resolution'] == 'half'
+    assert cli.build_parser().parse_args(['demo']).sgbm_resolution == node['sgbm_resolution']
+    assert MatcherSettings().sgbm_resolution == node['sgbm_resolution']
+    import inspect
+
+    from raiv_stereo.tools import picture
+    from raiv_stereo.tools.bench.pipeline import PipelineConfig
+    assert inspect.signature(picture.sample_picture).parameters['sgbm_resolution'].default == \
+        node['sgbm_resolution']
+    assert PipelineConfig('bgr8', 1.0).sgbm_resolution == node['sgbm_resolution']
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -231,7 +231,6 @@ def test_a_message_filters_subscriber_without_keyword_arguments_still_gets_the_o
         rig_factory, scene_pair, monkeypatch):
     from raiv_stereo.ros.compat import message_filters
     from rclpy.qos import ReliabilityPolicy
-    from test_depth_node import LOSSLESS_INPUT
 
     original = message_filters.Subscriber
 
@@ -243,11 +242,14 @@ def test_a_message_filters_subscriber_without_keyword_arguments_still_gets_the_o
 
     monkeypatch.setattr(message_filters, 'Subscriber', Kilted715Subscriber)
     calibration, left, right, _ = scene_pair
-    rig = rig_factory(LOSSLESS_INPUT, outputs=('depth/image_rect',))
+    best_effort = {f'qos_overrides./{{ns}}/{topic}.subscription.reliability': 'best_effort'
+                   for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info',
+                                 'right/camera_info')}
+    rig = rig_factory(best_effort, outputs=('depth/image_rect',))
     rig.wait_log('refuses qos_overriding_options', 'applied by raiv_stereo instead')
-    # The launch files' reliable inputs (a qos_overrides parameter) still apply.
+    # input_qos:=best_effort (a qos_overrides parameter) still applies.
     infos = rig.io.get_subscriptions_info_by_topic(f'{rig.namespace}/left/image_raw')
-    assert [i.qos_profile.reliability for i in infos] == [ReliabilityPolicy.RELIABLE]
+    assert [i.qos_profile.reliability for i in infos] == [ReliabilityPolicy.BEST_EFFORT]
     rig.exchange('depth/image_rect', calibration, left, right, _stamp(1))
 
 

@@ -75,16 +75,35 @@ def test_silent_topic_text_follows_the_subscription_qos():
     reliable = _diagnose(_topics(stamps, reliable=True, publishers=('reliable',))).message
     assert 'best-effort' not in reliable and 'this node subscribes reliably' in reliable
     mismatch = _diagnose(_topics(stamps, reliable=True, publishers=('best_effort',))).message
-    assert 'does not match a best-effort publisher' in mismatch
+    assert 'QoS mismatch' in mismatch and 'input_qos:=best_effort' in mismatch
+    assert 'qos_overrides./a/right/camera_info.subscription.reliability:=best_effort' in mismatch
     nobody = _diagnose(_topics(stamps, publishers=())).message
     assert 'no publisher: check the topic name' in nobody
+
+
+def test_best_effort_publishers_on_every_topic_are_a_qos_mismatch_not_a_missing_camera():
+    silent = _topics([[], [], [], []], reliable=True, publishers=('best_effort',))
+    diagnosis = _diagnose(silent)  # 5 s: publishers are there, no need to wait for a slow start
+    assert diagnosis.kind == 'qos mismatch'
+    assert all(name in diagnosis.message for name in NAMES)
+    assert 'subscribes reliably (its default)' in diagnosis.message
+    assert 'input_qos:=best_effort' in diagnosis.message
+    assert 'qos_overrides.<topic>.subscription.reliability:=best_effort' in diagnosis.message
+    # A best-effort subscription matches them: silence then has another cause.
+    assert _diagnose(_topics([[], [], [], []], publishers=('best_effort',))).kind == 'no input'
+    # One reliable publisher among them serves a reliable subscription.
+    mixed = _topics([[], [], [], []], reliable=True, publishers=('best_effort', 'reliable'))
+    assert _diagnose(mixed).kind == 'no input'
 
 
 def test_loss_is_told_apart_from_offset():
     every_third = FRAMES[::3]
     diagnosis = _diagnose(_topics([FRAMES, every_third, FRAMES, FRAMES]))
     assert 'messages are lost on the way' in diagnosis.message
-    assert 'subscribe reliably' in diagnosis.message
+    assert 'subscribe reliably (the default' in diagnosis.message
+    reliable = _diagnose(_topics([FRAMES, every_third, FRAMES, FRAMES], reliable=True)).message
+    assert 'messages are lost on the way' in reliable
+    assert 'subscribe reliably' not in reliable and 'subscription.depth' in reliable
     assert 'sync:=approximate' not in diagnosis.message
 
 

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
-from raiv_stereo.params import defaults
+from raiv_stereo.core import rig
 import yaml
 
 
@@ -236,11 +236,11 @@ def focal_px_from_lens(focal_length_mm: float, pixel_size_um: float) -> float:
     return focal_length_mm / (pixel_size_um / 1000.0)
 
 
-def raiv_nominal(baseline_mm: float = defaults.BASELINE_MM,
-                 focal_length_mm: float = defaults.FOCAL_LENGTH_MM,
-                 pixel_size_um: float = defaults.PIXEL_SIZE_UM,
-                 width_px: int = defaults.SENSOR_WIDTH_PX,
-                 height_px: int = defaults.SENSOR_HEIGHT_PX) -> StereoCalibration:
+def raiv_nominal(baseline_mm: float = rig.BASELINE_MM,
+                 focal_length_mm: float = rig.FOCAL_LENGTH_MM,
+                 pixel_size_um: float = rig.PIXEL_SIZE_UM,
+                 width_px: int = rig.SENSOR_WIDTH_PX,
+                 height_px: int = rig.SENSOR_HEIGHT_PX) -> StereoCalibration:
     """Return the RAiV nominal geometry: ideal pinholes, centred principal point, no distortion."""
     if baseline_mm <= 0:
         raise CalibrationError(f'baseline must be positive, got {baseline_mm} mm')

@@ -41,7 +41,8 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-from raiv_stereo.params import defaults
+from raiv_stereo import sources
+from raiv_stereo.sources import raiv as raiv_source, stream as stream_source
 from raiv_stereo.sources import stream_protocol as sp
 
 LOGGER = logging.getLogger('raiv_stereo.sender')
@@ -249,7 +250,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--sample-scale', type=float, default=0.5,
                         help='--sample image size relative to 1600x1300 (default 0.5)')
     parser.add_argument('--loop', action='store_true', help='replay --from-files forever')
-    parser.add_argument('--raiv-input', choices=defaults.RAIV_INPUTS, default=defaults.RAIV_INPUT,
+    parser.add_argument('--raiv-input', choices=raiv_source.INPUTS,
+                        default=raiv_source.INPUT,
                         help="SDK input: 'frame' = getDataFrame() (raw 1600x1300 pair, default), "
                              "'ai' = getDataAi() (the AI processor's input frames)")
     parser.add_argument('--swap-left-right', action='store_true',
@@ -260,7 +262,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--host', default=None,
                         help=f'robot address (connect, default {ROBOT_HOST}) or the address to '
                              'listen on (listen, default 0.0.0.0)')
-    parser.add_argument('--port', type=int, default=defaults.STREAM_PORT)
+    parser.add_argument('--port', type=int, default=stream_source.PORT)
     parser.add_argument('--codec', choices=tuple(sp.CODECS), default='raw',
                         help='raw (fastest on a LAN), png (lossless) or jpeg (lossy, smallest)')
     parser.add_argument('--jpeg-quality', type=int, default=JPEG_QUALITY)
@@ -268,7 +270,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--scale', type=float, default=1.0,
                         help='resize pairs (and the calibration) before sending, e.g. 0.5 for '
                              "the maker's 800x650: a quarter of the bytes")
-    parser.add_argument('--rate-hz', type=float, default=defaults.RATE_HZ,
+    parser.add_argument('--rate-hz', type=float, default=sources.RATE_HZ,
                         help='maximum pairs per second (0 = as fast as possible)')
     parser.add_argument('--token', default=None,
                         help="shared secret: the node's stream.token (default: when connecting "
@@ -315,7 +317,7 @@ def make_provider(args: argparse.Namespace) -> SourceProvider:
         return SourceProvider(ImageSource(file_pairs(args.from_files), args.loop))
     if args.sample:
         calibration = raiv_nominal().scaled(args.sample_scale)
-        return SourceProvider(SampleSource(calibration, args.rate_hz or defaults.RATE_HZ),
+        return SourceProvider(SampleSource(calibration, args.rate_hz or sources.RATE_HZ),
                               calibration)
     source = open_source('raiv', {'raiv.input': args.raiv_input,
                                   'raiv.swap_left_right': args.swap_left_right}, raiv_nominal())

@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, Mapping
 
 from raiv_stereo import sources
-from raiv_stereo.params import defaults
+from raiv_stereo.core import rig
 from raiv_stereo.params.spec import (
     coerce,
     FloatRange,
@@ -46,26 +46,31 @@ _param = partial(ParamSpec, read_only=True)
 
 _FILE = sources.FILE_OPTION
 
+CAMERA_NAME = 'raiv'
+"""Makes the frame ids (raiv_left_optical_frame, ...) and the camera_info file names."""
+EXPOSURE_KEEP = -1
+"""exposure/gain value that leaves the device's setting as it is."""
+
 PARAMETERS: tuple[ParamSpec, ...] = (
-    _param('source', defaults.SOURCE,
+    _param('source', 'sample',
            "frame source: 'sample' built-in synthetic scene, 'images' files, 'video' files, "
            "'camera' OpenCV capture, 'raiv' the on-device SDK, 'stream' pushed by the device, "
            "'bag' a recorded rosbag2 stereo bag",
            choices=sources.KINDS),
-    _param('rate_hz', defaults.RATE_HZ,
+    _param('rate_hz', sources.RATE_HZ,
            'publish rate, Hz (sample, images, video, camera); stream and raiv publish what '
            'arrives', FloatRange(0.1, 1000.0), read_only=False),
-    _param('loop', defaults.LOOP,
+    _param('loop', sources.LOOP,
            'start finite sources (images, video) again at their end; false = publish once and '
            'stop'),
-    _param('encoding', defaults.ENCODING,
-           'published image encoding (colour or grey)', choices=defaults.ENCODINGS,
+    _param('encoding', 'bgr8',
+           'published image encoding (colour or grey)', choices=('mono8', 'bgr8'),
            read_only=False),
-    _param('scale', defaults.CAMERA_SCALE,
+    _param('scale', 1.0,
            'published image size relative to the calibration (1.0 = sensor size); images are '
            'resized and CameraInfo scaled to match',
-           FloatRange(defaults.MIN_CAMERA_SCALE, 1.0)),
-    _param('camera_name', defaults.CAMERA_NAME,
+           FloatRange(0.05, 1.0)),
+    _param('camera_name', CAMERA_NAME,
            'camera name: default frame ids and ~/.ros/camera_info/<camera_name>_left.yaml'),
     _param('left_frame_id', '',
            'left header frame_id; empty = <camera_name>_left_optical_frame (REP 103/105)',
@@ -73,15 +78,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _param('right_frame_id', '',
            'right header frame_id; empty = <camera_name>_right_optical_frame',
            read_only=False),
-    _param('publish_tf', defaults.PUBLISH_TF,
+    _param('publish_tf', True,
            'publish <camera_name>_link -> left/right camera frames -> optical frames on '
            '/tf_static (baseline from the calibration); false when a robot_state_publisher '
            'does it from urdf/raiv.urdf.xacro'),
-    _param('publish_compressed', defaults.PUBLISH_COMPRESSED,
+    _param('publish_compressed', False,
            'also publish left/right/image_raw/compressed (sensor_msgs/CompressedImage, JPEG, '
            "as image_transport's compressed plugin) for remote viewing; encoded only while "
            'subscribed'),
-    _param('jpeg_quality', defaults.JPEG_QUALITY,
+    _param('jpeg_quality', 90,
            'JPEG quality of the compressed images (1..100)', IntRange(1, 100), read_only=False),
     _param('calibration_file', '',
            'OpenCV stereo calibration (K1, D1, K2, D2, R, T, image size); ' + _FILE),
@@ -90,24 +95,24 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            + _FILE),
     _param('right_calibration_file', '',
            'right camera_info YAML (with left_calibration_file); ' + _FILE),
-    _param('baseline_mm', defaults.BASELINE_MM,
+    _param('baseline_mm', rig.BASELINE_MM,
            'stereo baseline, mm, for the nominal calibration (no file, no device calibration)',
            FloatRange(1.0, 10000.0)),
-    _param('focal_length_mm', defaults.FOCAL_LENGTH_MM,
+    _param('focal_length_mm', rig.FOCAL_LENGTH_MM,
            'RAiV lens focal length, mm, for the nominal calibration (config/lens_*.yaml has '
            "each lens's depth range; other lenses: give a calibration file)",
-           choices=defaults.RAIV_LENSES_MM),
-    _param('pixel_size_um', defaults.PIXEL_SIZE_UM,
+           choices=rig.LENSES_MM),
+    _param('pixel_size_um', rig.PIXEL_SIZE_UM,
            'sensor pixel size, um, for the nominal calibration', FloatRange(0.1, 100.0)),
-    _param('exposure', defaults.EXPOSURE_KEEP,
+    _param('exposure', EXPOSURE_KEEP,
            "exposure in the device's units (raiv source; range from get_cam_ctrl_ranges()); "
-           f"{defaults.EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
+           f"{EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
            read_only=False),
-    _param('gain', defaults.EXPOSURE_KEEP,
+    _param('gain', EXPOSURE_KEEP,
            "gain in the device's units (raiv source; range from get_cam_ctrl_ranges()); "
-           f"{defaults.EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
+           f"{EXPOSURE_KEEP} = keep the device's setting", IntRange(-1, 10**6),
            read_only=False),
-    _param('auto_exposure', defaults.AUTO_EXPOSURE,
+    _param('auto_exposure', False,
            'raiv source: adjust exposure, then gain, once a second toward a mean level of 128 '
            '(exposure and gain then follow; setting them by hand needs auto_exposure false)',
            read_only=False),

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from raiv_stereo.core import rig
+from raiv_stereo.core.matching import sgbm
 from raiv_stereo.core.matching.sgbm import (
     disparity_px,
     MatcherSettings,
@@ -31,7 +33,7 @@ from raiv_stereo.core.matching.sgbm import (
     search_window,
     wls_available,
 )
-from raiv_stereo.params import defaults
+from raiv_stereo.core.post_filters import PostFilterSettings
 from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec, ParamTable
 
 __all__ = ['FloatRange', 'IntRange', 'ParamSpec', 'PARAMETERS', 'TABLE', 'depth_settings_problems',
@@ -46,115 +48,124 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 larger pairs are refused before they are converted, so one pair cannot hold the node and its
 memory for many seconds."""
 
+_MATCHER = MatcherSettings()
+"""The matcher's own defaults: the node's matching settings default to them."""
+_POST_FILTERS = PostFilterSettings()
+
+INPUT_RELIABILITIES = ('reliable', 'best_effort')
+INPUT_RELIABILITY = 'reliable'
+"""Reliability of the input subscriptions unless qos_overrides set another (REP 2003 lets a
+sensor driver choose): large images between processes arrive whole; 'best_effort' suits
+best-effort publishers. The launch argument input_qos defaults to it."""
+
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('input_rectified', defaults.INPUT_RECTIFIED,
+    ParamSpec('input_rectified', False,
               'subscribe to left/image_rect and right/image_rect (already rectified) instead of '
               'image_raw', read_only=True),
-    ParamSpec('input_transport', defaults.INPUT_TRANSPORT,
+    ParamSpec('input_transport', 'raw',
               "'raw' images, or 'compressed': subscribe to <image topic>/compressed "
               "(sensor_msgs/CompressedImage, JPEG or PNG, as image_transport's compressed "
-              'plugin publishes)', choices=defaults.INPUT_TRANSPORTS, read_only=True),
-    ParamSpec('sync', defaults.SYNC,
+              'plugin publishes)', choices=('raw', 'compressed'), read_only=True),
+    ParamSpec('sync', 'exact',
               "pairing of left/right images and camera_infos: 'exact' stamps (one trigger) or "
               "'approximate' within sync_slop_s (free-running cameras)",
-              choices=defaults.SYNC_MODES, read_only=True),
-    ParamSpec('sync_slop_s', defaults.SYNC_SLOP_S,
+              choices=('exact', 'approximate'), read_only=True),
+    ParamSpec('sync_slop_s', 0.01,
               'largest left/right stamp difference paired by approximate sync, s',
               FloatRange(0.0001, 1.0), read_only=True),
-    ParamSpec('queue_size', defaults.QUEUE_SIZE,
+    ParamSpec('queue_size', 5,
               'message_filters queue length per topic', IntRange(1, 100), read_only=True),
-    ParamSpec('scale', defaults.SCALE,
+    ParamSpec('scale', rig.WORKING_SCALE,
               "working resolution relative to the input images (0.5 = the maker's 800x650 "
-              'from 1600x1300)', FloatRange(defaults.MIN_SCALE, defaults.MAX_SCALE)),
-    ParamSpec('min_depth_mm', defaults.MIN_DEPTH_MM,
+              'from 1600x1300)', FloatRange(0.25, 1.0)),
+    ParamSpec('min_depth_mm', _MATCHER.min_depth_mm,
               'nearest depth to measure, mm: sets the largest disparity searched',
               FloatRange(10.0, 1.0e6)),
-    ParamSpec('max_depth_mm', defaults.MAX_DEPTH_MM,
+    ParamSpec('max_depth_mm', _MATCHER.max_depth_mm,
               'farthest depth to measure, mm: sets the smallest disparity searched',
               FloatRange(10.0, 1.0e6)),
-    ParamSpec('min_disparity', defaults.MIN_DISPARITY,
+    ParamSpec('min_disparity', -1,
               'smallest disparity searched, px at working scale; -1 = from max_depth_mm',
               IntRange(-1, MAX_NUM_DISPARITIES)),
-    ParamSpec('num_disparities', defaults.NUM_DISPARITIES,
+    ParamSpec('num_disparities', 0,
               'number of disparities searched (multiple of 16); 0 = from the depth range',
               IntRange(0, MAX_NUM_DISPARITIES, 16)),
-    ParamSpec('block_size', defaults.BLOCK_SIZE,
+    ParamSpec('block_size', _MATCHER.block_size,
               'SGBM matching block size, px (odd)', IntRange(1, SGBM_MAX_BLOCK_SIZE, 2)),
-    ParamSpec('p1', defaults.P1,
+    ParamSpec('p1', _MATCHER.p1,
               'SGBM smoothness penalty for disparity changes of 1; 0 = '
-              f'{defaults.P1_PER_BLOCK_PX} * block_size^2 (chosen across the stereo_data '
-              'scenes, grey matching)', IntRange(0, 100000)),
-    ParamSpec('p2', defaults.P2,
+              f'{sgbm.P1_PER_BLOCK_PX} * block_size^2', IntRange(0, 100000)),
+    ParamSpec('p2', _MATCHER.p2,
               'SGBM smoothness penalty for larger disparity changes (> p1); 0 = '
-              f'{defaults.P2_PER_BLOCK_PX} * block_size^2', IntRange(0, 400000)),
-    ParamSpec('uniqueness_ratio', defaults.UNIQUENESS_RATIO,
+              f'{sgbm.P2_PER_BLOCK_PX} * block_size^2', IntRange(0, 400000)),
+    ParamSpec('uniqueness_ratio', _MATCHER.uniqueness_ratio,
               'margin, percent, by which the best match must beat the second best',
               IntRange(0, 100)),
-    ParamSpec('speckle_window_size', defaults.SPECKLE_WINDOW_SIZE,
+    ParamSpec('speckle_window_size', _MATCHER.speckle_window_size,
               'largest speckle region removed, px; 0 = no speckle filter', IntRange(0, 10000)),
-    ParamSpec('speckle_range', defaults.SPECKLE_RANGE,
+    ParamSpec('speckle_range', _MATCHER.speckle_range,
               'largest disparity variation inside one connected region, px', IntRange(0, 64)),
-    ParamSpec('disp12_max_diff', defaults.DISP12_MAX_DIFF,
+    ParamSpec('disp12_max_diff', _MATCHER.disp12_max_diff,
               'largest left-right consistency difference, px; -1 = no check',
               IntRange(-1, MAX_NUM_DISPARITIES)),
-    ParamSpec('pre_filter_cap', defaults.PRE_FILTER_CAP,
+    ParamSpec('pre_filter_cap', _MATCHER.pre_filter_cap,
               'clip of the x-derivative pre-filter', IntRange(1, 63)),
-    ParamSpec('sgbm_mode', defaults.SGBM_MODE,
+    ParamSpec('sgbm_mode', _MATCHER.mode,
               "SGBM variant: 'sgbm' (5 directions), 'sgbm_3way' (fastest), 'hh' (8 directions, "
-              "full), 'hh4'", choices=defaults.SGBM_MODES),
-    ParamSpec('post_filter', defaults.POST_FILTER,
+              "full), 'hh4'", choices=sgbm.SGBM_MODES),
+    ParamSpec('post_filter', _MATCHER.post_filter,
               "disparity post-filter: 'none' or 'wls' (edge-aware, needs opencv-contrib)",
-              choices=defaults.POST_FILTERS),
-    ParamSpec('temporal_filter_alpha', defaults.TEMPORAL_FILTER_ALPHA,
+              choices=sgbm.POST_FILTERS),
+    ParamSpec('temporal_filter_alpha', _POST_FILTERS.temporal_alpha,
               "temporal post-filter for static scenes: each pixel's disparity = alpha x new + "
               '(1 - alpha) x previous where they differ by at most 1 px (edges and motion take '
               'the new value), and kept through 2 frames without depth; 0 = off',
               FloatRange(0.0, 1.0)),
-    ParamSpec('spatial_fill_px', defaults.SPATIAL_FILL_PX,
+    ParamSpec('spatial_fill_px', _POST_FILTERS.spatial_fill_px,
               'edge-preserving spatial fill: holes of at most this many px along a row or '
               'column are interpolated when both ends lie within 1 px of disparity (occlusions '
               'beside depth edges stay empty); 0 = off', IntRange(0, 64)),
-    ParamSpec('subpixel', defaults.SUBPIXEL,
+    ParamSpec('subpixel', _MATCHER.subpixel,
               "sub-pixel disparity: 'refine' = contrast-normalised Lucas-Kanade steps on the "
               "rectified pair, free of SGBM's pull toward whole pixels; 'sgbm' = SGBM's own "
               'parabola fit (faster)',
-              choices=defaults.SUBPIXELS),
-    ParamSpec('sgbm_resolution', defaults.SGBM_RESOLUTION,
+              choices=sgbm.SUBPIXELS),
+    ParamSpec('sgbm_resolution', _MATCHER.sgbm_resolution,
               "where SGBM runs: 'full' working resolution; 'half_rows' = rows averaged in "
               "pairs (every disparity, half the vertical detail, faster); 'half' = half width "
               'and height, its disparities refined there, doubled and refined again at full '
               'resolution (the fastest, blurrier edges)',
-              choices=defaults.SGBM_RESOLUTIONS),
-    ParamSpec('min_confidence', defaults.MIN_CONFIDENCE,
+              choices=sgbm.SGBM_RESOLUTIONS),
+    ParamSpec('min_confidence', _MATCHER.min_confidence,
               'depth and disparity only where depth/confidence is at least this: 1 = matched '
               'over the whole search window, 0.5 = also the left border (part of the window '
               'beyond the image edge), 0.25 = also holes filled from the farther neighbour '
               'on the row (occlusions, rejected matches)', FloatRange(0.0, 1.0)),
-    ParamSpec('depth_format', defaults.DEPTH_FORMAT,
+    ParamSpec('depth_format', '32FC1',
               'depth/image_rect encoding (REP 118): 32FC1 metres, NaN = no depth; 16UC1 '
-              'millimetres, 0 = no depth', choices=defaults.DEPTH_FORMATS),
-    ParamSpec('mask_out_of_range', defaults.MASK_OUT_OF_RANGE,
+              'millimetres, 0 = no depth', choices=('32FC1', '16UC1')),
+    ParamSpec('mask_out_of_range', True,
               'mark depths outside min_depth_mm..max_depth_mm as no depth'),
-    ParamSpec('point_cloud_rgb', defaults.POINT_CLOUD_RGB,
+    ParamSpec('point_cloud_rgb', True,
               'add the rectified left colour to the points (XYZRGB instead of XYZ)'),
-    ParamSpec('point_cloud_keep_nan', defaults.POINT_CLOUD_KEEP_NAN,
+    ParamSpec('point_cloud_keep_nan', False,
               'keep pixels without depth as NaN points (organized cloud) instead of dropping '
               'them'),
-    ParamSpec('on_swapped_pair', defaults.ON_SWAPPED_PAIR,
+    ParamSpec('on_swapped_pair', 'swap',
               'when the images show left and right swapped (checked on the first pairs, then '
               "every few while swapped): 'swap' = exchange them here and say so once; 'stop' = "
               'publish no depth, disparity or points until they arrive in order',
-              choices=defaults.ON_SWAPPED_PAIRS),
-    ParamSpec('diagnostics_period_s', defaults.DIAGNOSTICS_PERIOD_S,
+              choices=('swap', 'stop')),
+    ParamSpec('diagnostics_period_s', 2.0,
               'period of /diagnostics, s (its statistics also reach the log once a minute '
               'while frames flow, and at DEBUG every period)', FloatRange(0.1, 3600.0),
               read_only=True),
-    ParamSpec('calibration_check_period_s', defaults.CALIBRATION_CHECK_PERIOD_S,
+    ParamSpec('calibration_check_period_s', 10.0,
               'period of the calibration health check (vertical offset and roll of sparse '
               "feature matches on the rectified pair, on /diagnostics as 'raiv_stereo: "
               "calibration'), s; 0 = off", FloatRange(0.0, 3600.0)),
-    ParamSpec('calibration_correction', defaults.CALIBRATION_CORRECTION,
+    ParamSpec('calibration_correction', False,
               'undo the vertical shift and roll the health check measures by warping the right '
               'rectified image (logged when applied); the calibration file is not changed'),
 )

@@ -29,10 +29,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from raiv_stereo import sources
+from raiv_stereo.core import rig
 from raiv_stereo.core.calibration import focal_px_from_lens
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import as_text, from_text, ParamSpec, value_problem
 
+NAMESPACE = 'raiv'
+"""The nodes' namespace at launch (and in the demo and viewer): /raiv/left/image_raw, ..."""
 FASTDDS_PROFILE = 'fastdds_large_images.xml'
 """In config/: the Fast DDS profile for processes that publish large images."""
 FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
@@ -63,28 +66,20 @@ CAMERA_SETTINGS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um', 'calibrati
 DEPTH_SETTINGS = ('min_depth_mm', 'max_depth_mm', 'scale', 'sgbm_resolution', 'depth_format',
                   'sync', 'sync_slop_s')
 """Depth node parameters that are launch arguments of the same name (depth_params specs)."""
-_LAUNCH_OWN = {'sgbm_resolution': (
-    defaults.LAUNCH_SGBM_RESOLUTION,
-    "where SGBM runs: 'half' = half width and height, refined at full resolution (the "
-    "fastest, for a live camera); 'full' = the working resolution (the most accurate, the "
-    "depth node's own default); 'half_rows' between them")}
-"""Launch arguments whose default differs from the node's (and say why)."""
 
 
-def _setting(spec: ParamSpec, default: Any = None,
-             description: str | None = None) -> LaunchArgument:
+def _setting(spec: ParamSpec) -> LaunchArgument:
     """Return the launch argument of a node setting: default, description, limits from its spec."""
     choices = ('true', 'false') if isinstance(spec.default, bool) else \
         spec.choices if isinstance(spec.default, str) else None
     limits = '' if choices or not spec.limits_text() else f' ({spec.limits_text()})'
-    return LaunchArgument(spec.name, as_text(spec.default if default is None else default),
-                          (description or spec.description) + limits, choices)
+    return LaunchArgument(spec.name, as_text(spec.default), spec.description + limits, choices)
 
 
 def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgument]:
     """Return the launch arguments for a launch file with the camera and/or the depth node."""
     common = [
-        LaunchArgument('namespace', defaults.NAMESPACE,
+        LaunchArgument('namespace', NAMESPACE,
                        'ROS namespace of the nodes and their topics'),
         LaunchArgument('params_file', '',
                        'YAML parameter file applied last: overrides any node parameter'),
@@ -107,13 +102,13 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
         *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
     depth_args = [
-        *(_setting(depth_params.BY_NAME[name], *_LAUNCH_OWN.get(name, ()))
-          for name in DEPTH_SETTINGS),
-        LaunchArgument('input_qos', 'reliable',
+        *(_setting(depth_params.BY_NAME[name]) for name in DEPTH_SETTINGS),
+        LaunchArgument('input_qos', depth_params.INPUT_RELIABILITY,
                        "reliability of the depth node's image and camera_info subscriptions: "
                        "'reliable' (large images between processes arrive whole) or "
-                       "'best_effort' (REP 2003 sensor data, for best-effort drivers)",
-                       INPUT_QOS_CHOICES),
+                       "'best_effort' (for best-effort publishers); another value than the "
+                       "node's own becomes qos_overrides.<topic>.subscription.reliability",
+                       depth_params.INPUT_RELIABILITIES),
         LaunchArgument('rviz', 'false', 'start RViz with config/depth.rviz', ('true', 'false')),
     ]
     both = [LaunchArgument('composed', 'false',
@@ -133,16 +128,16 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 CAMERA_RESOLUTIONS = ('working', 'full')
 INPUT_TOPICS = ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
-INPUT_QOS_CHOICES = ('reliable', 'best_effort')
 
 
 def input_qos_overrides(namespace: str, reliability: str) -> dict[str, str]:
     """
     Return qos_overrides parameters setting the depth node's input subscriptions' reliability.
 
-    Best effort (the node's REP 2003 default) loses most 1600x1300 frames between processes on
-    Fast DDS (doc/benchmarks.md), so launch files ask reliable.
+    Empty when it is the node's own (depth_params.INPUT_RELIABILITY): one default, stated once.
     """
+    if reliability == depth_params.INPUT_RELIABILITY:
+        return {}
     prefix = _namespace_prefix(namespace)
     return {f'qos_overrides.{prefix}/{topic}.subscription.reliability': reliability
             for topic in INPUT_TOPICS}
@@ -223,7 +218,7 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
     if 'focal_length_mm' in args and not {'min_depth_mm', 'max_depth_mm'} & set(args):
         # Another lens without a range: the lens preset's (config/lens_*.yaml), as the CLI does.
         depth['min_depth_mm'], depth['max_depth_mm'] = lens_depth_range_mm(
-            camera['focal_length_mm'], defaults.SCALE, camera['baseline_mm'],
+            camera['focal_length_mm'], rig.WORKING_SCALE, camera['baseline_mm'],
             camera['pixel_size_um'])
     merged = _with_defaults(args, camera=True, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=True)}
@@ -234,7 +229,7 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
 
 def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
     """Return the parameter file content of stereo_node: one section per node name."""
-    prefix = _namespace_prefix(str(args.get('namespace', defaults.NAMESPACE)))
+    prefix = _namespace_prefix(str(args.get('namespace', NAMESPACE)))
     return {f'{prefix}/{name}': {'ros__parameters': params}
             for name, params in zip(('camera_node', 'depth_node'), pipeline_parameters(args),
                                     strict=True)}
@@ -295,8 +290,8 @@ def _flag(args: Mapping[str, str], name: str, default: str) -> bool:
 
 
 def lens_depth_range_mm(focal_length_mm: float, scale: float,
-                        baseline_mm: float = defaults.BASELINE_MM,
-                        pixel_size_um: float = defaults.PIXEL_SIZE_UM) -> tuple[float, float]:
+                        baseline_mm: float = rig.BASELINE_MM,
+                        pixel_size_um: float = rig.PIXEL_SIZE_UM) -> tuple[float, float]:
     """
     Return the (min, max) depth a lens suits at a working scale, rounded to 10 mm.
 
@@ -305,10 +300,10 @@ def lens_depth_range_mm(focal_length_mm: float, scale: float,
     Every lens and scale keeps that band, so the range grows with the focal length in pixels.
     """
     f_b_px_mm = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale * baseline_mm
-    reference = focal_px_from_lens(defaults.FOCAL_LENGTH_MM, defaults.PIXEL_SIZE_UM) * \
-        defaults.SCALE * defaults.BASELINE_MM
-    near_px = reference / defaults.MIN_DEPTH_MM
-    far_px = reference / defaults.MAX_DEPTH_MM
+    reference = focal_px_from_lens(rig.FOCAL_LENGTH_MM, rig.PIXEL_SIZE_UM) * \
+        rig.WORKING_SCALE * rig.BASELINE_MM
+    near_px = reference / rig.MIN_DEPTH_MM
+    far_px = reference / rig.MAX_DEPTH_MM
     return round(f_b_px_mm / near_px, -1), round(f_b_px_mm / far_px, -1)
 
 

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from raiv_stereo.core import calibration as calib, tf_frames as frames
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import IntRange
 from raiv_stereo.ros.conversions import (
     camera_info_msg,
@@ -75,6 +75,10 @@ from std_msgs.msg import Header
 
 ASPECT_TOLERANCE = 0.01
 """Relative aspect-ratio difference up to which a frame is resized to the published size."""
+PUBLISH_DEPTH = 5
+"""Keep-last depth of the image and camera_info publishers."""
+PUSHED_POLL_HZ = 200.0
+"""How often the node polls a pushed source (stream, raiv) for a new pair."""
 STATS_LOG_PERIOD_S = 2.0
 """The per-stage time sums of the last period are logged at DEBUG this often, then restarted."""
 
@@ -177,7 +181,7 @@ class CameraNode(Node):
         self._tf = None  # the static TF broadcaster, made with the publishers
         self._published = 0
         self._stage_times = StageTimes()  # reset after each DEBUG log line
-        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
+        self._reporter = ErrorReporter(self.get_logger().error)
         self._images_converted = [0, 0]  # left, right: only for topics someone subscribes to
         self._stats_logged_s = time.monotonic()
         try:
@@ -229,7 +233,7 @@ class CameraNode(Node):
         self._file_calibration_set = file_calibration is not None
 
         # REP 2003: the system default (reliable, volatile) profile, keep last QUEUE_SIZE.
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=defaults.QUEUE_SIZE,
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=PUBLISH_DEPTH,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
         overrides = QoSOverridingOptions.with_default_policies()
@@ -376,7 +380,7 @@ class CameraNode(Node):
         """(Re)create the read timer: rate_hz, or the fast poll rate for pushed sources."""
         if self._timer is not None:
             self.destroy_timer(self._timer)
-        rate_hz = max(self._rate_hz, defaults.STREAM_POLL_HZ) if self._pushed \
+        rate_hz = max(self._rate_hz, PUSHED_POLL_HZ) if self._pushed \
             else self._rate_hz
         self._timer = self.create_timer(1.0 / rate_hz, self._on_timer)
 
@@ -424,7 +428,7 @@ class CameraNode(Node):
     # --- frames ------------------------------------------------------------------------------
 
     def _error(self, message: str) -> None:
-        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
+        """Log an error at most once per error_reporter.PERIOD_S for each kind of problem."""
         self._reporter.report(message_kind('camera', message), message)
 
     def _on_timer(self) -> None:

@@ -23,7 +23,6 @@ latency stays bounded), publishes the results, applies parameter changes and rep
 from __future__ import annotations
 
 from collections import deque
-import copy
 from dataclasses import dataclass, field
 import statistics
 import sys
@@ -42,7 +41,7 @@ from raiv_stereo.core.calibration import (
     StereoCalibration,
 )
 from raiv_stereo.core.pair_order import PairOrderCheck
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import coerce
 from raiv_stereo.ros import conversions, sync_diagnosis
 from raiv_stereo.ros.calibration_diagnostics import (
@@ -63,7 +62,12 @@ from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSReliabilityPolicy
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
@@ -75,6 +79,8 @@ STATS_LOG_PERIOD_S = 60.0
 """The statistics line reaches the console at most this often (every period: /diagnostics)."""
 PAIR_RECHECK_EVERY = 10
 """While the pair arrives swapped, its order is checked again on every this many pairs."""
+SYNC_WARNING_S = 3.0
+"""No pair for this long: the node says why (sync_diagnosis)."""
 SYNC_HISTORY = 100
 """Arrivals kept per input topic to explain pairs that do not sync."""
 
@@ -90,6 +96,13 @@ class ConfigurationError(InputError):
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
     """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
     return descriptor(spec, dynamic_typing=spec.type_name == 'double')
+
+
+def input_qos_profile() -> QoSProfile:
+    """Return the input subscriptions' profile: keep the last 5, depth_params.INPUT_RELIABILITY."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                      reliability=QoSReliabilityPolicy[depth_params.INPUT_RELIABILITY.upper()],
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def _info_key(info: CameraInfo) -> tuple:
@@ -187,7 +200,7 @@ class DepthNode(Node):
         self._stopping = False
         self._dropped_frames = 0
         self._stats = _Stats()
-        self._reporter = ErrorReporter(self.get_logger().error, defaults.ERROR_THROTTLE_S)
+        self._reporter = ErrorReporter(self.get_logger().error)
         self._busy: tuple[str, float] | None = None
         self._last_jump_s: float | None = None
         self._last_calibration: StereoCalibration | None = None
@@ -219,7 +232,7 @@ class DepthNode(Node):
         self._pub_points = publisher(PointCloud2, 'points')
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        # Subscriptions: best-effort sensor data through message_filters.
+        # Subscriptions through message_filters, reliable unless qos_overrides say otherwise.
         image_suffix = 'image_rect' if self._values['input_rectified'] else 'image_raw'
         image_type = Image
         if self._values['input_transport'] == 'compressed':
@@ -229,10 +242,8 @@ class DepthNode(Node):
         self._filters = []
         self._watch: list[_TopicWatch] = []
         for msg_type, topic in topics:
-            # A copy: rclpy writes the topic's qos_overrides into the profile it is given, and
-            # this one is rclpy's module-wide qos_profile_sensor_data.
-            sub, lost = filter_subscriber(
-                self, msg_type, topic, copy.copy(qos_profile_sensor_data), overrides)
+            # A profile each: rclpy writes the topic's qos_overrides into the one it is given.
+            sub, lost = filter_subscriber(self, msg_type, topic, input_qos_profile(), overrides)
             if lost and not self._filters:
                 self.get_logger().warning(lost)
             watch = _TopicWatch(self.resolve_topic_name(topic), subscription=sub)
@@ -401,7 +412,7 @@ class DepthNode(Node):
                 self._stats.frames += 1
 
     def _error(self, kind: str, message: str) -> None:
-        """Log an error at most once per defaults.ERROR_THROTTLE_S for each kind of problem."""
+        """Log an error at most once per error_reporter.PERIOD_S for each kind of problem."""
         self._reporter.report(kind, message)
 
     def _topic(self, index: int) -> str:
@@ -650,7 +661,7 @@ class DepthNode(Node):
             busy = self._busy
             arrivals = [list(w.history) for w in self._watch]
         waited = now - (last_sync if last_sync is not None else self._started_s)
-        if waited < defaults.SYNC_WARNING_S:
+        if waited < SYNC_WARNING_S:
             return
         topics = [sync_diagnosis.TopicState(
             w.resolved_name, history, reliable=self._subscribes_reliably(w),
@@ -658,7 +669,7 @@ class DepthNode(Node):
             for w, history in zip(self._watch, arrivals, strict=True)]
         diagnosis = sync_diagnosis.diagnose_sync(
             topics, now, waited, now - self._started_s, self._values['sync'],
-            self._values['sync_slop_s'], defaults.SYNC_WARNING_S, busy)
+            self._values['sync_slop_s'], SYNC_WARNING_S, busy)
         if diagnosis is not None:
             self._error(diagnosis.kind, diagnosis.message)
 
@@ -667,7 +678,9 @@ class DepthNode(Node):
         """Return True when this topic's subscription is reliable (qos_overrides applied)."""
         # message_filters.Subscriber keeps the rclpy subscription (overrides applied) as .sub.
         profile = getattr(getattr(watch.subscription, 'sub', None), 'qos_profile', None)
-        return profile is not None and profile.reliability == QoSReliabilityPolicy.RELIABLE
+        if profile is None:
+            return depth_params.INPUT_RELIABILITY == 'reliable'
+        return profile.reliability == QoSReliabilityPolicy.RELIABLE
 
     def _publisher_reliabilities(self, topic: str) -> list[str] | None:
         """Return each publisher's reliability on `topic` ('reliable', 'best_effort')."""

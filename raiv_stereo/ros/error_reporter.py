@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Callable
 
+PERIOD_S = 5.0
+"""The nodes log each kind of error at most this often."""
 MAX_KINDS = 64
 """Kinds remembered; the least recently logged is forgotten first (hostile input is unbounded)."""
 
@@ -38,7 +40,7 @@ class ErrorReporter:
     Repeats in between are counted and the count is added to the next line of that kind.
     """
 
-    def __init__(self, log: Callable[[str], None], period_s: float,
+    def __init__(self, log: Callable[[str], None], period_s: float = PERIOD_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """Log through `log` (e.g. a ROS logger's error method), timed by `clock`."""
         self._log = log

@@ -41,8 +41,8 @@ class TopicState:
     """Resolved topic name."""
     arrivals: Sequence[tuple[float, int]]
     """(arrival monotonic s, header stamp ns) of the latest messages, oldest first."""
-    reliable: bool = False
-    """True when this node's subscription is reliable (e.g. through qos_overrides)."""
+    reliable: bool = True
+    """True when this node's subscription is reliable (the default; qos_overrides may say not)."""
     publishers: Sequence[str] | None = None
     """Reliability of each publisher ('reliable', 'best_effort'); None when unknown."""
 
@@ -78,6 +78,16 @@ def diagnose_sync(topics: Sequence[TopicState], now_s: float, waited_s: float,
     rates = [len(r) / span_s for r in recent]
     names = [t.name for t in topics]
     if not any(rates):
+        unserved = [t.name for t in topics if qos_mismatch(t)]
+        if unserved:
+            return Diagnosis('qos mismatch', (
+                f'no messages on any input topic for {waited_s:.0f} s: '
+                f'{", ".join(unserved)} {"has" if len(unserved) == 1 else "have"} best-effort '
+                'publishers only, and this node subscribes reliably (its default): a QoS '
+                'mismatch, DDS delivers nothing. Subscribe best-effort: launch argument '
+                'input_qos:=best_effort, or the node parameter qos_overrides.<topic>.'
+                'subscription.reliability:=best_effort for each input topic (or publish '
+                'reliably).'))
         if running_s <= SILENT_INPUT_FACTOR * warning_s:
             return None
         if any(t.publishers for t in topics):  # a publisher that sends nothing (yet)
@@ -97,10 +107,15 @@ def diagnose_sync(topics: Sequence[TopicState], now_s: float, waited_s: float,
         parts.append('messages are lost on the way (' + ', '.join(
             f'{name} {rate:.1f} Hz' for name, rate in zip(names, rates, strict=True)
             if rate > 0) + ')')
-        hints.append('Large images over best-effort lose whole messages when a fragment is '
-                     'lost: subscribe reliably (qos_overrides.<topic>.subscription.'
-                     'reliability:=reliable), raise net.core.rmem_max, or send smaller or '
-                     'mono8 images.')
+        if all(t.reliable for t in topics):
+            hints.append('A reliable subscription still drops what its keep-last queue cannot '
+                         'hold: raise qos_overrides.<topic>.subscription.depth, or send fewer, '
+                         'smaller or mono8 images.')
+        else:
+            hints.append('Large images over best-effort lose whole messages when a fragment is '
+                         'lost: subscribe reliably (the default: drop input_qos:=best_effort or '
+                         'the qos_overrides.<topic>.subscription.reliability that sets it), '
+                         'raise net.core.rmem_max, or send smaller or mono8 images.')
     stamps = [[stamp for _, stamp in r] for r in recent]
     if stamps[0] and stamps[1]:
         # Both cameras arrive: the best-matching recent left/right stamps show an offset.
@@ -127,6 +142,12 @@ def diagnose_sync(topics: Sequence[TopicState], now_s: float, waited_s: float,
                      f'messages arrive: {"; ".join(parts)}. {" ".join(hints)}'.rstrip())
 
 
+def qos_mismatch(topic: TopicState) -> bool:
+    """Return True when this reliable subscription has publishers and all are best-effort."""
+    return topic.reliable and bool(topic.publishers) and \
+        set(topic.publishers) == {'best_effort'}
+
+
 def publisher_text(topic: TopicState) -> str:
     """Describe a silent topic's publishers and whether their QoS can match this node's."""
     if topic.publishers is None:
@@ -136,9 +157,10 @@ def publisher_text(topic: TopicState) -> str:
     kinds = sorted(set(topic.publishers))
     text = f'{len(topic.publishers)} publisher(s), {"/".join(kinds)}'
     if topic.reliable and 'best_effort' in kinds:
-        return (text + ': this node subscribes reliably (qos_overrides), which does not match '
-                'a best-effort publisher; set the subscription reliability back to '
-                'best_effort')
+        return (text + ': this node subscribes reliably (its default), which a best-effort '
+                'publisher does not serve (QoS mismatch); subscribe best-effort: launch '
+                'argument input_qos:=best_effort, or the node parameter '
+                f'qos_overrides.{topic.name}.subscription.reliability:=best_effort')
     if topic.reliable:
         return text + ', but nothing arrived although this node subscribes reliably'
     return text + ', but nothing arrived; this node subscribes best-effort (matches any publisher)'

@@ -23,9 +23,14 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import coerce, ParamSpec, ParamTable
 from raiv_stereo.sources.exposure import ExposureControl
+
+
+RATE_HZ = 10.0
+"""Pairs per second a source paced by the node (sample, images, video, camera) delivers."""
+LOOP = True
+"""Finite sources (images, video, bag) start again at their end."""
 
 
 @dataclass
@@ -179,6 +184,6 @@ def open_source(kind: str, options: Mapping[str, Any],
     if problems:
         raise SourceError('; '.join(problems))
     own = own_options(kind, options)
-    own['rate_hz'] = float(options.get('rate_hz', defaults.RATE_HZ))
-    own['loop'] = bool(options.get('loop', defaults.LOOP))
+    own['rate_hz'] = float(options.get('rate_hz', RATE_HZ))
+    own['loop'] = bool(options.get('loop', LOOP))
     return source.from_options(own, calibration)

@@ -20,9 +20,8 @@ import time
 from typing import Any, Callable, Iterator, Mapping
 
 from raiv_stereo.core.calibration import StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import ParamSpec
-from raiv_stereo.sources import EndOfSource, FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources import EndOfSource, FrameSource, LOOP, SourceError, StereoFrame
 from raiv_stereo.sources.rosbag_io import BagError, BagPair, StereoBagReader
 
 
@@ -89,7 +88,7 @@ class BagSource(FrameSource):
             reader = StereoBagReader(path, **names)
         except BagError as error:
             raise SourceError(str(error)) from None
-        return cls(reader, bool(options.get('loop', defaults.LOOP)))
+        return cls(reader, bool(options.get('loop', LOOP)))
 
     def _start_pass(self, first: bool = False) -> None:
         """Open the bag's pairs again and read the first one."""

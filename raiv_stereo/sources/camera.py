@@ -22,7 +22,6 @@ from typing import Any, Mapping
 
 import cv2
 from raiv_stereo.core.calibration import StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.images import check_pair
@@ -81,11 +80,11 @@ class CameraSource(FrameSource):
         ParamSpec('device_right', '', 'right device index or path'),
         ParamSpec('side_by_side', False, 'camera.device_left is one side-by-side stereo camera '
                   '(left half | right half)'),
-        ParamSpec('width', defaults.CAMERA_DEVICE_SIZE_PX, 'requested capture width, px '
+        ParamSpec('width', 0, 'requested capture width, px '
                   "(side-by-side: both halves); 0 = the device's", IntRange(0, 16384)),
-        ParamSpec('height', defaults.CAMERA_DEVICE_SIZE_PX,
+        ParamSpec('height', 0,
                   "requested capture height, px; 0 = the device's", IntRange(0, 16384)),
-        ParamSpec('fps', defaults.CAMERA_FPS, "requested capture rate, Hz; 0 = the device's",
+        ParamSpec('fps', 0.0, "requested capture rate, Hz; 0 = the device's",
                   FloatRange(0.0, 1000.0)),
     )
 

@@ -24,12 +24,12 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import ParamSpec
 from raiv_stereo.sources import (
     EndOfSource,
     FILE_OPTION,
     FrameSource,
+    LOOP,
     SourceError,
     StereoFrame,
 )
@@ -145,7 +145,7 @@ class ImageSource(FrameSource):
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> ImageSource:
         """Build from images.list, or images.left + images.right (paired in sorted order)."""
-        loop = bool(options.get('loop', defaults.LOOP))
+        loop = bool(options.get('loop', LOOP))
         list_file = options['list'].strip()
         if list_file:
             return cls(read_list_file(list_file), loop)

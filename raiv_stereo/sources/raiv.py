@@ -41,20 +41,25 @@ from typing import Any
 
 import cv2
 import numpy as np
+from raiv_stereo.core import rig
 from raiv_stereo.core.calibration import (
     as_matrix,
     CalibrationError,
     CameraModel,
     StereoCalibration,
 )
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
 from raiv_stereo.sources.exposure import ExposureControl, ExposureError, ExposureRanges
 
 DATA_MODULE = 'qCU_Data'
 CONTROL_MODULE = 'qCU_CCtrl'
-SENSOR_SIZE_PX = (defaults.SENSOR_WIDTH_PX, defaults.SENSOR_HEIGHT_PX)
+SENSOR_SIZE_PX = rig.SENSOR_SIZE_PX
+INPUTS = ('frame', 'ai')
+INPUT = 'frame'
+"""getDataFrame(): the raw 1600x1300 stereo pair."""
+SWAP_LEFT_RIGHT = False
+"""False = the maker's stereo-frame example: index 1 left, index 0 right."""
 CODE_OK = 0
 """set_expo_gain/get_expo_gain return code taken as success (the examples never check it)."""
 BASELINE_AGREEMENT = 0.01
@@ -224,12 +229,12 @@ def open_exposure_control() -> tuple[RaivExposure | None, str]:
 class RaivDevice:
     """The device's data pipeline: open, read pairs (frame or ai input) and the calibration."""
 
-    def __init__(self, sdk: Any, raiv_input: str = defaults.RAIV_INPUT,
-                 swap_left_right: bool = defaults.SWAP_LEFT_RIGHT) -> None:
+    def __init__(self, sdk: Any, raiv_input: str = INPUT,
+                 swap_left_right: bool = SWAP_LEFT_RIGHT) -> None:
         """Open qCUData().init(); read the memory configuration for the ai input."""
-        if raiv_input not in defaults.RAIV_INPUTS:
+        if raiv_input not in INPUTS:
             raise SourceError(f'raiv.input is {raiv_input!r}; choose one of '
-                              f'{", ".join(defaults.RAIV_INPUTS)}')
+                              f'{", ".join(INPUTS)}')
         self.sdk, self.raiv_input, self.swap_left_right = sdk, raiv_input, swap_left_right
         try:
             self._data = sdk.qCUData()
@@ -316,17 +321,17 @@ class RaivSource(FrameSource):
     kind = 'raiv'
     pushed = True
     options = (
-        ParamSpec('input', defaults.RAIV_INPUT,
+        ParamSpec('input', INPUT,
                   "'frame' = getDataFrame(), the raw 1600x1300 pair; 'ai' = getDataAi(), the AI "
                   "processor's input frames (size from getMemoryConfiguration())",
-                  choices=defaults.RAIV_INPUTS),
-        ParamSpec('swap_left_right', defaults.SWAP_LEFT_RIGHT,
+                  choices=INPUTS),
+        ParamSpec('swap_left_right', SWAP_LEFT_RIGHT,
                   "false = the maker's stereo-frame order (index 1 left, index 0 right); true = "
                   'the other way round (the depth node says when the pair looks swapped)'),
     )
 
-    def __init__(self, raiv_input: str = defaults.RAIV_INPUT,
-                 swap_left_right: bool = defaults.SWAP_LEFT_RIGHT, sdk: Any | None = None) -> None:
+    def __init__(self, raiv_input: str = INPUT,
+                 swap_left_right: bool = SWAP_LEFT_RIGHT, sdk: Any | None = None) -> None:
         """Open the pipeline, read the factory calibration and open the exposure control."""
         sdk = sdk if sdk is not None else import_sdk()
         self.device = RaivDevice(sdk, raiv_input, swap_left_right)

@@ -21,9 +21,8 @@ from typing import Any, Mapping
 
 from raiv_stereo.core.calibration import StereoCalibration
 from raiv_stereo.eval.scene import RenderedPair, Renderer, Scene
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import IntRange, ParamSpec
-from raiv_stereo.sources import FrameSource, SourceError, StereoFrame
+from raiv_stereo.sources import FrameSource, RATE_HZ, SourceError, StereoFrame
 
 
 class SampleSource(FrameSource):
@@ -37,14 +36,14 @@ class SampleSource(FrameSource):
 
     kind = 'sample'
     options = (
-        ParamSpec('frames', defaults.SAMPLE_FRAMES,
+        ParamSpec('frames', 0,
                   'render this many frames once, then replay them in a loop (no rendering per '
                   'frame, one pair of memory each); 0 = render every frame', IntRange(0, 1000)),
     )
 
-    def __init__(self, calibration: StereoCalibration, rate_hz: float = defaults.RATE_HZ,
+    def __init__(self, calibration: StereoCalibration, rate_hz: float = RATE_HZ,
                  scene: Scene | None = None,
-                 replay_frames: int = defaults.SAMPLE_FRAMES) -> None:
+                 replay_frames: int = 0) -> None:
         """Prepare the renderer (rays and static surfaces) at the calibration's size."""
         if not rate_hz > 0:
             raise SourceError(f'sample source: rate_hz must be positive, got {rate_hz}')

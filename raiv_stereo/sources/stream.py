@@ -40,7 +40,6 @@ import time
 from typing import Any, Mapping
 
 from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame, stream_protocol as sp
 
@@ -51,14 +50,23 @@ MAX_PENDING = 4  # connections allowed to wait for their HELLO besides the admit
 TLS_READS_PER_ROUND = 256  # TLS records (16 KiB each) read from one connection per round
 LISTEN_BACKLOG = 64  # a burst of connects waits in the kernel, not a 1 s SYN retry
 CONNECT_BACKOFF_S = (0.2, 2.0)  # connect mode: first and longest retry delay
-LOG_THROTTLE_S = defaults.ERROR_THROTTLE_S  # one warning per kind this often, with a count
+LOG_THROTTLE_S = 5.0  # one warning per kind this often, with a count (as the nodes' errors)
 TOKEN_AUTO = 'auto'  # stream.token: generate one on first start and keep it under ROS_HOME
 TOKEN_NONE = ('', 'none')  # stream.token: no authentication (said explicitly, warned about)
 TRICKLE_FACTOR = 4  # a message still incomplete after this many stream.timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
 ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
+MODES = ('listen', 'connect')
+MODE = 'listen'
+HOST = '0.0.0.0'
+PORT = 12345
+TIMEOUT_S = 5.0
+MAX_SENDERS = 1
 COMPRESSION_CODECS = {'any': ('raw', 'png', 'jpeg'), 'none': ('raw',), 'raw': ('raw',),
                       'png': ('png',), 'jpeg': ('jpeg',)}
+COMPRESSIONS = ('any', 'none', 'png', 'jpeg')
+"""stream.compression choices ('raw' is also accepted in code, as 'none')."""
+COMPRESSION = 'any'
 
 
 class ClockMapper:
@@ -211,25 +219,25 @@ class StreamSource(FrameSource):
     kind = 'stream'
     pushed = True
     options = (
-        ParamSpec('mode', defaults.STREAM_MODE,
+        ParamSpec('mode', MODE,
                   "'listen' for the device to connect, or 'connect' to the device",
-                  choices=defaults.STREAM_MODES),
-        ParamSpec('host', defaults.STREAM_HOST,
+                  choices=MODES),
+        ParamSpec('host', HOST,
                   'address to listen on, or the device to connect to'),
-        ParamSpec('port', defaults.STREAM_PORT, 'TCP port (0 = any free port, logged)',
+        ParamSpec('port', PORT, 'TCP port (0 = any free port, logged)',
                   IntRange(0, 65535)),
         ParamSpec('token', TOKEN_AUTO,
                   "shared secret a sender must present; 'auto' = generated on first start, kept "
                   'in $ROS_HOME/raiv_stereo/stream_token and logged with the sender command '
                   "line; 'none' = no token (a warning at start)"),
-        ParamSpec('timeout_s', defaults.STREAM_TIMEOUT_S,
+        ParamSpec('timeout_s', TIMEOUT_S,
                   'a sender silent this long (or stalled mid-frame) is dropped, s',
                   FloatRange(0.1, 3600.0)),
-        ParamSpec('max_senders', defaults.STREAM_MAX_SENDERS, 'senders connected at a time',
+        ParamSpec('max_senders', MAX_SENDERS, 'senders connected at a time',
                   IntRange(1, 16)),
-        ParamSpec('compression', defaults.STREAM_COMPRESSION,
+        ParamSpec('compression', COMPRESSION,
                   "image compression accepted from the sender ('any' = whatever it sends)",
-                  choices=defaults.STREAM_COMPRESSIONS),
+                  choices=COMPRESSIONS),
         ParamSpec('tls_cert', '', "TLS certificate, PEM (stream.mode 'listen'); senders connect "
                   'with --tls-ca; path; empty = not used'),
         ParamSpec('tls_key', '',
@@ -248,14 +256,14 @@ class StreamSource(FrameSource):
             problems.append("stream.tls_cert works with stream.mode 'listen' only")
         return problems
 
-    def __init__(self, mode: str = defaults.STREAM_MODE, host: str = defaults.STREAM_HOST,
-                 port: int = defaults.STREAM_PORT, token: str = '',
-                 timeout_s: float = defaults.STREAM_TIMEOUT_S,
-                 max_senders: int = defaults.STREAM_MAX_SENDERS,
-                 compression: str = defaults.STREAM_COMPRESSION,
+    def __init__(self, mode: str = MODE, host: str = HOST,
+                 port: int = PORT, token: str = '',
+                 timeout_s: float = TIMEOUT_S,
+                 max_senders: int = MAX_SENDERS,
+                 compression: str = COMPRESSION,
                  tls_cert: str = '', tls_key: str = '') -> None:
-        if mode not in defaults.STREAM_MODES:
-            raise SourceError(f'stream.mode {mode!r} is not one of {defaults.STREAM_MODES}')
+        if mode not in MODES:
+            raise SourceError(f'stream.mode {mode!r} is not one of {MODES}')
         if compression not in COMPRESSION_CODECS:
             raise SourceError(f'stream.compression {compression!r} is not one of '
                               f'{", ".join(COMPRESSION_CODECS)}')

@@ -22,12 +22,12 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import StereoCalibration
-from raiv_stereo.params import defaults
 from raiv_stereo.params.spec import ParamSpec
 from raiv_stereo.sources import (
     EndOfSource,
     FILE_OPTION,
     FrameSource,
+    LOOP,
     SourceError,
     StereoFrame,
 )
@@ -90,7 +90,7 @@ class VideoSource(FrameSource):
     def from_options(cls, options: Mapping[str, Any],
                      calibration: StereoCalibration) -> VideoSource:
         """Build from video.side_by_side, or video.left + video.right."""
-        loop = bool(options.get('loop', defaults.LOOP))
+        loop = bool(options.get('loop', LOOP))
         side_by_side = options['side_by_side'].strip()
         left, right = options['left'].strip(), options['right'].strip()
         if side_by_side:

@@ -24,7 +24,7 @@ from typing import TextIO
 import numpy as np
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, load_calibration
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.sources.rosbag_io import bag_storage, BagError, DepthBagWriter, StereoBagReader
 
 
@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--sync-slop-s', type=float, default=0.0,
                        help='pair left/right images whose stamps differ by up to this; 0 = '
                             'equal stamps only')
-    group.add_argument('--depth-format', default=defaults.DEPTH_FORMAT,
-                       choices=defaults.DEPTH_FORMATS, help='depth encoding (REP 118)')
+    depth_format = depth_params.BY_NAME['depth_format']
+    group.add_argument('--depth-format', default=depth_format.default,
+                       choices=depth_format.choices, help='depth encoding (REP 118)')
     group.add_argument('--storage', choices=('sqlite3', 'mcap'),
                        help="output bag storage; default the input's")
 
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             raise BagError('--rectified is for image files; a bag brings its camera_info (or '
                            'give --calibration)')
         if args.scale is None:
-            args.scale = defaults.SCALE
+            args.scale = depth_params.BY_NAME['scale'].default
         if not args.sync_slop_s >= 0:
             raise BagError(f'--sync-slop-s must be 0 or more, got {args.sync_slop_s:g}')
         settings = matcher_settings_from_options(args)

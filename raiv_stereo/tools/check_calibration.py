@@ -23,7 +23,7 @@ from raiv_stereo.core.calibration import CalibrationError
 from raiv_stereo.core.calibration_health import check_alignment, ERROR, OK, WARN
 from raiv_stereo.core.pipeline import to_gray
 from raiv_stereo.core.rectify import Rectifier
-from raiv_stereo.params import defaults
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.tools.cli import HelpFormatter
 
 EXIT_CODES = {OK: 0, WARN: 3, ERROR: 4}
@@ -35,8 +35,10 @@ def _run(args: argparse.Namespace) -> int:
 
     notes: list[str] = []
     try:
-        if not 0.0 < args.scale <= 1.0:
-            raise offline.OfflineError(f'--scale must be in (0, 1], got {args.scale:g}')
+        problems = camera_params.TABLE.option_problems(args, offline.LENS) + \
+            depth_params.TABLE.option_problems(args, ('scale',))
+        if problems:  # the nodes' words for the same values
+            raise offline.OfflineError('; '.join(problems))
         left = offline._read_image(args.left, notes)
         right = offline._read_image(args.right, notes)
         if left.shape[:2] != right.shape[:2]:
@@ -73,16 +75,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--calibration', nargs='+', metavar='FILE',
                         help='LEFT.yaml RIGHT.yaml (camera_info pair) or one OpenCV stereo file '
                              '(YAML/XML/JSON); default the RAiV nominal geometry')
-    parser.add_argument('--scale', type=float, default=defaults.SCALE,
-                        help="working resolution relative to the input (the depth node's "
-                             'scale: the verdict is in pixels of this size)')
+    depth_params.TABLE.add_options(parser, ('scale',),
+                                   notes={'scale': '(the verdict is in pixels of this size)'})
     parser.add_argument('--rectified', action='store_true',
                         help='the inputs are already rectified (give --focal-px)')
     parser.add_argument('--focal-px', type=float, help='focal length of rectified inputs')
-    parser.add_argument('--baseline-mm', type=float, default=defaults.BASELINE_MM,
-                        help='stereo baseline in mm (nominal or --rectified geometry)')
-    parser.add_argument('--focal-length-mm', type=float, default=defaults.FOCAL_LENGTH_MM,
-                        help='lens focal length in mm (nominal geometry)')
-    parser.add_argument('--pixel-size-um', type=float, default=defaults.PIXEL_SIZE_UM,
-                        help='pixel pitch in micrometres (nominal geometry)')
+    camera_params.TABLE.add_options(parser, ('baseline_mm', 'focal_length_mm', 'pixel_size_um'),
+                                    notes={'baseline_mm': '(also of --rectified inputs)'})
     parser.set_defaults(func=_run)

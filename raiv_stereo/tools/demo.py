@@ -39,7 +39,6 @@ import numpy as np
 from raiv_stereo.eval.metrics import DepthAccuracy, percentile
 from raiv_stereo.params import (
     camera as camera_params,
-    defaults,
     depth as depth_params,
     launch as launch_config,
 )
@@ -487,11 +486,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0])
     OPTIONS.add_options(parser, ('seconds',))
     parser.add_argument('--out', default='demo_output', help='folder for the pictures')
-    parser.add_argument('--namespace', default=defaults.NAMESPACE, help='ROS namespace')
+    parser.add_argument('--namespace', default=launch_config.NAMESPACE, help='ROS namespace')
     depth_params.TABLE.add_options(parser, ('scale',))
     add_depth_range(parser)
-    depth_params.TABLE.add_options(parser, ('sgbm_resolution',),
-                                   defaults={'sgbm_resolution': defaults.LAUNCH_SGBM_RESOLUTION})
+    depth_params.TABLE.add_options(parser, ('sgbm_resolution',))
     camera_params.TABLE.add_options(parser, ('focal_length_mm', 'rate_hz'))
     OPTIONS.add_options(parser, ('evaluate_frames',))
     parser.set_defaults(func=run)

@@ -24,7 +24,7 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo.core import pair_order
+from raiv_stereo.core import pair_order, rig
 from raiv_stereo.core.calibration import (
     CalibrationError,
     focal_px_from_lens,
@@ -49,10 +49,12 @@ from raiv_stereo.core.matching.sgbm import (
     StereoMatcher,
 )
 from raiv_stereo.core.pipeline import StereoPipeline, to_gray
-from raiv_stereo.params import camera as camera_params, defaults, depth as depth_params
+from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.launch import lens_depth_range_mm
 from raiv_stereo.tools.cli import CommandError, HelpFormatter, output_folder
 
+NODE = depth_params.default_values()
+"""The depth node's defaults: the command's own where it has the same setting."""
 TABLE_DEPTHS_MM = (200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000)
 """The depths of the maker's published depth-vs-disparity table."""
 
@@ -75,6 +77,8 @@ class OfflineError(CommandError):
 
 LENS = ('baseline_mm', 'focal_length_mm', 'pixel_size_um')
 """The camera settings of the nominal calibration, as options (camera_params specs)."""
+LENS_DEFAULTS = {name: camera_params.BY_NAME[name].default for name in LENS}
+"""The camera node's (the RAiV's) lens defaults."""
 DEPTH_RANGE = ('min_depth_mm', 'max_depth_mm')
 WINDOW = ('min_disparity', 'num_disparities')
 MATCHING = (*WINDOW, 'block_size', 'sgbm_mode', 'post_filter',
@@ -88,7 +92,7 @@ def _add_geometry(parser: argparse.ArgumentParser) -> None:
     camera_params.TABLE.add_options(parser, LENS, defaults=dict.fromkeys(LENS))
     parser.add_argument('--scale', type=float, default=None,
                         help=f'working resolution relative to the input (default '
-                             f'{defaults.SCALE:g}; 1 with --rectified, so outputs line up with '
+                             f'{NODE["scale"]:g}; 1 with --rectified, so outputs line up with '
                              f'the input pixels; {depth_params.BY_NAME["scale"].limits_text()})')
     add_depth_range(parser)
 
@@ -98,22 +102,20 @@ def add_depth_range(parser: argparse.ArgumentParser) -> None:
     preset = "or the lens preset's for another --focal-length-mm: config/lens_*.yaml"
     depth_params.TABLE.add_options(
         parser, DEPTH_RANGE, defaults=dict.fromkeys(DEPTH_RANGE),
-        notes={'min_depth_mm': f'(default: {defaults.MIN_DEPTH_MM:g}, {preset})',
-               'max_depth_mm': f'(default: {defaults.MAX_DEPTH_MM:g}, {preset})'})
+        notes={'min_depth_mm': f'(default: {NODE["min_depth_mm"]:g}, {preset})',
+               'max_depth_mm': f'(default: {NODE["max_depth_mm"]:g}, {preset})'})
 
 
 def fill_lens_defaults(args: argparse.Namespace) -> None:
     """Set the unset lens options to the RAiV's and an unset depth range to the lens preset's."""
-    for name, value in (('baseline_mm', defaults.BASELINE_MM),
-                        ('focal_length_mm', defaults.FOCAL_LENGTH_MM),
-                        ('pixel_size_um', defaults.PIXEL_SIZE_UM)):
+    for name, value in LENS_DEFAULTS.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     if args.min_depth_mm is None or args.max_depth_mm is None:
         # The preset (config/lens_<f>mm.yaml) is for scale 0.5; the 2.8 mm lens: 300-3000 mm.
-        near_mm, far_mm = (defaults.MIN_DEPTH_MM, defaults.MAX_DEPTH_MM)
+        near_mm, far_mm = (NODE['min_depth_mm'], NODE['max_depth_mm'])
         if args.focal_length_mm > 0 and args.pixel_size_um > 0 and args.baseline_mm > 0:
-            near_mm, far_mm = lens_depth_range_mm(args.focal_length_mm, defaults.SCALE,
+            near_mm, far_mm = lens_depth_range_mm(args.focal_length_mm, rig.WORKING_SCALE,
                                                   args.baseline_mm, args.pixel_size_um)
         args.min_depth_mm = near_mm if args.min_depth_mm is None else args.min_depth_mm
         args.max_depth_mm = far_mm if args.max_depth_mm is None else args.max_depth_mm
@@ -123,14 +125,14 @@ def window_problem(focal_length_mm: float, baseline_mm: float, pixel_size_um: fl
                    scale: float, min_depth_mm: float, max_depth_mm: float) -> str | None:
     """Return why the range's search window cannot fit the RAiV image at `scale`, else None."""
     focal_px = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale
-    width, _ = scaled_size((defaults.SENSOR_WIDTH_PX, defaults.SENSOR_HEIGHT_PX), scale)
+    width, _ = scaled_size(rig.SENSOR_SIZE_PX, scale)
     min_d, num_d = search_window(focal_px, baseline_mm, min_depth_mm, max_depth_mm)
-    need_px = min_width_px(min_d + num_d - 1, defaults.BLOCK_SIZE)
+    need_px = min_width_px(min_d + num_d - 1, NODE['block_size'])
     if need_px <= width:
         return None
     near_mm, far_mm = lens_depth_range_mm(focal_length_mm, scale, baseline_mm, pixel_size_um)
     preset = (f' (config/lens_{focal_length_mm:g}mm.yaml at scale 0.5)'
-              if focal_length_mm in defaults.RAIV_LENSES_MM and scale == defaults.SCALE else '')
+              if focal_length_mm in rig.LENSES_MM and scale == rig.WORKING_SCALE else '')
     return (f'the {min_depth_mm:g}-{max_depth_mm:g} mm range searches disparities '
             f'{min_d}..{min_d + num_d - 1} px, wider than the {width} px image at scale {scale:g} '
             f'(matching needs {need_px} px): with the {focal_length_mm:g} mm lens use '
@@ -141,7 +143,7 @@ def range_report(focal_length_mm: float, baseline_mm: float, pixel_size_um: floa
                  min_depth_mm: float, max_depth_mm: float) -> str:
     """Return the depth-vs-disparity table at `scale` and the SGBM window of the depth range."""
     focal_px = focal_px_from_lens(focal_length_mm, pixel_size_um) * scale
-    width, height = scaled_size((defaults.SENSOR_WIDTH_PX, defaults.SENSOR_HEIGHT_PX), scale)
+    width, height = scaled_size(rig.SENSOR_SIZE_PX, scale)
     lines = [f'{focal_length_mm:g} mm lens, {baseline_mm:g} mm baseline, {pixel_size_um:g} um '
              f'pixels, scale {scale:g} ({width}x{height}): f = {focal_px:.2f} px',
              '', '| depth (mm) | disparity (px) |', '|---|---|']
@@ -171,7 +173,7 @@ def geometry_problems(args: argparse.Namespace) -> list[str]:
 
 
 def _run_range(args: argparse.Namespace) -> int:
-    args.scale = defaults.SCALE if args.scale is None else args.scale
+    args.scale = NODE['scale'] if args.scale is None else args.scale
     fill_lens_defaults(args)
     problems = geometry_problems(args)
     if problems:
@@ -377,9 +379,9 @@ def matcher_settings_from_options(args: argparse.Namespace) -> MatcherSettings:
     if problems:
         raise OfflineError('; '.join(problems))
     if args.rectified or args.calibration or args.bag:  # the lens preset is for the nominal rig
-        args.min_depth_mm = defaults.MIN_DEPTH_MM if args.min_depth_mm is None \
+        args.min_depth_mm = NODE['min_depth_mm'] if args.min_depth_mm is None \
             else args.min_depth_mm
-        args.max_depth_mm = defaults.MAX_DEPTH_MM if args.max_depth_mm is None \
+        args.max_depth_mm = NODE['max_depth_mm'] if args.max_depth_mm is None \
             else args.max_depth_mm
     fill_lens_defaults(args)
     for name in WINDOW:  # unset (None, for contradictions) = the spec's "from the range"
@@ -398,7 +400,7 @@ def _run_depth(args: argparse.Namespace) -> int:
         return bag_depth.run(args)
     notes: list[str] = []
     if args.scale is None:
-        args.scale = 1.0 if args.rectified else defaults.SCALE
+        args.scale = 1.0 if args.rectified else NODE['scale']
     try:
         settings = matcher_settings_from_options(args)
         out = output_folder(args.out)

@@ -28,27 +28,29 @@ from raiv_stereo.core.depth import colorize_depth, depth_legend
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.eval.scene import Renderer
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.tools.cli import HelpFormatter
 
 README_PICTURE = 'resource/demo_side_by_side.jpg'
 
 
 def sample_picture(height_px: int = 390, time_s: float = 0.0,
-                   sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION) -> np.ndarray:
+                   sgbm_resolution: str = depth_params.BY_NAME['sgbm_resolution'].default
+                   ) -> np.ndarray:
     """
     Return `rectified left | colour depth | scale bar` of the sample scene, `height_px` tall.
 
-    The RAiV nominal rig at 1600x1300, scale 0.5, 300-3000 mm and the launch files' SGBM
+    The RAiV nominal rig at 1600x1300, scale 0.5, 300-3000 mm and the default SGBM
     resolution: what `ros2 launch raiv_stereo depth.launch.py` shows for the built-in scene.
     """
     calibration = raiv_nominal()
     pair = Renderer(calibration).render(time_s, with_truth=False)
     settings = dataclasses.replace(MatcherSettings(), sgbm_resolution=sgbm_resolution)
-    pipeline = StereoPipeline(calibration, defaults.SCALE, settings)
+    node = depth_params.default_values()
+    pipeline = StereoPipeline(calibration, node['scale'], settings)
     result = pipeline.process(pair.left_bgr, pair.right_bgr)
     height, width = result.depth_m.shape
-    near_m, far_m = defaults.MIN_DEPTH_MM / 1000.0, defaults.MAX_DEPTH_MM / 1000.0
+    near_m, far_m = node['min_depth_mm'] / 1000.0, node['max_depth_mm'] / 1000.0
     border_px = pipeline.matcher.valid_window(width, height)[0]
     colour = colorize_depth(result.depth_m, near_m, far_m, border_px)
     left = pipeline.rectifier.rectify_left(pair.left_bgr)

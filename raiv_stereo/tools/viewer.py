@@ -29,7 +29,8 @@ import time
 
 import cv2
 import numpy as np
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
+from raiv_stereo.params.launch import NAMESPACE
 from raiv_stereo.params.spec import FloatRange, ParamSpec, ParamTable
 from raiv_stereo.tools.cli import (
     CommandError,
@@ -72,6 +73,9 @@ def _display_works() -> bool:
         return False
 
 
+NODE_RANGE_MM = (depth_params.BY_NAME['min_depth_mm'].default,
+                 depth_params.BY_NAME['max_depth_mm'].default)
+"""The depth node's default range: the scale bar's when the node's own is unknown."""
 WAIT_NOTE_PERIOD_S = 3.0
 """How often the viewer repeats what it is waiting for while nothing arrives."""
 
@@ -222,11 +226,10 @@ def run(args: argparse.Namespace) -> int:
             if legend_range_m is None:
                 legend_range_m = colour_range_m(node, color_topic)
                 if legend_range_m is None:
-                    legend_range_m = (defaults.MIN_DEPTH_MM / 1000.0,
-                                      defaults.MAX_DEPTH_MM / 1000.0)
+                    legend_range_m = (NODE_RANGE_MM[0] / 1000.0, NODE_RANGE_MM[1] / 1000.0)
                     print(f'could not read min/max_depth_mm from the node publishing '
                           f'{color_topic}; the scale bar shows the defaults '
-                          f'{defaults.MIN_DEPTH_MM:g}-{defaults.MAX_DEPTH_MM:g} mm', flush=True)
+                          f'{NODE_RANGE_MM[0]:g}-{NODE_RANGE_MM[1]:g} mm', flush=True)
             picture = color.copy()
             h, w = picture.shape[:2]
             point = tuple(cursor) if window else (w // 2, h // 2)
@@ -264,7 +267,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser('view', help='show live colour depth (or save snapshots)',
                                    formatter_class=HelpFormatter,
                                    description=__doc__.splitlines()[0])
-    parser.add_argument('--namespace', default=defaults.NAMESPACE)
+    parser.add_argument('--namespace', default=NAMESPACE)
     parser.add_argument('--snapshots', action='store_true', help='write snapshots, no window')
     parser.add_argument('--out', default='view_snapshots', help='snapshot folder')
     OPTIONS.add_options(parser, OPTIONS.by_name)

@@ -29,13 +29,13 @@ import math
 
 import cv2
 import numpy as np
+from raiv_stereo.core import rig
 from raiv_stereo.core.subpixel import (
     DisparityRefiner,
     REFERENCE_WIDTH_PX,
     scaled_window,
     window_average,
 )
-from raiv_stereo.params import defaults
 
 _SGBM_MODES = {
     'sgbm': cv2.StereoSGBM_MODE_SGBM,
@@ -43,6 +43,14 @@ _SGBM_MODES = {
     'hh': cv2.StereoSGBM_MODE_HH,
     'hh4': cv2.StereoSGBM_MODE_HH4,
 }
+SGBM_MODES = tuple(_SGBM_MODES)
+POST_FILTERS = ('none', 'wls')
+SUBPIXELS = ('sgbm', 'refine')
+SGBM_RESOLUTIONS = ('full', 'half_rows', 'half')
+P1_PER_BLOCK_PX = 16
+P2_PER_BLOCK_PX = 96
+"""P1 and P2 when not given: these times block_size^2 (doc/benchmarks.md: how they were
+chosen)."""
 DISPARITY_SCALE = 16
 """SGBM returns fixed-point disparities in 1/16 px (DisparityImage.delta_d = 1/16)."""
 
@@ -58,8 +66,8 @@ its left and right on the row, since what one camera cannot see is behind a near
 CONFIDENCE_NONE = 0.0
 WARP_WINDOW_HALF_PX = 9
 """At sgbm_resolution 'half': the half-size window (for 800 px wide working images, scaled with
-the width) the first full-size step's warp is averaged over. Family tuning seeds: 5, 7, 9, 11 px
-put 85.6, 86.1, 86.1, 85.8 % within 2 %; 9 the most within 1 % and the flattest histogram."""
+the width) the first full-size step's warp is averaged over (doc/benchmarks.md: the sizes
+tried)."""
 
 
 @dataclass(frozen=True)
@@ -67,26 +75,27 @@ class MatcherSettings:
     """
     Everything that shapes the matcher; None/0 values are derived (window from range, P1/P2).
 
-    Checked by depth_params.TABLE (depth_params.matcher_settings builds them from its values).
+    The defaults here are the depth node's (depth_params.TABLE states them from these), checked
+    by that table (depth_params.matcher_settings builds them from its values).
     """
 
-    min_depth_mm: float = defaults.MIN_DEPTH_MM
-    max_depth_mm: float = defaults.MAX_DEPTH_MM
+    min_depth_mm: float = rig.MIN_DEPTH_MM
+    max_depth_mm: float = rig.MAX_DEPTH_MM
     min_disparity: int | None = None
     num_disparities: int | None = None
-    block_size: int = defaults.BLOCK_SIZE
+    block_size: int = 5
     p1: int = 0
     p2: int = 0
-    uniqueness_ratio: int = defaults.UNIQUENESS_RATIO
-    speckle_window_size: int = defaults.SPECKLE_WINDOW_SIZE
-    speckle_range: int = defaults.SPECKLE_RANGE
-    disp12_max_diff: int = defaults.DISP12_MAX_DIFF
-    pre_filter_cap: int = defaults.PRE_FILTER_CAP
-    mode: str = defaults.SGBM_MODE
-    post_filter: str = defaults.POST_FILTER
-    subpixel: str = defaults.SUBPIXEL
-    sgbm_resolution: str = defaults.SGBM_RESOLUTION
-    min_confidence: float = defaults.MIN_CONFIDENCE
+    uniqueness_ratio: int = 5
+    speckle_window_size: int = 100
+    speckle_range: int = 2
+    disp12_max_diff: int = 1
+    pre_filter_cap: int = 63
+    mode: str = 'sgbm_3way'
+    post_filter: str = 'none'
+    subpixel: str = 'refine'
+    sgbm_resolution: str = 'half'
+    min_confidence: float = 0.5
 
 
 def wls_available() -> bool:
@@ -212,8 +221,8 @@ class StereoMatcher:
                               float(self.min_disparity + self.num_disparities - 1))
         self.max_disparity = self.min_disparity + self.num_disparities - 1
         block = settings.block_size
-        self.p1 = settings.p1 or defaults.P1_PER_BLOCK_PX * block * block
-        self.p2 = settings.p2 or defaults.P2_PER_BLOCK_PX * block * block
+        self.p1 = settings.p1 or P1_PER_BLOCK_PX * block * block
+        self.p2 = settings.p2 or P2_PER_BLOCK_PX * block * block
         self._level = _SgbmLevel(self, 2 if settings.sgbm_resolution == 'half' else 1)
 
     def compute_fixed_point(self, left_rect: np.ndarray, right_rect: np.ndarray) -> np.ndarray:

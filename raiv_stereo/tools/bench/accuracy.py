@@ -24,9 +24,9 @@ import warnings
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import rectified_pinhole, StereoCalibration
-from raiv_stereo.core.matching.sgbm import MatcherSettings, wls_available
+from raiv_stereo.core.matching.sgbm import MatcherSettings, SGBM_RESOLUTIONS, wls_available
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.tools.bench.baseline import OPENCV_OWN_DEFAULTS, PlainOpenCV, previous_default
 from raiv_stereo.tools.bench.timing import (
     as_encoding,
@@ -217,10 +217,13 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
 
 
 def _default_label(sgbm_resolution: str) -> str:
-    """Return ' (depth node default)' / ' (launch default)' where this resolution is one."""
-    return ''.join(f' ({label} default)' for label, value in (
-        ('depth node', defaults.SGBM_RESOLUTION), ('launch', defaults.LAUNCH_SGBM_RESOLUTION))
-        if value == sgbm_resolution)
+    """Return ' (default)' when this resolution is the depth node's and the launch files'."""
+    return ' (default)' if sgbm_resolution == depth_params.BY_NAME['sgbm_resolution'].default \
+        else ''
+
+
+FULL = {'sgbm_resolution': 'full'}
+"""The variants below change one setting of SGBM at the full working resolution."""
 
 
 def configurations() -> dict[str, tuple[str, dict]]:
@@ -229,14 +232,15 @@ def configurations() -> dict[str, tuple[str, dict]]:
         'plain OpenCV, our SGBM settings': ('opencv', {}),
         'plain OpenCV, SGBM own defaults': ('opencv', OPENCV_OWN_DEFAULTS),
         **{f'ours, sgbm_resolution {name}{_default_label(name)}':
-           ('ours', {'sgbm_resolution': name}) for name in defaults.SGBM_RESOLUTIONS},
-        'ours, full + holes filled (min_confidence 0.25)': ('ours', {'min_confidence': 0.25}),
-        "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {'subpixel': 'sgbm'}),
-        # The post-filters, each alone on the depth node default (doc/post_filters.md).
-        **({'ours, full + post_filter wls': ('ours', {'post_filter': 'wls'})}
+           ('ours', {'sgbm_resolution': name}) for name in SGBM_RESOLUTIONS},
+        # Each change alone on sgbm_resolution full, as measured in doc/post_filters.md.
+        'ours, full + holes filled (min_confidence 0.25)': ('ours', {**FULL,
+                                                                     'min_confidence': 0.25}),
+        "ours, full + SGBM's sub-pixel (no refinement)": ('ours', {**FULL, 'subpixel': 'sgbm'}),
+        **({'ours, full + post_filter wls': ('ours', {**FULL, 'post_filter': 'wls'})}
            if wls_available() else {}),
-        'ours, full + spatial_fill_px 8': ('ours', {'spatial_fill_px': 8}),
-        'ours, full + temporal_filter_alpha 0.4': ('ours', {'temporal_filter_alpha': 0.4}),
+        'ours, full + spatial_fill_px 8': ('ours', {**FULL, 'spatial_fill_px': 8}),
+        'ours, full + temporal_filter_alpha 0.4': ('ours', {**FULL, 'temporal_filter_alpha': 0.4}),
     }
 
 

@@ -34,7 +34,7 @@ from raiv_stereo.core.calibration import save_camera_info_yaml, StereoCalibratio
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.eval.metrics import percentile
-from raiv_stereo.params import defaults
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.tools.bench.baseline import PlainOpenCV
 from raiv_stereo.tools.bench.timing import (
     as_encoding,
@@ -311,7 +311,7 @@ class PipelineConfig:
     rate_vs_opencv: float
     own_process: bool = False
     replay_frames: int = REPLAY_FRAMES
-    sgbm_resolution: str = defaults.LAUNCH_SGBM_RESOLUTION
+    sgbm_resolution: str = depth_params.BY_NAME['sgbm_resolution'].default
 
 
 def pipeline_configs(quick: bool) -> list[PipelineConfig]:

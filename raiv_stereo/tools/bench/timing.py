@@ -24,10 +24,10 @@ import time
 
 import cv2
 import numpy as np
+from raiv_stereo.core import rig as raiv_rig
 from raiv_stereo.core.calibration import raiv_nominal, StereoCalibration
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
-from raiv_stereo.params import defaults
 from raiv_stereo.tools.bench.baseline import PlainOpenCV, previous_default
 
 
@@ -132,8 +132,8 @@ def load_average() -> float:
         return float('nan')
 
 
-def rig(width_px: int = defaults.SENSOR_WIDTH_PX,
-        height_px: int = defaults.SENSOR_HEIGHT_PX) -> StereoCalibration:
+def rig(width_px: int = raiv_rig.SENSOR_WIDTH_PX,
+        height_px: int = raiv_rig.SENSOR_HEIGHT_PX) -> StereoCalibration:
     """Return the distorted, slightly misaligned RAiV rig the synthetic frames come from."""
     from raiv_stereo.eval.scene import distorted_rig
 
