@@ -97,7 +97,8 @@ def launch_arguments(camera: bool = True, depth: bool = True) -> list[LaunchArgu
         LaunchArgument('source', 'auto',
                        "frame source: 'auto' = the real camera ('raiv' on the device, else "
                        "'stream' waiting for the device to connect); 'sample' = built-in "
-                       'synthetic scene; or images, video, camera',
+                       'synthetic scene; or images, video, camera, bag. Each source takes its '
+                       'options as <source>.<option>:=value (e.g. bag.path:=/data/run1)',
                        ('auto',) + sources.KINDS),
         *(_setting(camera_params.BY_NAME[name]) for name in CAMERA_SETTINGS),
     ]
