@@ -18,7 +18,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from raiv_stereo.core.calibration import load_calibration
+from raiv_stereo.core.calibration_io import load_calibration
 from raiv_stereo.params import defaults, launch as launch_config
 from raiv_stereo.params.launch import (
     camera_parameters,
