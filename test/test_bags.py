@@ -213,7 +213,7 @@ def test_bag_problems_are_one_line(tmp_path, scene_frames, capsys):
                          store.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
     files = []
     for side, model in (('left', calibration.left), ('right', calibration.right)):
-        from raiv_stereo.core.calibration import save_camera_info_yaml
+        from raiv_stereo.core.calibration_io import save_camera_info_yaml
         save_camera_info_yaml(tmp_path / f'{side}.yaml', model, side)
         files.append(str(tmp_path / f'{side}.yaml'))
     skew_run = ['depth', '--bag', str(skewed), '--calibration', *files]

@@ -22,15 +22,17 @@ import pytest
 from raiv_stereo.core.calibration import (
     CalibrationError,
     focal_px_from_lens,
-    load_calibration,
-    load_camera_info_yaml,
-    load_opencv_stereo,
     raiv_nominal,
     rectified_pinhole,
-    save_camera_info_yaml,
     scaled_size,
     stereo_from_opencv,
     StereoCalibration,
+)
+from raiv_stereo.core.calibration_io import (
+    load_calibration,
+    load_camera_info_yaml,
+    load_opencv_stereo,
+    save_camera_info_yaml,
 )
 
 

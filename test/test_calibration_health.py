@@ -22,17 +22,13 @@ from helpers import ros, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core import calibration_health
-from raiv_stereo.core.calibration import (
-    CameraModel,
-    raiv_nominal,
-    save_camera_info_yaml,
-    StereoCalibration,
-)
+from raiv_stereo.core.calibration import CameraModel, raiv_nominal, StereoCalibration
 from raiv_stereo.core.calibration_health import (
     AlignmentCorrection,
     CalibrationMonitor,
     check_alignment,
 )
+from raiv_stereo.core.calibration_io import save_camera_info_yaml
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.eval.scene import Renderer
 from raiv_stereo.ros import conversions

@@ -28,7 +28,7 @@ import cv2
 from helpers import CAMERA_TOPICS, PACKAGE_ROOT, ros, stamp_key, textured_pair
 import numpy as np
 import pytest
-from raiv_stereo.core import calibration as calib
+from raiv_stereo.core import calibration as calib, calibration_io
 from raiv_stereo.params import camera as camera_params
 from raiv_stereo.ros.camera_node import CameraSetupError
 from raiv_stereo.ros.conversions import camera_info_msg, msg_to_image, stamp_to_ns
@@ -309,7 +309,7 @@ def test_camera_info_from_a_camera_info_yaml_pair(tmp_path):
                        right_frame_id='rig_right')
         got = session.collector('/cam_c')
         assert session.spin_until(lambda: got['left_info'] and got['right_info'])
-        expected = calib.load_calibration([left_yaml, right_yaml]).scaled(0.5)
+        expected = calibration_io.load_calibration([left_yaml, right_yaml]).scaled(0.5)
         for msg, model in ((got['left_info'][0], expected.left),
                            (got['right_info'][0], expected.right)):
             assert (msg.width, msg.height) == (800, 650)
@@ -348,7 +348,7 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
         client_node = session.add(rclpy.create_node('client', context=session.context))
 
         # A new left calibration at the published size (800x650), fx changed.
-        old = calib.load_calibration([left_yaml, right_yaml]).scaled(0.5)
+        old = calibration_io.load_calibration([left_yaml, right_yaml]).scaled(0.5)
         K, P = old.left.K.copy(), old.left.P.copy()
         K[0, 0] = K[1, 1] = 470.0
         P[0, 0] = P[1, 1] = 460.0
@@ -358,7 +358,7 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
             SetCameraInfo, '/cam_d/left/set_camera_info'), request)
         assert response.success, response.status_message
         assert str(left_yaml) in response.status_message
-        stored = calib.load_camera_info_yaml(left_yaml)
+        stored = calibration_io.load_camera_info_yaml(left_yaml)
         assert (stored.width_px, stored.height_px) == (1600, 1300)  # stored at sensor size
         reloaded = stored.scaled_to(800, 650)
         np.testing.assert_allclose(reloaded.K, new_left.K, atol=1e-9)
@@ -377,8 +377,8 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
             SetCameraInfo, '/cam_e/right/set_camera_info'),
             SetCameraInfo.Request(camera_info=camera_info_msg(old.right)))
         assert response.success, response.status_message
-        stored = calib.load_camera_info_yaml(tmp_path / 'ros_home' / 'camera_info' /
-                                             'spare_right.yaml')
+        stored = calibration_io.load_camera_info_yaml(tmp_path / 'ros_home' / 'camera_info' /
+                                                      'spare_right.yaml')
         np.testing.assert_allclose(stored.scaled_to(800, 650).P, old.right.P, atol=1e-9)
 
         # A calibration that cannot be right is refused, and nothing is written.
@@ -387,8 +387,9 @@ def test_set_camera_info_stores_atomic_yaml_that_loads_back(tmp_path, monkeypatc
             SetCameraInfo, '/cam_d/left/set_camera_info'), SetCameraInfo.Request(camera_info=bad))
         assert not response.success
         assert 'left calibration not stored' in response.status_message
-        np.testing.assert_allclose(calib.load_camera_info_yaml(left_yaml).scaled_to(800, 650).K,
-                                   new_left.K, atol=1e-9)
+        np.testing.assert_allclose(
+            calibration_io.load_camera_info_yaml(left_yaml).scaled_to(800, 650).K,
+            new_left.K, atol=1e-9)
 
 
 def test_bad_parameters_rejected_with_a_reason_and_rate_change_applies(tmp_path):

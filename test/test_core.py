@@ -21,12 +21,8 @@ import re
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo.core.calibration import (
-    load_camera_info_yaml,
-    raiv_nominal,
-    rectified_pinhole,
-    save_camera_info_yaml,
-)
+from raiv_stereo.core.calibration import raiv_nominal, rectified_pinhole
+from raiv_stereo.core.calibration_io import load_camera_info_yaml, save_camera_info_yaml
 from raiv_stereo.core.depth import colorize_depth, depth_m_to_mm_u16, disparity_to_depth_m
 from raiv_stereo.core.matching.sgbm import (
     CONFIDENCE_BORDER,

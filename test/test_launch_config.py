@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from raiv_stereo.core import rig
-from raiv_stereo.core.calibration import load_calibration
+from raiv_stereo.core.calibration_io import load_calibration
 from raiv_stereo.params import launch as launch_config
 from raiv_stereo.params.launch import (
     camera_parameters,

@@ -22,6 +22,7 @@ import importlib.util
 import inspect
 import threading
 
+import cv2
 from helpers import wait_for
 import numpy as np
 import pytest
@@ -245,27 +246,129 @@ def test_synchronizers_with_real_nodes(ros_context):
         pub_node.destroy_node()
 
 
-# --- cv_bridge stand-in specifics (the real module's behaviour).
+# --- cv_bridge stand-in: the behaviour conversions.msg_to_image relies on -----------------------
 
-def test_cv_bridge_standin_matches_the_real_api():
-    bridge = cv_bridge_standin.CvBridge()
-    image = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
-    assert bridge.cv2_to_imgmsg(image).encoding == '8UC3'  # passthrough names the cv type
-    assert bridge.cv2_to_imgmsg(np.zeros((2, 2), np.float32)).encoding == '32FC1'
-    with pytest.raises(cv_bridge_standin.CvBridgeError,
-                       match='encoding specified as mono8, but image has incompatible type 8UC3'):
-        bridge.cv2_to_imgmsg(image, 'mono8')
-    with pytest.raises(TypeError, match='not a numpy array'):
-        bridge.cv2_to_imgmsg([[1, 2]])
-    msg = bridge.cv2_to_imgmsg(image, 'rgb8')
-    np.testing.assert_array_equal(bridge.imgmsg_to_cv2(msg, 'bgr8'), image[:, :, ::-1])
-    with pytest.raises(cv_bridge_standin.CvBridgeError, match='Unrecognized image encoding'):
-        bridge.imgmsg_to_cv2(Image(encoding='nonsense', width=1, height=1, step=1, data=[0]))
+_BRIDGE = cv_bridge_standin.CvBridge()
+_ENCODINGS = {  # encoding -> (dtype, channels): every one the package reads or writes
+    'mono8': (np.uint8, 1), 'bgr8': (np.uint8, 3), 'rgb8': (np.uint8, 3),
+    'bgra8': (np.uint8, 4), 'rgba8': (np.uint8, 4), 'mono16': (np.uint16, 1),
+    'bgr16': (np.uint16, 3), '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
+    '8UC3': (np.uint8, 3), '16SC1': (np.int16, 1), '64FC2': (np.float64, 2)}
+
+
+def _pixels(dtype, channels, height=5, width=7):
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    values = np.arange(np.prod(shape)) * 37 % 251 + 3
+    if np.dtype(dtype).kind == 'f':
+        values = values * 0.125 - 10.0
+    elif np.dtype(dtype).itemsize > 1:
+        values = values * 257  # both bytes differ, so a wrong byte order shows
+    return values.astype(dtype).reshape(shape)
+
+
+def _message(pixels, encoding, big_endian=False, pad=0):
+    """Return an Image of pixels in either byte order with `pad` bytes after every row."""
+    wire = pixels.astype(pixels.dtype.newbyteorder('>' if big_endian else '<'))
+    rows = np.ascontiguousarray(wire).reshape(pixels.shape[0], -1).view(np.uint8)
+    padded = np.pad(rows, ((0, 0), (0, pad)), constant_values=0xEE)
+    msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding,
+                is_bigendian=big_endian, step=padded.shape[1])
+    msg.data.frombytes(padded.tobytes())
+    return msg
+
+
+@pytest.mark.parametrize('encoding', sorted(_ENCODINGS))
+def test_bridge_round_trips_every_encoding_the_package_uses(encoding):
+    dtype, channels = _ENCODINGS[encoding]
+    pixels = _pixels(dtype, channels)
+    msg = _BRIDGE.cv2_to_imgmsg(pixels, encoding)
+    assert (msg.encoding, msg.height, msg.width) == (encoding, 5, 7)
+    assert msg.step == 7 * channels * np.dtype(dtype).itemsize and not msg.is_bigendian
+    assert len(msg.data) == msg.step * 5
+    back = _BRIDGE.imgmsg_to_cv2(msg)
+    assert back.dtype == dtype and back.shape == pixels.shape
+    np.testing.assert_array_equal(back, pixels)
+    # Padded rows (also by a part of a pixel) and big-endian data read the same pixels.
+    for big_endian in (False, True):
+        for pad in (0, 1, 3, 16):
+            read = _BRIDGE.imgmsg_to_cv2(_message(pixels, encoding, big_endian, pad))
+            assert read.dtype.isnative and read.dtype == dtype
+            np.testing.assert_array_equal(read, pixels)
+
+
+def test_bridge_passthrough_names_the_opencv_type_and_keeps_big_endian_arrays():
+    assert _BRIDGE.cv2_to_imgmsg(np.zeros((2, 4, 3), np.uint8)).encoding == '8UC3'
+    assert _BRIDGE.cv2_to_imgmsg(np.zeros((2, 2), np.float32)).encoding == '32FC1'
     big = np.array([[1, 258]], dtype='>u2')
-    msg = bridge.cv2_to_imgmsg(big, 'mono16')
+    msg = _BRIDGE.cv2_to_imgmsg(big, 'mono16')
     assert msg.is_bigendian and bytes(msg.data) == b'\x00\x01\x01\x02'
-    np.testing.assert_array_equal(bridge.imgmsg_to_cv2(msg), [[1, 258]])
-    mono16 = bridge.cv2_to_imgmsg(np.array([[1000]], np.uint16), 'mono16')
-    with pytest.raises(cv_bridge_standin.CvBridgeError, match='is a color format but'):
-        bridge.imgmsg_to_cv2(mono16, '32FC3')
-    np.testing.assert_array_equal(bridge.imgmsg_to_cv2(mono16, '16UC1'), [[1000]])
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg), [[1, 258]])
+    depth = np.array([[1.5, -2.0]], dtype='>f4')
+    msg = _BRIDGE.cv2_to_imgmsg(depth, '32FC1')
+    assert msg.is_bigendian and bytes(msg.data) == depth.tobytes()
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg), [[1.5, -2.0]])
+    strided = np.arange(48, dtype=np.uint8).reshape(4, 12)[:, ::3]  # not contiguous
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(_BRIDGE.cv2_to_imgmsg(strided)), strided)
+    header = Header(frame_id='cam')
+    assert _BRIDGE.cv2_to_imgmsg(strided, 'mono8', header).header.frame_id == 'cam'
+
+
+def test_bridge_converts_colour_orders_and_scales_8_and_16_bits():
+    bgr = _pixels(np.uint8, 3)
+    msg = _BRIDGE.cv2_to_imgmsg(bgr, 'bgr8')
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg, 'rgb8'), bgr[:, :, ::-1])
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg, 'mono8'),
+                                  cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    bgra = _BRIDGE.imgmsg_to_cv2(msg, 'bgra8')
+    np.testing.assert_array_equal(bgra[..., :3], bgr)
+    assert (bgra[..., 3] == 255).all()
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg, 'rgb16'),
+                                  bgr[:, :, ::-1].astype(np.uint16) * 257)
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(msg, '8UC3'), bgr)  # same channels
+    mono16 = _BRIDGE.cv2_to_imgmsg(np.array([[0, 128, 257, 65535]], np.uint16), 'mono16')
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(mono16, 'mono8'), [[0, 0, 1, 255]])
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(mono16, '16UC1'), [[0, 128, 257, 65535]])
+    as_float = _BRIDGE.imgmsg_to_cv2(mono16, '32FC1')  # 16 -> 32 bits keeps values
+    assert as_float.dtype == np.float32
+    np.testing.assert_array_equal(as_float, [[0, 128, 257, 65535]])
+    swapped = _message(np.array([[1, 2]], np.uint16), 'mono16', big_endian=True)
+    np.testing.assert_array_equal(_BRIDGE.imgmsg_to_cv2(swapped, 'bgr16'),
+                                  [[[1, 1, 1], [2, 2, 2]]])
+
+
+@pytest.mark.parametrize('encoding, desired, message', [
+    ('32FC1', 'mono8', "'32FC1' carries no colour order, so it cannot become"),
+    ('mono16', '32FC3', "'mono16' has 1 channel.* and '32FC3' 3; only colour encodings"),
+    ('8UC3', '8UC1', "'8UC3' has 3 channel.* and '8UC1' 1"),
+    ('mono8', 'bayer_rggb8', "'bayer_rggb8' is not handled"),
+])
+def test_bridge_refuses_conversions_it_cannot_make(encoding, desired, message):
+    dtype, channels = {'32FC1': (np.float32, 1), 'mono16': (np.uint16, 1),
+                       '8UC3': (np.uint8, 3), 'mono8': (np.uint8, 1)}[encoding]
+    msg = _BRIDGE.cv2_to_imgmsg(_pixels(dtype, channels), encoding)
+    with pytest.raises(cv_bridge_standin.CvBridgeError, match=message):
+        _BRIDGE.imgmsg_to_cv2(msg, desired)
+
+
+def test_bridge_refuses_bad_sizes_and_types_with_the_numbers():
+    error = cv_bridge_standin.CvBridgeError
+    short = Image(height=5, width=7, encoding='bgr8', step=21)
+    short.data.frombytes(bytes(104))
+    with pytest.raises(error, match='step 21 needs 105 bytes of data, the message has 104'):
+        _BRIDGE.imgmsg_to_cv2(short)
+    narrow = Image(height=2, width=4, encoding='32FC1', step=15)
+    narrow.data.frombytes(bytes(30))
+    with pytest.raises(error, match='needs rows of at least 16 bytes, but step is 15'):
+        _BRIDGE.imgmsg_to_cv2(narrow)
+    with pytest.raises(error, match="'yuv422' is not handled"):
+        _BRIDGE.imgmsg_to_cv2(Image(encoding='yuv422', width=1, height=1, step=2, data=[0, 0]))
+    with pytest.raises(error, match="the array is 8UC3 but encoding 'mono8' is 8UC1"):
+        _BRIDGE.cv2_to_imgmsg(np.zeros((2, 4, 3), np.uint8), 'mono8')
+    with pytest.raises(error, match="the array is 16UC1 but encoding 'mono8' is 8UC1"):
+        _BRIDGE.cv2_to_imgmsg(np.zeros((2, 4), np.uint16), 'mono8')
+    with pytest.raises(error, match='uint32 array with 1 channel.* has no image encoding'):
+        _BRIDGE.cv2_to_imgmsg(np.zeros((2, 4), np.uint32))
+    with pytest.raises(error, match='2 or 3 dimensions, this one 1'):
+        _BRIDGE.cv2_to_imgmsg(np.zeros(4, np.uint8))
+    with pytest.raises(TypeError, match='takes a numpy array, not a list'):
+        _BRIDGE.cv2_to_imgmsg([[1, 2]])

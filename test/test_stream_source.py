@@ -26,7 +26,8 @@ import cv2
 from helpers import free_port, PACKAGE_ROOT, textured_pair, wait_for
 import numpy as np
 import pytest
-from raiv_stereo.core.calibration import raiv_nominal, save_camera_info_yaml
+from raiv_stereo.core.calibration import raiv_nominal
+from raiv_stereo.core.calibration_io import save_camera_info_yaml
 from raiv_stereo.sources import open_source, stream_protocol as sp
 from raiv_stereo.sources.stream import ClockMapper, StreamSource
 

@@ -13,28 +13,24 @@
 # limitations under the License.
 
 """
-Stereo calibration model (ROS CameraInfo semantics): loaders, writers, validation, scaling.
+Stereo calibration model (ROS CameraInfo semantics): validation, scaling, the RAiV geometry.
 
 A `StereoCalibration` holds one `CameraModel` per camera with K, D, R, P exactly as in
 sensor_msgs/CameraInfo: R rotates the raw camera into the rectified frame, P projects rectified
 points, and the right camera's P[0, 3] = -fx * baseline_m. Everything else in the package
-(rectification, disparity-to-depth, CameraInfo messages) is derived from this model.
+(rectification, disparity-to-depth, CameraInfo messages) is derived from this model; its files
+are read and written by calibration_io.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 import hashlib
-import json
-import os
-from pathlib import Path
-import tempfile
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import cv2
 import numpy as np
 from raiv_stereo.core import rig
-import yaml
 
 
 class CalibrationError(ValueError):
@@ -45,7 +41,7 @@ def as_matrix(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     """Return `value` as a float64 array of `shape`, or raise CalibrationError naming `name`."""
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise CalibrationError(f'{name} is not numeric: {error}') from None
     if array.size != int(np.prod(shape)):
         raise CalibrationError(
@@ -272,87 +268,6 @@ def rectified_pinhole(focal_px: float, baseline_m: float, width_px: int, height_
     return StereoCalibration(cams[0], cams[1], 'rectified input').validate()
 
 
-# --- ROS camera_info YAML (camera_calibration_parsers format) -----------------------------------
-
-def _yaml_matrix(data: Mapping[str, Any], key: str, shape: tuple[int, ...],
-                 path: str) -> np.ndarray:
-    """Read one `{rows, cols, data}` block of a camera_info YAML file."""
-    block = data.get(key)
-    if not isinstance(block, Mapping) or 'data' not in block:
-        raise CalibrationError(f'{path}: missing "{key}" (with rows, cols, data)')
-    return as_matrix(block['data'], shape, f'{path}: {key}')
-
-
-def load_camera_info_yaml(path: str | os.PathLike) -> CameraModel:
-    """Load one camera from a ROS camera_info YAML file (as written by the ROS calibrators)."""
-    path = str(path)
-    try:
-        with open(path, encoding='utf-8') as stream:
-            data = yaml.safe_load(stream)
-    except OSError as error:
-        raise CalibrationError(f'cannot read calibration file {path}: {error.strerror}') from None
-    except yaml.YAMLError as error:
-        raise CalibrationError(f'{path} is not valid YAML: {error}') from None
-    if not isinstance(data, Mapping):
-        raise CalibrationError(f'{path} is not a camera_info YAML file (no key/value mapping)')
-    try:
-        width, height = int(data['image_width']), int(data['image_height'])
-    except (KeyError, TypeError, ValueError):
-        raise CalibrationError(f'{path}: needs integer image_width and image_height') from None
-    dist = data.get('distortion_coefficients') or {'data': []}
-    return CameraModel(
-        width, height,
-        _yaml_matrix(data, 'camera_matrix', (3, 3), path),
-        np.asarray(dist.get('data') or [], dtype=np.float64),
-        _yaml_matrix(data, 'rectification_matrix', (3, 3), path),
-        _yaml_matrix(data, 'projection_matrix', (3, 4), path),
-        str(data.get('distortion_model', 'plumb_bob')))
-
-
-def camera_info_yaml_text(model: CameraModel, camera_name: str) -> str:
-    """Return `model` in the camera_calibration_parsers YAML format."""
-    def block(matrix: np.ndarray, rows: int, cols: int) -> dict[str, Any]:
-        return {'rows': rows, 'cols': cols, 'data': [float(v) for v in matrix.ravel()]}
-    data = {
-        'image_width': model.width_px, 'image_height': model.height_px,
-        'camera_name': camera_name,
-        'camera_matrix': block(model.K, 3, 3),
-        'distortion_model': model.distortion_model,
-        'distortion_coefficients': block(model.D, 1, model.D.size),
-        'rectification_matrix': block(model.R, 3, 3),
-        'projection_matrix': block(model.P, 3, 4),
-    }
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
-
-
-def save_camera_info_yaml(path: str | os.PathLike, model: CameraModel, camera_name: str) -> None:
-    """Write `model` as camera_info YAML atomically (a reader never sees a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as stream:
-            stream.write(camera_info_yaml_text(model, camera_name))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# --- OpenCV stereo calibration (K1, D1, K2, D2, R, T) -------------------------------------------
-
-_OPENCV_ALIASES = {
-    'K1': ('K1', 'M1', 'cameraMatrix1', 'camera_matrix_left'),
-    'D1': ('D1', 'distCoeffs1', 'dist_coeffs_left'),
-    'K2': ('K2', 'M2', 'cameraMatrix2', 'camera_matrix_right'),
-    'D2': ('D2', 'distCoeffs2', 'dist_coeffs_right'),
-    'R': ('R',),
-    'T': ('T',),
-}
-
-
 def stereo_from_opencv(K1: Any, D1: Any, K2: Any, D2: Any, R: Any, T_m: Any,
                        image_size: tuple[int, int], description: str = 'OpenCV stereo calibration',
                        alpha: float = 0.0) -> StereoCalibration:
@@ -368,114 +283,15 @@ def stereo_from_opencv(K1: Any, D1: Any, K2: Any, D2: Any, R: Any, T_m: Any,
             f'T = {T_m.tolist()} puts the second camera to the LEFT of the first (T[0] > 0); '
             'give the left camera as camera 1 (K1, D1) and the right as camera 2')
     width, height = int(image_size[0]), int(image_size[1])
-    R1, R2, P1, P2, _Q, _roi1, _roi2 = cv2.stereoRectify(
-        K1, D1.reshape(1, -1), K2, D2.reshape(1, -1), (width, height), R, T_m.reshape(3, 1),
-        flags=cv2.CALIB_ZERO_DISPARITY, alpha=alpha)
+    try:
+        R1, R2, P1, P2, _Q, _roi1, _roi2 = cv2.stereoRectify(
+            K1, D1.reshape(1, -1), K2, D2.reshape(1, -1), (width, height), R, T_m.reshape(3, 1),
+            flags=cv2.CALIB_ZERO_DISPARITY, alpha=alpha)
+    except cv2.error as error:
+        raise CalibrationError(
+            f'OpenCV cannot rectify this stereo calibration ({width}x{height}, '
+            f'{D1.size} and {D2.size} distortion coefficients): '
+            f'{str(error).strip().splitlines()[-1]}') from None
     left = CameraModel(width, height, K1, D1, R1, P1)
     right = CameraModel(width, height, K2, D2, R2, P2)
     return StereoCalibration(left, right, description).validate()
-
-
-def _opencv_values(path: str) -> dict[str, Any]:
-    """Read the named entries of an OpenCV FileStorage file or a plain JSON file into a dict."""
-    if path.lower().endswith('.json'):
-        try:
-            with open(path, encoding='utf-8') as stream:
-                data = json.load(stream)
-        except OSError as error:
-            raise CalibrationError(
-                f'cannot read calibration file {path}: {error.strerror}') from None
-        except json.JSONDecodeError as error:
-            raise CalibrationError(f'{path} is not valid JSON: {error}') from None
-        if isinstance(data, dict) and all(not isinstance(v, dict) or 'data' in v
-                                          for v in data.values()):
-            return {k: (v['data'] if isinstance(v, dict) else v) for k, v in data.items()}
-    if not os.path.isfile(path):
-        raise CalibrationError(f'calibration file {path} does not exist')
-    try:
-        storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
-    except (cv2.error, SystemError):  # OpenCV's parser raises SystemError for some files
-        raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file (it does not parse); '
-                               'give an OpenCV stereo file (K1, D1, K2, D2, R, T, image size) '
-                               'or a left/right camera_info YAML pair') from None
-    try:
-        if not storage.isOpened():
-            raise CalibrationError(f'{path} is not an OpenCV YAML/XML/JSON file')
-        values: dict[str, Any] = {}
-        root = storage.root()
-        if {'camera_matrix', 'projection_matrix'} <= set(root.keys()):
-            raise CalibrationError(
-                f"{path} is one camera's camera_info YAML, not a stereo calibration: give it "
-                "together with the other camera's file as a left/right pair, or one OpenCV "
-                'stereo file (K1, D1, K2, D2, R, T)')
-        for key in root.keys():
-            node = root.getNode(key)
-            if node.isMap():
-                try:
-                    values[key] = node.mat()
-                except cv2.error:  # a mapping that is not an OpenCV matrix
-                    if any(key in aliases for aliases in _OPENCV_ALIASES.values()):
-                        raise CalibrationError(f'{path}: {key} is not an OpenCV matrix (rows, '
-                                               'cols, dt, data)') from None
-            elif node.isSeq():
-                values[key] = [node.at(i).real() for i in range(node.size())]
-            elif node.isReal() or node.isInt():
-                values[key] = node.real()
-            elif node.isString():
-                values[key] = node.string()
-        return values
-    finally:
-        storage.release()
-
-
-def load_opencv_stereo(path: str | os.PathLike) -> StereoCalibration:
-    """
-    Load K1, D1, K2, D2, R, T and the image size from an OpenCV stereo file and rectify it.
-
-    T is in the file's units: a `units` entry ('mm' or 'm') says which; without one, a translation
-    longer than 1.0 is read as millimetres (no stereo rig has a baseline over a metre).
-    """
-    path = str(path)
-    values = _opencv_values(path)
-    found: dict[str, Any] = {}
-    for name, aliases in _OPENCV_ALIASES.items():
-        for alias in aliases:
-            if alias in values and values[alias] is not None:
-                found[name] = values[alias]
-                break
-        else:
-            raise CalibrationError(
-                f'{path}: missing {name} (an OpenCV stereo calibration needs K1, D1, K2, D2, R, T '
-                'and the image size)')
-    size = None
-    for wkey, hkey in (('image_width', 'image_height'), ('width', 'height')):
-        if wkey in values and hkey in values:
-            size = (int(values[wkey]), int(values[hkey]))
-    for key in ('image_size', 'imageSize', 'size'):
-        if size is None and key in values:
-            size = tuple(int(v) for v in np.asarray(values[key]).ravel()[:2])
-    if size is None:
-        raise CalibrationError(f'{path}: missing the image size (image_width and image_height)')
-    T = as_matrix(found['T'], (3,), f'{path}: T')
-    units = str(values.get('units', '')).lower()
-    if units not in ('', 'mm', 'm'):
-        raise CalibrationError(f"{path}: units must be 'mm' or 'm', got {units!r}")
-    in_mm = units == 'mm' or (units == '' and np.linalg.norm(T) > 1.0)
-    T_m = T / 1000.0 if in_mm else T
-    unit_used = 'mm' if in_mm else 'm'
-    return stereo_from_opencv(found['K1'], found['D1'], found['K2'], found['D2'], found['R'], T_m,
-                              size, f'OpenCV stereo calibration {path} (T in {unit_used})')
-
-
-def load_calibration(paths: Sequence[str | os.PathLike]) -> StereoCalibration:
-    """Load a calibration: two paths = camera_info YAML pair (left, right); one = OpenCV file."""
-    paths = [str(p) for p in paths if str(p)]
-    if len(paths) == 2:
-        left, right = (load_camera_info_yaml(p) for p in paths)
-        description = f'camera_info pair {paths[0]}, {paths[1]}'
-        return StereoCalibration(left, right, description).validate()
-    if len(paths) == 1:
-        return load_opencv_stereo(paths[0])
-    raise CalibrationError(
-        'give one OpenCV stereo file or two camera_info YAML files (left, right), '
-        f'got {len(paths)}')

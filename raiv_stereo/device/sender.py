@@ -146,7 +146,8 @@ class FileCalibration:
 
     def get(self) -> dict[str, Any] | None:
         """Return the calibration dict, reloading it if a file's mtime changed."""
-        from raiv_stereo.core.calibration import CalibrationError, load_calibration
+        from raiv_stereo.core.calibration import CalibrationError
+        from raiv_stereo.core.calibration_io import load_calibration
         try:
             stamp = tuple(os.stat(path).st_mtime_ns for path in self.paths)
         except OSError as error:

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-from raiv_stereo.core import calibration as calib, tf_frames as frames
+from raiv_stereo.core import calibration as calib, calibration_io, tf_frames as frames
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import IntRange
@@ -356,10 +356,10 @@ class CameraNode(Node):
     def _file_calibration(self, values: dict[str, Any]) -> StereoCalibration | None:
         """Return the calibration from the file parameters, None when none is given."""
         if values['calibration_file']:
-            return calib.load_calibration([values['calibration_file']])
+            return calibration_io.load_calibration([values['calibration_file']])
         if values['left_calibration_file']:
-            return calib.load_calibration([values['left_calibration_file'],
-                                           values['right_calibration_file']])
+            return calibration_io.load_calibration([values['left_calibration_file'],
+                                                    values['right_calibration_file']])
         return None
 
     def _use_calibration(self, calibration: StereoCalibration, origin: str) -> None:
@@ -619,8 +619,8 @@ class CameraNode(Node):
             model = self._checked_model(model, side)
             native = self._calibration.image_size
             path = self.calibration_paths()[index]
-            calib.save_camera_info_yaml(path, model.scaled_to(*native),
-                                        f'{self._camera_name}_{side}')
+            calibration_io.save_camera_info_yaml(path, model.scaled_to(*native),
+                                                 f'{self._camera_name}_{side}')
         except (CalibrationError, ValueError, OSError) as error:
             response.success = False
             response.status_message = f'{side} calibration not stored: {error}'

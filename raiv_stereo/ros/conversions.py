@@ -34,7 +34,13 @@ from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
 import numpy as np
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.core.tf_frames import StaticTransform
+from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros.compat import CvBridge, CvBridgeError
+from raiv_stereo.sources.image_header import (
+    checked_image_header,
+    ImageHeaderError,
+    ImageTooLarge,
+)
 from sensor_msgs.msg import (CameraInfo, CompressedImage, Image, PointCloud2, PointField,
                              RegionOfInterest)
 from stereo_msgs.msg import DisparityImage
@@ -449,10 +455,25 @@ def compressed_msg(image: np.ndarray, header: Any, jpeg_quality: int) -> Compres
     return msg
 
 
-def compressed_to_image(msg: CompressedImage) -> np.ndarray:
-    """Return a JPEG/PNG CompressedImage as a mono8 or bgr8 array."""
+def compressed_to_image(msg: CompressedImage, max_pixels: int | None = None) -> np.ndarray:
+    """
+    Return a JPEG/PNG CompressedImage as a mono8 or bgr8 array.
+
+    The size its header announces is checked first against max_pixels (default: the depth
+    node's MAX_IMAGE_PIXELS), so hostile bytes cannot make the decoder allocate a huge image.
+    """
     data = np.frombuffer(msg.data, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    limit = depth_params.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        checked_image_header(data, limit)
+    except ImageTooLarge as error:
+        raise ConversionError(f'compressed image (format {msg.format!r}, {data.size} '
+                              f'bytes): {error}') from None
+    except ImageHeaderError as error:
+        raise ConversionError(
+            f'compressed image (format {msg.format!r}, {data.size} bytes) does not decode as '
+            f"JPEG or PNG ({error}); publish image_transport's compressed format") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ConversionError(
             f'compressed image (format {msg.format!r}, {data.size} bytes) does not decode as '

@@ -454,13 +454,11 @@ class DepthNode(Node):
         images = []
         for index, msg in enumerate((left, right)):
             try:
+                # A compressed image's header size is checked against the limit before decoding.
                 images.append(conversions.compressed_to_image(msg) if compressed else
                               conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
             except conversions.ConversionError as error:
                 raise conversions.ConversionError(f'{self._topic(index)}: {error}') from None
-        if compressed:
-            for index, image in enumerate(images):
-                _check_size(self._topic(index), image.shape[1], image.shape[0])
         if compressed and images[0].ndim != images[1].ndim:  # one grey, one colour
             images = [cv2.cvtColor(i, cv2.COLOR_GRAY2BGR) if i.ndim == 2 else i for i in images]
         (left_h, left_w), (right_h, right_w) = images[0].shape[:2], images[1].shape[:2]

@@ -32,6 +32,12 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.params import depth as depth_params
+from raiv_stereo.sources.image_header import (
+    checked_image_header,
+    ImageHeaderError,
+    ImageTooLarge,
+)
 import yaml
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -159,7 +165,15 @@ def image_from_msg(msg: Any, topic: str) -> np.ndarray:
     """Return an Image or CompressedImage as 8-bit grey or BGR; BagError says why it cannot."""
     data = np.asarray(msg.data, dtype=np.uint8)
     if hasattr(msg, 'format'):  # CompressedImage
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        try:  # the announced size first: the decoder would allocate it
+            checked_image_header(data, depth_params.MAX_IMAGE_PIXELS)
+        except ImageTooLarge as error:
+            raise BagError(f'{topic}: compressed image ({msg.format or "no format"}) is not '
+                           f'decoded: {error}') from None
+        except ImageHeaderError as error:
+            raise BagError(f'{topic}: compressed image ({msg.format or "no format"}) does not '
+                           f'decode (JPEG and PNG are read): {error}') from None
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if image is None:
             raise BagError(f'{topic}: compressed image ({msg.format or "no format"}) does not '
                            'decode (JPEG and PNG are read)')

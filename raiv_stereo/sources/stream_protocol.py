@@ -34,6 +34,7 @@ import zlib
 
 import cv2
 import numpy as np
+from raiv_stereo.sources.image_header import ImageHeaderError, read_image_header
 
 MAGIC = b'RAIV'
 PROTOCOL_VERSION = 1
@@ -436,33 +437,6 @@ class _Image:
     data: memoryview
 
 
-def _image_dims(data: memoryview, codec: int) -> tuple[int, int] | None:
-    """Return (width, height) from a PNG/JPEG header without decoding, None if not found."""
-    head = bytes(data[:65536]) if codec == CODEC_JPEG else bytes(data[:24])
-    if codec == CODEC_PNG:
-        if len(head) < 24 or head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
-            return None
-        return struct.unpack('>II', head[16:24])
-    if len(head) < 4 or head[:2] != b'\xff\xd8':
-        return None
-    pos = 2
-    while pos + 4 <= len(head):
-        if head[pos] != 0xFF:
-            return None
-        marker = head[pos + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            pos += 1 if marker == 0xFF else 2
-            continue
-        (segment,) = struct.unpack('>H', head[pos + 2:pos + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if pos + 9 > len(head):
-                return None
-            height, width = struct.unpack('>HH', head[pos + 5:pos + 9])
-            return width, height
-        pos += 2 + segment
-    return None
-
-
 def _parse_image(payload: memoryview, offset: int, side: str) -> tuple[_Image, int]:
     """Check one IMAGE_HEAD + bytes at offset without decoding; return (image, next offset)."""
     if offset + IMAGE_HEAD.size > payload.nbytes:
@@ -485,12 +459,17 @@ def _parse_image(payload: memoryview, offset: int, side: str) -> tuple[_Image, i
             raise ProtocolError(f'{side} raw image has {length} bytes, but {width}x{height}x'
                                 f'{channels} needs {width * height * channels}')
         return _Image(side, name, shape, data), offset + length
-    dims = _image_dims(data, codec)
-    if dims is None:
-        raise ProtocolError(f'{side} image is not a valid {name} (no readable {name} header)')
-    if dims != (width, height):
-        raise ProtocolError(f'{side} {name} is {dims[0]}x{dims[1]} but the frame header says '
-                            f'{width}x{height}')
+    try:  # the size the decoder would allocate, read before decoding
+        announced = read_image_header(data)
+    except ImageHeaderError as error:
+        raise ProtocolError(f'{side} image is not a valid {name} (no readable {name} header: '
+                            f'{error})') from None
+    if announced.kind != name:
+        raise ProtocolError(f'{side} image is not a valid {name} (no readable {name} header: '
+                            f'it is a {announced.kind})')
+    if (announced.width_px, announced.height_px) != (width, height):
+        raise ProtocolError(f'{side} {name} is {announced.width_px}x{announced.height_px} but '
+                            f'the frame header says {width}x{height}')
     tail = bytes(data[-12:])
     if (codec == CODEC_PNG and tail[4:8] != b'IEND') or \
             (codec == CODEC_JPEG and tail[-2:] != b'\xff\xd9'):

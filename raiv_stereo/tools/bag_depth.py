@@ -22,7 +22,8 @@ import time
 from typing import TextIO
 
 import numpy as np
-from raiv_stereo.core.calibration import CalibrationError, CameraModel, load_calibration
+from raiv_stereo.core.calibration import CalibrationError, CameraModel
+from raiv_stereo.core.calibration_io import load_calibration
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.sources.rosbag_io import bag_storage, BagError, DepthBagWriter, StereoBagReader

@@ -28,13 +28,12 @@ from raiv_stereo.core import pair_order, rig
 from raiv_stereo.core.calibration import (
     CalibrationError,
     focal_px_from_lens,
-    load_calibration,
     raiv_nominal,
     rectified_pinhole,
-    save_camera_info_yaml,
     scaled_size,
     StereoCalibration,
 )
+from raiv_stereo.core.calibration_io import load_calibration, save_camera_info_yaml
 from raiv_stereo.core.depth import (
     colorize_depth,
     depth_legend,

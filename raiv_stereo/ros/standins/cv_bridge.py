@@ -13,165 +13,171 @@
 # limitations under the License.
 
 """
-Stand-in for the `cv_bridge` Python module (vision_opencv), used only without a ROS install.
+The image bridge raiv_stereo uses when ROS's cv_bridge is not installed.
 
-Implements CvBridge.imgmsg_to_cv2 / cv2_to_imgmsg and CvBridgeError for the plain encodings
-(mono8/16, bgr8/16, rgb8/16, bgra8/16, rgba8/16 and the generic 8U..64F C1..C4), with the real
-module's step and is_bigendian handling and its cvtColor2 colour/depth conversion rules.
-Bayer and YUV encodings and the compressed-image functions are not implemented.
+It offers the two calls the package makes, CvBridge().imgmsg_to_cv2 and cv2_to_imgmsg, and
+CvBridgeError, for the mono/colour encodings of 8 and 16 bits and the OpenCV type names
+(8U..64F with 1 to 4 channels). Pixels come back in native byte order whatever the message's
+is_bigendian, rows padded by any step are read correctly, and a message whose sizes do not add
+up is refused. Between encodings it follows the documented cv_bridge rules: colour layouts
+convert into each other, 8-bit and 16-bit values scale by 257, and nothing else changes the
+channel count. Bayer and YUV images are not read.
 """
 
-# Behaviour follows ros-perception/vision_opencv cv_bridge/python/cv_bridge/core.py and
-# cv_bridge/src/cv_bridge.cpp (Copyright 2011 Willow Garage, Inc. and others, BSD licence).
+from __future__ import annotations
 
+from dataclasses import dataclass
 import re
 import sys
+from typing import Any
 
 import cv2
 import numpy as np
-import sensor_msgs.msg
+from sensor_msgs.msg import Image
 
 
 class CvBridgeError(TypeError):
-    """Raised by CvBridge methods when a conversion is not possible."""
+    """A message or array this bridge cannot convert; the text says which and why."""
 
 
-# Colour/mono encodings: name -> (format, numpy dtype, channels), as cv_bridge's getEncoding.
-_COLOR_ENCODINGS = {
-    'mono8': ('GRAY', 'uint8', 1), 'mono16': ('GRAY', 'uint16', 1),
-    'bgr8': ('BGR', 'uint8', 3), 'bgr16': ('BGR', 'uint16', 3),
-    'rgb8': ('RGB', 'uint8', 3), 'rgb16': ('RGB', 'uint16', 3),
-    'bgra8': ('BGRA', 'uint8', 4), 'bgra16': ('BGRA', 'uint16', 4),
-    'rgba8': ('RGBA', 'uint8', 4), 'rgba16': ('RGBA', 'uint16', 4),
-}
-_CV_DEPTHS = {'8U': 'uint8', '8S': 'int8', '16U': 'uint16', '16S': 'int16', '32S': 'int32',
-              '32F': 'float32', '64F': 'float64'}
-_NUMPY_TO_CV = {v: k for k, v in _CV_DEPTHS.items()}
+@dataclass(frozen=True)
+class _PixelFormat:
+    """How one encoding lays out a pixel: sample type, samples per pixel, colour order."""
+
+    dtype: np.dtype
+    channels: int
+    colours: str  # 'GRAY', 'BGR', 'RGB', 'BGRA', 'RGBA'; '' for a bare OpenCV type
+
+    @property
+    def bits(self) -> int:
+        """Return the bits of one sample."""
+        return self.dtype.itemsize * 8
 
 
-def _conversion_code(src_format, dst_format):
-    """Return the cv2.COLOR_* code from one colour format to another (None = same format)."""
-    if src_format == dst_format:
-        return None
-    return getattr(cv2, f'COLOR_{src_format}2{dst_format}')
+_COLOUR_CHANNELS = {'mono': ('GRAY', 1), 'bgr': ('BGR', 3), 'rgb': ('RGB', 3),
+                    'bgra': ('BGRA', 4), 'rgba': ('RGBA', 4)}
+_SAMPLE_TYPES = {'8U': np.uint8, '8S': np.int8, '16U': np.uint16, '16S': np.int16,
+                 '32S': np.int32, '32F': np.float32, '64F': np.float64}
+_TYPE_OF_DTYPE = {np.dtype(dtype): name for name, dtype in _SAMPLE_TYPES.items()}
+_COLOUR_NAME = re.compile(r'(mono|bgra|rgba|bgr|rgb)(8|16)')
+_TYPE_NAME = re.compile(r'(8U|8S|16U|16S|32S|32F|64F)(?:C([1-4]))?')
 
 
-def _encoding_info(encoding):
-    """Return (numpy dtype name, channels) of an encoding, as cv_bridge's getCvType."""
-    if encoding in _COLOR_ENCODINGS:
-        return _COLOR_ENCODINGS[encoding][1:]
-    match = re.fullmatch(r'(8U|8S|16U|16S|32S|32F|64F)(?:C([0-9]+))?', encoding)
-    if match is None:
-        raise CvBridgeError(f'Unrecognized image encoding [{encoding}]')
-    return _CV_DEPTHS[match.group(1)], int(match.group(2) or 1)
+def _pixel_format(encoding: str) -> _PixelFormat:
+    """Return the layout an encoding names, or raise CvBridgeError for one not handled."""
+    named = _COLOUR_NAME.fullmatch(encoding)
+    if named:
+        colours, channels = _COLOUR_CHANNELS[named.group(1)]
+        dtype = np.uint8 if named.group(2) == '8' else np.uint16
+        return _PixelFormat(np.dtype(dtype), channels, colours)
+    typed = _TYPE_NAME.fullmatch(encoding)
+    if typed:
+        return _PixelFormat(np.dtype(_SAMPLE_TYPES[typed.group(1)]), int(typed.group(2) or 1),
+                            '')
+    raise CvBridgeError(f"image encoding '{encoding}' is not handled by raiv_stereo's bridge "
+                        '(mono8/16, bgr8/16, rgb8/16, bgra8/16, rgba8/16, or 8U..64F with 1-4 '
+                        'channels, e.g. 32FC1)')
 
 
-def _bit_depth(encoding):
-    """Return the bits per channel of an encoding."""
-    return np.dtype(_encoding_info(encoding)[0]).itemsize * 8
+def _message_bytes(data: Any) -> np.ndarray:
+    """Return a message's data field as a flat uint8 array (no copy for a buffer)."""
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except TypeError:
+        return np.asarray(data, dtype=np.uint8).reshape(-1)
 
 
-def _cvt_color2(image, src_encoding, dst_encoding):
-    """Convert `image` between encodings with the rules of cv_bridge's cvtColor (C++)."""
-    if dst_encoding == src_encoding:
+def _read_pixels(msg: Image, layout: _PixelFormat) -> np.ndarray:
+    """Return the pixels of a message as a new native-order array, checking every size."""
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    row_bytes = width * layout.channels * layout.dtype.itemsize
+    raw = _message_bytes(msg.data)
+    if height < 0 or width < 0 or step < row_bytes:
+        raise CvBridgeError(f'a {width}x{height} {msg.encoding} image needs rows of at least '
+                            f'{row_bytes} bytes, but step is {step}')
+    if raw.size < height * step:
+        raise CvBridgeError(f'a {width}x{height} {msg.encoding} image with step {step} needs '
+                            f'{height * step} bytes of data, the message has {raw.size}')
+    rows = raw[:height * step].reshape(height, step)[:, :row_bytes]
+    wire_order = '>' if msg.is_bigendian else '<'
+    samples = np.ascontiguousarray(rows).view(layout.dtype.newbyteorder(wire_order))
+    pixels = samples.astype(layout.dtype.newbyteorder('='))
+    if layout.channels == 1:
+        return pixels.reshape(height, width)
+    return pixels.reshape(height, width, layout.channels)
+
+
+def _rescaled(image: np.ndarray, source: _PixelFormat, target: _PixelFormat) -> np.ndarray:
+    """Return image in the target sample type: 8 <-> 16 bits scale by 257, others keep values."""
+    factor = {(8, 16): 65535.0 / 255.0, (16, 8): 255.0 / 65535.0}.get(
+        (source.bits, target.bits), 1.0)
+    if factor == 1.0 and image.dtype == target.dtype:
+        return image
+    values = image.astype(np.float64) * factor
+    if np.issubdtype(target.dtype, np.integer):
+        limits = np.iinfo(target.dtype)
+        values = np.clip(np.rint(values), limits.min, limits.max)
+    return values.astype(target.dtype)
+
+
+def _converted(image: np.ndarray, source_name: str, target_name: str) -> np.ndarray:
+    """Return image, read as source_name, in target_name (channel order first, then depth)."""
+    source, target = _pixel_format(source_name), _pixel_format(target_name)
+    if source_name == target_name:
         return image.copy()
-    src_color = src_encoding in _COLOR_ENCODINGS
-    dst_color = dst_encoding in _COLOR_ENCODINGS
-    same_channels = _encoding_info(src_encoding)[1] == _encoding_info(dst_encoding)[1]
-    codes = [None]
-    if not src_color:
-        if dst_color:
-            raise CvBridgeError(f'[{src_encoding}] is not a color format. but [{dst_encoding}] '
-                                'is. The conversion does not make sense')
-        if not same_channels:
-            raise CvBridgeError(f'[{src_encoding}] and [{dst_encoding}] do not have the same '
-                                'number of channel')
-    elif not dst_color:
-        if not same_channels:
-            raise CvBridgeError(f'[{src_encoding}] is a color format but [{dst_encoding}] is '
-                                'not so they must have the same OpenCV type, CV_8UC3, CV16UC1 '
-                                '....')
-    else:
-        src_format = _COLOR_ENCODINGS[src_encoding][0]
-        dst_format = _COLOR_ENCODINGS[dst_encoding][0]
-        codes = [_conversion_code(src_format, dst_format)]
-        if src_format != dst_format and _bit_depth(src_encoding) != _bit_depth(dst_encoding):
-            codes.append(None)
-    dst_dtype = np.dtype(_encoding_info(dst_encoding)[0])
-    src_depth, dst_depth = _bit_depth(src_encoding), _bit_depth(dst_encoding)
-    result = image
-    for code in codes:
-        if code is not None:
-            result = cv2.cvtColor(result, code)
-            continue
-        # Same format, maybe another depth: cv::Mat::convertTo (scaled 8 <-> 16 bit, saturating).
-        scale = 1.0
-        if src_depth == 8 and dst_depth == 16:
-            scale = 65535.0 / 255.0
-        elif src_depth == 16 and dst_depth == 8:
-            scale = 255.0 / 65535.0
-        if result.dtype == dst_dtype and scale == 1.0:
-            result = result.copy()
-        else:
-            result = _convert_to(result, dst_dtype, scale)
-    return result
-
-
-def _convert_to(image, dtype, scale):
-    """Return image * scale as `dtype`, rounded and saturated like cv::Mat::convertTo."""
-    values = image.astype(np.float64) * scale
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        values = np.clip(np.rint(values), info.min, info.max)
-    return values.astype(dtype)
+    if not source.colours and target.colours:
+        raise CvBridgeError(f"'{source_name}' carries no colour order, so it cannot become the "
+                            f"colour encoding '{target_name}'")
+    if source.colours and target.colours:
+        if source.colours != target.colours:
+            image = cv2.cvtColor(image, getattr(cv2, f'COLOR_{source.colours}2{target.colours}'))
+    elif source.channels != target.channels:
+        raise CvBridgeError(f"'{source_name}' has {source.channels} channel(s) and "
+                            f"'{target_name}' {target.channels}; only colour encodings convert "
+                            'between channel counts')
+    result = _rescaled(image, source, target)
+    return result.copy() if result is image else result
 
 
 class CvBridge:
-    """Convert between numpy/OpenCV images and sensor_msgs/Image messages."""
+    """Converts sensor_msgs/Image messages to numpy arrays and back."""
 
-    def imgmsg_to_cv2(self, img_msg, desired_encoding='passthrough'):
-        """Return the image of `img_msg`, converted to `desired_encoding` unless passthrough."""
-        dtype_name, n_channels = _encoding_info(img_msg.encoding)
-        dtype = np.dtype(dtype_name).newbyteorder('>' if img_msg.is_bigendian else '<')
-        img_buf = np.asarray(img_msg.data, dtype=dtype) if isinstance(img_msg.data, list) \
-            else img_msg.data
-        if n_channels == 1:
-            im = np.ndarray(shape=(img_msg.height, int(img_msg.step / dtype.itemsize)),
-                            dtype=dtype, buffer=img_buf)
-            im = np.ascontiguousarray(im[:img_msg.height, :img_msg.width])
-        else:
-            im = np.ndarray(shape=(img_msg.height,
-                                   int(img_msg.step / dtype.itemsize / n_channels), n_channels),
-                            dtype=dtype, buffer=img_buf)
-            im = np.ascontiguousarray(im[:img_msg.height, :img_msg.width, :])
-        # Byte order differs from the host: swap to native (real: byteswap().newbyteorder()).
-        if img_msg.is_bigendian == (sys.byteorder == 'little'):
-            im = im.byteswap().view(im.dtype.newbyteorder())
+    def imgmsg_to_cv2(self, img_msg: Image, desired_encoding: str = 'passthrough') -> np.ndarray:
+        """Return the message's pixels as a new array, in desired_encoding unless passthrough."""
+        pixels = _read_pixels(img_msg, _pixel_format(img_msg.encoding))
         if desired_encoding == 'passthrough':
-            return im
-        return _cvt_color2(im, img_msg.encoding, desired_encoding)
+            return pixels
+        return _converted(pixels, img_msg.encoding, desired_encoding)
 
-    def cv2_to_imgmsg(self, cvim, encoding='passthrough', header=None):
-        """Return a sensor_msgs/Image of `cvim`; `encoding` must fit its dtype and channels."""
-        if not isinstance(cvim, (np.ndarray, np.generic)):
-            raise TypeError('Your input type is not a numpy array')
-        img_msg = sensor_msgs.msg.Image()
-        img_msg.height = cvim.shape[0]
-        img_msg.width = cvim.shape[1]
-        if header is not None:
-            img_msg.header = header
-        n_channels = 1 if len(cvim.shape) < 3 else cvim.shape[2]
-        cv_type = f'{_NUMPY_TO_CV[cvim.dtype.name]}C{n_channels}'
+    def cv2_to_imgmsg(self, cvim: np.ndarray, encoding: str = 'passthrough',
+                      header: Any = None) -> Image:
+        """Return an Image holding a copy of cvim; a named encoding must fit its type."""
+        if not isinstance(cvim, np.ndarray):
+            raise TypeError(f'cv2_to_imgmsg takes a numpy array, not a {type(cvim).__name__}')
+        if cvim.ndim not in (2, 3):
+            raise CvBridgeError(f'an image array has 2 or 3 dimensions, this one {cvim.ndim}')
+        channels = 1 if cvim.ndim == 2 else cvim.shape[2]
+        sample = _TYPE_OF_DTYPE.get(cvim.dtype.newbyteorder('='))
+        if sample is None or not 1 <= channels <= 4:
+            raise CvBridgeError(f'a {cvim.dtype} array with {channels} channel(s) has no image '
+                                'encoding')
+        own_type = f'{sample}C{channels}'
         if encoding == 'passthrough':
-            img_msg.encoding = cv_type
-        else:
-            img_msg.encoding = encoding
-            dtype_name, channels = _encoding_info(encoding)
-            if f'{_NUMPY_TO_CV[dtype_name]}C{channels}' != cv_type:
-                raise CvBridgeError(f'encoding specified as {encoding}, but image has '
-                                    f'incompatible type {cv_type}')
-        if cvim.dtype.byteorder == '>':
-            img_msg.is_bigendian = True
-        img_msg.data.frombytes(cvim.tobytes())
-        img_msg.step = len(img_msg.data) // img_msg.height
-        return img_msg
+            encoding = own_type
+        layout = _pixel_format(encoding)
+        if layout.dtype != cvim.dtype.newbyteorder('=') or layout.channels != channels:
+            raise CvBridgeError(f"the array is {own_type} but encoding '{encoding}' is "
+                                f'{_TYPE_OF_DTYPE[layout.dtype]}C{layout.channels}')
+        big_endian = cvim.dtype.byteorder == '>' or \
+            (cvim.dtype.byteorder == '=' and sys.byteorder == 'big')
+        packed = np.ascontiguousarray(cvim)
+        msg = Image(height=packed.shape[0], width=packed.shape[1], encoding=encoding,
+                    is_bigendian=big_endian,
+                    step=packed.shape[1] * channels * packed.dtype.itemsize)
+        if header is not None:
+            msg.header = header
+        msg.data.frombytes(packed.reshape(-1).view(np.uint8))
+        return msg
+
+
+__all__ = ['CvBridge', 'CvBridgeError']

@@ -30,7 +30,8 @@ import threading
 import time
 
 import cv2
-from raiv_stereo.core.calibration import save_camera_info_yaml, StereoCalibration
+from raiv_stereo.core.calibration import StereoCalibration
+from raiv_stereo.core.calibration_io import save_camera_info_yaml
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.eval.metrics import percentile
