@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the tests share: a ROS session, waits with deadlines, free ports, textured pairs."""
+"""What the tests share: the ROS session fixture, waits with deadlines, ports, textured pairs."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+import pytest
 from raiv_stereo.ros.conversions import stamp_to_ns
 import rclpy
 from rclpy.context import Context
@@ -189,6 +190,14 @@ class Ros:
         assert self.spin_until(future.done, timeout_s), f'no answer from {client.srv_name}'
         return future.result()
 
+    def destroy_nodes(self) -> None:
+        """Destroy the nodes added so far (they stop publishing); the session stays usable."""
+        assert self._spinner is None, 'destroy_nodes() needs the executor spun in this thread'
+        for node in self.nodes:
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.nodes.clear()
+
     def close(self) -> None:
         if self._spinner is not None:
             self._spinner.stop()
@@ -203,11 +212,20 @@ def _overrides(params: dict) -> list[Parameter]:
     return [Parameter(name, value=value) for name, value in params.items()]
 
 
-@contextlib.contextmanager
-def ros():
-    """Yield a Ros session for the length of a `with` block."""
-    session = Ros()
-    try:
-        yield session
-    finally:
-        session.close()
+def ros_session_fixture(scope: str = 'function'):
+    """
+    Return the `ros_session` fixture: a Ros session, closed when `scope` ends.
+
+    conftest.py gives every test its own (scope 'function'). A module whose tests share nodes
+    or a module-scoped fixture's context redeclares it for the module:
+    `ros_session = ros_session_fixture('module')`.
+    """
+    @pytest.fixture(scope=scope, name='ros_session')
+    def fixture():
+        """Yield a Ros session (own context, this run's domain); close it afterwards."""
+        session = Ros()
+        try:
+            yield session
+        finally:
+            session.close()
+    return fixture

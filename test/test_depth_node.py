@@ -22,7 +22,7 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import BackgroundSpinner, wait_for
+from helpers import BackgroundSpinner, ros_session_fixture, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import raiv_nominal
@@ -53,6 +53,8 @@ LOSSLESS_INPUT = {'queue_size': 20, **{
     for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')
     for policy, value in (('reliability', 'reliable'), ('depth', 20))}}
 """Depth node parameters with reliable, deep input queues ({ns} = the rig's namespace)."""
+ros_session = ros_session_fixture('module')
+"""One session for the module: `processed` (module-scoped) and the rigs share its context."""
 
 
 class Rig:
@@ -236,11 +238,11 @@ class Processed:
 
 
 @pytest.fixture(scope='module')
-def processed(ros_context, scene_pair) -> Processed:
+def processed(ros_session, scene_pair) -> Processed:
     """Send the sample pair through one depth node once; collect its outputs, then close it."""
     calibration, left, right, truth = scene_pair
-    rig = Rig(ros_context, {'scale': NODE_SCALE, 'point_cloud_keep_nan': True,
-                            'diagnostics_period_s': 0.5})
+    rig = Rig(ros_session.context, {'scale': NODE_SCALE, 'point_cloud_keep_nan': True,
+                                    'diagnostics_period_s': 0.5})
     try:
         stamp = _stamp(1)
         depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp)
