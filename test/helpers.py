@@ -17,7 +17,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
+import signal
 import socket
 import threading
 import time
@@ -26,7 +28,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 import pytest
-from raiv_stereo.ros.conversions import stamp_to_ns
+from raiv_stereo.ros.conversions import camera_info_msg, stamp_to_ns
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -91,6 +93,39 @@ class ScenePair(NamedTuple):
     left: np.ndarray
     right: np.ndarray
     truth_m: np.ndarray
+
+
+def right_info_with_tx(calibration, tx: float) -> CameraInfo:
+    """Return the right CameraInfo of `calibration` with P's Tx (P[0,3]) set to `tx`."""
+    msg = camera_info_msg(calibration.right)
+    p = list(msg.p)
+    p[3] = tx
+    msg.p = p
+    return msg
+
+
+def interrupt(process, timeout_s: float = 20.0) -> str:
+    """Send the process SIGINT (Ctrl-C) and return its output once it has ended."""
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=timeout_s)[0]
+
+
+def interrupt_group_twice(process, first_s: float, second_s: float,
+                          timeout_s: float = 20.0) -> str:
+    """SIGINT the process group after first_s, again second_s later; return the output."""
+    time.sleep(first_s)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(second_s)
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass  # already gone
+    try:
+        return process.communicate(timeout=timeout_s)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def stamp_key(msg) -> int:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import cv2
-from helpers import CAMERA_TOPICS, PACKAGE_ROOT, stamp_key, textured_pair
+from helpers import CAMERA_TOPICS, interrupt, PACKAGE_ROOT, stamp_key, textured_pair
 import numpy as np
 import pytest
 from raiv_stereo.core import calibration as calib
@@ -229,8 +228,7 @@ def test_main_runs_publishes_and_stops_cleanly_on_ctrl_c(tmp_path, ros_session):
         assert (got['left'][0].encoding, got['left'][0].width) == ('mono8', 400)
         assert got['left'][0].header.frame_id == 'front_left_optical_frame'
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=15)
+        output = interrupt(proc)
     assert proc.returncode == 0, output
     assert 'Traceback' not in output
     assert 'calibration: RAiV nominal model' in output
@@ -485,8 +483,7 @@ def test_publish_rate_full_size_bgr8_pairs(ros_session):
         rate_hz = (len(got['right']) - start_count) / (time.monotonic() - started)
         assert got['left'][-1].width == 1600 and got['left'][-1].encoding == 'bgr8'
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=15)
+        output = interrupt(proc)
     print(f'\n1600x1300 bgr8 pairs received: {rate_hz:.1f} Hz (asked 30)')
     assert rate_hz > 1.0, output
 

@@ -22,7 +22,7 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import BackgroundSpinner, ros_session_fixture, wait_for
+from helpers import BackgroundSpinner, right_info_with_tx, ros_session_fixture, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import raiv_nominal
@@ -675,14 +675,6 @@ def _bad_cases(calibration, left, right):
     """Yield (name, publish kwargs, log fragments) of every bad input the node must survive."""
     small = raiv_nominal().scaled(INPUT_SCALE / 2)
     info = conversions.camera_info_msg
-
-    def right_info(tx: float) -> CameraInfo:
-        msg = info(calibration.right)
-        p = list(msg.p)
-        p[3] = tx
-        msg.p = p
-        return msg
-
     zero_k = info(calibration.left)
     zero_k.k = [0.0] * 9
     fx_b = calibration.focal_px * calibration.baseline_m
@@ -693,8 +685,8 @@ def _bad_cases(calibration, left, right):
         'right/camera_info', 'left camera_info is 800x650 but right is 400x325')
     yield 'zero focal length', {'left_info': zero_k}, (
         'left/camera_info', 'K or P is all zeros')
-    yield 'zero baseline', {'right_info': right_info(0.0)}, ('zero baseline',)
-    yield 'wrong-sign Tx', {'right_info': right_info(fx_b)}, (
+    yield 'zero baseline', {'right_info': right_info_with_tx(calibration, 0.0)}, ('zero baseline',)
+    yield 'wrong-sign Tx', {'right_info': right_info_with_tx(calibration, fx_b)}, (
         'right projection P[0,3] (Tx) is', 'swapped')
     yield 'image vs camera_info size', {'left': left[:325, :400], 'right': right[:325, :400]}, (
         'left/image_raw is 400x325 but', 'left/camera_info describes 800x650')

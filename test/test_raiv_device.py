@@ -26,12 +26,11 @@ import importlib.util
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
 
 import cv2
-from helpers import PACKAGE_ROOT, wait_for
+from helpers import interrupt, PACKAGE_ROOT, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import CalibrationError, rectified_pinhole
@@ -396,8 +395,7 @@ def test_ros2_run_with_the_simulated_sdk_gives_depth_as_good_as_the_sample_sourc
         _, got = _depth_session(ros_session, '/rv_run')
         device = accuracy_of_third_frame(ros_session, got)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     print(f'\nsample source: {sample}\nraiv source (simulated SDK): {device}')
     assert proc.returncode == 0 and 'Traceback' not in output, output
     assert "calibration: the device's own calibration: RAiV factory calibration" in output
@@ -429,8 +427,7 @@ def test_camera_node_logs_each_sdk_fault_and_keeps_publishing(fault, raiv_input,
         got = ros_session.collector('/rv_f')
         assert ros_session.spin_until(lambda: len(got['left']) >= 2, timeout_s=30.0)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0 and 'Traceback' not in output, output
     errors = [line for line in output.splitlines() if '[ERROR]' in line]
     assert len(errors) == 1 and message in errors[0], output  # rate-limited: once for 4 faults
@@ -460,8 +457,7 @@ def test_a_file_calibration_stands_in_for_a_broken_device_calibration(ros_sessio
         got = ros_session.collector('/rv_y')
         assert ros_session.spin_until(lambda: got['left_info'], timeout_s=30.0)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0 and 'calibration: calibration file' in output, output
 
 
@@ -479,8 +475,7 @@ def test_exposure_set_over_ros_reaches_the_device_in_its_own_process(tmp_path, r
         assert ros_session.spin_until(future.done, timeout_s=10.0)
         assert future.result().results[0].successful
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0, output
     assert state.read_text().split('\n')[:2] == ['2500 0', '2500 12']
 

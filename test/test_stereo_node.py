@@ -16,11 +16,10 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
-from helpers import PACKAGE_ROOT
+from helpers import interrupt, PACKAGE_ROOT
 import numpy as np
 import pytest
 from raiv_stereo.params import launch as launch_config
@@ -96,8 +95,7 @@ def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(
                                       timeout_s=40.0), \
             'no depth image from stereo_node'
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0, output
     assert 'Traceback' not in output
 
