@@ -24,22 +24,11 @@ if 'RAIV_TEST_DOMAIN_ID' not in os.environ:
     os.environ['RAIV_TEST_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_DOMAIN_ID'] = os.environ['RAIV_TEST_DOMAIN_ID']
 
-from helpers import free_port, ros, ScenePair  # noqa: E402
+from helpers import free_port, ros_session_fixture, ScenePair  # noqa: E402
 import pytest  # noqa: E402  (after the environment: rclpy reads it at import)
 
-
-@pytest.fixture
-def ros_session():
-    """Yield a Ros session (own context, this run's domain); close it after the test."""
-    with ros() as session:
-        yield session
-
-
-@pytest.fixture(scope='module')
-def ros_context():
-    """Yield the context of one Ros session shared by a module's nodes (they bring executors)."""
-    with ros() as session:
-        yield session.context
+ros_session = ros_session_fixture()
+"""The one ROS session fixture: a Ros per test (a module may redeclare it module-scoped)."""
 
 
 @pytest.fixture(name='free_port')
@@ -61,14 +50,14 @@ def scene_pair():
 
 
 @pytest.fixture
-def rig_factory(ros_context):
+def rig_factory(ros_session):
     """Return a maker of depth-node test rigs (test_depth_node.Rig); close them after the test."""
     from test_depth_node import NODE_SCALE, Rig
 
     rigs = []
 
     def make(params: dict | None = None, **kwargs) -> Rig:
-        rig = Rig(ros_context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
+        rig = Rig(ros_session.context, {'scale': NODE_SCALE, **(params or {})}, **kwargs)
         rigs.append(rig)
         return rig
 

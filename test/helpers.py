@@ -12,19 +12,22 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the tests share: a ROS session, waits with deadlines, free ports, textured pairs."""
+"""What the tests share: the ROS session fixture, waits with deadlines, ports, textured pairs."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
+import signal
 import socket
 import time
 from typing import NamedTuple
 
 import cv2
 import numpy as np
-from raiv_stereo.ros.conversions import stamp_to_ns
+import pytest
+from raiv_stereo.ros.conversions import camera_info_msg, stamp_to_ns
 from raiv_stereo.ros.spin import BackgroundSpinner
 import rclpy
 from rclpy.context import Context
@@ -90,6 +93,39 @@ class ScenePair(NamedTuple):
     left: np.ndarray
     right: np.ndarray
     truth_m: np.ndarray
+
+
+def right_info_with_tx(calibration, tx: float) -> CameraInfo:
+    """Return the right CameraInfo of `calibration` with P's Tx (P[0,3]) set to `tx`."""
+    msg = camera_info_msg(calibration.right)
+    p = list(msg.p)
+    p[3] = tx
+    msg.p = p
+    return msg
+
+
+def interrupt(process, timeout_s: float = 20.0) -> str:
+    """Send the process SIGINT (Ctrl-C) and return its output once it has ended."""
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=timeout_s)[0]
+
+
+def interrupt_group_twice(process, first_s: float, second_s: float,
+                          timeout_s: float = 20.0) -> str:
+    """SIGINT the process group after first_s, again second_s later; return the output."""
+    time.sleep(first_s)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(second_s)
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass  # already gone
+    try:
+        return process.communicate(timeout=timeout_s)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def stamp_key(msg) -> int:
@@ -162,6 +198,14 @@ class Ros:
         assert self.spin_until(future.done, timeout_s), f'no answer from {client.srv_name}'
         return future.result()
 
+    def destroy_nodes(self) -> None:
+        """Destroy the nodes added so far (they stop publishing); the session stays usable."""
+        assert self._spinner is None, 'destroy_nodes() needs the executor spun in this thread'
+        for node in self.nodes:
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.nodes.clear()
+
     def close(self) -> None:
         if self._spinner is not None:
             self._spinner.stop()
@@ -176,11 +220,20 @@ def _overrides(params: dict) -> list[Parameter]:
     return [Parameter(name, value=value) for name, value in params.items()]
 
 
-@contextlib.contextmanager
-def ros():
-    """Yield a Ros session for the length of a `with` block."""
-    session = Ros()
-    try:
-        yield session
-    finally:
-        session.close()
+def ros_session_fixture(scope: str = 'function'):
+    """
+    Return the `ros_session` fixture: a Ros session, closed when `scope` ends.
+
+    conftest.py gives every test its own (scope 'function'). A module whose tests share nodes
+    or a module-scoped fixture's context redeclares it for the module:
+    `ros_session = ros_session_fixture('module')`.
+    """
+    @pytest.fixture(scope=scope, name='ros_session')
+    def fixture():
+        """Yield a Ros session (own context, this run's domain); close it afterwards."""
+        session = Ros()
+        try:
+            yield session
+        finally:
+            session.close()
+    return fixture

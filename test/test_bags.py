@@ -259,26 +259,25 @@ def test_bag_source_replays_at_the_recorded_rate(tmp_path, scene_frames):
                     calibration)
 
 
-def test_camera_node_replays_a_bag(tmp_path, scene_frames):
-    from helpers import CAMERA_TOPICS, ros, stamp_key
+def test_camera_node_replays_a_bag(tmp_path, scene_frames, ros_session):
+    from helpers import CAMERA_TOPICS, stamp_key
     from raiv_stereo.ros.conversions import msg_to_image
 
     calibration, frames = scene_frames
     stamps = write_stereo_bag(tmp_path / 'in', calibration, frames)
-    with ros() as session:
-        camera = session.camera('/bag_cam', source='bag', **{'bag.path': str(tmp_path / 'in')},
+    camera = ros_session.camera('/bag_cam', source='bag', **{'bag.path': str(tmp_path / 'in')},
                                 loop=False)
-        got = session.collector('/bag_cam')
-        assert session.spin_until(
-            lambda: camera.finished and all(len(got[key]) >= 3 for key in CAMERA_TOPICS))
-        assert [len(got[key]) for key in CAMERA_TOPICS] == [3, 3, 3, 3]
-        left_stamps = [stamp_key(m) for m in got['left']]
-        assert [s - left_stamps[0] for s in left_stamps] == [s - stamps[0] for s in stamps]
-        for key in ('right', 'left_info', 'right_info'):
-            assert [stamp_key(m) for m in got[key]] == left_stamps
-        np.testing.assert_array_equal(msg_to_image(got['left'][2]), frames[2][0])
-        np.testing.assert_allclose(np.reshape(got['right_info'][0].p, (3, 4)),
-                                   calibration.right.P)
+    got = ros_session.collector('/bag_cam')
+    assert ros_session.spin_until(
+        lambda: camera.finished and all(len(got[key]) >= 3 for key in CAMERA_TOPICS))
+    assert [len(got[key]) for key in CAMERA_TOPICS] == [3, 3, 3, 3]
+    left_stamps = [stamp_key(m) for m in got['left']]
+    assert [s - left_stamps[0] for s in left_stamps] == [s - stamps[0] for s in stamps]
+    for key in ('right', 'left_info', 'right_info'):
+        assert [stamp_key(m) for m in got[key]] == left_stamps
+    np.testing.assert_array_equal(msg_to_image(got['left'][2]), frames[2][0])
+    np.testing.assert_allclose(np.reshape(got['right_info'][0].p, (3, 4)),
+                               calibration.right.P)
 
 
 def test_bag_source_needs_a_path():

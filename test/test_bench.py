@@ -57,7 +57,8 @@ def test_quick_bench_reports_real_numbers(tmp_path):
         figures = speed[name]
         assert 1.0 < figures['median_ms'] <= figures['p90_ms'] < 5000.0
         assert figures['fps'] == pytest.approx(1000.0 / figures['median_ms'])
-        assert 0.1 < figures['cpu_share'] <= 2.5 * max(1, int(report['machine']['cpus']))
+        # CPU time over wall time: no more than every core busy the whole time.
+        assert 0.1 < figures['cpu_share'] <= 1.05 * int(report['machine']['cpus'])
         assert 50.0 < figures['peak_rss_mb'] < 8000.0
     # The ratios are ours over plain OpenCV, from the same interleaved frames (not inverted).
     assert speed['ratio'] == pytest.approx(
@@ -68,7 +69,8 @@ def test_quick_bench_reports_real_numbers(tmp_path):
     (pipeline,) = report['pipeline']
     assert pipeline['received'] > 0 and pipeline['fps'] > 0.5
     assert 0.0 < pipeline['latency_median_ms'] <= pipeline['latency_p90_ms'] < 10000.0
-    assert 0.0 < pipeline['processing_median_ms'] < 10000.0
+    # A depth image leaves the node after its processing: its age then is at least that long.
+    assert 0.0 < pipeline['processing_median_ms'] <= pipeline['latency_median_ms']
     assert pipeline['fps_vs_opencv'] == pytest.approx(pipeline['fps'] / pipeline['opencv_fps'])
 
     # 2b: per process and per stage, the camera node's stages from its own process's log.

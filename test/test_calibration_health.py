@@ -18,7 +18,7 @@ import math
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import ros, wait_for
+from helpers import wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core import calibration_health
@@ -180,45 +180,44 @@ def test_check_calibration_command(tmp_path, capsys):
     assert 'error' in capsys.readouterr().err
 
 
-def test_depth_node_reports_and_corrects_on_diagnostics():
+def test_depth_node_reports_and_corrects_on_diagnostics(ros_session):
     pair = Renderer(moved_right_camera(NOMINAL, -1.3, -0.5)).render(with_truth=False)
-    with ros() as session:
-        node = session.depth('/health', scale=1.0, calibration_check_period_s=0.1,
+    node = ros_session.depth('/health', scale=1.0, calibration_check_period_s=0.1,
                              calibration_correction=True, diagnostics_period_s=0.2)
-        io = session.node('tester', '/health')
-        statuses = []
-        io.create_subscription(DiagnosticArray, '/diagnostics', lambda a: statuses.extend(
-            s for s in a.status
-            if s.name == STATUS_NAME and s.hardware_id == '/health/depth_node'), 10)
-        publishers = {topic: io.create_publisher(msg_type, topic, 10) for msg_type, topic in (
-            (Image, 'left/image_raw'), (Image, 'right/image_raw'),
-            (CameraInfo, 'left/camera_info'), (CameraInfo, 'right/camera_info'))}
-        session.spin_in_background()
-        wait_for(lambda: all(p.get_subscription_count() for p in publishers.values()), 10.0,
-                 'discovery')
-        stamp_ns = [1_700_000_000_000_000_000]
+    io = ros_session.node('tester', '/health')
+    statuses = []
+    io.create_subscription(DiagnosticArray, '/diagnostics', lambda a: statuses.extend(
+        s for s in a.status
+        if s.name == STATUS_NAME and s.hardware_id == '/health/depth_node'), 10)
+    publishers = {topic: io.create_publisher(msg_type, topic, 10) for msg_type, topic in (
+        (Image, 'left/image_raw'), (Image, 'right/image_raw'),
+        (CameraInfo, 'left/camera_info'), (CameraInfo, 'right/camera_info'))}
+    ros_session.spin_in_background()
+    wait_for(lambda: all(p.get_subscription_count() for p in publishers.values()), 10.0,
+             'discovery')
+    stamp_ns = [1_700_000_000_000_000_000]
 
-        def publish_and_see(condition):
-            stamp_ns[0] += 100_000_000
-            header = Header(stamp=conversions.ns_to_stamp(stamp_ns[0]), frame_id='left')
-            for topic, msg in (
-                    ('left/camera_info', conversions.camera_info_msg(NOMINAL.left, header)),
-                    ('right/camera_info', conversions.camera_info_msg(NOMINAL.right, header)),
-                    ('left/image_raw', conversions.image_to_msg(pair.left_bgr, 'bgr8', header)),
-                    ('right/image_raw',
-                     conversions.image_to_msg(pair.right_bgr, 'bgr8', header))):
-                publishers[topic].publish(msg)
-            return condition()
+    def publish_and_see(condition):
+        stamp_ns[0] += 100_000_000
+        header = Header(stamp=conversions.ns_to_stamp(stamp_ns[0]), frame_id='left')
+        for topic, msg in (
+                ('left/camera_info', conversions.camera_info_msg(NOMINAL.left, header)),
+                ('right/camera_info', conversions.camera_info_msg(NOMINAL.right, header)),
+                ('left/image_raw', conversions.image_to_msg(pair.left_bgr, 'bgr8', header)),
+                ('right/image_raw',
+                 conversions.image_to_msg(pair.right_bgr, 'bgr8', header))):
+            publishers[topic].publish(msg)
+        return condition()
 
-        def corrected():
-            # Once corrected, the next frame is checked again: the rows line up.
-            return [s for s in list(statuses)
-                    if {kv.key: kv.value for kv in s.values}.get('correction shift px')
-                    and float({kv.key: kv.value for kv in s.values}['worst row offset px']) < 0.2]
-        found = wait_for(lambda: publish_and_see(corrected), 30.0,
-                         'a calibration status measured after the correction', poll_s=0.3)
-        values = {kv.key: kv.value for kv in found[-1].values}
-        assert float(values['correction shift px']) == pytest.approx(-1.3, abs=0.1)
-        assert float(values['correction roll deg']) == pytest.approx(0.5, abs=0.02)
-        assert found[-1].level == b'\x01' and 'recalibrate' in found[-1].message
-        assert node.count_subscribers('/diagnostics') >= 1
+    def corrected():
+        # Once corrected, the next frame is checked again: the rows line up.
+        return [s for s in list(statuses)
+                if {kv.key: kv.value for kv in s.values}.get('correction shift px')
+                and float({kv.key: kv.value for kv in s.values}['worst row offset px']) < 0.2]
+    found = wait_for(lambda: publish_and_see(corrected), 30.0,
+                     'a calibration status measured after the correction', poll_s=0.3)
+    values = {kv.key: kv.value for kv in found[-1].values}
+    assert float(values['correction shift px']) == pytest.approx(-1.3, abs=0.1)
+    assert float(values['correction roll deg']) == pytest.approx(0.5, abs=0.02)
+    assert found[-1].level == b'\x01' and 'recalibrate' in found[-1].message
+    assert node.count_subscribers('/diagnostics') >= 1

@@ -334,9 +334,11 @@ def test_a_demo_refuses_a_namespace_another_uses_in_its_domain(tmp_path, ros_ses
     ros_session.spin_in_background()
     proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'free_ns', '--seconds',
                '1')
-    assert 'ROS_DOMAIN_ID' not in proc.stderr and proc.returncode == 0, proc.stderr
-    proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'busy_ns')
     domain = os.environ['ROS_DOMAIN_ID']
+    # It runs (whether a loaded machine gives it a depth frame within 1 s is not this test's).
+    assert proc.stdout.startswith(f'ROS_DOMAIN_ID={domain}, DDS discovery LOCALHOST; running 1 s')
+    assert 'ROS_DOMAIN_ID' not in proc.stderr and 'Traceback' not in proc.stderr, proc.stderr
+    proc = run('demo', '--out', str(tmp_path / 'demo'), '--namespace', 'busy_ns')
     assert one_error_line(proc).startswith(
         f'raiv-stereo demo: error: ROS_DOMAIN_ID={domain} already has publishers on '
         '/busy_ns/depth/image_rect: another demo or camera uses --namespace busy_ns')

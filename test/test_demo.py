@@ -27,15 +27,21 @@ import numpy as np
 import pytest
 from raiv_stereo.core.depth import colorize_depth, legend_bar_rows
 from raiv_stereo.eval.metrics import DepthAccuracy
-from raiv_stereo.tools.cli import build_parser
+from raiv_stereo.tools.cli import build_parser, CommandError
 from raiv_stereo.tools.demo import (
+    choose_domain,
     demo_launch_arguments,
     DemoResult,
+    discovery_done,
+    DISCOVERY_MAX_S,
+    DISCOVERY_MIN_S,
+    DISCOVERY_SETTLE_S,
     keep_up_hint,
     option_problems,
     pick_free_domain,
     side_by_side,
 )
+from std_msgs.msg import String
 
 
 def test_depth_accuracy_counts_what_it_should():
@@ -152,6 +158,25 @@ def test_a_free_domain_is_one_without_other_participants(ros_session):
     ros_session.spin_in_background()
     other = next(domain for domain in range(1, 102) if domain != busy)
     assert pick_free_domain([busy, other]) == other
+
+
+def test_the_demo_listens_past_one_announcement_period_then_until_the_graph_settles():
+    # A participant that missed the probe's first announcements is found at its next periodic
+    # one (Fast DDS: every 3 s): a domain that still looks empty at 3 s is not taken as empty.
+    assert not discovery_done(listened_s=3.0, unchanged_s=3.0)
+    assert discovery_done(DISCOVERY_MIN_S, DISCOVERY_MIN_S)
+    # Something new just showed up (a node; its topics follow): keep listening, up to the bound.
+    assert not discovery_done(DISCOVERY_MIN_S + 1.0, DISCOVERY_SETTLE_S / 2)
+    assert discovery_done(DISCOVERY_MIN_S + 1.0, DISCOVERY_SETTLE_S)
+    assert discovery_done(DISCOVERY_MAX_S, 0.0)
+
+
+def test_the_demo_finds_a_namespace_in_use_in_its_own_process_domain(ros_session):
+    busy = ros_session.node('other_demo', 'busy_here')
+    busy.create_publisher(String, 'depth/image_rect', 1)
+    ros_session.spin_in_background()
+    with pytest.raises(CommandError, match='has publishers on /busy_here/depth/image_rect'):
+        choose_domain('busy_here')
 
 
 @pytest.mark.slow

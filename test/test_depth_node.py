@@ -22,7 +22,7 @@ import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers import BackgroundSpinner, wait_for
+from helpers import BackgroundSpinner, right_info_with_tx, ros_session_fixture, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import raiv_nominal
@@ -53,6 +53,8 @@ LOSSLESS_INPUT = {'queue_size': 20, **{
     for topic in ('left/image_raw', 'right/image_raw', 'left/camera_info', 'right/camera_info')}}
 """Depth node parameters with deep input queues ({ns} = the rig's namespace; reliable is the
 default)."""
+ros_session = ros_session_fixture('module')
+"""One session for the module: `processed` (module-scoped) and the rigs share its context."""
 
 
 class Rig:
@@ -241,11 +243,11 @@ class Processed:
 
 
 @pytest.fixture(scope='module')
-def processed(ros_context, scene_pair) -> Processed:
+def processed(ros_session, scene_pair) -> Processed:
     """Send the sample pair through one depth node once; collect its outputs, then close it."""
     calibration, left, right, truth = scene_pair
-    rig = Rig(ros_context, {'scale': NODE_SCALE, 'point_cloud_keep_nan': True,
-                            'diagnostics_period_s': 0.5})
+    rig = Rig(ros_session.context, {'scale': NODE_SCALE, 'point_cloud_keep_nan': True,
+                                    'diagnostics_period_s': 0.5})
     try:
         stamp = _stamp(1)
         depth_msg = rig.exchange('depth/image_rect', calibration, left, right, stamp)
@@ -686,14 +688,6 @@ def _bad_cases(calibration, left, right):
     """Yield (name, publish kwargs, log fragments) of every bad input the node must survive."""
     small = raiv_nominal().scaled(INPUT_SCALE / 2)
     info = conversions.camera_info_msg
-
-    def right_info(tx: float) -> CameraInfo:
-        msg = info(calibration.right)
-        p = list(msg.p)
-        p[3] = tx
-        msg.p = p
-        return msg
-
     zero_k = info(calibration.left)
     zero_k.k = [0.0] * 9
     fx_b = calibration.focal_px * calibration.baseline_m
@@ -704,8 +698,8 @@ def _bad_cases(calibration, left, right):
         'right/camera_info', 'left camera_info is 800x650 but right is 400x325')
     yield 'zero focal length', {'left_info': zero_k}, (
         'left/camera_info', 'K or P is all zeros')
-    yield 'zero baseline', {'right_info': right_info(0.0)}, ('zero baseline',)
-    yield 'wrong-sign Tx', {'right_info': right_info(fx_b)}, (
+    yield 'zero baseline', {'right_info': right_info_with_tx(calibration, 0.0)}, ('zero baseline',)
+    yield 'wrong-sign Tx', {'right_info': right_info_with_tx(calibration, fx_b)}, (
         'right projection P[0,3] (Tx) is', 'swapped')
     yield 'image vs camera_info size', {'left': left[:325, :400], 'right': right[:325, :400]}, (
         'left/image_raw is 400x325 but', 'left/camera_info describes 800x650')

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import time
 
-from helpers import wait_for
+from helpers import right_info_with_tx, wait_for
 from raiv_stereo.core.calibration import rectified_pinhole
 from raiv_stereo.params import depth as depth_params
-from raiv_stereo.ros import conversions
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, Rig
@@ -30,14 +29,6 @@ from test_depth_node import _header_ns, _stamp, LOSSLESS_INPUT, Rig
 def _lines(rig: Rig, fragment: str) -> list[str]:
     with rig.lock:
         return [m.msg for m in rig.logs if 'depth_node' in m.name and fragment in m.msg]
-
-
-def _right_info(calibration, tx: float):
-    msg = conversions.camera_info_msg(calibration.right)
-    p = list(msg.p)
-    p[3] = tx
-    msg.p = p
-    return msg
 
 
 # --- item 6: the clock jumps back ---------------------------------------------------------------
@@ -100,7 +91,8 @@ def test_tiny_images_and_absurd_baseline_are_configuration_errors_each_logged(
     rig.publish(tiny, left[:1, :1].copy(), right[:1, :1].copy(), _stamp(1))
     line = rig.wait_log('frame dropped: configuration error', 'too small to match')
     assert '1x1 px' in line
-    rig.publish(calibration, left, right, _stamp(2), right_info=_right_info(calibration, -1e12))
+    rig.publish(calibration, left, right, _stamp(2),
+                right_info=right_info_with_tx(calibration, -1e12))
     line = rig.wait_log('frame dropped: configuration error', 'P[0,3] (Tx) = -1e+12')
     assert 'right/camera_info' in line
     assert not _lines(rig, 'unexpected')

@@ -18,7 +18,7 @@ import math
 import xml.etree.ElementTree as ET
 
 from builtin_interfaces.msg import Time
-from helpers import PACKAGE_ROOT, ros
+from helpers import PACKAGE_ROOT
 import numpy as np
 import pytest
 from raiv_stereo.core.tf_frames import camera_transforms, OPTICAL_ROTATION_XYZW
@@ -103,21 +103,20 @@ def test_the_urdf_macro_describes_the_same_tree_as_the_node(baseline_m):
     np.testing.assert_allclose(right[:3, 3], [0.2, 0.0325 - baseline_m, 0.3], atol=1e-12)
 
 
-def test_camera_node_transforms_follow_its_calibration_and_frame_ids():
+def test_camera_node_transforms_follow_its_calibration_and_frame_ids(ros_session):
     from rclpy.parameter import Parameter
 
     config = PACKAGE_ROOT / 'config'
-    with ros() as session:
-        camera = session.camera('/tf_cam', source='sample', camera_name='rig',
+    camera = ros_session.camera('/tf_cam', source='sample', camera_name='rig',
                                 left_calibration_file=str(config / 'example_left.yaml'),
                                 right_calibration_file=str(config / 'example_right.yaml'))
-        tree = {t.child: t for t in camera.static_transforms()}
-        # config/example_right.yaml: Tx = -f * B = -59.80 px*m at f = 919.46 px.
-        assert tree['rig_right_camera_frame'].translation_m[1] == \
-            pytest.approx(-59.80009832412178 / 919.457615786636, rel=1e-12)
-        assert tree['rig_left_optical_frame'].parent == 'rig_left_camera_frame'
-        camera.set_parameters([Parameter('left_frame_id', value='front_left')])
-        assert 'front_left' in {t.child for t in camera.static_transforms()}
+    tree = {t.child: t for t in camera.static_transforms()}
+    # config/example_right.yaml: Tx = -f * B = -59.80 px*m at f = 919.46 px.
+    assert tree['rig_right_camera_frame'].translation_m[1] == \
+        pytest.approx(-59.80009832412178 / 919.457615786636, rel=1e-12)
+    assert tree['rig_left_optical_frame'].parent == 'rig_left_camera_frame'
+    camera.set_parameters([Parameter('left_frame_id', value='front_left')])
+    assert 'front_left' in {t.child for t in camera.static_transforms()}
 
 
 def test_rviz_shows_the_camera_tree_cloud_and_depth_from_the_link_frame():

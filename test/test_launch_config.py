@@ -163,7 +163,7 @@ def test_launch_files_declare_every_argument_with_a_description(name, camera, de
         assert declared[argument.name].default_value[0].text == argument.default
 
 
-def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ros_context):
+def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ros_session):
     params = depth_parameters({'namespace': 'robot/cam', 'input_qos': 'best_effort'})
     keys = sorted(k for k in params if k.startswith('qos_overrides.'))
     assert keys == [f'qos_overrides./robot/cam/{t}.subscription.reliability' for t in
@@ -185,8 +185,9 @@ def test_input_qos_overrides_follow_the_namespace_and_reach_a_real_depth_node(ro
                                   ('reliable', ReliabilityPolicy.RELIABLE)):
         params = depth_parameters({'namespace': 'qos_check', 'input_qos': reliability}) \
             if reliability else {}
-        node = DepthNode(context=ros_context, namespace='qos_check', parameter_overrides=[
-            Parameter(k, value=v) for k, v in params.items()])
+        node = DepthNode(context=ros_session.context, namespace='qos_check',
+                         parameter_overrides=[Parameter(k, value=v)
+                                              for k, v in params.items()])
         try:
             infos = node.get_subscriptions_info_by_topic('/qos_check/left/image_raw')
             assert [i.qos_profile.reliability for i in infos] == [expected]
@@ -222,13 +223,12 @@ def _shared_memory_segments_mb(pid: int) -> list[float]:
 
 
 @pytest.mark.skipif(not Path('/proc/self/maps').exists(), reason='needs Linux /proc')
-def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(tmp_path):
+def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(
+        tmp_path, ros_session):
     import os
     import signal
     import subprocess
     import sys
-
-    from helpers import ros
 
     def start(namespace: str, env: dict) -> subprocess.Popen:
         return subprocess.Popen(
@@ -239,21 +239,20 @@ def test_the_profile_gives_the_camera_a_large_segment_and_images_still_arrive(tm
 
     environ = {k: v for k, v in os.environ.items() if k != 'FASTDDS_DEFAULT_PROFILES_FILE'}
     profile = launch_config.node_environment({}, environ=environ)
-    with ros() as session:
-        got = session.collector('/profile_on')
-        tuned = start('profile_on', profile)
-        # In a domain of its own: it then maps no other participant's segment.
-        other_domain = str((int(os.environ['ROS_DOMAIN_ID']) + 50) % 100 + 1)
-        plain = start('profile_off', {'ROS_DOMAIN_ID': other_domain})
-        try:
-            assert session.spin_until(lambda: len(got['left']) >= 5, timeout_s=30.0)
-            assert (got['left'][-1].width, got['left'][-1].height) == (1600, 1300)
-            tuned_mb = _shared_memory_segments_mb(tuned.pid)
-            plain_mb = _shared_memory_segments_mb(plain.pid)
-        finally:
-            for process in (tuned, plain):
-                process.send_signal(signal.SIGINT)
-            outputs = [process.communicate(timeout=20)[0] for process in (tuned, plain)]
+    got = ros_session.collector('/profile_on')
+    tuned = start('profile_on', profile)
+    # In a domain of its own: it then maps no other participant's segment.
+    other_domain = str((int(os.environ['ROS_DOMAIN_ID']) + 50) % 100 + 1)
+    plain = start('profile_off', {'ROS_DOMAIN_ID': other_domain})
+    try:
+        assert ros_session.spin_until(lambda: len(got['left']) >= 5, timeout_s=30.0)
+        assert (got['left'][-1].width, got['left'][-1].height) == (1600, 1300)
+        tuned_mb = _shared_memory_segments_mb(tuned.pid)
+        plain_mb = _shared_memory_segments_mb(plain.pid)
+    finally:
+        for process in (tuned, plain):
+            process.send_signal(signal.SIGINT)
+        outputs = [process.communicate(timeout=20)[0] for process in (tuned, plain)]
     print(f'\nshared-memory segments mapped, MB: with the profile {tuned_mb}, without {plain_mb}')
     assert max(tuned_mb) >= 16.0  # its own 16 MB segment: the profile was read
     assert max(plain_mb) < 1.0  # Fast DDS's own 0.5 MB

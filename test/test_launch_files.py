@@ -17,11 +17,11 @@
 import glob
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
+from helpers import interrupt_group_twice
 import pytest
 
 pytest.importorskip('launch_ros')
@@ -47,14 +47,8 @@ def _launch(*arguments: str, until: str, timeout_s: float = 40.0) -> str:
             lines.append(line)
             if until in line or time.monotonic() > deadline:
                 break
-        os.killpg(process.pid, signal.SIGINT)
-        time.sleep(0.3)
-        os.killpg(process.pid, signal.SIGINT)
-        lines.append(process.communicate(timeout=30)[0])
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        lines.append(interrupt_group_twice(process, 0.0, 0.3, timeout_s=30.0))
     return ''.join(lines)
 
 

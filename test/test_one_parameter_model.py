@@ -83,18 +83,18 @@ def _depth_node_refusal(context, values: dict) -> str:
     ({'sgbm_resolution': 'quarter'}, ('demo', '--sgbm-resolution', 'quarter'),
      "sgbm_resolution is 'quarter'; choose one of full, half_rows, half", None),
 ])
-def test_a_bad_depth_setting_gets_the_same_words_everywhere(ros_context, capsys, values,
+def test_a_bad_depth_setting_gets_the_same_words_everywhere(ros_session, capsys, values,
                                                             cli_argv, message, node_message):
-    assert (node_message or message) in _depth_node_refusal(ros_context, values)
+    assert (node_message or message) in _depth_node_refusal(ros_session.context, values)
     assert _cli_error(capsys, *cli_argv) == f'raiv-stereo {cli_argv[0]}: error: {message}'
     launch_args = {name: str(value) for name, value in values.items()}
     assert _launch_error(depth_parameters, launch_args) == message
 
 
-def test_a_lens_that_is_not_a_raiv_lens_gets_the_same_words_everywhere(ros_context, capsys):
+def test_a_lens_that_is_not_a_raiv_lens_gets_the_same_words_everywhere(ros_session, capsys):
     message = 'focal_length_mm is 5; choose one of 2.8, 3.6, 4, 6, 8, 12, 16, 25'
     with pytest.raises(CameraSetupError, match=re.escape(message)):
-        CameraNode(context=ros_context, namespace='/one_spec',
+        CameraNode(context=ros_session.context, namespace='/one_spec',
                    parameter_overrides=[Parameter('focal_length_mm', value=5.0)])
     for command in ('range', 'depth', 'demo', 'check-calibration'):
         argv = {'depth': ('l.png', 'r.png', '--out', 'o'),
@@ -192,17 +192,17 @@ def test_the_depth_table_names_each_mistake_and_the_rules_between_settings():
     (DepthNode, 'min_depht_mm', 'min_depth_mm'), (CameraNode, 'rate_hx', 'rate_hz'),
     (CameraNode, 'stream.prot', 'stream.port'), (CameraNode, 'stream_port', 'stream.port')])
 def test_a_misspelt_parameter_given_at_start_is_named_with_the_closest_one(
-        ros_context, make, typo, meant):
+        ros_session, make, typo, meant):
     # rclpy keeps an override the node never declares without a word; the node says so.
-    listener = rclpy.create_node('typo_listener', context=ros_context)
+    listener = rclpy.create_node('typo_listener', context=ros_session.context)
     logs = []
     listener.create_subscription(
         Log, '/rosout', logs.append,
         QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                    durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    executor = SingleThreadedExecutor(context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_session.context)
     executor.add_node(listener)
-    node = make(context=ros_context, namespace='/typo',
+    node = make(context=ros_session.context, namespace='/typo',
                 parameter_overrides=[Parameter(typo, value=500.0)])
     try:
         expected = f"'{typo}' is not a parameter of {node.get_name()}: ignored; " \

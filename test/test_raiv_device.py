@@ -26,12 +26,11 @@ import importlib.util
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
 
 import cv2
-from helpers import PACKAGE_ROOT, ros, wait_for
+from helpers import interrupt, PACKAGE_ROOT, wait_for
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import CalibrationError, rectified_pinhole
@@ -269,12 +268,11 @@ def test_exposure_control_reads_writes_and_reports_codes(sim, monkeypatch):
 
 # --- camera node ---------------------------------------------------------------------------------
 
-def test_camera_node_publishes_the_device_pair_and_its_calibration(sim):
+def test_camera_node_publishes_the_device_pair_and_its_calibration(sim, ros_session):
     left_bgr, _ = rendered_bgr()
-    with ros() as session:
-        session.camera('/rv_a', source='raiv', scale=0.5)
-        got = session.collector('/rv_a')
-        assert session.spin_until(lambda: got['left'] and got['right_info'], timeout_s=20.0)
+    ros_session.camera('/rv_a', source='raiv', scale=0.5)
+    got = ros_session.collector('/rv_a')
+    assert ros_session.spin_until(lambda: got['left'] and got['right_info'], timeout_s=20.0)
     left_info, right_info = got['left_info'][0], got['right_info'][0]
     assert (left_info.width, left_info.height) == (800, 650)
     # Scaled by 0.5 about pixel centres: f' = f / 2, c' = (c + 0.5) / 2 - 0.5.
@@ -291,49 +289,48 @@ def test_camera_node_publishes_the_device_pair_and_its_calibration(sim):
         image, cv2.resize(left_bgr, (800, 650), interpolation=cv2.INTER_AREA))
 
 
-def test_exposure_and_gain_parameters_reach_the_device_or_say_why_not(sim, monkeypatch):
-    with ros() as session:
-        camera = session.camera('/rv_b', source='raiv', scale=0.25, gain=3)
-        assert qCU_CCtrl.writes == [(2000, 3)]  # the start value, written at once
-        assert camera.get_parameter('exposure').value == 2000  # the device's own
-        descriptor = camera.describe_parameter('exposure')
-        assert (descriptor.integer_range[0].from_value,
-                descriptor.integer_range[0].to_value) == (100, 10000)
-        result = camera.set_parameters([Parameter('exposure', value=4000)])[0]
-        assert result.successful and qCU_CCtrl.state == {'exposure': 4000, 'gain': 3}
-        result = camera.set_parameters([Parameter('exposure', value=20000)])[0]
-        assert not result.successful and '10000' in result.reason
-        monkeypatch.setattr(qCU_CCtrl, 'fail_code', -5)
-        result = camera.set_parameters([Parameter('gain', value=12)])[0]
-        assert not result.successful and 'returned code -5' in result.reason
-        assert camera.get_parameter('gain').value == 3 and qCU_CCtrl.state['gain'] == 3
-        monkeypatch.setattr(qCU_CCtrl, 'fail_code', 0)
-        assert camera.set_parameters([Parameter('auto_exposure', value=True)])[0].successful
-        result = camera.set_parameters([Parameter('exposure', value=3000)])[0]
-        assert not result.successful and 'set auto_exposure false first' in result.reason
+def test_exposure_and_gain_parameters_reach_the_device_or_say_why_not(sim, monkeypatch,
+                                                                      ros_session):
+    camera = ros_session.camera('/rv_b', source='raiv', scale=0.25, gain=3)
+    assert qCU_CCtrl.writes == [(2000, 3)]  # the start value, written at once
+    assert camera.get_parameter('exposure').value == 2000  # the device's own
+    descriptor = camera.describe_parameter('exposure')
+    assert (descriptor.integer_range[0].from_value,
+            descriptor.integer_range[0].to_value) == (100, 10000)
+    result = camera.set_parameters([Parameter('exposure', value=4000)])[0]
+    assert result.successful and qCU_CCtrl.state == {'exposure': 4000, 'gain': 3}
+    result = camera.set_parameters([Parameter('exposure', value=20000)])[0]
+    assert not result.successful and '10000' in result.reason
+    monkeypatch.setattr(qCU_CCtrl, 'fail_code', -5)
+    result = camera.set_parameters([Parameter('gain', value=12)])[0]
+    assert not result.successful and 'returned code -5' in result.reason
+    assert camera.get_parameter('gain').value == 3 and qCU_CCtrl.state['gain'] == 3
+    monkeypatch.setattr(qCU_CCtrl, 'fail_code', 0)
+    assert camera.set_parameters([Parameter('auto_exposure', value=True)])[0].successful
+    result = camera.set_parameters([Parameter('exposure', value=3000)])[0]
+    assert not result.successful and 'set auto_exposure false first' in result.reason
 
-        sample = session.camera('/rv_c', source='sample', scale=0.1)
-        result = sample.set_parameters([Parameter('exposure', value=3000)])[0]
-        assert not result.successful
-        assert result.reason == "source 'sample' has no exposure/gain control (only the raiv " \
-                                'source has one)'
-        with pytest.raises(CameraSetupError, match='exposure, gain and auto_exposure: source '
-                                                   "'sample' has no exposure/gain control"):
-            session.camera('/rv_d', source='sample', scale=0.1, auto_exposure=True)
+    sample = ros_session.camera('/rv_c', source='sample', scale=0.1)
+    result = sample.set_parameters([Parameter('exposure', value=3000)])[0]
+    assert not result.successful
+    assert result.reason == "source 'sample' has no exposure/gain control (only the raiv " \
+                            'source has one)'
+    with pytest.raises(CameraSetupError, match='exposure, gain and auto_exposure: source '
+                                               "'sample' has no exposure/gain control"):
+        ros_session.camera('/rv_d', source='sample', scale=0.1, auto_exposure=True)
 
 
-def test_auto_exposure_brings_a_dark_image_to_the_target_level(sim):
+def test_auto_exposure_brings_a_dark_image_to_the_target_level(sim, ros_session):
     qCU_CCtrl.state['exposure'] = 700  # the scene at 0.35 x: a mean level near 40
-    with ros() as session:
-        camera = session.camera('/rv_e', source='raiv', scale=0.25, auto_exposure=True)
-        got = session.collector('/rv_e')
-        assert session.spin_until(lambda: got['left'], timeout_s=20.0)
-        first = float(msg_to_image(got['left'][0]).mean())
-        assert session.spin_until(lambda: len(qCU_CCtrl.writes) >= 4, timeout_s=20.0)
-        got['left'].clear()
-        assert session.spin_until(lambda: got['left'], timeout_s=5.0)
-        last = float(msg_to_image(got['left'][-1]).mean())
-        exposure = camera.get_parameter('exposure').value
+    camera = ros_session.camera('/rv_e', source='raiv', scale=0.25, auto_exposure=True)
+    got = ros_session.collector('/rv_e')
+    assert ros_session.spin_until(lambda: got['left'], timeout_s=20.0)
+    first = float(msg_to_image(got['left'][0]).mean())
+    assert ros_session.spin_until(lambda: len(qCU_CCtrl.writes) >= 4, timeout_s=20.0)
+    got['left'].clear()
+    assert ros_session.spin_until(lambda: got['left'], timeout_s=5.0)
+    last = float(msg_to_image(got['left'][-1]).mean())
+    exposure = camera.get_parameter('exposure').value
     assert first < 50.0
     assert exposure == qCU_CCtrl.state['exposure'] > 1500  # the parameter follows the device
     assert abs(last - 128.0) < abs(first - 128.0) / 2, (first, last, qCU_CCtrl.writes)
@@ -354,12 +351,11 @@ def _depth_session(session, namespace: str) -> tuple[DepthNode, dict[str, list]]
 
 
 @pytest.mark.parametrize('swap', [False, True])
-def test_depth_node_tells_a_swapped_pair_from_a_right_one(sim, monkeypatch, swap):
+def test_depth_node_tells_a_swapped_pair_from_a_right_one(sim, monkeypatch, swap, ros_session):
     monkeypatch.setattr(sim, 'SWAP', swap)
-    with ros() as session:
-        session.camera(f'/rv_s{int(swap)}', source='raiv', scale=0.5)
-        depth_node, _ = _depth_session(session, f'/rv_s{int(swap)}')
-        assert session.spin_until(lambda: depth_node.stats().pair_order_done, timeout_s=40.0)
+    ros_session.camera(f'/rv_s{int(swap)}', source='raiv', scale=0.5)
+    depth_node, _ = _depth_session(ros_session, f'/rv_s{int(swap)}')
+    assert ros_session.spin_until(lambda: depth_node.stats().pair_order_done, timeout_s=40.0)
     assert depth_node.stats().pair_order == ('swapped' if swap else 'as given')
 
 
@@ -384,24 +380,22 @@ def accuracy_of_third_frame(session, got: dict[str, list]) -> DepthAccuracy:
         window.y_offset + window.height))
 
 
-def test_ros2_run_with_the_simulated_sdk_gives_depth_as_good_as_the_sample_source():
+def test_ros2_run_with_the_simulated_sdk_gives_depth_as_good_as_the_sample_source(ros_session):
     """`camera_node -p source:=raiv` in its own process, the simulated SDK on PYTHONPATH."""
-    with ros() as session:
-        session.camera('/rv_sample', source='sample', scale=0.5, **{'sample.frames': 1})
-        _, got = _depth_session(session, '/rv_sample')
-        sample = accuracy_of_third_frame(session, got)
+    ros_session.camera('/rv_sample', source='sample', scale=0.5, **{'sample.frames': 1})
+    _, got = _depth_session(ros_session, '/rv_sample')
+    sample = accuracy_of_third_frame(ros_session, got)
+    ros_session.destroy_nodes()  # the in-process pair stops before the device's is measured
     proc = subprocess.Popen(
         [sys.executable, '-m', 'raiv_stereo.ros.camera_node', '--ros-args', '-r',
          '__ns:=/rv_run', '-p', 'source:=raiv', '-p', 'scale:=0.5'],
         cwd=PACKAGE_ROOT, env=sim_env(rate_hz='5'), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
-        with ros() as session:
-            _, got = _depth_session(session, '/rv_run')
-            device = accuracy_of_third_frame(session, got)
+        _, got = _depth_session(ros_session, '/rv_run')
+        device = accuracy_of_third_frame(ros_session, got)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     print(f'\nsample source: {sample}\nraiv source (simulated SDK): {device}')
     assert proc.returncode == 0 and 'Traceback' not in output, output
     assert "calibration: the device's own calibration: RAiV factory calibration" in output
@@ -425,16 +419,15 @@ def run_camera_node(namespace: str, env: dict[str, str], *params: str) -> subpro
     ('frame_size', 'frame', 'getDataFrame() [1] (left) has 6235200 bytes'),
     ('ai_size', 'ai', "getDataAi() 'input_frame_left' has 1559997 bytes"),
 ])
-def test_camera_node_logs_each_sdk_fault_and_keeps_publishing(fault, raiv_input, message):
+def test_camera_node_logs_each_sdk_fault_and_keeps_publishing(fault, raiv_input, message,
+                                                              ros_session):
     proc = run_camera_node('/rv_f', sim_env(fault=fault, fault_count='4'),
                            f'raiv.input:={raiv_input}')
     try:
-        with ros() as session:
-            got = session.collector('/rv_f')
-            assert session.spin_until(lambda: len(got['left']) >= 2, timeout_s=30.0)
+        got = ros_session.collector('/rv_f')
+        assert ros_session.spin_until(lambda: len(got['left']) >= 2, timeout_s=30.0)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0 and 'Traceback' not in output, output
     errors = [line for line in output.splitlines() if '[ERROR]' in line]
     assert len(errors) == 1 and message in errors[0], output  # rate-limited: once for 4 faults
@@ -455,58 +448,53 @@ def test_camera_node_will_not_start_without_the_device_or_its_calibration(fault,
     assert 'nominal' not in output  # never silently the nominal model
 
 
-def test_a_file_calibration_stands_in_for_a_broken_device_calibration():
+def test_a_file_calibration_stands_in_for_a_broken_device_calibration(ros_session):
     config = PACKAGE_ROOT / 'config'
     proc = run_camera_node('/rv_y', sim_env(fault='calibration_none'),
                            f'left_calibration_file:={config / "example_left.yaml"}',
                            f'right_calibration_file:={config / "example_right.yaml"}')
     try:
-        with ros() as session:
-            got = session.collector('/rv_y')
-            assert session.spin_until(lambda: got['left_info'], timeout_s=30.0)
+        got = ros_session.collector('/rv_y')
+        assert ros_session.spin_until(lambda: got['left_info'], timeout_s=30.0)
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0 and 'calibration: calibration file' in output, output
 
 
-def test_exposure_set_over_ros_reaches_the_device_in_its_own_process(tmp_path):
+def test_exposure_set_over_ros_reaches_the_device_in_its_own_process(tmp_path, ros_session):
     state = tmp_path / 'writes.txt'
     proc = run_camera_node('/rv_z', sim_env(state_file=str(state)), 'exposure:=2500')
     try:
-        with ros() as session:
-            got = session.collector('/rv_z')
-            assert session.spin_until(lambda: got['left'], timeout_s=30.0)
-            client = session.add(rclpy.create_node('rv_param', context=session.context))
-            service = client.create_client(SetParameters, '/rv_z/camera_node/set_parameters')
-            assert service.wait_for_service(timeout_sec=10.0)
-            future = service.call_async(SetParameters.Request(parameters=[
-                Parameter('gain', value=12).to_parameter_msg()]))
-            assert session.spin_until(future.done, timeout_s=10.0)
-            assert future.result().results[0].successful
+        got = ros_session.collector('/rv_z')
+        assert ros_session.spin_until(lambda: got['left'], timeout_s=30.0)
+        client = ros_session.add(rclpy.create_node('rv_param', context=ros_session.context))
+        service = client.create_client(SetParameters, '/rv_z/camera_node/set_parameters')
+        assert service.wait_for_service(timeout_sec=10.0)
+        future = service.call_async(SetParameters.Request(parameters=[
+            Parameter('gain', value=12).to_parameter_msg()]))
+        assert ros_session.spin_until(future.done, timeout_s=10.0)
+        assert future.result().results[0].successful
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0, output
     assert state.read_text().split('\n')[:2] == ['2500 0', '2500 12']
 
 
-def test_sender_streams_the_device_pair_and_factory_calibration(sim, free_port):
+def test_sender_streams_the_device_pair_and_factory_calibration(sim, free_port, ros_session):
     port = free_port
     left_bgr, _ = rendered_bgr()
-    with ros() as session:
-        session.camera('/rv_net', source='stream', **{'stream.mode': 'listen',
+    ros_session.camera('/rv_net', source='stream', **{'stream.mode': 'listen',
                        'stream.host': '127.0.0.1', 'stream.port': port})
-        got = session.collector('/rv_net')
-        sender = subprocess.Popen(
-            [sys.executable, '-m', 'raiv_stereo.device.sender', '--host', '127.0.0.1', '--port',
-             str(port), '--scale', '0.5', '--codec', 'png', '--count', '4', '-q'],
-            env=sim_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            arrived = session.spin_until(lambda: got['left'] and got['right_info'], 30.0)
-        finally:
-            output, _ = sender.communicate(timeout=30)
-        assert arrived and sender.returncode == 0, output
+    got = ros_session.collector('/rv_net')
+    sender = subprocess.Popen(
+        [sys.executable, '-m', 'raiv_stereo.device.sender', '--host', '127.0.0.1', '--port',
+         str(port), '--scale', '0.5', '--codec', 'png', '--count', '4', '-q'],
+        env=sim_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        arrived = ros_session.spin_until(lambda: got['left'] and got['right_info'], 30.0)
+    finally:
+        output, _ = sender.communicate(timeout=30)
+    assert arrived and sender.returncode == 0, output
     info = got['right_info'][-1]
     assert (info.width, info.height) == (800, 650)
     p = np.reshape(info.p, (3, 4))

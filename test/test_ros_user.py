@@ -255,7 +255,7 @@ def test_a_message_filters_subscriber_without_keyword_arguments_still_gets_the_o
 
 # --- the suite's own teardown ------------------------------------------------------------------
 
-def test_stopping_a_background_spinner_races_nothing(ros_context, monkeypatch):
+def test_stopping_a_background_spinner_races_nothing(ros_session, monkeypatch):
     import threading
 
     import rclpy
@@ -268,11 +268,11 @@ def test_stopping_a_background_spinner_races_nothing(ros_context, monkeypatch):
     errors = []
     monkeypatch.setattr(threading, 'excepthook', lambda args: errors.append(args.exc_value))
     for i in range(40):
-        node = rclpy.create_node(f'spinner_race_{i}', context=ros_context)
+        node = rclpy.create_node(f'spinner_race_{i}', context=ros_session.context)
         node.create_timer(0.001, lambda: None)
-        executor = SingleThreadedExecutor(context=ros_context)
+        executor = SingleThreadedExecutor(context=ros_session.context)
         executor.add_node(node)
-        spinner = BackgroundSpinner(executor, ros_context)
+        spinner = BackgroundSpinner(executor, ros_session.context)
         wait_for(lambda: True, 0.0)
         spinner.stop()
         node.destroy_node()

@@ -14,17 +14,13 @@
 
 """Ctrl-C as `ros2 launch` and a terminal deliver it: SIGINT to the process group, twice."""
 
-import os
-from pathlib import Path
 import random
-import signal
 import subprocess
 import sys
-import time
 
+from helpers import interrupt_group_twice, PACKAGE_ROOT
 import pytest
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 FATAL = ('Traceback', 'terminate called', 'Failed to publish log message to rosout',
          'RCLError', 'InvalidHandle', 'Exception in thread')
 NODE_ARGS = {
@@ -44,23 +40,6 @@ def _start(executable: str, namespace: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def _interrupt_twice(process: subprocess.Popen, first_s: float, second_s: float) -> str:
-    """SIGINT the process group after first_s, again second_s later; return the output."""
-    time.sleep(first_s)
-    os.killpg(process.pid, signal.SIGINT)
-    time.sleep(second_s)
-    try:
-        os.killpg(process.pid, signal.SIGINT)
-    except ProcessLookupError:
-        pass  # already gone
-    try:
-        return process.communicate(timeout=20)[0]
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.mark.parametrize('executable', sorted(NODE_ARGS))
 def test_any_number_of_sigints_at_any_moment_end_the_node_with_exit_0(executable):
     # The first signal anywhere from the imports to steady state, the second 0-0.4 s later
@@ -70,7 +49,7 @@ def test_any_number_of_sigints_at_any_moment_end_the_node_with_exit_0(executable
     for run in range(4):
         first_s, second_s = rng.uniform(0.05, 2.5), rng.uniform(0.0, 0.4)
         process = _start(executable, f'sigint_{executable}_{run}')
-        output = _interrupt_twice(process, first_s, second_s)
+        output = interrupt_group_twice(process, first_s, second_s)
         if process.returncode != 0 or any(text in output for text in FATAL):
             failures.append(f'signals at {first_s:.2f} s and +{second_s:.2f} s: exit '
                             f'{process.returncode}\n{output}')
@@ -88,7 +67,7 @@ def test_two_ctrl_c_a_moment_apart_stop_the_demo_cleanly(tmp_path):
              '0.25', '--namespace', f'sigint_demo_{run}', '--out', str(tmp_path / str(run))],
             cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
-        output = _interrupt_twice(demo, first_s, 0.3)
+        output = interrupt_group_twice(demo, first_s, 0.3)
         if demo.returncode != 130 or any(text in output for text in FATAL) or \
                 'interrupted' not in output.lower():
             failures.append(f'signals at {first_s:.2f} s and +0.3 s: exit {demo.returncode}\n'

@@ -194,12 +194,12 @@ def test_synchronizers_are_thread_safe():
 
 # --- Real rclpy nodes and DDS: one node publishes left/right, another synchronises.
 
-def test_synchronizers_with_real_nodes(ros_context):
+def test_synchronizers_with_real_nodes(ros_session):
     pub_node = rclpy.create_node('standins_pub', namespace='/standins_test',
-                                 context=ros_context)
+                                 context=ros_session.context)
     sub_node = rclpy.create_node('standins_sync', namespace='/standins_test',
-                                 context=ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
+                                 context=ros_session.context)
+    executor = SingleThreadedExecutor(context=ros_session.context)
     try:
         executor.add_node(pub_node)
         executor.add_node(sub_node)

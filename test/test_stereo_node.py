@@ -16,11 +16,10 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
-from helpers import PACKAGE_ROOT, ros
+from helpers import interrupt, PACKAGE_ROOT
 import numpy as np
 import pytest
 from raiv_stereo.params import launch as launch_config
@@ -77,27 +76,25 @@ def test_composed_parameters_give_each_node_its_own_section():
 @pytest.mark.parametrize('camera_resolution, raw_size', [('working', (400, 325)),
                                                          ('full', (1600, 1300))])
 def test_one_process_publishes_raw_pairs_and_depth_then_stops_on_ctrl_c(
-        tmp_path, camera_resolution, raw_size):
+        tmp_path, camera_resolution, raw_size, ros_session):
     namespace = f'stereo_{camera_resolution}'  # apart from the other run's late messages
     proc = _start(_params_file(tmp_path, namespace, scale='0.25', rate_hz='10',
                                min_depth_mm='400', max_depth_mm='2000',
                                camera_resolution=camera_resolution), namespace)
     try:
-        with ros() as session:
-            node = session.add(rclpy.create_node('stereo_check', namespace=f'/{namespace}',
-                                                 context=session.context))
-            raw: list[Image] = []
-            depth: list[Image] = []
-            disparity: list[DisparityImage] = []
-            node.create_subscription(Image, 'left/image_raw', raw.append, 10)
-            node.create_subscription(Image, 'depth/image_rect', depth.append, 10)
-            node.create_subscription(DisparityImage, 'disparity', disparity.append, 10)
-            assert session.spin_until(lambda: len(depth) >= 3 and disparity and len(raw) >= 3,
+        node = ros_session.add(rclpy.create_node('stereo_check', namespace=f'/{namespace}',
+                                                 context=ros_session.context))
+        raw: list[Image] = []
+        depth: list[Image] = []
+        disparity: list[DisparityImage] = []
+        node.create_subscription(Image, 'left/image_raw', raw.append, 10)
+        node.create_subscription(Image, 'depth/image_rect', depth.append, 10)
+        node.create_subscription(DisparityImage, 'disparity', disparity.append, 10)
+        assert ros_session.spin_until(lambda: len(depth) >= 3 and disparity and len(raw) >= 3,
                                       timeout_s=40.0), \
-                'no depth image from stereo_node'
+            'no depth image from stereo_node'
     finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = interrupt(proc)
     assert proc.returncode == 0, output
     assert 'Traceback' not in output
 

@@ -20,7 +20,6 @@ import sys
 import time
 
 import cv2
-from helpers import ros
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import raiv_nominal
@@ -54,27 +53,26 @@ def _sender(port, count=12):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_sender_to_camera_node_round_trip_survives_a_garbage_peer(free_port):
+def test_sender_to_camera_node_round_trip_survives_a_garbage_peer(free_port, ros_session):
     port = free_port
-    with ros() as session:
-        camera = session.camera('stream_rt', source='stream', **{
-            'stream.mode': 'listen', 'stream.host': '127.0.0.1', 'stream.port': port,
-            'stream.timeout_s': 2.0})
-        received = session.collector('stream_rt')
-        # A stranger sends garbage first: the connection is reset, the node keeps serving.
-        with socket.create_connection(('127.0.0.1', port), timeout=0.05) as stranger:
-            stranger.sendall(b'GET / HTTP/1.1\r\n\r\n' + bytes(range(256)) * 8)
-            assert session.spin_until(lambda: _closed_by_peer(stranger), 10.0), \
-                'the camera node kept a garbage connection open'
-        assert camera._source.counters['protocol_errors'] >= 1
-        sender = _sender(port)
-        try:
-            arrived = session.spin_until(
-                lambda: len(received['left_info']) >= 5 and len(received['right']) >= 5, 20.0)
-        finally:
-            sender.wait(timeout=20)
-        assert arrived, f'no pairs from the sender: {sender.stdout.read()}'
-        assert sender.returncode == 0
+    camera = ros_session.camera('stream_rt', source='stream', **{
+        'stream.mode': 'listen', 'stream.host': '127.0.0.1', 'stream.port': port,
+        'stream.timeout_s': 2.0})
+    received = ros_session.collector('stream_rt')
+    # A stranger sends garbage first: the connection is reset, the node keeps serving.
+    with socket.create_connection(('127.0.0.1', port), timeout=0.05) as stranger:
+        stranger.sendall(b'GET / HTTP/1.1\r\n\r\n' + bytes(range(256)) * 8)
+        assert ros_session.spin_until(lambda: _closed_by_peer(stranger), 10.0), \
+            'the camera node kept a garbage connection open'
+    assert camera._source.counters['protocol_errors'] >= 1
+    sender = _sender(port)
+    try:
+        arrived = ros_session.spin_until(
+            lambda: len(received['left_info']) >= 5 and len(received['right']) >= 5, 20.0)
+    finally:
+        sender.wait(timeout=20)
+    assert arrived, f'no pairs from the sender: {sender.stdout.read()}'
+    assert sender.returncode == 0
 
     lefts = {stamp_to_ns(msg.header.stamp): msg for msg in received['left']}
     rights = {stamp_to_ns(msg.header.stamp): msg for msg in received['right']}
@@ -109,51 +107,50 @@ def _reject_reason(connection: socket.socket) -> str:
     return reason
 
 
-def test_oversized_calibration_is_refused_and_the_node_serves_the_next_sender(free_port, ros_home):
+def test_oversized_calibration_is_refused_and_the_node_serves_the_next_sender(
+        free_port, ros_home, ros_session):
     port = free_port
-    with ros() as session:
-        camera = session.camera('stream_big', source='stream', **{  # stream.token: auto
-            'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
-        token = (ros_home / 'raiv_stereo' / 'stream_token').read_text().strip()
-        received = session.collector('stream_big')
-        # The attack of issue 26: a 1600000x1300000 calibration, then a frame.
-        with socket.create_connection(('127.0.0.1', port), timeout=5.0) as attacker:
-            sp.send_parts(attacker, sp.encode_hello(token, 'attacker'))
-            assert sp.FrameDecoder().feed(attacker.recv(65536))[0].type == sp.WELCOME
-            sp.send_parts(attacker, sp.encode_calibration(
-                raiv_nominal().with_size(1600000, 1300000).to_dict()))
-            left = np.zeros((130, 160, 3), np.uint8)
-            sp.send_parts(attacker, sp.encode_frame(0, 1, left, left))
-            assert 'protocol limit of 2048x2048' in _reject_reason(attacker)
-        assert camera._source.counters['protocol_errors'] == 1
-        sender = _sender(port, count=8)
-        try:
-            arrived = session.spin_until(lambda: len(received['right_info']) >= 3, 20.0)
-        finally:
-            output, _ = sender.communicate(timeout=30)
-        assert arrived and sender.returncode == 0, output
+    camera = ros_session.camera('stream_big', source='stream', **{  # stream.token: auto
+        'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
+    token = (ros_home / 'raiv_stereo' / 'stream_token').read_text().strip()
+    received = ros_session.collector('stream_big')
+    # The attack of issue 26: a 1600000x1300000 calibration, then a frame.
+    with socket.create_connection(('127.0.0.1', port), timeout=5.0) as attacker:
+        sp.send_parts(attacker, sp.encode_hello(token, 'attacker'))
+        assert sp.FrameDecoder().feed(attacker.recv(65536))[0].type == sp.WELCOME
+        sp.send_parts(attacker, sp.encode_calibration(
+            raiv_nominal().with_size(1600000, 1300000).to_dict()))
+        left = np.zeros((130, 160, 3), np.uint8)
+        sp.send_parts(attacker, sp.encode_frame(0, 1, left, left))
+        assert 'protocol limit of 2048x2048' in _reject_reason(attacker)
+    assert camera._source.counters['protocol_errors'] == 1
+    sender = _sender(port, count=8)
+    try:
+        arrived = ros_session.spin_until(lambda: len(received['right_info']) >= 3, 20.0)
+    finally:
+        output, _ = sender.communicate(timeout=30)
+    assert arrived and sender.returncode == 0, output
     assert (received['right_info'][-1].width, received['right_info'][-1].height) == (400, 325)
 
 
-def test_camera_node_drops_a_frame_on_any_error_and_keeps_publishing(free_port):
+def test_camera_node_drops_a_frame_on_any_error_and_keeps_publishing(free_port, ros_session):
     port = free_port
-    with ros() as session:
-        camera = session.camera('stream_err', source='stream', **{
-            'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
-        received = session.collector('stream_err')
-        prepare, faults = camera._prepare, []
+    camera = ros_session.camera('stream_err', source='stream', **{
+        'stream.host': '127.0.0.1', 'stream.port': port, 'stream.timeout_s': 2.0})
+    received = ros_session.collector('stream_err')
+    prepare, faults = camera._prepare, []
 
-        def fault_once(image, name, *args):
-            """Fault injection: OpenCV fails on the first image (as an allocation would)."""
-            if not faults:
-                faults.append(name)
-                raise cv2.error('injected: Insufficient memory')
-            return prepare(image, name, *args)
-        camera._prepare = fault_once
-        sender = _sender(port, count=10)
-        try:
-            arrived = session.spin_until(lambda: len(received['left']) >= 3, 20.0)
-        finally:
-            output, _ = sender.communicate(timeout=30)
-        assert faults == ['left'], 'the fault was never injected'
-        assert arrived, f'the node stopped publishing after an OpenCV error: {output}'
+    def fault_once(image, name, *args):
+        """Fault injection: OpenCV fails on the first image (as an allocation would)."""
+        if not faults:
+            faults.append(name)
+            raise cv2.error('injected: Insufficient memory')
+        return prepare(image, name, *args)
+    camera._prepare = fault_once
+    sender = _sender(port, count=10)
+    try:
+        arrived = ros_session.spin_until(lambda: len(received['left']) >= 3, 20.0)
+    finally:
+        output, _ = sender.communicate(timeout=30)
+    assert faults == ['left'], 'the fault was never injected'
+    assert arrived, f'the node stopped publishing after an OpenCV error: {output}'

@@ -60,9 +60,15 @@ OPTIONS = ParamTable((
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
-DISCOVERY_WAIT_S = 2.5
-"""How long the demo listens for other participants in a domain (local discovery: ~0.5 s idle,
-over 1.5 s on 2 busy cores)."""
+DISCOVERY_MIN_S = 3.5
+"""The demo listens to a domain at least this long: a participant that missed the probe's first
+announcements shows up at its next periodic one (Fast DDS announces every 3 s)."""
+DISCOVERY_SETTLE_S = 0.5
+"""After that, it listens until nothing new has shown up for this long (topics follow nodes)."""
+DISCOVERY_MAX_S = 10.0
+"""It never listens longer than this, even while the domain's graph keeps changing."""
+DISCOVERY_POLL_S = 0.05
+"""How often the demo reads the domain's graph while it listens."""
 DOMAIN_CANDIDATES = 4
 """Random domains probed at once when the user set none; the first without participants wins."""
 LOCK_NAME = '.raiv-stereo-demo.lock'
@@ -77,12 +83,30 @@ def ensure_local_dds() -> str:
     return os.environ['ROS_DOMAIN_ID']
 
 
-def domain_participants(domains: list[int], wait_s: float = DISCOVERY_WAIT_S
+def discovery_done(listened_s: float, unchanged_s: float) -> bool:
+    """Return whether the probe has listened enough: past the minimum and settled, or maxed."""
+    return listened_s >= DISCOVERY_MAX_S or (listened_s >= DISCOVERY_MIN_S
+                                             and unchanged_s >= DISCOVERY_SETTLE_S)
+
+
+def domain_participants(domains: list[int], enough=None
                         ) -> dict[int, tuple[list[str], list[str]]]:
-    """Return, per domain, the other nodes and the published topics found within `wait_s`."""
+    """
+    Return, per domain, the other nodes and the published topics once discovery has settled.
+
+    `enough(found)` true ends the listening at once (what the caller looks for is there).
+    """
     import rclpy
     from rclpy.context import Context
     from rclpy.signals import SignalHandlerOptions
+
+    def graph(node) -> tuple[list[str], list[str]]:
+        nodes = [f'{ns.rstrip("/")}/{name}' for name, ns in
+                 node.get_node_names_and_namespaces() if name != node.get_name()]
+        topics = [name for name, _ in node.get_topic_names_and_types()
+                  if name not in ('/parameter_events', '/rosout')
+                  and node.count_publishers(name) > 0]
+        return sorted(nodes), sorted(topics)
 
     probes = []
     try:
@@ -93,16 +117,17 @@ def domain_participants(domains: list[int], wait_s: float = DISCOVERY_WAIT_S
             probes.append((domain, context, rclpy.create_node(
                 f'raiv_stereo_demo_probe_{os.getpid()}', context=context, enable_rosout=False,
                 start_parameter_services=False)))
-        time.sleep(wait_s)
-        found = {}
-        for domain, _, node in probes:
-            nodes = [f'{ns.rstrip("/")}/{name}' for name, ns in
-                     node.get_node_names_and_namespaces() if name != node.get_name()]
-            topics = [name for name, _ in node.get_topic_names_and_types()
-                      if name not in ('/parameter_events', '/rosout')
-                      and node.count_publishers(name) > 0]
-            found[domain] = (nodes, topics)
-        return found
+        start = changed = time.monotonic()
+        found: dict[int, tuple[list[str], list[str]]] = {}
+        while True:
+            now_found = {domain: graph(node) for domain, _, node in probes}
+            now = time.monotonic()
+            if now_found != found:
+                found, changed = now_found, now
+            if (enough is not None and enough(found)) or \
+                    discovery_done(now - start, now - changed):
+                return found
+            time.sleep(DISCOVERY_POLL_S)
     finally:
         for _, context, node in probes:
             node.destroy_node()
@@ -132,9 +157,11 @@ def choose_domain(namespace: str) -> int:
         domain = pick_free_domain(random.SystemRandom().sample(range(1, 102), DOMAIN_CANDIDATES))
         os.environ['ROS_DOMAIN_ID'] = str(domain)
         return domain
-    prefix = '/' + namespace.strip('/')
-    ours = [name for name in domain_participants([domain])[domain][1]
-            if name.startswith(prefix + '/')]
+    prefix = '/' + namespace.strip('/') + '/'
+
+    def in_namespace(found) -> list[str]:
+        return [name for name in found[domain][1] if name.startswith(prefix)]
+    ours = in_namespace(domain_participants([domain], enough=in_namespace))
     if ours:
         raise CommandError(
             f'ROS_DOMAIN_ID={domain} already has publishers on {", ".join(sorted(ours)[:3])}'
