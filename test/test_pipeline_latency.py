@@ -14,14 +14,23 @@
 
 """What keeps camera->depth latency and the camera's CPU down: output order, process tuning."""
 
+import os
+from pathlib import Path
+import signal
+import statistics
+import subprocess
 import sys
 import threading
 
 import cv2
 from helpers import wait_for
 from raiv_stereo.ros import camera_node, memory, process_tuning
-from sensor_msgs.msg import Image
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
 from stereo_msgs.msg import DisparityImage
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_depth_is_written_before_the_disparity_of_its_pair(rig_factory, scene_pair):
@@ -62,14 +71,16 @@ def test_depth_is_written_before_the_disparity_of_its_pair(rig_factory, scene_pa
 
 
 def test_the_camera_process_runs_opencv_on_one_thread(monkeypatch):
-    """camera_node's main() asks for it; other processes keep OpenCV's threads."""
+    """camera_node's main() asks for it (and the EventsExecutor); others keep OpenCV's."""
     before, switch_interval = cv2.getNumThreads(), sys.getswitchinterval()
     calls = []
     monkeypatch.setattr(memory, 'keep_freed_memory', lambda: True)  # process-wide: not here
     monkeypatch.setattr(camera_node, 'tune_process', lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(camera_node, 'run_nodes', lambda *args: 0)
-    assert camera_node.main([]) == 0
+    runs = []
+    monkeypatch.setattr(camera_node, 'run_nodes', lambda *args, **kwargs: runs.append(kwargs))
+    camera_node.main([])
     assert calls == [{'depth_worker': False, 'camera_only': True}]
+    assert runs == [{'events_executor': True}]
     try:
         cv2.setNumThreads(2)
         process_tuning.tune_process(depth_worker=False)  # the viewer
@@ -81,3 +92,35 @@ def test_the_camera_process_runs_opencv_on_one_thread(monkeypatch):
     finally:
         cv2.setNumThreads(before)
         sys.setswitchinterval(switch_interval)
+
+
+def test_the_camera_executable_publishes_and_takes_a_new_rate(ros_session):
+    """On rclpy's EventsExecutor: pairs flow, set_parameters answers, the new rate applies."""
+    script = 'import sys; from raiv_stereo.ros.entry import camera_node; sys.exit(camera_node())'
+    process = subprocess.Popen(
+        [sys.executable, '-c', script, '--ros-args', '-r', '__ns:=/events_camera', '-p',
+         'source:=sample', '-p', 'scale:=0.25', '-p', 'rate_hz:=20.0'], cwd=PACKAGE_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        node = ros_session.node('rate_listener', '/events_camera')
+        stamps: list[int] = []
+        node.create_subscription(
+            CameraInfo, 'left/camera_info',
+            lambda msg: stamps.append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec),
+            10)
+        assert ros_session.spin_until(lambda: len(stamps) >= 12, timeout_s=30.0), stamps
+        fast = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+        client = node.create_client(SetParameters, 'camera_node/set_parameters')
+        request = SetParameters.Request(
+            parameters=[Parameter('rate_hz', value=2.0).to_parameter_msg()])
+        assert ros_session.call(client, request, timeout_s=10.0).results[0].successful
+        ros_session.spin_until(lambda: False, timeout_s=0.6)  # the old timer's last pairs
+        count = len(stamps)
+        assert ros_session.spin_until(lambda: len(stamps) >= count + 4, timeout_s=15.0)
+        slow = statistics.median(b - a for a, b in zip(stamps[count:], stamps[count + 1:]))
+        assert fast < 0.2e9 < 0.4e9 < slow, (fast, slow)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0, output
+    assert 'Traceback' not in output, output

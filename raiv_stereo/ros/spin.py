@@ -24,6 +24,7 @@ from raiv_stereo.sources import SourceError
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -35,12 +36,15 @@ SPIN_TIMEOUT_S = 0.1
 
 
 def run_nodes(factories: list[Callable[[], Node]], name: str,
-              args: list[str] | None = None) -> int:
+              args: list[str] | None = None, events_executor: bool = False) -> int:
     """
     Build the nodes in order and spin them on one executor thread; return the exit code.
 
     One thread: rclpy's multi-threaded executor starves the depth node's worker of the GIL
-    (doc/benchmarks.md). A setup error is logged under `name`, exit code 1.
+    (doc/benchmarks.md). events_executor: rclpy's EventsExecutor (experimental, in C++) instead
+    of the SingleThreadedExecutor, which rebuilds its wait set in Python on every wake-up
+    (the camera process's figures in doc/benchmarks.md). A setup error is logged under `name`,
+    exit code 1.
     SIGINT/SIGTERM, any number at any moment, end it with 0: they only set a flag
     (raiv_stereo.ros.signals), rclpy installs no handler of its own, and the nodes are destroyed
     before the context is shut down (no log to a dead /rosout, no publisher of a dead context).
@@ -50,7 +54,7 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
         return 0
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     nodes: list[Node] = []
-    executor = SingleThreadedExecutor()
+    executor = EventsExecutor() if events_executor else SingleThreadedExecutor()
     try:
         try:
             for factory in factories:
