@@ -109,7 +109,7 @@ def test_the_camera_executable_publishes_and_takes_a_new_rate(ros_session):
             lambda msg: stamps.append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec),
             10)
         assert ros_session.spin_until(lambda: len(stamps) >= 12, timeout_s=30.0), stamps
-        fast = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+        fast = statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:], strict=False))
         client = node.create_client(SetParameters, 'camera_node/set_parameters')
         request = SetParameters.Request(
             parameters=[Parameter('rate_hz', value=2.0).to_parameter_msg()])
@@ -117,7 +117,8 @@ def test_the_camera_executable_publishes_and_takes_a_new_rate(ros_session):
         ros_session.spin_until(lambda: False, timeout_s=0.6)  # the old timer's last pairs
         count = len(stamps)
         assert ros_session.spin_until(lambda: len(stamps) >= count + 4, timeout_s=15.0)
-        slow = statistics.median(b - a for a, b in zip(stamps[count:], stamps[count + 1:]))
+        slow = statistics.median(b - a for a, b in zip(stamps[count:], stamps[count + 1:],
+                                                       strict=False))
         assert fast < 0.2e9 < 0.4e9 < slow, (fast, slow)
     finally:
         os.killpg(process.pid, signal.SIGINT)
