@@ -24,7 +24,7 @@ import threading
 
 import cv2
 from helpers import wait_for
-from raiv_stereo.ros import camera_node, memory, process_tuning
+from raiv_stereo.ros import camera_node, memory, process_tuning, spin
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
@@ -81,6 +81,7 @@ def test_the_camera_process_runs_opencv_on_one_thread(monkeypatch):
     camera_node.main([])
     assert calls == [{'depth_worker': False, 'camera_only': True}]
     assert runs == [{'events_executor': True}]
+    assert type(spin._executor(True)).__name__ == 'EventsExecutor'  # this rclpy has it
     try:
         cv2.setNumThreads(2)
         process_tuning.tune_process(depth_worker=False)  # the viewer
@@ -97,12 +98,13 @@ def test_the_camera_process_runs_opencv_on_one_thread(monkeypatch):
 def test_the_camera_executable_publishes_and_takes_a_new_rate(ros_session):
     """On rclpy's EventsExecutor: pairs flow, set_parameters answers, the new rate applies."""
     script = 'import sys; from raiv_stereo.ros.entry import camera_node; sys.exit(camera_node())'
+    namespace = f'/events_camera_{os.getpid()}'  # one camera per listener, whatever else runs
     process = subprocess.Popen(
-        [sys.executable, '-c', script, '--ros-args', '-r', '__ns:=/events_camera', '-p',
+        [sys.executable, '-c', script, '--ros-args', '-r', f'__ns:={namespace}', '-p',
          'source:=sample', '-p', 'scale:=0.25', '-p', 'rate_hz:=20.0'], cwd=PACKAGE_ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        node = ros_session.node('rate_listener', '/events_camera')
+        node = ros_session.node('rate_listener', namespace)
         stamps: list[int] = []
         node.create_subscription(
             CameraInfo, 'left/camera_info',
