@@ -752,8 +752,8 @@ class CameraNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the camera node until Ctrl-C; exit code 1 with a clear message when it cannot start."""
-    tune_process(depth_worker=False)
-    return run_nodes([CameraNode], 'camera_node', args)
+    tune_process(depth_worker=False, camera_only=True)
+    return run_nodes([CameraNode], 'camera_node', args, events_executor=True)
 
 
 if __name__ == '__main__':

@@ -548,11 +548,6 @@ class DepthNode(Node):
         header = _header(left.header.stamp, left_info.header.frame_id)
         window = matcher.valid_window(width_px, height_px)
 
-        self._pub_disparity.publish(conversions.disparity_msg(
-            disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
-            matcher.max_disparity, window))
-        watch.lap('publish disparity')
-
         depth_m = result.depth_m
         if values['depth_format'] == '16UC1':
             depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
@@ -568,6 +563,12 @@ class DepthNode(Node):
                                  np.hstack([K, np.zeros((3, 1))]))
         self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
         watch.lap('publish depth camera_info')
+        # Depth first (with its camera_info): the disparity image would delay it by its own
+        # conversion and publication.
+        self._pub_disparity.publish(conversions.disparity_msg(
+            disparity_px, header, focal_px, baseline_m, matcher.min_disparity,
+            matcher.max_disparity, window))
+        watch.lap('publish disparity')
         latency_ms = conversions.age_ms(self.get_clock(), left.header.stamp)
 
         want_left = self._pub_left_rect is not None and \

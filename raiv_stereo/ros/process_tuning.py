@@ -18,21 +18,29 @@ from __future__ import annotations
 
 import sys
 
+import cv2
 from raiv_stereo.ros import memory
 
 GIL_SWITCH_INTERVAL_S = 0.0005
 """The depth worker makes dozens of short OpenCV calls per pair, each giving up the GIL, while the
 executor thread holds it to deserialize each image; a short switch interval hands it back sooner
 (figures in doc/benchmarks.md)."""
+CAMERA_OPENCV_THREADS = 1
+"""OpenCV threads of a process that only runs the camera node: its few calls per pair (one
+downscale per image) gain nothing from a second thread, whose busy wait after each call cost
+more CPU than the call itself (figures in doc/benchmarks.md)."""
 
 
-def tune_process(depth_worker: bool) -> None:
+def tune_process(depth_worker: bool, camera_only: bool = False) -> None:
     """
     Keep freed image buffers mapped (ros/memory.py); with a depth worker, shorten the GIL switch.
 
-    Both settings are process-wide, so the executables' main() and the in-process tools (bench,
+    camera_only: the process runs nothing but the camera node; OpenCV gets one thread.
+    All settings are process-wide, so the executables' main() and the in-process tools (bench,
     demo, viewer) set them, never a node's constructor.
     """
     memory.keep_freed_memory()
     if depth_worker:
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+    if camera_only and not depth_worker:
+        cv2.setNumThreads(CAMERA_OPENCV_THREADS)

@@ -37,12 +37,13 @@ SPIN_TIMEOUT_S = 0.1
 
 
 def run_nodes(factories: list[Callable[[], Node]], name: str,
-              args: list[str] | None = None) -> int:
+              args: list[str] | None = None, events_executor: bool = False) -> int:
     """
     Build the nodes in order and spin them on one executor thread; return the exit code.
 
     One thread: rclpy's multi-threaded executor starves the depth node's worker of the GIL
-    (doc/benchmarks.md). A setup error is logged under `name`, exit code 1.
+    (doc/benchmarks.md). events_executor: rclpy's EventsExecutor where rclpy has it (see
+    `_executor`). A setup error is logged under `name`, exit code 1.
     SIGINT/SIGTERM, any number at any moment, end it with 0: they only set a flag
     (raiv_stereo.ros.signals), rclpy installs no handler of its own, and the nodes are destroyed
     before the context is shut down (no log to a dead /rosout, no publisher of a dead context).
@@ -52,7 +53,7 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
         return 0
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     nodes: list[Node] = []
-    executor = SingleThreadedExecutor()
+    executor = _executor(events_executor)
     try:
         try:
             for factory in factories:
@@ -76,6 +77,24 @@ def run_nodes(factories: list[Callable[[], Node]], name: str,
         executor.shutdown(timeout_sec=0)
         rclpy.try_shutdown()
     return 0
+
+
+def _executor(events: bool):
+    """
+    Return rclpy's EventsExecutor when asked and available, else a SingleThreadedExecutor.
+
+    The EventsExecutor (experimental, in C++; rclpy from Kilted on) does not rebuild its wait
+    set in Python on every wake-up as the SingleThreadedExecutor does (the camera process's
+    figures in doc/benchmarks.md).
+    """
+    if events:
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:  # an rclpy without it (before Kilted)
+            pass
+        else:
+            return EventsExecutor()
+    return SingleThreadedExecutor()
 
 
 class BackgroundSpinner:
