@@ -354,8 +354,7 @@ class CameraNode(Node):
                        self._compressed_pubs[index].get_subscription_count() > 0)
                       for index in range(2)]
         try:
-            prepared = [published_image(image, name, self._size, self._encoding, header, as_msg)
-                        if as_msg or as_array
+            prepared = [self._prepare(image, name, header, as_msg) if as_msg or as_array
                         else (None, None)
                         for image, name, header, as_msg, as_array in zip(
                             (frame.left, frame.right), ('left', 'right'), headers, need_msg,
@@ -399,6 +398,11 @@ class CameraNode(Node):
         except CalibrationError as error:
             self._error(f'the device sent an unusable calibration ({error}); keeping '
                         f'{self._calibration.description}')
+
+    def _prepare(self, image: np.ndarray, name: str, header: Header,
+                 as_msg: bool) -> tuple[np.ndarray, Image | None]:
+        """Return `image` at the published size and encoding, and its Image when `as_msg`."""
+        return published_image(image, name, self._size, self._encoding, header, as_msg)
 
     def _publish(self, frame: StereoFrame, msgs: list[Image | None], headers: list[Header],
                  watch: Stopwatch) -> None:
