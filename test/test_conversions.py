@@ -27,13 +27,16 @@ from raiv_stereo.ros.conversions import (
     camera_model_from_msg,
     ConversionError,
     disparity_msg,
+    encoding_code,
     image_msg_buffer,
     image_to_msg,
     msg_to_image,
     ns_to_stamp,
     point_cloud_msg,
+    published_image,
     stamp_to_ns,
     stereo_from_msgs,
+    to_encoding,
 )
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
@@ -438,3 +441,41 @@ def test_depth_messages_read_back_in_metres_with_nan_for_no_depth():
                                   np.array([[np.nan, 1.5, 65.535]], np.float32))
     metres = image_to_msg(np.array([[np.nan, 2.25]], np.float32), '32FC1')
     np.testing.assert_array_equal(depth_msg_to_m(metres), [[np.nan, 2.25]])
+
+
+@pytest.mark.parametrize('channels', [1, 3, 4])
+@pytest.mark.parametrize('encoding', ['mono8', 'bgr8'])
+def test_published_image_resizes_and_converts_into_the_message_data(channels, encoding):
+    """The message's pixels equal an OpenCV resize then colour conversion of the frame."""
+    frame = _image(np.uint8, channels, width=64, height=48)
+    header = _header()
+    out, msg = published_image(frame, 'left', (32, 24), encoding, header, as_msg=True)
+    expected = to_encoding(cv2.resize(frame, (32, 24), interpolation=cv2.INTER_AREA), encoding)
+    np.testing.assert_array_equal(out, expected)
+    assert (msg.width, msg.height, msg.encoding) == (32, 24, encoding)
+    assert msg.header.stamp.nanosec == 345
+    np.testing.assert_array_equal(msg_to_image(msg), expected)
+    array, none = published_image(frame, 'left', (32, 24), encoding, header, as_msg=False)
+    assert none is None
+    np.testing.assert_array_equal(array, expected)
+
+
+def test_published_image_refuses_another_aspect_and_non_8_bit_frames():
+    frame = _image(np.uint8, 1, width=64, height=48)
+    with pytest.raises(ValueError, match=r'right image is 64x48 but the calibration is 40x40'):
+        published_image(frame, 'right', (40, 40), 'mono8', None, as_msg=True)
+    with pytest.raises(ValueError, match='pixel type uint16'):
+        published_image(frame.astype(np.uint16), 'left', (64, 48), 'mono8', None, as_msg=True)
+    with pytest.raises(ValueError, match='2 channels'):
+        to_encoding(_image(np.uint8, 2), 'bgr8')
+    with pytest.raises(ValueError, match='not a 2-D grey or colour image'):
+        published_image(np.zeros(5, np.uint8), 'left', (5, 1), 'mono8', None, as_msg=False)
+
+
+def test_to_encoding_takes_a_single_channel_axis_as_grey():
+    grey = _image(np.uint8, 1)
+    np.testing.assert_array_equal(to_encoding(grey[:, :, None], 'mono8'), grey)
+    assert encoding_code(grey, 'mono8') is None
+    assert encoding_code(grey, 'bgr8') == cv2.COLOR_GRAY2BGR
+    np.testing.assert_array_equal(to_encoding(grey[:, :, None], 'bgr8'),
+                                  np.dstack([grey] * 3))

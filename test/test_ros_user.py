@@ -156,8 +156,7 @@ def test_rviz_without_rviz2_starts_nothing_of_it_and_says_so():
 
 
 def test_a_listening_stream_camera_says_what_it_waits_for_and_the_sender_command(free_port):
-    from raiv_stereo.ros.camera_node import stream_waiting_text
-    from raiv_stereo.sources.stream import StreamSource
+    from raiv_stereo.sources.stream import stream_waiting_text, StreamSource
 
     source = StreamSource(host='0.0.0.0', port=free_port)
     try:

@@ -27,6 +27,7 @@ window in the right order, 16 % exchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from raiv_stereo.core.matching.sgbm import CONFIDENCE_MATCHED
@@ -92,3 +93,42 @@ class PairOrderCheck:
     def summary(self) -> str:
         """Return the verdict with the figures behind it."""
         return self.verdict if not self.as_given else f'{self.verdict} ({self.figures()})'
+
+
+RECHECK_EVERY = 10
+"""While the pair arrives swapped, its order is checked again on every this many pairs."""
+
+
+class PairOrderGuard:
+    """The order verdict of the first pairs, rechecked while swapped (fixed at the source?)."""
+
+    def __init__(self, recheck_every: int = RECHECK_EVERY) -> None:
+        self.check = PairOrderCheck()
+        """The verdict in force: the first pairs', or a recheck that found them in order."""
+        self._recheck = PairOrderCheck()
+        self._recheck_every = recheck_every
+        self._pairs_since_swap = 0
+
+    def observe(self, match_both_ways: Callable[[], tuple[np.ndarray, np.ndarray]]) -> str | None:
+        """
+        Match this pair both ways when the check needs it; return what changed, if anything.
+
+        'decided': the first check has just finished (see `check.verdict`); 'in order again':
+        a recheck while swapped found the pair as given and is the verdict now; None otherwise.
+        """
+        if not self.check.done:
+            self.check.add(*match_both_ways())
+            return 'decided' if self.check.done else None
+        if self.check.verdict != 'swapped':
+            return None
+        self._pairs_since_swap += 1
+        if self._pairs_since_swap % self._recheck_every:
+            return None
+        self._recheck.add(*match_both_ways())
+        if not self._recheck.done:
+            return None
+        recheck, self._recheck = self._recheck, PairOrderCheck()
+        if recheck.verdict != 'as given':
+            return None
+        self.check = recheck
+        return 'in order again'

@@ -23,28 +23,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 from pathlib import Path
-import socket
 import sys
 import time
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 from raiv_stereo.core import calibration as calib, calibration_io, tf_frames as frames
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
 from raiv_stereo.params import camera as camera_params, depth as depth_params
-from raiv_stereo.params.spec import IntRange
+from raiv_stereo.ros.camera_info_store import (
+    calibration_paths,
+    checked_model,
+    next_start_note,
+    with_camera,
+)
 from raiv_stereo.ros.conversions import (
     camera_info_msg,
     camera_model_from_msg,
     compressed_msg,
-    image_msg_buffer,
     ns_to_stamp,
+    published_image,
     transform_msg,
 )
 from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
+from raiv_stereo.ros.exposure_binding import CameraSetupError, ExposureBinding
 from raiv_stereo.ros.parameters import (
     descriptor,
     keep_declared_types,
@@ -62,7 +65,8 @@ from raiv_stereo.sources import (
     SourceError,
     StereoFrame,
 )
-from raiv_stereo.sources.exposure import auto_exposure_step, AUTO_PERIOD_S, ExposureError
+from raiv_stereo.sources.exposure import ExposureError
+from raiv_stereo.sources.stream import stream_waiting_text
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.logging import LoggingSeverity
 from rclpy.node import Node
@@ -73,8 +77,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
 
-ASPECT_TOLERANCE = 0.01
-"""Relative aspect-ratio difference up to which a frame is resized to the published size."""
 PUBLISH_DEPTH = 5
 """Keep-last depth of the image and camera_info publishers."""
 PUSHED_POLL_HZ = 200.0
@@ -83,78 +85,6 @@ STATS_LOG_PERIOD_S = 2.0
 """The per-stage time sums of the last period are logged at DEBUG this often, then restarted."""
 
 FrameListener = Callable[[Any, StereoFrame], None]
-
-
-def _host_addresses() -> list[str]:
-    """Return this host's IPv4 addresses other peers may reach (the default route's first)."""
-    found = []
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(('192.0.2.1', 9))  # no packet is sent: only picks the route
-            found.append(probe.getsockname()[0])
-    except OSError:
-        pass
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
-        found += [info[4][0] for info in infos]
-    except OSError:
-        pass
-    return [a for a in dict.fromkeys(found) if not a.startswith('127.')]
-
-
-def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
-    """
-    Return what a listening stream source waits for, with the command to run on the camera.
-
-    `source:=auto` on a PC is a stream server: without this the node only said it published.
-    """
-    address = getattr(source, 'address', None)
-    if getattr(source, 'mode', None) != 'listen' or address is None:
-        return ''
-    host, port = address[0], address[1]
-    here = [host] if host not in ('0.0.0.0', '::', '') else \
-        (_host_addresses() or ["<this computer's address>"])
-    token = ' --token <stream.token>' if values.get('stream.token') else ''
-    return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
-            f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +
-            (f' (this computer is also {", ".join(here[1:])})' if len(here) > 1 else ''))
-
-
-class CameraSetupError(ValueError):
-    """Parameters that cannot work together; the message names them and what to do."""
-
-
-def ros_home() -> Path:
-    """Return $ROS_HOME, else ~/.ros (where camera_info_manager keeps calibrations)."""
-    return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros')
-
-
-def to_encoding(image: np.ndarray, encoding: str) -> np.ndarray:
-    """Return an 8-bit grey or BGR image as `encoding` (mono8 or bgr8); ValueError otherwise."""
-    if image.dtype != np.uint8:
-        raise ValueError(f'frame has pixel type {image.dtype}; the camera node publishes 8-bit')
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    if image.ndim == 3 and channels == 1:
-        image, channels = image[:, :, 0], 1
-    if channels not in (1, 3, 4):
-        raise ValueError(f'frame has {channels} channels; expected grey, BGR or BGRA')
-    if encoding == 'mono8':
-        code = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
-    else:
-        code = {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
-    return cv2.cvtColor(image, code) if code is not None else image
-
-
-def encoding_code(image: np.ndarray, encoding: str) -> int | None:
-    """Return the cv2.cvtColor code that makes `image` `encoding`, None when it already is."""
-    if image.dtype != np.uint8:
-        raise ValueError(f'frame has pixel type {image.dtype}; the camera node publishes 8-bit')
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    if channels not in (1, 3, 4):
-        raise ValueError(f'frame has {channels} channels; expected grey, BGR or BGRA')
-    if encoding == 'mono8':
-        return {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
-    return {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +148,8 @@ class CameraNode(Node):
         if file_calibration is None and self._source.calibration_problem:
             raise CalibrationError(f'{self._source.calibration_problem}; or give '
                                    'calibration_file (or left/right_calibration_file)')
-        self._declare_exposure()
+        self._exposure = ExposureBinding(self._kind, self._source)
+        self._exposure.declare(self._declare)
         if file_calibration is not None:
             self._use_calibration(file_calibration, 'calibration file')
         elif self._source.calibration is not None:
@@ -274,50 +205,6 @@ class CameraNode(Node):
     def _declare(self, spec: camera_params.ParamSpec) -> Any:
         return self.declare_parameter(spec.name, spec.default, descriptor(
             spec, dynamic_typing=camera_params.loosely_typed(spec))).value
-
-    def _declare_exposure(self) -> None:
-        """
-        Declare exposure, gain, auto_exposure: the device's ranges and values when it has them.
-
-        A start value other than the device's is written at once; without a camera control any
-        value but the defaults is a setup error (a requested exposure is never silently ignored).
-        """
-        control = self._source.exposure_control
-        specs = [camera_params.BY_NAME[name] for name in camera_params.EXPOSURE_PARAMETERS]
-        self._exposure_ranges = None
-        if control is not None:
-            try:
-                ranges, current = control.ranges(), control.read()
-            except ExposureError as error:
-                raise CameraSetupError(f'camera control: {error}') from None
-            self._exposure_ranges = ranges
-            limits = {'exposure': (ranges.exposure_min, ranges.exposure_max, current[0]),
-                      'gain': (ranges.gain_min, ranges.gain_max, current[1])}
-            specs = [dataclasses.replace(spec, default=limits[spec.name][2],
-                                         value_range=IntRange(*limits[spec.name][:2]))
-                     if spec.name in limits else spec for spec in specs]
-        values = {spec.name: self._declare(spec) for spec in specs}
-        self._auto_exposure = bool(values['auto_exposure'])
-        self._auto_updating = False
-        self._last_auto_s = 0.0
-        if control is None:
-            if [values[spec.name] for spec in specs] != [spec.default for spec in specs]:
-                raise CameraSetupError(f'exposure, gain and auto_exposure: {self._no_control()}')
-            return
-        self._exposure = current
-        wanted = (values['exposure'], values['gain'])
-        if wanted != current:
-            try:
-                control.write(*wanted)
-            except ExposureError as error:
-                raise CameraSetupError(f'exposure/gain at start: {error}') from None
-            self._exposure = wanted
-
-    def _no_control(self) -> str:
-        """Say why this source has no exposure/gain control."""
-        reason = getattr(self._source, 'exposure_problem', '') if self._source else ''
-        return (f"source '{self._kind}' has no exposure/gain control" +
-                (f' ({reason})' if reason else ' (only the raiv source has one)'))
 
     def parameter_values(self) -> dict[str, Any]:
         """Return every declared parameter of the table by name (the options sources get)."""
@@ -462,7 +349,7 @@ class CameraNode(Node):
         # Work only for what someone takes: a side's image is converted when its topic (or its
         # compressed topic) has a subscriber, or a listener or auto exposure needs it.
         need_msg = [pub.get_subscription_count() > 0 for pub in self._image_pubs]
-        need_array = [bool(self._listeners) or (self._auto_exposure and index == 0) or
+        need_array = [bool(self._listeners) or (self._exposure.auto and index == 0) or
                       (bool(self._compressed_pubs) and
                        self._compressed_pubs[index].get_subscription_count() > 0)
                       for index in range(2)]
@@ -514,42 +401,8 @@ class CameraNode(Node):
 
     def _prepare(self, image: np.ndarray, name: str, header: Header,
                  as_msg: bool) -> tuple[np.ndarray, Image | None]:
-        """
-        Return `image` at the published size and encoding, and its Image when `as_msg`.
-
-        The Image's data is written by the resize or colour conversion itself (its `dst`): one
-        pass over the pixels, no copy afterwards. ValueError says why a frame cannot be used.
-        """
-        if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-            raise ValueError(f'{name} image is not a 2-D grey or colour image')
-        width, height = self._size
-        h, w = image.shape[:2]
-        resize = (w, h) != (width, height)
-        if resize and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
-            raise ValueError(
-                f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
-                f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '
-                'with the aspect ratio of the calibration, or a calibration for these images')
-        interpolation = cv2.INTER_AREA if w * h > width * height else cv2.INTER_LINEAR
-        if not as_msg:
-            if resize:
-                image = cv2.resize(image, (width, height), interpolation=interpolation)
-            return to_encoding(image, self._encoding), None
-        code = encoding_code(image, self._encoding)
-        msg, out = image_msg_buffer(width, height, self._encoding, header)
-        if resize:
-            if code is None:
-                result = cv2.resize(image, (width, height), dst=out, interpolation=interpolation)
-            else:
-                result = cv2.cvtColor(cv2.resize(image, (width, height),
-                                                 interpolation=interpolation), code, dst=out)
-        elif code is None:
-            result = image.reshape(out.shape)
-        else:
-            result = cv2.cvtColor(image, code, dst=out)
-        if result is not out:
-            out[...] = result  # OpenCV made its own array after all, or no conversion was needed
-        return out, msg
+        """Return `image` at the published size and encoding, and its Image when `as_msg`."""
+        return published_image(image, name, self._size, self._encoding, header, as_msg)
 
     def _publish(self, frame: StereoFrame, msgs: list[Image | None], headers: list[Header],
                  watch: Stopwatch) -> None:
@@ -571,52 +424,41 @@ class CameraNode(Node):
         self._published += 1
         for listener in list(self._listeners):
             listener(headers[0].stamp, frame)
-        if self._auto_exposure:
+        if self._exposure.auto:
             self._auto_exposure_step(frame.left)
-        if self._listeners or self._auto_exposure:
+        if self._listeners or self._exposure.auto:
             watch.lap('listeners and auto exposure')
 
     def _auto_exposure_step(self, image: np.ndarray) -> None:
-        """Once per AUTO_PERIOD_S: move exposure/gain toward the target level, then show them."""
-        now = time.monotonic()
-        if now - self._last_auto_s < AUTO_PERIOD_S:
-            return
-        self._last_auto_s = now
-        wanted = auto_exposure_step(float(image.mean()), *self._exposure, self._exposure_ranges)
-        if wanted == self._exposure:
-            return
+        """Let auto exposure move exposure/gain (once per period), then show them as parameters."""
         try:
-            self._source.exposure_control.write(*wanted)
+            wanted = self._exposure.auto_step(image)
         except ExposureError as error:
             self._error(f'auto_exposure: {error}')
             return
-        self._exposure = wanted
-        self._auto_updating = True
+        if wanted is None:
+            return
+        self._exposure.updating = True
         try:
             self.set_parameters([Parameter('exposure', value=wanted[0]),
                                  Parameter('gain', value=wanted[1])])
         finally:
-            self._auto_updating = False
+            self._exposure.updating = False
 
     # --- set_camera_info ---------------------------------------------------------------------
 
     def calibration_paths(self) -> tuple[Path, Path]:
         """Return where set_camera_info stores each camera (the YAML pair, else ~/.ros)."""
-        left = self.get_parameter('left_calibration_file').value
-        right = self.get_parameter('right_calibration_file').value
-        if left and right:
-            return Path(left), Path(right)
-        folder = ros_home() / 'camera_info'
-        name = self._camera_name
-        return folder / f'{name}_left.yaml', folder / f'{name}_right.yaml'
+        return calibration_paths(self.get_parameter('left_calibration_file').value,
+                                 self.get_parameter('right_calibration_file').value,
+                                 self._camera_name)
 
     def _on_set_camera_info(self, index: int, request: SetCameraInfo.Request,
                             response: SetCameraInfo.Response) -> SetCameraInfo.Response:
         """Validate and store one camera's new calibration, then publish it."""
         side = ('left', 'right')[index]
         try:
-            model = camera_model_from_msg(request.camera_info)
-            model = self._checked_model(model, side)
+            model = checked_model(camera_model_from_msg(request.camera_info), side, self._size)
             native = self._calibration.image_size
             path = self.calibration_paths()[index]
             calibration_io.save_camera_info_yaml(path, model.scaled_to(*native),
@@ -630,47 +472,12 @@ class CameraNode(Node):
         models[index] = model
         self._models = models
         self._infos[index] = self._info_msg(model)
-        full = [self._calibration.left, self._calibration.right]
-        full[index] = model.scaled_to(*self._calibration.image_size)
-        note = ''
-        try:
-            self._calibration = StereoCalibration(full[0], full[1],
-                                                  f'set_camera_info, stored in {path}').validate()
-        except CalibrationError as error:
-            note = f' (the pair is not consistent yet: {error}; set the other camera too)'
-            self._calibration = StereoCalibration(full[0], full[1],
-                                                  f'set_camera_info, stored in {path}')
-        if self.get_parameter('calibration_file').value:
-            note += ('; calibration_file is set and takes precedence at the next start: pass '
-                     'left/right_calibration_file instead')
-        elif path.parent == ros_home() / 'camera_info':
-            note += ('; to use it at the next start pass left_calibration_file and '
-                     'right_calibration_file')
+        self._calibration, note = with_camera(self._calibration, index, model, path)
+        note += next_start_note(path, self.get_parameter('calibration_file').value)
         response.success = True
         response.status_message = f'stored {side} calibration in {path}{note}'
         self.get_logger().info(response.status_message)
         return response
-
-    def _checked_model(self, model: CameraModel, side: str) -> CameraModel:
-        """Return `model` at the published size, or raise CalibrationError saying what is wrong."""
-        width, height = self._size
-        if model.width_px <= 0 or model.height_px <= 0:
-            raise CalibrationError(f'image size {model.width_px}x{model.height_px} is not '
-                                   'positive')
-        if abs((model.width_px / model.height_px) / (width / height) - 1.0) > ASPECT_TOLERANCE:
-            raise CalibrationError(
-                f'image size {model.width_px}x{model.height_px} does not have the aspect ratio '
-                f'of the published {width}x{height} images')
-        if (model.width_px, model.height_px) != (width, height):
-            model = model.scaled_to(width, height)
-        if model.K[0, 0] <= 0 or model.K[1, 1] <= 0 or model.P[0, 0] <= 0 or model.P[1, 1] <= 0:
-            raise CalibrationError('K and P need positive focal lengths (is the camera '
-                                   'calibrated?)')
-        if side == 'right' and model.P[0, 3] > 0:
-            raise CalibrationError(
-                f'right P[0,3] (Tx) is {model.P[0, 3]:g} > 0; ROS expects -fx * baseline_m < 0 '
-                '(left and right swapped?)')
-        return model
 
     # --- parameters at runtime ---------------------------------------------------------------
 
@@ -690,50 +497,26 @@ class CameraNode(Node):
             values[param.name] = value
         if not problems:
             problems = camera_params.camera_settings_problems(values)
+        names = {param.name for param in params}
         if not problems:
-            problems = self._exposure_problems(params, values)
+            problems = self._exposure.problems(names, values, self._source is not None)
         if problems:
             return SetParametersResult(successful=False, reason='; '.join(problems))
-        return self._write_exposure(params, values)
-
-    def _exposure_problems(self, params: list[Parameter], values: dict[str, Any]) -> list[str]:
-        """Return why an exposure/gain/auto_exposure change cannot be made (empty = it can)."""
-        names = {param.name for param in params} & set(camera_params.EXPOSURE_PARAMETERS)
-        if not names or self._auto_updating:
-            return []
-        if self._source is None or self._source.exposure_control is None:
-            return [self._no_control()]
-        if names & {'exposure', 'gain'} and values['auto_exposure']:
-            return ['auto_exposure is true, so exposure and gain follow the image; set '
-                    'auto_exposure false first to set them by hand']
-        return []
-
-    def _write_exposure(self, params: list[Parameter], values: dict[str, Any]
-                        ) -> SetParametersResult:
-        """
-        Write a new exposure/gain to the device; its refusal rejects the parameter change.
-
-        The only change applied before the post-set callback: the device's answer is the check.
-        """
-        names = {param.name for param in params}
-        if self._auto_updating or not names & {'exposure', 'gain'}:
-            return SetParametersResult(successful=True)
-        wanted = (values['exposure'], values['gain'])
-        if wanted != self._exposure:
-            try:
-                self._source.exposure_control.write(*wanted)
-            except ExposureError as error:
-                self.get_logger().error(f'rejected {sorted(names)}: {error}')
-                return SetParametersResult(successful=False, reason=str(error))
-            self._exposure = wanted
-            self.get_logger().info(f'exposure {wanted[0]}, gain {wanted[1]}')
+        # The only change applied before the post-set callback: the device's answer is the check.
+        try:
+            written = self._exposure.write(names, values)
+        except ExposureError as error:
+            self.get_logger().error(f'rejected {sorted(names)}: {error}')
+            return SetParametersResult(successful=False, reason=str(error))
+        if written is not None:
+            self.get_logger().info(f'exposure {written[0]}, gain {written[1]}')
         return SetParametersResult(successful=True)
 
     def _on_parameters_set(self, params: list[Parameter]) -> None:
         """Apply accepted changes: encoding and frame ids at once, rate_hz by a new timer."""
         names = {param.name for param in params}
         values = self.parameter_values()
-        if not self._auto_updating:  # auto_exposure's own steps are not news
+        if not self._exposure.updating:  # auto_exposure's own steps are not news
             log_changes(self, [p for p in params if p.name in camera_params.BY_NAME],
                         self._values_before_set)
         self._encoding = values['encoding']
@@ -742,7 +525,7 @@ class CameraNode(Node):
         if frame_ids != self._frame_ids:
             self._frame_ids = frame_ids
             self._send_transforms()
-        self._auto_exposure = bool(values['auto_exposure'])
+        self._exposure.auto = bool(values['auto_exposure'])
         if 'rate_hz' in names and float(values['rate_hz']) != self._rate_hz:
             self._rate_hz = float(values['rate_hz'])
             if not self._finished:

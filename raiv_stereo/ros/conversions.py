@@ -116,6 +116,70 @@ def image_msg_buffer(width_px: int, height_px: int, encoding: str,
     return msg, np.frombuffer(msg.data, dtype=dtype.newbyteorder('=')).reshape(shape)
 
 
+ASPECT_TOLERANCE = 0.01
+"""Relative aspect-ratio difference up to which a frame is resized to the published size."""
+
+
+def encoding_code(image: np.ndarray, encoding: str) -> int | None:
+    """Return the cv2.cvtColor code that makes `image` `encoding`, None when it already is."""
+    if image.dtype != np.uint8:
+        raise ValueError(f'frame has pixel type {image.dtype}; the camera node publishes 8-bit')
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels not in (1, 3, 4):
+        raise ValueError(f'frame has {channels} channels; expected grey, BGR or BGRA')
+    if encoding == 'mono8':
+        return {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
+    return {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}.get(channels)
+
+
+def to_encoding(image: np.ndarray, encoding: str) -> np.ndarray:
+    """Return an 8-bit grey or BGR image as `encoding` (mono8 or bgr8); ValueError otherwise."""
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    code = encoding_code(image, encoding)
+    return cv2.cvtColor(image, code) if code is not None else image
+
+
+def published_image(image: np.ndarray, name: str, size: tuple[int, int], encoding: str,
+                    header: Any, as_msg: bool) -> tuple[np.ndarray, Image | None]:
+    """
+    Return `image` at the published `size` (w, h) and `encoding`, and its Image when `as_msg`.
+
+    The Image's data is written by the resize or colour conversion itself (its `dst`): one
+    pass over the pixels, no copy afterwards. ValueError says why a frame cannot be used.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError(f'{name} image is not a 2-D grey or colour image')
+    width, height = size
+    h, w = image.shape[:2]
+    resize = (w, h) != (width, height)
+    if resize and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+        raise ValueError(
+            f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
+            f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '
+            'with the aspect ratio of the calibration, or a calibration for these images')
+    interpolation = cv2.INTER_AREA if w * h > width * height else cv2.INTER_LINEAR
+    if not as_msg:
+        if resize:
+            image = cv2.resize(image, (width, height), interpolation=interpolation)
+        return to_encoding(image, encoding), None
+    code = encoding_code(image, encoding)
+    msg, out = image_msg_buffer(width, height, encoding, header)
+    if resize:
+        if code is None:
+            result = cv2.resize(image, (width, height), dst=out, interpolation=interpolation)
+        else:
+            result = cv2.cvtColor(cv2.resize(image, (width, height),
+                                             interpolation=interpolation), code, dst=out)
+    elif code is None:
+        result = image.reshape(out.shape)
+    else:
+        result = cv2.cvtColor(image, code, dst=out)
+    if result is not out:
+        out[...] = result  # OpenCV made its own array after all, or no conversion was needed
+    return out, msg
+
+
 def image_to_msg(image: np.ndarray, encoding: str, header: Any = None) -> Image:
     """Return a sensor_msgs/Image of `image` in `encoding` (dtype and channels must fit)."""
     _checked_layout(image, encoding)

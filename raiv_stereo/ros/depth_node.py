@@ -22,25 +22,16 @@ latency stays bounded), publishes the results, applies parameter changes and rep
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
-import statistics
 import sys
 import threading
 import time
 from typing import Any
 
-import cv2
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from raiv_stereo.core import post_filters
-from raiv_stereo.core.calibration import (
-    CalibrationError,
-    CameraModel,
-    rectified_pinhole,
-    StereoCalibration,
-)
-from raiv_stereo.core.pair_order import PairOrderCheck
+from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
+from raiv_stereo.core.pair_order import PairOrderGuard
 from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import coerce
 from raiv_stereo.ros import conversions, sync_diagnosis
@@ -50,6 +41,27 @@ from raiv_stereo.ros.calibration_diagnostics import (
     observe_calibration,
 )
 from raiv_stereo.ros.compat import filter_subscriber, message_filters
+from raiv_stereo.ros.depth_inputs import (
+    CalibrationCache,
+    ConfigurationError,
+    drop_queued_after,
+    fit_problem,
+    input_qos_profile,
+    InputError,
+    size_text,
+    stereo_images,
+    TopicWatch,
+)
+from raiv_stereo.ros.depth_outputs import (
+    depth_camera_info,
+    depth_image_msg,
+    depth_status,
+    DepthNodeStats,
+    FrameStats,
+    output_header,
+    report_values,
+    valid_share,
+)
 from raiv_stereo.ros.error_reporter import ErrorReporter, message_kind
 from raiv_stereo.ros.parameters import (
     descriptor,
@@ -62,109 +74,19 @@ from raiv_stereo.ros.spin import run_nodes
 from raiv_stereo.ros.stage_times import StageTimes, Stopwatch
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    QoSReliabilityPolicy,
-)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
-STATS_WINDOW = 100
-"""Frames kept for the processing-time and latency statistics."""
 STATS_LOG_PERIOD_S = 60.0
 """The statistics line reaches the console at most this often (every period: /diagnostics)."""
-PAIR_RECHECK_EVERY = 10
-"""While the pair arrives swapped, its order is checked again on every this many pairs."""
 SYNC_WARNING_S = 3.0
 """No pair for this long: the node says why (sync_diagnosis)."""
-SYNC_HISTORY = 100
-"""Arrivals kept per input topic to explain pairs that do not sync."""
-
-
-class InputError(ValueError):
-    """A stereo pair the node cannot use; the message names the topic and what to do."""
-
-
-class ConfigurationError(InputError):
-    """Settings that cannot work with the images that arrive; the message names the fix."""
 
 
 def parameter_descriptor(spec: depth_params.ParamSpec) -> ParameterDescriptor:
     """Return the ROS descriptor of one parameter; doubles also take whole numbers."""
     return descriptor(spec, dynamic_typing=spec.type_name == 'double')
-
-
-def input_qos_profile() -> QoSProfile:
-    """Return the input subscriptions' profile: keep the last 5, depth_params.INPUT_RELIABILITY."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                      reliability=QoSReliabilityPolicy[depth_params.INPUT_RELIABILITY.upper()],
-                      durability=DurabilityPolicy.VOLATILE)
-
-
-def _info_key(info: CameraInfo) -> tuple:
-    """Return the content of a CameraInfo that the calibration depends on (a cache key)."""
-    roi = info.roi
-    return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
-            tuple(info.r), tuple(info.p), info.binning_x, info.binning_y,
-            (roi.x_offset, roi.y_offset, roi.width, roi.height))
-
-
-@dataclass
-class _TopicWatch:
-    """Arrivals on one input topic, for explaining a pair that never syncs."""
-
-    resolved_name: str
-    history: deque = field(default_factory=lambda: deque(maxlen=SYNC_HISTORY))
-    """(arrival monotonic s, stamp ns) of the latest messages."""
-    newest_ns: int | None = None
-    """The latest stamp seen; an older one means the clock jumped back."""
-    subscription: Any = None
-    """The message_filters Subscriber (its QoS explains a silent topic)."""
-
-
-@dataclass
-class _Stats:
-    """Per-frame measurements shared by the worker thread and the diagnostics timer."""
-
-    processing_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
-    core_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
-    valid_share: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
-    frames: int = 0
-    frames_at_last_report: int = 0
-    rejected: int = 0
-    search_window: str = 'not yet computed'
-    working_size: str = 'not yet known'
-    last_problem: str = ''
-
-
-@dataclass(frozen=True)
-class DepthNodeStats:
-    """A snapshot of what the depth node has done so far (for the bench, demo and tests)."""
-
-    frames: int
-    """Pairs processed and published."""
-    dropped_frames: int
-    """Synced pairs replaced by a newer one before the worker took them."""
-    rejected_frames: int
-    """Pairs refused (bad input or settings), each with a logged reason."""
-    processing_ms: tuple[float, ...]
-    """Worker time of each of the latest (at most STATS_WINDOW) processed pairs."""
-    pair_order: str
-    """The left/right order verdict: 'not checked yet', 'as given', 'swapped' or 'inconclusive'."""
-    pair_order_done: bool
-    """True once the left/right order check has seen enough pairs."""
-    stage_ms: dict[str, float]
-    """StageTimes.snapshot(): 'pairs' and the mean ms per pair of each stage since the start."""
-
-    def processing_ms_since(self, before: DepthNodeStats) -> list[float]:
-        """Return the processing times of the pairs processed after `before` (the newest kept)."""
-        new = self.frames - before.frames
-        return list(self.processing_ms[-new:]) if new > 0 else []
 
 
 class DepthNode(Node):
@@ -188,7 +110,7 @@ class DepthNode(Node):
         # The core is built on the first pair (it needs the calibration from CameraInfo).
         self._pipeline = None
         self._pipeline_config: tuple | None = None  # (calibration key, scale, settings) it has
-        self._info_cache: tuple[tuple, StereoCalibration | Exception] | None = None
+        self._calibrations = CalibrationCache()
         self._values_lock = threading.Lock()
 
         # State shared between the sync callback, the worker and the timers.
@@ -199,17 +121,14 @@ class DepthNode(Node):
         self._stage_times = StageTimes()  # mean ms per stage: in stats(), logged at DEBUG
         self._stopping = False
         self._dropped_frames = 0
-        self._stats = _Stats()
+        self._stats = FrameStats()
         self._reporter = ErrorReporter(self.get_logger().error)
         self._busy: tuple[str, float] | None = None
         self._last_jump_s: float | None = None
-        self._last_calibration: StereoCalibration | None = None
         self._started_s = time.monotonic()
-        self._pair_order = PairOrderCheck()
+        self._pair_order = PairOrderGuard()
         self._calibration_monitor = CalibrationMonitor(
             self._values['calibration_check_period_s'], self._values['calibration_correction'])
-        self._pair_recheck = PairOrderCheck()
-        self._pairs_since_swap = 0
         self._last_sync_s: float | None = None
         self._last_report_s = time.monotonic()
         self._last_log_s: float | None = None
@@ -240,13 +159,13 @@ class DepthNode(Node):
         topics = [(image_type, f'left/{image_suffix}'), (image_type, f'right/{image_suffix}'),
                   (CameraInfo, 'left/camera_info'), (CameraInfo, 'right/camera_info')]
         self._filters = []
-        self._watch: list[_TopicWatch] = []
+        self._watch: list[TopicWatch] = []
         for msg_type, topic in topics:
             # A profile each: rclpy writes the topic's qos_overrides into the one it is given.
             sub, lost = filter_subscriber(self, msg_type, topic, input_qos_profile(), overrides)
             if lost and not self._filters:
                 self.get_logger().warning(lost)
-            watch = _TopicWatch(self.resolve_topic_name(topic), subscription=sub)
+            watch = TopicWatch(self.resolve_topic_name(topic), subscription=sub)
             sub.registerCallback(self._on_arrival, watch)
             self._filters.append(sub)
             self._watch.append(watch)
@@ -275,7 +194,7 @@ class DepthNode(Node):
 
     # --- callbacks (executor threads) ----------------------------------------------------------
 
-    def _on_arrival(self, msg: Any, watch: _TopicWatch) -> None:
+    def _on_arrival(self, msg: Any, watch: TopicWatch) -> None:
         """Count a message on one input topic; restart pairing when its stamps jump back."""
         stamp_ns = conversions.stamp_to_ns(msg.header.stamp)
         newest_ns = watch.newest_ns
@@ -285,7 +204,7 @@ class DepthNode(Node):
             watch.newest_ns = stamp_ns
             watch.history.append((time.monotonic(), stamp_ns))
 
-    def _restart_pairing(self, watch: _TopicWatch, stamp_ns: int, newest_ns: int) -> None:
+    def _restart_pairing(self, watch: TopicWatch, stamp_ns: int, newest_ns: int) -> None:
         """
         Forget every queued message stamped after `stamp_ns`: the clock jumped back.
 
@@ -293,21 +212,11 @@ class DepthNode(Node):
         Without this, a queue full of the old, later stamps evicts each new message at once
         and no pair ever syncs again (a bag restarted, simulation time reset).
         """
-        # message_filters' synchronizers (real and stand-in) keep one {stamp ns: msg} per input.
-        lock, queues = getattr(self._sync, 'lock', None), getattr(self._sync, 'queues', ())
-        dropped = 0
-        with lock or threading.Lock():
-            for queue in queues:
-                for key in [key for key in queue if key > stamp_ns]:
-                    del queue[key]
-                    dropped += 1
+        dropped = drop_queued_after(self._sync, stamp_ns)
         now = time.monotonic()
         with self._lock:
             for other in self._watch:
-                other.history = deque(((arrival, ns) for arrival, ns in other.history
-                                       if ns <= stamp_ns), maxlen=SYNC_HISTORY)
-                if other.newest_ns is not None and other.newest_ns > stamp_ns:
-                    other.newest_ns = None  # its own next, earlier stamp is no jump
+                other.forget_after(stamp_ns)
             first = self._last_jump_s is None or now - self._last_jump_s > 1.0
             self._last_jump_s = now
         if first:  # one line per jump, though each of the four topics sees it
@@ -337,10 +246,10 @@ class DepthNode(Node):
             return SetParametersResult(successful=True)
         merged.update(changed)
         problems = depth_params.depth_settings_problems(merged)
-        calibration = self._last_calibration
+        calibration = self._calibrations.last
         if not problems and calibration is not None:
             try:
-                problem = self._fit_problem(merged, calibration)
+                problem = fit_problem(merged, calibration, self._topic(3))
             except (CalibrationError, ValueError) as error:
                 problem = str(error)
             if problem:
@@ -372,7 +281,7 @@ class DepthNode(Node):
                 if self._stopping:
                     return
                 pair, self._pending = self._pending, None
-                self._busy = (_size_text(pair[0]), time.monotonic())
+                self._busy = (size_text(pair[0]), time.monotonic())
                 synced_s, synced_ns = self._pending_synced
             started = time.perf_counter()
             cpu_started = time.thread_time()
@@ -418,73 +327,6 @@ class DepthNode(Node):
     def _topic(self, index: int) -> str:
         return self._watch[index].resolved_name
 
-    def _calibration(self, left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:
-        """Return the stereo calibration of these CameraInfos, cached by their content."""
-        key = (_info_key(left_info), _info_key(right_info), self._values['input_rectified'])
-        if self._info_cache is None or self._info_cache[0] != key:
-            try:
-                calibration = conversions.stereo_from_msgs(left_info, right_info)
-                if self._values['input_rectified']:
-                    # image_rect topics: only the rectified projections P apply.
-                    left_model = calibration.left  # binning and ROI applied
-                    calibration = rectified_pinhole(calibration.focal_px, calibration.baseline_m,
-                                                    left_model.width_px, left_model.height_px,
-                                                    left_model.P[0, 2], left_model.P[1, 2])
-                self._info_cache = (key, calibration)
-            except (CalibrationError, ValueError) as error:
-                self._info_cache = (key, error)
-        value = self._info_cache[1]
-        if not isinstance(value, Exception):
-            self._last_calibration = value
-        if isinstance(value, Exception):
-            raise CalibrationError(
-                f'{self._topic(2)} and {self._topic(3)} do not describe a usable stereo pair: '
-                f'{value}. Publish the stereo calibration of this rig (right P[0,3] = -fx * '
-                'baseline, both cameras the same size), e.g. from camera_calibration.') from None
-        return value
-
-    def _images(self, left, right, left_info: CameraInfo) -> tuple[np.ndarray, np.ndarray]:
-        """Convert and check the image pair (sizes against each other and the CameraInfo)."""
-        compressed = isinstance(left, CompressedImage)
-        if not compressed:
-            for index, msg in enumerate((left, right)):
-                _check_size(self._topic(index), msg.width, msg.height)
-        same = not compressed and left.encoding == right.encoding and \
-            left.encoding in ('mono8', 'bgr8')
-        images = []
-        for index, msg in enumerate((left, right)):
-            try:
-                # A compressed image's header size is checked against the limit before decoding.
-                images.append(conversions.compressed_to_image(msg) if compressed else
-                              conversions.msg_to_image(msg, 'passthrough' if same else 'bgr8'))
-            except conversions.ConversionError as error:
-                raise conversions.ConversionError(f'{self._topic(index)}: {error}') from None
-        if compressed and images[0].ndim != images[1].ndim:  # one grey, one colour
-            images = [cv2.cvtColor(i, cv2.COLOR_GRAY2BGR) if i.ndim == 2 else i for i in images]
-        (left_h, left_w), (right_h, right_w) = images[0].shape[:2], images[1].shape[:2]
-        if (left_w, left_h) != (right_w, right_h):
-            raise InputError(
-                f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(1)} is '
-                f'{right_w}x{right_h}; publish both cameras at the same size')
-        info_w, info_h = conversions.camera_info_image_size(left_info)  # binning, ROI
-        if (left_w, left_h) != (info_w, info_h):
-            raise InputError(
-                f'{self._topic(0)} is {left_w}x{left_h} but {self._topic(2)} describes '
-                f'{info_w}x{info_h}; publish the CameraInfo of the size '
-                'actually sent (scale K and P with the image, or set binning_x/binning_y)')
-        return images[0], images[1]
-
-    def _fit_problem(self, values: dict, calibration: StereoCalibration) -> str | None:
-        """Return why these settings cannot match this calibration's images (None = they can)."""
-        working = calibration.scaled(float(values['scale']))
-        problem = depth_params.window_problem(values, working.focal_px, working.baseline_mm,
-                                              *working.image_size)
-        if problem and values['min_disparity'] < 0 and 'depth range' in problem:
-            tx = float(calibration.right.P[0, 3])
-            problem += (f' (the baseline comes from {self._topic(3)}: P[0,3] (Tx) = {tx:g}, '
-                        f'fx = {calibration.focal_px:g} px)')
-        return problem
-
     def _configured_pipeline(self, calibration: StereoCalibration):
         """Return the pipeline for this calibration and the current settings (built lazily)."""
         from raiv_stereo.core import pipeline
@@ -493,7 +335,7 @@ class DepthNode(Node):
             values = dict(self._values)
         settings = depth_params.matcher_settings(values)
         scale = float(values['scale'])
-        problem = self._fit_problem(values, calibration)
+        problem = fit_problem(values, calibration, self._topic(3))
         if problem:
             raise ConfigurationError(f'configuration error: {problem}')
         config = (calibration.key, scale, settings)
@@ -514,20 +356,21 @@ class DepthNode(Node):
         from raiv_stereo.core import depth
 
         watch = Stopwatch(self._stage_times)
-        left_raw, right_raw = self._images(left, right, left_info)
+        left_raw, right_raw = stereo_images(left, right, left_info,
+                                            [self._topic(0), self._topic(1), self._topic(2)])
         watch.lap('convert (messages to numpy)')
-        calibration = self._calibration(left_info, right_info)
+        calibration = self._calibrations.get(left_info, right_info,
+                                             self._values['input_rectified'],
+                                             [self._topic(2), self._topic(3)])
         core, values = self._configured_pipeline(calibration)
         post_filters.configure(core, post_filters.settings_from(values))
         watch.lap('calibration and pipeline lookup')
-        if not self._pair_order.done:
-            self._check_pair_order(core, left_raw, right_raw, values)
-        elif self._pair_order.verdict == 'swapped':
-            self._recheck_pair_order(core, left_raw, right_raw)
-        if self._pair_order.verdict == 'swapped':  # never publish depth known to be wrong
+        self._observe_pair_order(core, left_raw, right_raw, values)
+        check = self._pair_order.check
+        if check.verdict == 'swapped':  # never publish depth known to be wrong
             if values['on_swapped_pair'] == 'stop':
                 raise InputError(
-                    f'left and right arrive swapped ({self._pair_order.figures()}): no depth '
+                    f'left and right arrive swapped ({check.figures()}): no depth '
                     'until they come in order (on_swapped_pair is stop; swap exchanges them '
                     f'here). {self._swap_fix()}')
             left_raw, right_raw = right_raw, left_raw
@@ -545,23 +388,14 @@ class DepthNode(Node):
         focal_px, baseline_m = working.focal_px, working.baseline_m
         min_depth_m = values['min_depth_mm'] / 1000.0
         max_depth_m = values['max_depth_mm'] / 1000.0
-        header = _header(left.header.stamp, left_info.header.frame_id)
+        header = output_header(left.header.stamp, left_info.header.frame_id)
         window = matcher.valid_window(width_px, height_px)
 
         depth_m = result.depth_m
-        if values['depth_format'] == '16UC1':
-            depth_msg = conversions.image_to_msg(depth.depth_m_to_mm_u16(depth_m), '16UC1',
-                                                 header)
-        else:
-            depth_msg = conversions.image_to_msg(depth_m.astype(np.float32, copy=False),
-                                                 '32FC1', header)
-        self._pub_depth.publish(depth_msg)
+        self._pub_depth.publish(depth_image_msg(depth_m, values['depth_format'], header))
         watch.lap('publish depth')
-        left_model = working.left
-        K = left_model.P[:3, :3].copy()
-        info_model = CameraModel(width_px, height_px, K, np.zeros(5), np.eye(3),
-                                 np.hstack([K, np.zeros((3, 1))]))
-        self._pub_depth_info.publish(conversions.camera_info_msg(info_model, header))
+        depth_info, K = depth_camera_info(working.left.P, width_px, height_px, header)
+        self._pub_depth_info.publish(depth_info)
         watch.lap('publish depth camera_info')
         # Depth first (with its camera_info): the disparity image would delay it by its own
         # conversion and publication.
@@ -598,9 +432,7 @@ class DepthNode(Node):
         note = observe_calibration(self._calibration_monitor, core, result, values)
         if note:
             self.get_logger().info(note)
-        x0, y0, x1, y1 = window
-        inside = depth_m[y0:y1, x0:x1]
-        share = float(np.isfinite(inside).mean()) if inside.size else 0.0
+        share = valid_share(depth_m, window)
         with self._lock:
             self._stats.latency_ms.append(latency_ms)
             self._stats.valid_share.append(share)
@@ -611,14 +443,17 @@ class DepthNode(Node):
         watch.lap('checks and statistics')
         return core_ms
 
-    def _check_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
-                          values: dict[str, Any]) -> None:
-        """Match the first pairs exchanged too; say once if left and right look swapped."""
-        check = self._pair_order
-        check.add(*core.match_both_ways(left_raw, right_raw))
-        if not check.done:
+    def _observe_pair_order(self, core: Any, left_raw: np.ndarray, right_raw: np.ndarray,
+                            values: dict[str, Any]) -> None:
+        """Match the first pairs (and every few while swapped) both ways too; log a change."""
+        change = self._pair_order.observe(lambda: core.match_both_ways(left_raw, right_raw))
+        check = self._pair_order.check
+        if change == 'in order again':
+            self.get_logger().info(f'left and right now arrive in order ({check.figures()}): '
+                                   'depth from the pairs as they come')
+        elif change is None:
             return
-        if check.verdict != 'swapped':
+        elif check.verdict != 'swapped':
             self.get_logger().info(f'left/right order: {check.summary()}')
         elif values['on_swapped_pair'] == 'swap':
             self.get_logger().warning(
@@ -635,21 +470,6 @@ class DepthNode(Node):
                 'source raiv set camera_node raiv.swap_left_right to the other value; else swap '
                 'the left/right devices, files or topic remappings)')
 
-    def _recheck_pair_order(self, core: Any, left_raw: np.ndarray,
-                            right_raw: np.ndarray) -> None:
-        """While swapped, check every PAIR_RECHECK_EVERY-th pair again (fixed at the source)."""
-        self._pairs_since_swap += 1
-        if self._pairs_since_swap % PAIR_RECHECK_EVERY:
-            return
-        self._pair_recheck.add(*core.match_both_ways(left_raw, right_raw))
-        if not self._pair_recheck.done:
-            return
-        recheck, self._pair_recheck = self._pair_recheck, PairOrderCheck()
-        if recheck.verdict == 'as given':
-            self._pair_order = recheck
-            self.get_logger().info(f'left and right now arrive in order ({recheck.figures()}): '
-                                   'depth from the pairs as they come')
-
     # --- timers (executor thread) --------------------------------------------------------------
 
     def _check_sync(self) -> None:
@@ -663,7 +483,7 @@ class DepthNode(Node):
         if waited < SYNC_WARNING_S:
             return
         topics = [sync_diagnosis.TopicState(
-            w.resolved_name, history, reliable=self._subscribes_reliably(w),
+            w.resolved_name, history, reliable=w.subscribes_reliably(),
             publishers=self._publisher_reliabilities(w.resolved_name))
             for w, history in zip(self._watch, arrivals, strict=True)]
         diagnosis = sync_diagnosis.diagnose_sync(
@@ -671,15 +491,6 @@ class DepthNode(Node):
             self._values['sync_slop_s'], SYNC_WARNING_S, busy)
         if diagnosis is not None:
             self._error(diagnosis.kind, diagnosis.message)
-
-    @staticmethod
-    def _subscribes_reliably(watch: _TopicWatch) -> bool:
-        """Return True when this topic's subscription is reliable (qos_overrides applied)."""
-        # message_filters.Subscriber keeps the rclpy subscription (overrides applied) as .sub.
-        profile = getattr(getattr(watch.subscription, 'sub', None), 'qos_profile', None)
-        if profile is None:
-            return depth_params.INPUT_RELIABILITY == 'reliable'
-        return profile.reliability == QoSReliabilityPolicy.RELIABLE
 
     def _publisher_reliabilities(self, topic: str) -> list[str] | None:
         """Return each publisher's reliability on `topic` ('reliable', 'best_effort')."""
@@ -694,42 +505,13 @@ class DepthNode(Node):
         now = time.monotonic()
         with self._lock:
             s = self._stats
-            period_s = max(now - self._last_report_s, 1e-6)
-            fps = (s.frames - s.frames_at_last_report) / period_s
-            s.frames_at_last_report = s.frames
-            self._last_report_s = now
-            processing = statistics.median(s.processing_ms) if s.processing_ms else float('nan')
-            core = statistics.median(s.core_ms) if s.core_ms else float('nan')
-            latency = statistics.median(s.latency_ms) if s.latency_ms else float('nan')
-            valid = statistics.mean(s.valid_share) * 100.0 if s.valid_share else float('nan')
-            values = {
-                'processing ms (median)': f'{processing:.1f}',
-                'core ms (median)': f'{core:.1f}',
-                'latency ms (median)': f'{latency:.1f}',
-                'fps': f'{fps:.2f}',
-                'frames': str(s.frames),
-                'dropped frames': str(self._dropped_frames),
-                'rejected frames': str(s.rejected),
-                'valid pixels %': f'{valid:.1f}',
-                'search window': s.search_window,
-                'working size': s.working_size,
-                'left/right order': self._pair_order.summary(),
-            }
+            fps = (s.frames - s.frames_at_last_report) / max(now - self._last_report_s, 1e-6)
+            s.frames_at_last_report, self._last_report_s = s.frames, now
+            check = self._pair_order.check
+            values = report_values(s, self._dropped_frames, fps, check.summary())
             last_problem = s.last_problem
-        status = DiagnosticStatus(name='raiv_stereo: depth_node',
-                                  hardware_id=self.get_fully_qualified_name())
-        if self._pair_order.verdict == 'swapped' and self._values['on_swapped_pair'] == 'swap':
-            status.level = DiagnosticStatus.WARN
-            status.message = 'left and right images arrive swapped: exchanged by this node'
-        elif self._pair_order.verdict == 'swapped':
-            status.level = DiagnosticStatus.ERROR
-            status.message = 'left and right images arrive swapped: no depth published'
-        elif fps > 0:
-            status.level, status.message = DiagnosticStatus.OK, f'{fps:.1f} fps'
-        else:
-            status.level = DiagnosticStatus.WARN
-            status.message = 'no frames processed' + (f': {last_problem}' if last_problem else '')
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        status = depth_status(values, fps, check.verdict, self._values['on_swapped_pair'],
+                              last_problem, self.get_fully_qualified_name())
         array = DiagnosticArray(status=[status] + calibration_statuses(
             self._calibration_monitor, self.get_fully_qualified_name()))
         array.header.stamp = self.get_clock().now().to_msg()
@@ -753,7 +535,8 @@ class DepthNode(Node):
                 frames=self._stats.frames, dropped_frames=self._dropped_frames,
                 rejected_frames=self._stats.rejected,
                 processing_ms=tuple(self._stats.processing_ms),
-                pair_order=self._pair_order.verdict, pair_order_done=self._pair_order.done,
+                pair_order=self._pair_order.check.verdict,
+                pair_order_done=self._pair_order.check.done,
                 stage_ms=self._stage_times.snapshot())
 
     def destroy_node(self) -> None:
@@ -764,27 +547,6 @@ class DepthNode(Node):
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout=10.0)
         super().destroy_node()
-
-
-def _check_size(topic: str, width_px: int, height_px: int) -> None:
-    """Refuse an image above depth_params.MAX_IMAGE_PIXELS before it is converted."""
-    if width_px * height_px > depth_params.MAX_IMAGE_PIXELS:
-        raise InputError(
-            f'{topic} is {width_px}x{height_px} ({width_px * height_px} pixels), above the '
-            f'{depth_params.MAX_IMAGE_PIXELS} pixels per image this node accepts; send smaller '
-            'images (resize or bin them at the camera)')
-
-
-def _size_text(msg: Any) -> str:
-    """Return 'WxH' of an Image message, or its byte size for a CompressedImage."""
-    if isinstance(msg, CompressedImage):
-        return f'{len(msg.data) / 1e6:.1f} MB compressed'
-    return f'{msg.width}x{msg.height}'
-
-
-def _header(stamp: Any, frame_id: str) -> Header:
-    """Return a std_msgs/Header with this stamp and frame."""
-    return Header(stamp=stamp, frame_id=frame_id)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -720,3 +720,38 @@ class StreamSource(FrameSource):
         """Record the last fault for `status` / `last_error`."""
         with self._lock:
             self.last_error = error
+
+
+def _host_addresses() -> list[str]:
+    """Return this host's IPv4 addresses other peers may reach (the default route's first)."""
+    found = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(('192.0.2.1', 9))  # no packet is sent: only picks the route
+            found.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        found += [info[4][0] for info in infos]
+    except OSError:
+        pass
+    return [a for a in dict.fromkeys(found) if not a.startswith('127.')]
+
+
+def stream_waiting_text(source: Any, values: dict[str, Any]) -> str:
+    """
+    Return what a listening stream source waits for, with the command to run on the camera.
+
+    `source:=auto` on a PC is a stream server: without this the node only said it published.
+    """
+    address = getattr(source, 'address', None)
+    if getattr(source, 'mode', None) != 'listen' or address is None:
+        return ''
+    host, port = address[0], address[1]
+    here = [host] if host not in ('0.0.0.0', '::', '') else \
+        (_host_addresses() or ["<this computer's address>"])
+    token = ' --token <stream.token>' if values.get('stream.token') else ''
+    return (f"stream server listening on {host}:{port}: waiting for the camera's sender. On "
+            f'the camera run: raiv-stereo-sender --host {here[0]} --port {port}{token}' +
+            (f' (this computer is also {", ".join(here[1:])})' if len(here) > 1 else ''))
