@@ -24,6 +24,7 @@ from raiv_stereo.core.calibration import (
     focal_px_from_lens,
     raiv_nominal,
     rectified_pinhole,
+    same_aspect,
     scaled_size,
     stereo_from_opencv,
     StereoCalibration,
@@ -170,3 +171,12 @@ def test_opencv_stereo_keeps_each_cameras_own_distortion():
     calib = stereo_from_opencv(K, D1, K, D2, np.eye(3), [-0.065, 0, 0], (1600, 1300))
     np.testing.assert_array_equal(calib.left.D.ravel(), D1)
     np.testing.assert_array_equal(calib.right.D.ravel(), D2)
+
+
+def test_same_aspect_allows_rounding_not_another_shape():
+    # The camera's scaled sizes round (1226x370 at 0.25 -> 307x93): still the calibration's.
+    assert same_aspect((1600, 1300), (800, 650))
+    assert same_aspect(scaled_size((1226, 370), 0.25), (1226, 370))
+    assert not same_aspect((1600, 1300), (800, 600))  # 4:3 frames with a 16:13 calibration
+    assert not same_aspect((640, 480), (480, 640))  # rotated
+    assert same_aspect((1010, 1000), (1000, 1000)) and not same_aspect((1011, 1000), (1000, 1000))

@@ -223,6 +223,15 @@ def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
     return max(1, int(size[0] * scale + 0.5)), max(1, int(size[1] * scale + 0.5))
 
 
+ASPECT_TOLERANCE = 0.01
+"""Relative aspect-ratio difference up to which two image sizes describe the same frames."""
+
+
+def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Return True when (width, height) `size` has `other`'s aspect ratio (a calibration fits)."""
+    return abs((size[0] / size[1]) / (other[0] / other[1]) - 1.0) <= ASPECT_TOLERANCE
+
+
 def focal_px_from_lens(focal_length_mm: float, pixel_size_um: float) -> float:
     """Return the focal length in pixels: lens focal length / pixel pitch."""
     if focal_length_mm <= 0 or pixel_size_um <= 0:

@@ -23,8 +23,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
-from raiv_stereo.ros.conversions import ASPECT_TOLERANCE
+from raiv_stereo.core.calibration import (
+    CalibrationError,
+    CameraModel,
+    same_aspect,
+    StereoCalibration,
+)
 
 
 def ros_home() -> Path:
@@ -46,7 +50,7 @@ def checked_model(model: CameraModel, side: str, size: tuple[int, int]) -> Camer
     if model.width_px <= 0 or model.height_px <= 0:
         raise CalibrationError(f'image size {model.width_px}x{model.height_px} is not '
                                'positive')
-    if abs((model.width_px / model.height_px) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    if not same_aspect((model.width_px, model.height_px), size):
         raise CalibrationError(
             f'image size {model.width_px}x{model.height_px} does not have the aspect ratio '
             f'of the published {width}x{height} images')

@@ -32,7 +32,12 @@ from builtin_interfaces.msg import Time
 import cv2
 from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
 import numpy as np
-from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.core.calibration import (
+    CalibrationError,
+    CameraModel,
+    same_aspect,
+    StereoCalibration,
+)
 from raiv_stereo.core.tf_frames import StaticTransform
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.ros.compat import CvBridge, CvBridgeError
@@ -116,10 +121,6 @@ def image_msg_buffer(width_px: int, height_px: int, encoding: str,
     return msg, np.frombuffer(msg.data, dtype=dtype.newbyteorder('=')).reshape(shape)
 
 
-ASPECT_TOLERANCE = 0.01
-"""Relative aspect-ratio difference up to which a frame is resized to the published size."""
-
-
 def encoding_code(image: np.ndarray, encoding: str) -> int | None:
     """Return the cv2.cvtColor code that makes `image` `encoding`, None when it already is."""
     if image.dtype != np.uint8:
@@ -153,7 +154,7 @@ def published_image(image: np.ndarray, name: str, size: tuple[int, int], encodin
     width, height = size
     h, w = image.shape[:2]
     resize = (w, h) != (width, height)
-    if resize and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    if resize and not same_aspect((w, h), size):
         raise ValueError(
             f'{name} image is {w}x{h} but the calibration is {width}x{height} at the '
             f'published size (aspect {w / h:.3f} vs {width / height:.3f}); give images '

@@ -39,7 +39,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
+from raiv_stereo.core.calibration import CalibrationError, same_aspect, StereoCalibration
 from raiv_stereo.params.spec import FloatRange, IntRange, ParamSpec
 from raiv_stereo.sources import FrameSource, SourceError, StereoFrame, stream_protocol as sp
 
@@ -55,7 +55,6 @@ TOKEN_AUTO = 'auto'  # stream.token: generate one on first start and keep it und
 TOKEN_NONE = ('', 'none')  # stream.token: no authentication (said explicitly, warned about)
 TRICKLE_FACTOR = 4  # a message still incomplete after this many stream.timeout_s is dropped
 CLOCK_WINDOW = 64  # frames in the sliding window of the device-clock offset estimate
-ASPECT_TOLERANCE = 0.01  # a calibration describes frames of its aspect ratio (as camera_node)
 MODES = ('listen', 'connect')
 MODE = 'listen'
 HOST = '0.0.0.0'
@@ -656,7 +655,7 @@ class StreamSource(FrameSource):
     def _check_size(size: tuple[int, int], calibration: StereoCalibration) -> None:
         """Refuse a calibration whose image shape is not the shape of the frames it describes."""
         width, height = calibration.image_size
-        if abs((size[0] / size[1]) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+        if not same_aspect(size, (width, height)):
             raise sp.ProtocolError(
                 f'the calibration is for {width}x{height} images but the frames are '
                 f'{size[0]}x{size[1]} (another aspect ratio); send the calibration of these '
