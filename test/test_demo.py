@@ -191,3 +191,17 @@ def test_a_picture_the_demo_cannot_write_is_an_error(tmp_path):
         f'raiv-stereo demo: error: cannot write {tmp_path / "depth_color.png"}', result.stderr
     assert f'wrote {tmp_path / "depth_color.png"}' not in result.stdout
     assert f'wrote {tmp_path / "side_by_side.png"}' in result.stdout, result.stdout
+
+
+def test_a_demo_that_measured_no_frame_says_so(tmp_path, monkeypatch, capsys):
+    # A loaded machine can deliver no depth frame in a short window after the warm-up: the
+    # exit code 1 comes with a line saying why and what to do, not the figures alone.
+    from raiv_stereo.tools import cli, demo
+
+    monkeypatch.setattr(demo, 'run_demo', lambda args: demo.DemoResult(frames=0, elapsed_s=1.0))
+    args = cli.build_parser().parse_args(['demo', '--seconds', '1', '--out', str(tmp_path)])
+    assert demo.option_problems(args) == []  # fills what the lens preset decides
+    assert demo._run_locked(args, 0) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith('raiv-stereo demo: error: no depth frame arrived in the 1.0 s')
+    assert '--seconds' in err[-1]

@@ -502,7 +502,12 @@ def _run_locked(args: argparse.Namespace, domain: int) -> int:
         return 1
     if result.interrupted:
         return 130
-    return 0 if result.frames > 0 else 1
+    if result.frames == 0:
+        print(f'raiv-stereo demo: error: no depth frame arrived in the {result.elapsed_s:.1f} s '
+              'measured after the warm-up (a busy machine or a slow pipeline); measure longer '
+              'with --seconds', file=sys.stderr)
+        return 1
+    return 0
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
