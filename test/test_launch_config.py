@@ -104,6 +104,24 @@ def test_bad_depth_arguments_are_refused_with_a_reason(args, message):
         depth_parameters(args)
 
 
+def test_node_parameters_given_as_launch_arguments_are_checked_with_the_rest():
+    # A source that needs options is usable from a launch file only if those options, given as
+    # <source>.<option>:=value, count when the source is checked (bag.path, images.left/right).
+    given = {'source': 'bag', 'bag.path': '/data/run1'}
+    camera_extra, depth_extra, warnings = launch_config.node_parameter_arguments(given)
+    assert warnings == [] and camera_extra == {'bag.path': '/data/run1'}
+    camera, _ = launch_config.pipeline_parameters(given, camera_extra, depth_extra)
+    assert (camera['source'], camera['bag.path']) == ('bag', '/data/run1')
+    assert launch_config.composed_parameters(given, camera_extra, depth_extra)[
+        '/raiv/camera_node']['ros__parameters']['bag.path'] == '/data/run1'
+    with pytest.raises(LaunchArgumentError, match="source 'bag' needs bag.path"):
+        camera_parameters({'source': 'bag'})
+    # A pass-through value that breaks a rule together with a declared one is refused at launch,
+    # in the node's words, not by the node after the launch.
+    with pytest.raises(LaunchArgumentError, match=r'p1 \(200\) must be below p2 \(100\)'):
+        depth_parameters({}, {'p1': 200, 'p2': 100})
+
+
 def test_lens_ranges_follow_the_makers_band():
     assert lens_depth_range_mm(2.8, 0.5) == (300.0, 3000.0)  # the maker's own figures
     assert lens_depth_range_mm(2.8, 1.0) == (600.0, 6000.0)

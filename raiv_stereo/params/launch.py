@@ -183,31 +183,48 @@ def _with_defaults(args: Mapping[str, str], camera: bool, depth: bool) -> dict[s
     return merged
 
 
-def camera_parameters(args: Mapping[str, str]) -> dict[str, Any]:
-    """Return the camera node's parameters for these launch arguments (strings, as from launch)."""
+def _settings(extra: Mapping[str, Any] | None, table: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the node settings among `extra` (node parameters given as launch arguments)."""
+    return {name: value for name, value in (extra or {}).items() if name in table}
+
+
+def camera_parameters(args: Mapping[str, str],
+                      extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """
+    Return the camera node's parameters for these launch arguments (strings, as from launch).
+
+    `extra`: other node parameters given as launch arguments (node_parameter_arguments), checked
+    with the rest: a source's options (bag.path:=...) are what make that source usable.
+    """
     merged = _with_defaults(args, camera=True, depth=False)
     by_name = {a.name: a for a in launch_arguments(camera=True, depth=False)}
     source = _choice(merged, by_name['source'])
     values = _values(merged, camera_params.BY_NAME, CAMERA_SETTINGS)
     values['source'] = default_source() if source == 'auto' else source
-    _refuse(camera_params.camera_settings_problems(values))
-    return {**values, 'use_sim_time': wants_sim_time(merged)}
+    _refuse(camera_params.camera_settings_problems(
+        {**values, **_settings(extra, camera_params.BY_NAME)}))
+    return {**values, 'use_sim_time': wants_sim_time(merged), **(extra or {})}
 
 
-def depth_parameters(args: Mapping[str, str]) -> dict[str, Any]:
-    """Return the depth node's parameters for these launch arguments."""
+def depth_parameters(args: Mapping[str, str],
+                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the depth node's parameters for these launch arguments (`extra` as above)."""
     merged = _with_defaults(args, camera=False, depth=True)
     by_name = {a.name: a for a in launch_arguments(camera=False, depth=True)}
     values = _values(merged, depth_params.BY_NAME, DEPTH_SETTINGS)
-    _refuse(depth_params.depth_settings_problems(values))
+    _refuse(depth_params.depth_settings_problems(
+        {**values, **_settings(extra, depth_params.BY_NAME)}))
     return {
         **values,
         'use_sim_time': wants_sim_time(merged),
         **input_qos_overrides(merged['namespace'], _choice(merged, by_name['input_qos'])),
+        **(extra or {}),
     }
 
 
-def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def pipeline_parameters(args: Mapping[str, str], camera_extra: Mapping[str, Any] | None = None,
+                        depth_extra: Mapping[str, Any] | None = None
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
     """
     Return (camera node, depth node) parameters for a launch of both nodes.
 
@@ -215,7 +232,7 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
     quarter of the bytes cross DDS and the depth node works at scale 1 on what arrives. A lens
     given without a depth range gets its preset's range.
     """
-    camera, depth = camera_parameters(args), depth_parameters(args)
+    camera, depth = camera_parameters(args, camera_extra), depth_parameters(args, depth_extra)
     if 'focal_length_mm' in args and not {'min_depth_mm', 'max_depth_mm'} & set(args):
         # Another lens without a range: the lens preset's (config/lens_*.yaml), as the CLI does.
         depth['min_depth_mm'], depth['max_depth_mm'] = lens_depth_range_mm(
@@ -228,12 +245,13 @@ def pipeline_parameters(args: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
     return camera, depth
 
 
-def composed_parameters(args: Mapping[str, str]) -> dict[str, Any]:
+def composed_parameters(args: Mapping[str, str], camera_extra: Mapping[str, Any] | None = None,
+                        depth_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the parameter file content of stereo_node: one section per node name."""
     prefix = _namespace_prefix(str(args.get('namespace', NAMESPACE)))
+    nodes = pipeline_parameters(args, camera_extra, depth_extra)
     return {f'{prefix}/{name}': {'ros__parameters': params}
-            for name, params in zip(('camera_node', 'depth_node'), pipeline_parameters(args),
-                                    strict=True)}
+            for name, params in zip(('camera_node', 'depth_node'), nodes, strict=True)}
 
 
 def packaged_fastdds_profile() -> str:

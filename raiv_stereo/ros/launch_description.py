@@ -82,9 +82,7 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
     if camera and depth and launch_config.wants_composed(args):
         # Both in one process; each node reads its own section of the file, which goes when the
         # process ends or the launch does.
-        content = launch_config.composed_parameters(args)
-        for params, extra in zip(content.values(), (camera_extra, depth_extra), strict=True):
-            params['ros__parameters'].update(extra)
+        content = launch_config.composed_parameters(args, camera_extra, depth_extra)
         path = _parameter_file(content)
         stereo = Node(
             package=PACKAGE, executable='stereo_node', namespace=namespace,
@@ -94,18 +92,20 @@ def _nodes(context: LaunchContext, camera: bool, depth: bool) -> list:
             target_action=stereo, on_exit=lambda event, context: _remove(path))),
             RegisterEventHandler(OnShutdown(on_shutdown=lambda event, context: _remove(path)))]
     else:
-        camera_params, depth_params = launch_config.pipeline_parameters(args) \
-            if camera and depth else (camera and launch_config.camera_parameters(args),
-                                      depth and launch_config.depth_parameters(args))
+        camera_params, depth_params = \
+            launch_config.pipeline_parameters(args, camera_extra, depth_extra) \
+            if camera and depth else \
+            (camera and launch_config.camera_parameters(args, camera_extra),
+             depth and launch_config.depth_parameters(args, depth_extra))
         if camera:
             actions.append(Node(
                 package=PACKAGE, executable='camera_node', name='camera_node',
-                namespace=namespace, parameters=[{**camera_params, **camera_extra}, *overrides],
+                namespace=namespace, parameters=[camera_params, *overrides],
                 ros_arguments=ros_arguments, additional_env=env, output='screen'))
         if depth:
             actions.append(Node(
                 package=PACKAGE, executable='depth_node', name='depth_node',
-                namespace=namespace, parameters=[{**depth_params, **depth_extra}, *overrides],
+                namespace=namespace, parameters=[depth_params, *overrides],
                 ros_arguments=ros_arguments, additional_env=env, output='screen'))
     if start_rviz:
         rviz_config = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depth.rviz')
