@@ -27,9 +27,10 @@ import numpy as np
 import pytest
 from raiv_stereo.core.depth import colorize_depth, legend_bar_rows
 from raiv_stereo.eval.metrics import DepthAccuracy
+from raiv_stereo.ros.domain_probe import choose_domain, pick_free_domain
+from raiv_stereo.ros.namespace import namespace_problem
 from raiv_stereo.tools.cli import build_parser, CommandError
 from raiv_stereo.tools.demo import (
-    choose_domain,
     demo_launch_arguments,
     DemoResult,
     discovery_done,
@@ -38,7 +39,6 @@ from raiv_stereo.tools.demo import (
     DISCOVERY_SETTLE_S,
     keep_up_hint,
     option_problems,
-    pick_free_domain,
     side_by_side,
 )
 from std_msgs.msg import String
@@ -147,7 +147,7 @@ def test_ctrl_c_stops_the_demo_at_once_with_the_figures_so_far(tmp_path):
                                                    ('25', '2680', '26790')])
 def test_the_demo_takes_the_lens_preset_range_by_default(lens, near_mm, far_mm):
     args = build_parser().parse_args(['demo', '--focal-length-mm', lens])
-    assert option_problems(args) == []
+    assert option_problems(args, namespace_problem) == []
     launch = demo_launch_arguments(args)  # config/lens_<f>mm.yaml's range
     assert (launch['min_depth_mm'], launch['max_depth_mm']) == (near_mm, far_mm)
 
@@ -193,15 +193,17 @@ def test_a_picture_the_demo_cannot_write_is_an_error(tmp_path):
     assert f'wrote {tmp_path / "side_by_side.png"}' in result.stdout, result.stdout
 
 
-def test_a_demo_that_measured_no_frame_says_so(tmp_path, monkeypatch, capsys):
+def test_a_demo_that_measured_no_frame_says_so(tmp_path, capsys):
     # A loaded machine can deliver no depth frame in a short window after the warm-up: the
     # exit code 1 comes with a line saying why and what to do, not the figures alone.
     from raiv_stereo.tools import cli, demo
 
-    monkeypatch.setattr(demo, 'run_demo', lambda args: demo.DemoResult(frames=0, elapsed_s=1.0))
+    def run_demo(args):
+        return demo.DemoResult(frames=0, elapsed_s=1.0)
     args = cli.build_parser().parse_args(['demo', '--seconds', '1', '--out', str(tmp_path)])
-    assert demo.option_problems(args) == []  # fills what the lens preset decides
-    assert demo._run_locked(args, 0) == 1
+    # fills what the lens preset decides
+    assert demo.option_problems(args, namespace_problem) == []
+    assert demo._run_locked(args, 0, run_demo) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith('raiv-stereo demo: error: no depth frame arrived in the 1.0 s')
     assert '--seconds' in err[-1]

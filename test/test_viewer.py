@@ -23,7 +23,8 @@ import cv2
 from helpers import wait_for
 import numpy as np
 from raiv_stereo.core.depth import depth_legend
-from raiv_stereo.tools.viewer import colour_range_m, depth_at_mm, FramesByStamp
+from raiv_stereo.ros.viewer_run import colour_range_m
+from raiv_stereo.tools.viewer import depth_at_mm, FramesByStamp
 
 
 def test_depth_at_mm_reads_metres_as_millimetres():

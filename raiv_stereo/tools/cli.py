@@ -62,19 +62,6 @@ def output_folder(out: str | os.PathLike) -> Path:
     return out
 
 
-def namespace_problem(namespace: str) -> str | None:
-    """Return why `namespace` is not a ROS namespace (rcl's own rule), None when it is one."""
-    from rclpy.exceptions import InvalidNamespaceException
-    from rclpy.validate_namespace import validate_namespace
-
-    try:
-        validate_namespace('/' + namespace.lstrip('/') if namespace else '/')
-    except InvalidNamespaceException as error:
-        reason = str(error).splitlines()[0].removeprefix('Invalid namespace: ')
-        return f'--namespace {namespace!r} is not a ROS namespace: {reason}'
-    return None
-
-
 MAX_DOMAIN_ID = 232
 """The largest ROS_DOMAIN_ID the RMW layers accept (0..101 are safe on Linux)."""
 

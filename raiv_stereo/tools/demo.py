@@ -23,19 +23,18 @@ error against the sample scene's exact geometry, and saves pictures.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import fcntl
 import os
 from pathlib import Path
 import random
-import signal
 import statistics
 import sys
-import threading
-import time
 
 import cv2
 import numpy as np
+from raiv_stereo.core.depth import depth_legend
 from raiv_stereo.eval.metrics import DepthAccuracy, percentile
 from raiv_stereo.params import (
     camera as camera_params,
@@ -47,7 +46,6 @@ from raiv_stereo.tools.cli import (
     CommandError,
     domain_id_from_env,
     HelpFormatter,
-    namespace_problem,
     output_folder,
 )
 from raiv_stereo.tools.offline import add_depth_range, fill_lens_defaults, window_problem
@@ -87,88 +85,6 @@ def discovery_done(listened_s: float, unchanged_s: float) -> bool:
     """Return whether the probe has listened enough: past the minimum and settled, or maxed."""
     return listened_s >= DISCOVERY_MAX_S or (listened_s >= DISCOVERY_MIN_S
                                              and unchanged_s >= DISCOVERY_SETTLE_S)
-
-
-def domain_participants(domains: list[int], enough=None
-                        ) -> dict[int, tuple[list[str], list[str]]]:
-    """
-    Return, per domain, the other nodes and the published topics once discovery has settled.
-
-    `enough(found)` true ends the listening at once (what the caller looks for is there).
-    """
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.signals import SignalHandlerOptions
-
-    def graph(node) -> tuple[list[str], list[str]]:
-        nodes = [f'{ns.rstrip("/")}/{name}' for name, ns in
-                 node.get_node_names_and_namespaces() if name != node.get_name()]
-        topics = [name for name, _ in node.get_topic_names_and_types()
-                  if name not in ('/parameter_events', '/rosout')
-                  and node.count_publishers(name) > 0]
-        return sorted(nodes), sorted(topics)
-
-    probes = []
-    try:
-        for domain in domains:
-            context = Context()
-            rclpy.init(context=context, domain_id=domain,
-                       signal_handler_options=SignalHandlerOptions.NO)
-            probes.append((domain, context, rclpy.create_node(
-                f'raiv_stereo_demo_probe_{os.getpid()}', context=context, enable_rosout=False,
-                start_parameter_services=False)))
-        start = changed = time.monotonic()
-        found: dict[int, tuple[list[str], list[str]]] = {}
-        while True:
-            now_found = {domain: graph(node) for domain, _, node in probes}
-            now = time.monotonic()
-            if now_found != found:
-                found, changed = now_found, now
-            if (enough is not None and enough(found)) or \
-                    discovery_done(now - start, now - changed):
-                return found
-            time.sleep(DISCOVERY_POLL_S)
-    finally:
-        for _, context, node in probes:
-            node.destroy_node()
-            context.try_shutdown()
-
-
-def pick_free_domain(candidates: list[int]) -> int:
-    """Return the first of `candidates` without other participants; CommandError if none is."""
-    found = domain_participants(candidates)
-    for domain in candidates:
-        if not any(found[domain]):
-            return domain
-    raise CommandError(f'ROS domains {", ".join(map(str, candidates))} all have other '
-                       'participants; set ROS_DOMAIN_ID to a free one')
-
-
-def choose_domain(namespace: str) -> int:
-    """
-    Return the domain for the demo, set in ROS_DOMAIN_ID: the user's, else a free random one.
-
-    Two demos in one domain and namespace read each other's topics, so a namespace with
-    publishers in the user's domain is refused (a viewer waiting there only subscribes).
-    """
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    domain = domain_id_from_env()
-    if domain is None:
-        domain = pick_free_domain(random.SystemRandom().sample(range(1, 102), DOMAIN_CANDIDATES))
-        os.environ['ROS_DOMAIN_ID'] = str(domain)
-        return domain
-    prefix = '/' + namespace.strip('/') + '/'
-
-    def in_namespace(found) -> list[str]:
-        return [name for name in found[domain][1] if name.startswith(prefix)]
-    ours = in_namespace(domain_participants([domain], enough=in_namespace))
-    if ours:
-        raise CommandError(
-            f'ROS_DOMAIN_ID={domain} already has publishers on {", ".join(sorted(ours)[:3])}'
-            f'{" ..." if len(ours) > 3 else ""}: another demo or camera uses --namespace '
-            f'{namespace}; give another --namespace or ROS_DOMAIN_ID (unset, the demo picks a '
-            'free domain)')
-    return domain
 
 
 def lock_output_folder(out: Path):
@@ -212,8 +128,6 @@ class DemoResult:
 def side_by_side(left_bgr: np.ndarray, depth_color: np.ndarray, min_depth_m: float,
                  max_depth_m: float) -> np.ndarray:
     """Return `left | colour depth | metre scale bar` as one picture."""
-    from raiv_stereo.core.depth import depth_legend
-
     if left_bgr.ndim == 2:
         left_bgr = cv2.cvtColor(left_bgr, cv2.COLOR_GRAY2BGR)
     legend = depth_legend(depth_color.shape[0], min_depth_m, max_depth_m, left_border=True)
@@ -227,168 +141,6 @@ def demo_launch_arguments(args: argparse.Namespace) -> dict[str, str]:
             'min_depth_mm': f'{args.min_depth_mm:g}', 'max_depth_mm': f'{args.max_depth_mm:g}',
             'scale': f'{args.scale:g}', 'rate_hz': f'{args.rate_hz:g}',
             'sgbm_resolution': args.sgbm_resolution}
-
-
-def run_demo(args: argparse.Namespace) -> DemoResult:
-    """Bring up both nodes and a monitor, run for `args.seconds`, and return the measurements."""
-    # Ctrl-C (any number, at any moment) only sets `stop`: the demo then stops measuring, shuts
-    # down in order and reports what it has. An exception per signal landed inside the shutdown.
-    from raiv_stereo.ros import signals as stop_signals
-
-    stop = stop_signals.StopRequest()
-    previous_handlers = {number: signal.signal(number, stop)
-                         for number in stop_signals.STOP_SIGNALS}
-    from raiv_stereo.eval.scene import sample_scene
-    from raiv_stereo.ros.camera_node import CameraNode
-    from raiv_stereo.ros.conversions import age_ms, msg_to_image
-    from raiv_stereo.ros.depth_node import DepthNode
-    from raiv_stereo.ros.process_tuning import tune_process
-    from raiv_stereo.ros.spin import BackgroundSpinner
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from rclpy.signals import SignalHandlerOptions
-    from sensor_msgs.msg import CameraInfo, Image
-    from stereo_msgs.msg import DisparityImage
-
-    launch_args = demo_launch_arguments(args)
-    camera_params, depth_params = launch_config.pipeline_parameters(launch_args)
-    out_dir = Path(args.out)
-    result = DemoResult()
-    scene = sample_scene()
-    scene_times: dict[tuple[int, int], float] = {}
-    latest: dict[str, object] = {}
-    lock = threading.Lock()
-
-    def overrides(params: dict) -> list[Parameter]:
-        return [Parameter(name, value=value) for name, value in params.items()]
-
-    # No rclpy signal handlers: rclpy's own would shut the context down under the nodes.
-    tune_process(depth_worker=True)  # as the stereo_node executable does
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    spinner = None
-    try:
-        camera = CameraNode(namespace=args.namespace,
-                            parameter_overrides=overrides(camera_params))
-        depth_node = DepthNode(namespace=args.namespace,
-                               parameter_overrides=overrides(depth_params))
-        monitor = rclpy.create_node('demo_monitor', namespace=args.namespace)
-
-        def on_frame(stamp, frame) -> None:
-            with lock:
-                scene_times[(stamp.sec, stamp.nanosec)] = frame.scene_time_s
-
-        def on_depth(msg: Image) -> None:
-            latency_ms = age_ms(monitor.get_clock(), msg.header.stamp)
-            with lock:
-                result.frames += 1
-                result.latencies_ms.append(latency_ms)
-                latest['depth'] = msg
-
-        def keep(name: str):
-            def callback(msg) -> None:
-                with lock:
-                    latest[name] = msg
-            return callback
-
-        camera.add_frame_listener(on_frame)
-        monitor.create_subscription(Image, 'depth/image_rect', on_depth, 10)
-        monitor.create_subscription(Image, 'depth/color', keep('color'), 10)
-        monitor.create_subscription(Image, 'left/image_rect', keep('left'), 10)
-        monitor.create_subscription(DisparityImage, 'disparity', keep('disparity'), 10)
-        monitor.create_subscription(CameraInfo, 'depth/camera_info', keep('info'), 10)
-
-        # One executor thread: rclpy's MultiThreadedExecutor contends for the GIL with the depth
-        # worker (measured: 2.2 fps and 280 ms per frame vs 10 fps and 61 ms with this one).
-        executor = SingleThreadedExecutor()
-        for node in (camera, depth_node, monitor):
-            executor.add_node(node)
-        spinner = BackgroundSpinner(executor)
-
-        # Warm up (first frames build maps and the matcher), then measure.
-        started = time.monotonic()
-        before = depth_node.stats()
-        try:
-            deadline = started + 30.0
-            while result.frames < 2 and time.monotonic() < deadline and not stop.is_set():
-                time.sleep(0.05)
-            if stop.is_set():
-                raise KeyboardInterrupt
-            if result.frames < 2:
-                raise RuntimeError('no depth image arrived within 30 s; is DDS working on this '
-                                   'host?')
-            with lock:
-                result.frames, result.latencies_ms = 0, []
-                before = depth_node.stats()
-            started = time.monotonic()
-            evaluated: set[tuple[int, int]] = set()
-            while time.monotonic() - started < args.seconds:
-                if stop.event.wait(0.2):
-                    raise KeyboardInterrupt
-                with lock:
-                    msg, disparity, info = (latest.get(k) for k in ('depth', 'disparity', 'info'))
-                if any(v is None for v in (msg, disparity, info)) or \
-                        len(result.accuracy) >= args.evaluate_frames:
-                    continue
-                key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-                scene_time_s = scene_times.get(key)
-                if key in evaluated or scene_time_s is None:
-                    continue
-                evaluated.add(key)
-                result.accuracy.append(_accuracy(msg, disparity, info, scene, scene_time_s, args))
-        except KeyboardInterrupt:
-            result.interrupted = True
-        result.elapsed_s = time.monotonic() - started
-        after = depth_node.stats()
-        result.dropped = after.dropped_frames - before.dropped_frames
-        result.processing_ms = after.processing_ms_since(before)
-
-        with lock:
-            color, left = latest.get('color'), latest.get('left')
-        if color is not None:
-            from raiv_stereo.core.depth import depth_legend
-
-            near_m, far_m = args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0
-            color_bgr = msg_to_image(color, 'bgr8')
-            pictures = {'depth_color.png': np.hstack(
-                [color_bgr, depth_legend(color_bgr.shape[0], near_m, far_m, left_border=True)])}
-            if left is not None:
-                pictures['side_by_side.png'] = side_by_side(msg_to_image(left, 'bgr8'),
-                                                            color_bgr, near_m, far_m)
-            for name, picture in pictures.items():
-                written = cv2.imwrite(str(out_dir / name), picture)
-                (result.files if written else result.unwritten).append(out_dir / name)
-        spinner.stop()
-        for node in (camera, depth_node, monitor):
-            node.destroy_node()
-    finally:
-        if spinner is not None:
-            spinner.stop()
-        if rclpy.ok():
-            rclpy.shutdown()
-        if not stop.is_set():  # else signals stay ignored while Python finalizes
-            for number, handler in previous_handlers.items():
-                signal.signal(number, handler)
-    result.interrupted = result.interrupted or stop.is_set()
-    return result
-
-
-def _accuracy(msg, disparity, info, scene, scene_time_s: float,
-              args: argparse.Namespace) -> DepthAccuracy:
-    """Return one depth message's accuracy against the sample scene at `scene_time_s`."""
-    from raiv_stereo.core.calibration import rectified_pinhole
-    from raiv_stereo.eval.scene import truth_depth_m
-    from raiv_stereo.ros.conversions import depth_msg_to_m
-
-    depth_m = depth_msg_to_m(msg)
-    working = rectified_pinhole(info.k[0], disparity.t, msg.width, msg.height,
-                                info.k[2], info.k[5])
-    truth = truth_depth_m(working, scene, scene_time_s)
-    window = disparity.valid_window
-    return DepthAccuracy.measure(
-        depth_m, truth, args.min_depth_mm / 1000.0, args.max_depth_mm / 1000.0,
-        (window.x_offset, window.y_offset, window.x_offset + window.width,
-         window.y_offset + window.height))
 
 
 def keep_up_hint(result: DemoResult, rate_hz: float,
@@ -444,8 +196,13 @@ def report(result: DemoResult, args: argparse.Namespace) -> str:
     return '\n'.join(lines)
 
 
-def option_problems(args: argparse.Namespace) -> list[str]:
-    """Return what is wrong with the options (empty = usable); unset depths become the lens's."""
+def option_problems(args: argparse.Namespace,
+                    namespace_problem: Callable[[str], str | None]) -> list[str]:
+    """
+    Return what is wrong with the options (empty = usable); unset depths become the lens's.
+
+    `namespace_problem` is ros.namespace's check (rcl's rule), passed in: tools import no ROS.
+    """
     fill_lens_defaults(args)
     launch_args = demo_launch_arguments(args)
     try:  # the nodes' settings as the launch files check them, then the demo's own
@@ -466,23 +223,28 @@ def option_problems(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured; unusable options are one error line, exit 1."""
+    # The only ROS import of the demo, deferred to here: the CLI's parser imports this module,
+    # and `raiv-stereo --help` and the offline commands work without ROS installed.
+    from raiv_stereo.ros import demo_run, domain_probe, namespace
+
     try:
-        problems = option_problems(args)
+        problems = option_problems(args, namespace.namespace_problem)
         if problems:
             raise CommandError('; '.join(problems))
         domain_id_from_env()
         lock = lock_output_folder(output_folder(args.out))
-        domain = choose_domain(args.namespace)
+        domain = domain_probe.choose_domain(args.namespace)
     except CommandError as error:
         print(f'raiv-stereo demo: error: {error}', file=sys.stderr)
         return 1
     try:
-        return _run_locked(args, domain)
+        return _run_locked(args, domain, demo_run.run_demo)
     finally:
         lock.close()
 
 
-def _run_locked(args: argparse.Namespace, domain: int) -> int:
+def _run_locked(args: argparse.Namespace, domain: int,
+                run_demo: Callable[[argparse.Namespace], DemoResult]) -> int:
     """Run the demo in `domain` with the output folder locked; print and return its outcome."""
     discovery = os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE']
     # The command as the user ran it (.venv/bin/raiv-stereo), else its name on PATH.
