@@ -45,6 +45,16 @@ from raiv_stereo.tools.bench.timing import (
     rig,
     speed_configs,
 )
+from raiv_stereo.tools.cli import CommandError, domain_id_from_env, output_folder
+
+
+def _node_runs():
+    """Return ros.bench_runs, for the sections that run nodes or publish messages (rclpy)."""
+    # The bench's only ROS import, deferred to here: the CLI's parser imports this module, and
+    # `raiv-stereo --help`, --family-only and --no-ros --quick work without ROS installed.
+    from raiv_stereo.ros import bench_runs
+
+    return bench_runs
 
 
 def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
@@ -68,7 +78,8 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
     pairs = render_frames(calibration, 2 if args.quick else 4)
     if getattr(args, 'stages_only', False):
         log('2b. per process and per stage at 30 Hz')
-        report['pipeline_stages'] = bench_pipeline_stages(calibration, pairs, args, log)
+        report['pipeline_stages'] = bench_pipeline_stages(
+            calibration, pairs, args, log, _node_runs().run_node_pipeline)
         return report
 
     log('0. configurations: speed and accuracy')
@@ -80,9 +91,11 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
 
     if not args.no_ros:
         log('2. node pipeline over DDS')
-        report['pipeline'] = bench_node_pipeline(calibration, pairs, args, log)
+        report['pipeline'] = bench_node_pipeline(calibration, pairs, args, log,
+                                                 _node_runs().run_node_pipeline)
         log('2b. per process and per stage at 30 Hz')
-        report['pipeline_stages'] = bench_pipeline_stages(calibration, pairs, args, log)
+        report['pipeline_stages'] = bench_pipeline_stages(calibration, pairs, args, log,
+                                                          _node_runs().run_node_pipeline)
 
     log('3. accuracy')
     report['synthetic'] = [synthetic_accuracy(calibration, 0.5, 300.0, 3000.0,
@@ -102,14 +115,13 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print,
                                            (2400, 1950)], 6, 0.5)
         report['window'] = bench_window(calibration, pairs, [16, 32, 64, 96, 128, 192, 256],
                                         6)
-        report['stages'] = bench_stages(calibration, pairs, frames)
+        report['stages'] = bench_stages(calibration, pairs, frames,
+                                        _node_runs().node_stage_times)
     return report
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the Markdown table and where the files went (Ctrl-C: so far)."""
-    from raiv_stereo.tools.cli import CommandError, domain_id_from_env, output_folder
-
     try:  # before the run: a folder that cannot take the results would lose them at the end
         if not args.no_ros:
             domain_id_from_env()

@@ -266,16 +266,15 @@ def _median_ms(function: Callable[[], object], count: int) -> float:
     return float(np.median(times))
 
 
-def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> dict:
+def bench_stages(calibration: StereoCalibration, pairs: list, frames: int,
+                 node_stage_times: Callable[..., dict[str, float]]) -> dict:
     """
     Return where the time of one bgr8 frame at scale 0.5, 300-3000 mm goes (ms, medians).
 
     Core stages from the pipeline's own timings; message conversion and publish measured here
-    with real rclpy publishers (a subscriber present, so DDS does serialize and deliver).
+    with real rclpy publishers (a subscriber present, so DDS does serialize and deliver) by
+    `node_stage_times`, ros.bench_runs' (passed in: the tools import no ROS).
     """
-    from raiv_stereo.core import depth as depth_module
-    from raiv_stereo.ros import conversions
-
     settings = MatcherSettings()
     core = StereoPipeline(calibration, 0.5, settings)
     images = as_encoding('bgr8', pairs)
@@ -293,70 +292,5 @@ def bench_stages(calibration: StereoCalibration, pairs: list, frames: int) -> di
     stages['opencv.match (SGBM, grey)'] = _median_ms(lambda: opencv_grey.disparity_px(*grey),
                                                      frames)
 
-    from std_msgs.msg import Header
-    header = Header(frame_id='bench')
-    result = core.process(*images[0])
-    raw_msg = conversions.image_to_msg(images[0][0], 'bgr8', header)
-    window = core.matcher.valid_window(result.depth_m.shape[1], result.depth_m.shape[0])
-    working = core.working
-    stages['node.msg_to_image x2 (1600x1300 bgr8)'] = _median_ms(
-        lambda: (conversions.msg_to_image(raw_msg), conversions.msg_to_image(raw_msg)), frames)
-    stages['node.depth (masked f·B/d)'] = _median_ms(
-        lambda: depth_module.disparity_to_depth_m(result.disparity_px, working.focal_px,
-                                                  working.baseline_m, 0.3, 3.0), frames)
-    stages['node.disparity_msg'] = _median_ms(
-        lambda: conversions.disparity_msg(result.disparity_px, header, working.focal_px,
-                                          working.baseline_m, core.matcher.min_disparity,
-                                          core.matcher.max_disparity, window), frames)
-    stages['node.image_to_msg depth 32FC1'] = _median_ms(
-        lambda: conversions.image_to_msg(result.depth_m, '32FC1', header), frames)
-    stages['node.colorize_depth (only if subscribed)'] = _median_ms(
-        lambda: depth_module.colorize_depth(result.depth_m, 0.3, 3.0), frames)
-    stages['node.point_cloud_msg (only if subscribed)'] = _median_ms(
-        lambda: conversions.point_cloud_msg(result.depth_m, working.left.K, header,
-                                            colors_bgr=None), frames)
-    depth_msg = conversions.image_to_msg(result.depth_m, '32FC1', header)
-    stages.update(_publish_times(raw_msg, depth_msg, frames))
+    stages.update(node_stage_times(core, images[0], frames))
     return stages
-
-
-def _publish_times(raw_msg, depth_msg, frames: int) -> dict[str, float]:
-    """Time publish() of a raw camera image and a depth image with a subscriber on each."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import Image
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    out: dict[str, float] = {}
-    nodes = []
-    try:
-        publisher_node = rclpy.create_node('bench_publisher', context=context)
-        subscriber_node = rclpy.create_node('bench_subscriber', context=context)
-        nodes = [publisher_node, subscriber_node]
-        received: list[int] = []
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(subscriber_node)
-        for label, topic, msg in (('node.publish raw 1600x1300 bgr8', 'bench_raw', raw_msg),
-                                  ('node.publish depth 800x650 32FC1', 'bench_depth',
-                                   depth_msg)):
-            publisher = publisher_node.create_publisher(Image, topic, 5)
-            subscriber_node.create_subscription(Image, topic,
-                                                lambda m: received.append(len(m.data)), 5)
-            deadline = time.monotonic() + 5.0
-            while publisher.get_subscription_count() < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            times = []
-            for _ in range(frames):
-                started = time.perf_counter()
-                publisher.publish(msg)
-                times.append((time.perf_counter() - started) * 1000.0)
-                executor.spin_once(timeout_sec=0.5)
-            out[label] = float(np.median(times))
-        out['node.publish delivered messages'] = float(len(received))
-        executor.shutdown()
-    finally:
-        for node in nodes:
-            node.destroy_node()
-        context.try_shutdown()
-    return out
