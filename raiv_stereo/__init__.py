@@ -12,6 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""raiv_stereo: disparity and depth from the RAiV stereo camera or any calibrated stereo pair."""
+"""
+raiv_stereo: disparity and depth from the RAiV stereo camera or any calibrated stereo pair.
+
+Only raiv_stereo/ros/ imports rclpy and the ROS message packages (at module top), so the core and
+the offline commands run without ROS; a tool that runs nodes keeps its options and report in
+tools/ and imports its ros/ part once, deferred, where it runs (test_core_without_ros.py).
+"""
 
 __version__ = '0.1.0'
