@@ -42,8 +42,18 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 from raiv_stereo import sources
+from raiv_stereo.core.calibration import (
+    CalibrationError,
+    raiv_nominal,
+    scaled_size,
+    StereoCalibration,
+)
+from raiv_stereo.core.calibration_io import load_calibration
+from raiv_stereo.sources import EndOfSource, open_source
 from raiv_stereo.sources import raiv as raiv_source, stream as stream_source
 from raiv_stereo.sources import stream_protocol as sp
+from raiv_stereo.sources.images import expand_images, ImageSource
+from raiv_stereo.sources.sample import SampleSource
 
 LOGGER = logging.getLogger('raiv_stereo.sender')
 ROBOT_HOST = '192.168.10.2'  # the maker's example PC address (connect mode default)
@@ -81,7 +91,6 @@ def file_pairs(specs: list[str]) -> list[tuple[str, str]]:
     One directory holds left/ and right/ subdirectories, or files named *left* and *right*.
     The images source (sources/images.py) expands each side.
     """
-    from raiv_stereo.sources.images import expand_images
     if len(specs) == 1:
         root = specs[0]
         sides = [os.path.join(root, 'left'), os.path.join(root, 'right')]
@@ -126,7 +135,6 @@ class SourceProvider:
 
     def next_pair(self) -> Pair | None:
         """Return the next pair, None when none is ready; StopIteration after the last file."""
-        from raiv_stereo.sources import EndOfSource
         try:
             frame = self.source.read()
         except EndOfSource:
@@ -146,8 +154,6 @@ class FileCalibration:
 
     def get(self) -> dict[str, Any] | None:
         """Return the calibration dict, reloading it if a file's mtime changed."""
-        from raiv_stereo.core.calibration import CalibrationError
-        from raiv_stereo.core.calibration_io import load_calibration
         try:
             stamp = tuple(os.stat(path).st_mtime_ns for path in self.paths)
         except OSError as error:
@@ -310,10 +316,6 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
 
 def make_provider(args: argparse.Namespace) -> SourceProvider:
     """Return the source the arguments select; raise SourceError/ValueError when unavailable."""
-    from raiv_stereo.core.calibration import CalibrationError, raiv_nominal
-    from raiv_stereo.sources import open_source
-    from raiv_stereo.sources.images import ImageSource
-    from raiv_stereo.sources.sample import SampleSource
     if args.from_files:
         return SourceProvider(ImageSource(file_pairs(args.from_files), args.loop))
     if args.sample:
@@ -339,8 +341,7 @@ def default_token(args: argparse.Namespace) -> str:
     if args.token is not None:
         return args.token
     if args.mode == 'connect' and args.host in LOOPBACK_HOSTS:
-        from raiv_stereo.sources.stream import stored_token
-        return stored_token()
+        return stream_source.stored_token()
     return ''
 
 
@@ -353,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         provider = make_provider(args)
     except Exception as error:  # SDK absent (SourceError), no files, init failure
         print(f'raiv-stereo-sender: cannot read pairs: {error}', file=sys.stderr)
-        from raiv_stereo.sources.raiv import DATA_MODULE
-        if not (args.from_files or args.sample) and importlib.util.find_spec(DATA_MODULE) is None:
+        if not (args.from_files or args.sample) and \
+                importlib.util.find_spec(raiv_source.DATA_MODULE) is None:
             print('raiv-stereo-sender: the RAiV SDK is only on the camera; here use '
                   '--from-files LEFT RIGHT or --sample', file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -474,7 +475,6 @@ def scaled_calibration(calibration: dict[str, Any] | None,
     """Return the calibration dict for pairs resized by `scale` (the package's rounding)."""
     if calibration is None or scale == 1.0:
         return calibration
-    from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
     try:
         return StereoCalibration.from_dict(calibration).scaled(scale).to_dict()
     except CalibrationError as error:
@@ -486,7 +486,6 @@ def encode_pair(pair: Pair, sequence: int, args: argparse.Namespace,
                 encoder: ThreadPoolExecutor | None) -> list[bytes | memoryview]:
     """Encode a pair as one FRAME (resized by --scale), compressing left and right in parallel."""
     if args.scale != 1.0:
-        from raiv_stereo.core.calibration import scaled_size
         height, width = pair.left.shape[:2]
         size = scaled_size((width, height), args.scale)
         pair = Pair(cv2.resize(pair.left, size, interpolation=cv2.INTER_AREA),

@@ -30,7 +30,13 @@ import math
 
 import cv2
 import numpy as np
-from raiv_stereo.core.calibration import CameraModel, StereoCalibration
+from raiv_stereo.core.calibration import (
+    CameraModel,
+    raiv_nominal,
+    stereo_from_opencv,
+    StereoCalibration,
+)
+from raiv_stereo.eval import datasets
 
 TEXEL_M = 0.0015
 """Texture sample spacing: 1.5 mm, so the texture has detail from 0.3 m to 3 m at half scale."""
@@ -142,8 +148,6 @@ def _area_sample(kind: str, seed: int, map_u: np.ndarray, map_v: np.ndarray,
 
 def _photo_tile(seed: int, size_px: int) -> np.ndarray | None:
     """Return a square grey crop of a stereo_data left image (None without the data)."""
-    from raiv_stereo.eval import datasets
-
     scenes = datasets.scenes()
     if not scenes:
         return None
@@ -434,8 +438,6 @@ def distorted_rig(base: StereoCalibration, k1: float = -0.08, k2: float = 0.02,
 
     Built through cv2.stereoRectify, so its R and P are what a real calibration would give.
     """
-    from raiv_stereo.core.calibration import stereo_from_opencv
-
     K = base.left.K.copy()
     D1 = np.array([k1, k2, 0.0, 0.0, 0.0])
     D2 = np.array([k1 * 1.1, k2 * 0.9, 0.0005, -0.0003, 0.0])
@@ -545,8 +547,6 @@ def family_case(seed: int, base: StereoCalibration | None = None) -> FamilyCase:
     factory calibration would be. Photometry per camera: gain 0.9-1.1, offset +-8, noise sigma
     0.5-4, vignetting 10-35 %, defocus 0.2-0.9 px.
     """
-    from raiv_stereo.core.calibration import raiv_nominal
-
     rng = np.random.default_rng(seed)
     base = base or raiv_nominal()
     rig = distorted_rig(base, k1=float(rng.uniform(-0.12, -0.03)),

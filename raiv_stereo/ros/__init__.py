@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS 2 nodes, message conversions and stand-ins; the only place that imports rclpy."""
+"""ROS 2 nodes, message conversions and stand-ins: the only place importing rclpy and messages."""

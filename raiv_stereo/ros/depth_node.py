@@ -31,7 +31,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from raiv_stereo.core import post_filters
 from raiv_stereo.core.calibration import CalibrationError, StereoCalibration
+from raiv_stereo.core.depth import colorize_depth
 from raiv_stereo.core.pair_order import PairOrderGuard
+from raiv_stereo.core.pipeline import StereoPipeline
 from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.spec import coerce
 from raiv_stereo.ros import conversions, sync_diagnosis
@@ -329,8 +331,6 @@ class DepthNode(Node):
 
     def _configured_pipeline(self, calibration: StereoCalibration):
         """Return the pipeline for this calibration and the current settings (built lazily)."""
-        from raiv_stereo.core import pipeline
-
         with self._values_lock:
             values = dict(self._values)
         settings = depth_params.matcher_settings(values)
@@ -340,7 +340,7 @@ class DepthNode(Node):
             raise ConfigurationError(f'configuration error: {problem}')
         config = (calibration.key, scale, settings)
         if self._pipeline is None:
-            self._pipeline = pipeline.StereoPipeline(calibration, scale, settings)
+            self._pipeline = StereoPipeline(calibration, scale, settings)
         elif config != self._pipeline_config:
             old_key, old_scale, old_settings = self._pipeline_config
             self._pipeline.reconfigure(
@@ -353,8 +353,6 @@ class DepthNode(Node):
     def _process(self, left: Image, right: Image, left_info: CameraInfo,
                  right_info: CameraInfo) -> float:
         """Compute and publish everything for one pair; return the core's time in ms."""
-        from raiv_stereo.core import depth
-
         watch = Stopwatch(self._stage_times)
         left_raw, right_raw = stereo_images(left, right, left_info,
                                             [self._topic(0), self._topic(1), self._topic(2)])
@@ -409,7 +407,7 @@ class DepthNode(Node):
             self._pub_left_rect.get_subscription_count() > 0
         want_points = self._pub_points.get_subscription_count() > 0
         if self._pub_color.get_subscription_count() > 0:
-            color = depth.colorize_depth(depth_m, min_depth_m, max_depth_m, window[0])
+            color = colorize_depth(depth_m, min_depth_m, max_depth_m, window[0])
             self._pub_color.publish(conversions.image_to_msg(color, 'bgr8', header))
             watch.lap('publish depth/color')
         if self._pub_confidence.get_subscription_count() > 0:

@@ -32,6 +32,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 from raiv_stereo.core.calibration import CalibrationError, CameraModel, StereoCalibration
+from raiv_stereo.core.depth import depth_m_to_mm_u16
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.sources.image_header import (
     checked_image_header,
@@ -442,8 +443,6 @@ class DepthBagWriter:
               disparity_px: np.ndarray, camera: CameraModel, disparity_range: Sequence[float],
               valid_window: Sequence[int], baseline_m: float) -> None:
         """Write one frame's depth (REP 118), disparity (as stereo_image_proc) and camera_info."""
-        from raiv_stereo.core.depth import depth_m_to_mm_u16
-
         header = self._header(stamp, frame_id)
         if self.depth_format == '16UC1':
             depth = self._image(depth_m_to_mm_u16(depth_m), '16UC1', header)

@@ -96,6 +96,7 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline over every pair of the bag; one line per problem, exit code 1."""
+    # Deferred: offline imports this module at its top for the depth command's bag options.
     from raiv_stereo.tools.offline import matcher_settings_from_options
 
     name = 'raiv-stereo depth'

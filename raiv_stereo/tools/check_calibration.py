@@ -24,6 +24,7 @@ from raiv_stereo.core.calibration_health import check_alignment, ERROR, OK, WARN
 from raiv_stereo.core.pipeline import to_gray
 from raiv_stereo.core.rectify import Rectifier
 from raiv_stereo.params import camera as camera_params, depth as depth_params
+from raiv_stereo.tools import offline
 from raiv_stereo.tools.cli import HelpFormatter
 
 EXIT_CODES = {OK: 0, WARN: 3, ERROR: 4}
@@ -31,8 +32,6 @@ EXIT_CODES = {OK: 0, WARN: 3, ERROR: 4}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from raiv_stereo.tools import offline
-
     notes: list[str] = []
     try:
         problems = camera_params.TABLE.option_problems(args, offline.LENS) + \

@@ -50,6 +50,7 @@ from raiv_stereo.core.matching.sgbm import (
 from raiv_stereo.core.pipeline import StereoPipeline, to_gray
 from raiv_stereo.params import camera as camera_params, depth as depth_params
 from raiv_stereo.params.launch import lens_depth_range_mm
+from raiv_stereo.tools import bag_depth
 from raiv_stereo.tools.cli import CommandError, HelpFormatter, output_folder
 
 NODE = depth_params.default_values()
@@ -395,7 +396,6 @@ def matcher_settings_from_options(args: argparse.Namespace) -> MatcherSettings:
 
 def _run_depth(args: argparse.Namespace) -> int:
     if args.bag is not None or args.left is None or args.right is None:
-        from raiv_stereo.tools import bag_depth
         return bag_depth.run(args)
     notes: list[str] = []
     if args.scale is None:
@@ -462,6 +462,5 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_geometry(depth_parser)
     depth_params.TABLE.add_options(depth_parser, MATCHING, {'sgbm_mode': '--mode'},
                                    defaults=dict.fromkeys(WINDOW))
-    from raiv_stereo.tools import bag_depth
     bag_depth.add_arguments(depth_parser)
     depth_parser.set_defaults(func=_run_depth)

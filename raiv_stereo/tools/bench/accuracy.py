@@ -23,9 +23,14 @@ import warnings
 
 import cv2
 import numpy as np
+from raiv_stereo.core import post_filters
 from raiv_stereo.core.calibration import rectified_pinhole, StereoCalibration
 from raiv_stereo.core.matching.sgbm import MatcherSettings, SGBM_RESOLUTIONS, wls_available
 from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval import datasets
+from raiv_stereo.eval.datasets import disparity_error_rates
+from raiv_stereo.eval.metrics import DepthAccuracy, evaluate, judged_mask, summarize
+from raiv_stereo.eval.scene import family_case, sample_scene, truth_depth_m
 from raiv_stereo.params import depth as depth_params
 from raiv_stereo.tools.bench.baseline import OPENCV_OWN_DEFAULTS, PlainOpenCV, previous_default
 from raiv_stereo.tools.bench.timing import (
@@ -44,10 +49,6 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
     Also the per-depth-bin error (for the error-vs-depth plot).
     """
-    from raiv_stereo.eval.datasets import disparity_error_rates
-    from raiv_stereo.eval.scene import sample_scene, truth_depth_m
-    from raiv_stereo.eval.metrics import DepthAccuracy, judged_mask
-
     settings = MatcherSettings(min_depth_mm=min_depth_mm, max_depth_mm=max_depth_mm)
     ours = StereoPipeline(calibration, scale, settings)
     before = previous_default(calibration, scale, settings)
@@ -111,8 +112,6 @@ def synthetic_accuracy(calibration: StereoCalibration, scale: float,
 
 def dataset_accuracy(log: Callable[[str], None]) -> list[dict]:
     """Return bad-1/2/4 and density of ours and plain OpenCV on every stereo_data scene."""
-    from raiv_stereo.eval import datasets
-
     rows = []
     for scene_dir in datasets.scenes():
         pair = datasets.load_pair(scene_dir)
@@ -171,11 +170,6 @@ def bench_family(seeds: tuple[int, ...], log: Callable[[str], None],
     judged inside the valid window. Time: per scene each method runs twice in turn, the second
     run timed; the ratio to the first method (plain OpenCV) is the median over scenes.
     """
-    from raiv_stereo.eval import datasets
-    from raiv_stereo.eval.metrics import evaluate, summarize
-    from raiv_stereo.eval.scene import family_case, truth_depth_m
-    from raiv_stereo.eval.metrics import judged_mask
-
     methods = methods or family_methods()
     settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
     results: dict[str, list[dict]] = {label: [] for label in methods}
@@ -247,8 +241,6 @@ def configurations() -> dict[str, tuple[str, dict]]:
 def _method(kind: str, changes: dict, calibration: StereoCalibration, scale: float,
             settings: MatcherSettings, channels: int, **window) -> Callable:
     """Return process(left, right) -> (disparity px, depth m) of one configuration."""
-    from raiv_stereo.core import post_filters
-
     filters = {k: v for k, v in changes.items() if k in post_filters.PARAMETER_NAMES}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items()
                                                 if k not in filters})
@@ -273,10 +265,6 @@ def bench_configurations(calibration: StereoCalibration, frames: int,
     turn with plain OpenCV (our settings) as the reference. Scenes: stereo_data at their own
     size, as dataset_accuracy does (colour input for OpenCV, as the maker's example).
     """
-    from raiv_stereo.eval import datasets
-    from raiv_stereo.eval.scene import sample_scene, truth_depth_m
-    from raiv_stereo.eval.metrics import DepthAccuracy
-
     settings = MatcherSettings(min_depth_mm=300.0, max_depth_mm=3000.0)
     configs = configurations()
     rendered = render_frames(calibration, 2 if quick else 3, with_truth=False)

@@ -24,13 +24,12 @@ import platform
 
 import cv2
 import numpy as np
+from raiv_stereo.eval.metrics import band_label, BANDS_M
 from raiv_stereo.tools.bench.pipeline import STAGE_RATE_HZ, SUSTAINED_SHARE
 
 
 def family_table(family: dict) -> list[str]:
     """Return the family section as Markdown: overall figures, then per depth band."""
-    from raiv_stereo.eval.metrics import band_label, BANDS_M
-
     seeds = family['seeds']
     lines = ['## 3c. Evaluation family: unseen scenes (mean / worst over seeds '
              f'{seeds[0]}-{seeds[-1]}, {len(seeds)} scenes)', '',

@@ -28,6 +28,7 @@ from raiv_stereo.core import rig as raiv_rig
 from raiv_stereo.core.calibration import raiv_nominal, StereoCalibration
 from raiv_stereo.core.matching.sgbm import MatcherSettings
 from raiv_stereo.core.pipeline import StereoPipeline
+from raiv_stereo.eval.scene import distorted_rig, Renderer
 from raiv_stereo.tools.bench.baseline import PlainOpenCV, previous_default
 
 
@@ -135,16 +136,12 @@ def load_average() -> float:
 def rig(width_px: int = raiv_rig.SENSOR_WIDTH_PX,
         height_px: int = raiv_rig.SENSOR_HEIGHT_PX) -> StereoCalibration:
     """Return the distorted, slightly misaligned RAiV rig the synthetic frames come from."""
-    from raiv_stereo.eval.scene import distorted_rig
-
     return distorted_rig(raiv_nominal(width_px=width_px, height_px=height_px))
 
 
 def render_frames(calibration: StereoCalibration, count: int,
                   with_truth: bool = False) -> list:
     """Return `count` RenderedPairs of the sample scene at different times."""
-    from raiv_stereo.eval.scene import Renderer
-
     renderer = Renderer(calibration)
     return [renderer.render(0.37 * index, with_truth=with_truth) for index in range(count)]
 
