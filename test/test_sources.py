@@ -332,6 +332,11 @@ def test_each_source_declares_its_kind_and_its_options_become_namespaced_node_pa
     ('sample', {'sample.frames': 2000}, 'sample.frames is 2000; allowed 0..1000'),
     ('video', {'video.left': 'l.avi', 'video.side_by_side': 's.avi'},
      'give either video.side_by_side or video.left + video.right, not both'),
+    ('images', {'images.left': 'l.png', 'images.list': 'pairs.txt'},  # left would be ignored
+     'give either images.list or images.left + images.right, not both'),
+    ('images', {'images.left': 'l.png'},
+     "source 'images' needs images.left and images.right (files, directories or glob "
+     'patterns), or images.list'),
     ('bag', {'bag.path': '/x', 'bag.topics': '/a'}, 'bag.topics needs four topics'),
 ])
 def test_a_bad_option_is_refused_by_the_one_table_the_same_way_everywhere(kind, options,

@@ -122,6 +122,22 @@ SHARED_OPTIONS = ('rate_hz', 'loop')
 """Node-wide settings every source may read besides its own options."""
 
 
+def pair_or_alternative(kind: str, values: Mapping[str, Any], alternative: str,
+                        pair_text: str, alternative_text: str) -> list[str]:
+    """
+    Require exactly one of: both `left` and `right` options, or the `alternative` option.
+
+    The rule of the file sources (images.list, video.side_by_side); the texts say what each is.
+    """
+    left, right, other = (str(values[name]).strip() for name in ('left', 'right', alternative))
+    if other and (left or right):
+        return [f'give either {kind}.{alternative} or {kind}.left + {kind}.right, not both']
+    if not other and not (left and right):
+        return [f"source '{kind}' needs {kind}.left and {kind}.right ({pair_text}), or "
+                f'{kind}.{alternative} ({alternative_text}), one of the two']
+    return []
+
+
 def source_class(kind: str) -> type[FrameSource]:
     """Return the class of source `kind`; raise SourceError for an unknown kind."""
     try:

@@ -30,6 +30,7 @@ from raiv_stereo.sources import (
     FILE_OPTION,
     FrameSource,
     LOOP,
+    pair_or_alternative,
     SourceError,
     StereoFrame,
 )
@@ -124,13 +125,8 @@ class ImageSource(FrameSource):
     @classmethod
     def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
         """Require either the left/right pair or the list file."""
-        pair = bool(values['left'].strip()) and bool(values['right'].strip())
-        if not pair and not values['list'].strip():
-            return ["source 'images' needs images.left and images.right (files, directories or "
-                    'glob patterns) or images.list']
-        if pair and values['list'].strip():
-            return ['give images.left/images.right or images.list, not both']
-        return []
+        return pair_or_alternative(cls.kind, values, 'list', 'files, directories or glob '
+                                   'patterns', 'a text file of pairs')
 
     def __init__(self, pairs: list[tuple[str, str]], loop: bool = True) -> None:
         """Keep the pair list; files are read one pair per `read`."""

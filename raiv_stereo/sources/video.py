@@ -28,6 +28,7 @@ from raiv_stereo.sources import (
     FILE_OPTION,
     FrameSource,
     LOOP,
+    pair_or_alternative,
     SourceError,
     StereoFrame,
 )
@@ -67,13 +68,8 @@ class VideoSource(FrameSource):
     @classmethod
     def option_problems(cls, values: Mapping[str, Any]) -> list[str]:
         """Require the left/right pair or the side-by-side file, one of the two."""
-        left, right = values['left'].strip(), values['right'].strip()
-        if values['side_by_side'].strip() and (left or right):
-            return ['give either video.side_by_side or video.left + video.right, not both']
-        if bool(left and right) == bool(values['side_by_side'].strip()):
-            return ["source 'video' needs video.left and video.right, or video.side_by_side "
-                    '(one file, left half | right half), one of the two']
-        return []
+        return pair_or_alternative(cls.kind, values, 'side_by_side', 'two files',
+                                   'one file, left half | right half')
 
     def __init__(self, paths: tuple[str, ...], loop: bool = True) -> None:
         """Open the files: (left, right) or (side_by_side,)."""
