@@ -37,6 +37,7 @@ from raiv_stereo.ros.camera_node import CameraNode
 from raiv_stereo.ros.conversions import age_ms, stamp_to_ns
 from raiv_stereo.ros.depth_node import DepthNode
 from raiv_stereo.ros.process_tuning import tune_process
+from raiv_stereo.ros.spin import BackgroundSpinner
 from raiv_stereo.ros.stage_times import parse_log_line, stages_between
 from raiv_stereo.tools.bench.pipeline import PipelineRun
 from raiv_stereo.tools.bench.timing import (
@@ -49,7 +50,6 @@ from raiv_stereo.tools.demo import ensure_local_dds
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 import yaml
@@ -153,7 +153,6 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
     nodes = []
     executor = None
     spinner = None
-    stop = Future()
     camera_child = None
     try:
         def overrides(params: dict) -> list[Parameter]:
@@ -187,11 +186,7 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
-        # Spun until `stop` is done: the executor is left idle before it is shut down (shutting
-        # down a spinning executor raced with its guard condition: InvalidHandle in the thread).
-        spinner = threading.Thread(target=executor.spin_until_future_complete, args=(stop,),
-                                   daemon=True)
-        spinner.start()
+        spinner = BackgroundSpinner(executor, context)
         # Wait past the replayed frames' first rendering, then start counting.
         deadline = time.monotonic() + 30.0
         while run.received < max(3, replay_frames) and time.monotonic() < deadline:
@@ -230,10 +225,9 @@ def run_node_pipeline(seconds: float, rate_hz: float, encoding: str = 'bgr8',
             except subprocess.TimeoutExpired:
                 camera_child.kill()
                 camera_child.wait()
-        if executor is not None:
-            stop.set_result(True)
-            if spinner is not None:
-                spinner.join(timeout=10)
+        if spinner is not None:
+            spinner.stop()
+        elif executor is not None:
             executor.shutdown()
         for node in reversed(nodes):
             node.destroy_node()
