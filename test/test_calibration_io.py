@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 import tempfile
 
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 from raiv_stereo.core import calibration_io
@@ -30,11 +31,6 @@ from raiv_stereo.core.calibration_io import (
     load_opencv_stereo,
 )
 import yaml
-
-try:
-    from hypothesis import given, HealthCheck, settings, strategies as st
-except ImportError:  # the 'test' extra installs it; a bare ROS install may lack it
-    given = None
 
 GOOD_YAML = camera_info_yaml_text(raiv_nominal().left, 'left')
 
@@ -174,71 +170,76 @@ def test_json_stereo_values_are_checked(tmp_path):
 
 # --- fuzz: whatever a file holds, a loader returns a model or raises CalibrationError ---------
 
-if given is not None:
-    _scalars = st.one_of(st.none(), st.booleans(), st.integers(-10 ** 30, 10 ** 30),
-                         st.floats(allow_nan=True, allow_infinity=True),
-                         st.integers(min_value=10 ** 300, max_value=10 ** 320),
-                         st.text(max_size=8))
-    _values = st.recursive(_scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=14), st.dictionaries(st.sampled_from(['rows', 'cols', 'data']),
-                                                      inner, max_size=3)), max_leaves=30)
-    _yaml_keys = st.sampled_from(['image_width', 'image_height', 'camera_matrix',
-                                  'distortion_model', 'distortion_coefficients',
-                                  'rectification_matrix', 'projection_matrix', 'camera_name'])
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10 ** 30, 10 ** 30),
+                     st.floats(allow_nan=True, allow_infinity=True),
+                     st.integers(min_value=10 ** 300, max_value=10 ** 320),
+                     st.text(max_size=8))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=14), st.dictionaries(st.sampled_from(['rows', 'cols', 'data']),
+                                                  inner, max_size=3)), max_leaves=30)
+_yaml_keys = st.sampled_from(['image_width', 'image_height', 'camera_matrix',
+                              'distortion_model', 'distortion_coefficients',
+                              'rectification_matrix', 'projection_matrix', 'camera_name'])
 
-    def _fuzz_file(suffix, content):
-        """Write content (text or bytes) to a fresh temporary file and return its path."""
-        handle, name = tempfile.mkstemp(suffix=suffix)
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(content.encode('utf-8', 'surrogatepass') if isinstance(content, str)
-                         else content)
-        return Path(name)
 
-    def _loads_or_refuses(loader, path):
-        """Call loader(path): a result of the right kind or a CalibrationError, nothing else."""
-        try:
-            result = loader(path)
-        except CalibrationError as error:
-            assert str(error)
-            return None
-        finally:
-            path.unlink()
-        return result
+def _fuzz_file(suffix, content):
+    """Write content (text or bytes) to a fresh temporary file and return its path."""
+    handle, name = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(handle, 'wb') as stream:
+        stream.write(content.encode('utf-8', 'surrogatepass') if isinstance(content, str)
+                     else content)
+    return Path(name)
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(base=st.booleans(), entries=st.dictionaries(_yaml_keys, _values, max_size=8))
-    def test_fuzzed_camera_info_yaml_loads_or_is_refused(base, entries):
-        data = yaml.safe_load(GOOD_YAML) if base else {}
-        data.update(entries)
-        path = _fuzz_file('.yaml', yaml.safe_dump(data))
-        model = _loads_or_refuses(load_camera_info_yaml, path)
-        if model is not None:
-            assert isinstance(model, CameraModel)
-            assert 0 < model.width_px <= calibration_io.MAX_IMAGE_SIDE_PX
-            assert np.all(np.isfinite(model.P)) and model.D.size <= 14
 
-    @settings(max_examples=100, deadline=None)
-    @given(content=st.one_of(st.binary(max_size=300), st.text(max_size=300)),
-           suffix=st.sampled_from(['.yaml', '.json', '.xml']))
-    def test_fuzzed_bytes_load_or_are_refused(content, suffix):
-        _loads_or_refuses(load_camera_info_yaml, _fuzz_file(suffix, content))
-        _loads_or_refuses(load_opencv_stereo, _fuzz_file(suffix, content))
+def _loads_or_refuses(loader, path):
+    """Call loader(path): a result of the right kind or a CalibrationError, nothing else."""
+    try:
+        result = loader(path)
+    except CalibrationError as error:
+        assert str(error)
+        return None
+    finally:
+        path.unlink()
+    return result
 
-    _cv_numbers = st.one_of(st.integers(-10 ** 6, 10 ** 6),
-                            st.sampled_from(['.nan', '.inf', 'x']),
-                            st.floats(-1e6, 1e6).map(repr))
-    _cv_entry = st.one_of(
-        st.builds(lambda rows, cols, values: _matrix(rows, cols, values),
-                  st.integers(-2, 10 ** 6), st.integers(-2, 10 ** 6),
-                  st.lists(_cv_numbers, max_size=20)),
-        st.lists(_cv_numbers, max_size=40).map(lambda v: '[ ' + ', '.join(map(str, v)) + ' ]'),
-        _cv_numbers.map(str), st.sampled_from(['"mm"', '"m"', '"?"', '{ }', '{ rows: 3 }']))
-    _cv_keys = st.sampled_from(sorted(GOOD_OPENCV) + ['units', 'image_size', 'M1', 'extra'])
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(base=st.booleans(), entries=st.dictionaries(_cv_keys, _cv_entry, max_size=6))
-    def test_fuzzed_opencv_stereo_file_loads_or_is_refused(base, entries):
-        text = _opencv_text(**{**(GOOD_OPENCV if base else {}), **entries})
-        calibration = _loads_or_refuses(load_opencv_stereo, _fuzz_file('.yaml', text))
-        if calibration is not None:
-            assert calibration.baseline_m > 0 and np.all(np.isfinite(calibration.right.P))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.booleans(), entries=st.dictionaries(_yaml_keys, _values, max_size=8))
+def test_fuzzed_camera_info_yaml_loads_or_is_refused(base, entries):
+    data = yaml.safe_load(GOOD_YAML) if base else {}
+    data.update(entries)
+    path = _fuzz_file('.yaml', yaml.safe_dump(data))
+    model = _loads_or_refuses(load_camera_info_yaml, path)
+    if model is not None:
+        assert isinstance(model, CameraModel)
+        assert 0 < model.width_px <= calibration_io.MAX_IMAGE_SIDE_PX
+        assert np.all(np.isfinite(model.P)) and model.D.size <= 14
+
+
+@settings(max_examples=100, deadline=None)
+@given(content=st.one_of(st.binary(max_size=300), st.text(max_size=300)),
+       suffix=st.sampled_from(['.yaml', '.json', '.xml']))
+def test_fuzzed_bytes_load_or_are_refused(content, suffix):
+    _loads_or_refuses(load_camera_info_yaml, _fuzz_file(suffix, content))
+    _loads_or_refuses(load_opencv_stereo, _fuzz_file(suffix, content))
+
+
+_cv_numbers = st.one_of(st.integers(-10 ** 6, 10 ** 6),
+                        st.sampled_from(['.nan', '.inf', 'x']),
+                        st.floats(-1e6, 1e6).map(repr))
+_cv_entry = st.one_of(
+    st.builds(lambda rows, cols, values: _matrix(rows, cols, values),
+              st.integers(-2, 10 ** 6), st.integers(-2, 10 ** 6),
+              st.lists(_cv_numbers, max_size=20)),
+    st.lists(_cv_numbers, max_size=40).map(lambda v: '[ ' + ', '.join(map(str, v)) + ' ]'),
+    _cv_numbers.map(str), st.sampled_from(['"mm"', '"m"', '"?"', '{ }', '{ rows: 3 }']))
+_cv_keys = st.sampled_from(sorted(GOOD_OPENCV) + ['units', 'image_size', 'M1', 'extra'])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.booleans(), entries=st.dictionaries(_cv_keys, _cv_entry, max_size=6))
+def test_fuzzed_opencv_stereo_file_loads_or_is_refused(base, entries):
+    text = _opencv_text(**{**(GOOD_OPENCV if base else {}), **entries})
+    calibration = _loads_or_refuses(load_opencv_stereo, _fuzz_file('.yaml', text))
+    if calibration is not None:
+        assert calibration.baseline_m > 0 and np.all(np.isfinite(calibration.right.P))

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import cv2
 from helpers import textured_pair
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 from raiv_stereo.params import depth as depth_params
@@ -33,11 +34,6 @@ from raiv_stereo.sources.image_header import (
 )
 from sensor_msgs.msg import CompressedImage
 from test_depth_node import _header_ns, _stamp
-
-try:
-    from hypothesis import given, HealthCheck, settings, strategies as st
-except ImportError:  # the 'test' extra installs it; a bare ROS install may lack it
-    given = None
 
 LIMIT = depth_params.MAX_IMAGE_PIXELS
 
@@ -115,34 +111,35 @@ def test_unreadable_headers_are_refused_with_the_reason(data, message):
         read_image_header(data)
 
 
-if given is not None:
-    _SAMPLES = [_jpeg(LEFT), _jpeg(LEFT[..., 1]), _png(LEFT), _png(LEFT[..., 1]),
-                _jpeg(LEFT, cv2.IMWRITE_JPEG_PROGRESSIVE, 1)]
+_SAMPLES = [_jpeg(LEFT), _jpeg(LEFT[..., 1]), _png(LEFT), _png(LEFT[..., 1]),
+            _jpeg(LEFT, cv2.IMWRITE_JPEG_PROGRESSIVE, 1)]
 
-    @st.composite
-    def _mangled(draw):
-        """Return a real JPEG/PNG with bytes overwritten, cut or inserted, as attackers send."""
-        data = bytearray(draw(st.sampled_from(_SAMPLES)))
-        for _ in range(draw(st.integers(0, 4))):
-            at = draw(st.integers(0, 300))  # the headers, up to the JPEG frame header
-            data[at:at + 1] = draw(st.binary(min_size=0, max_size=3))
-        return bytes(data[:draw(st.integers(0, len(data)))])
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(data=st.one_of(st.binary(max_size=64), _mangled(),
-                          st.binary(max_size=40).map(lambda b: b'\xff\xd8\xff' + b),
-                          st.binary(max_size=40).map(lambda b: b'\x89PNG\r\n\x1a\n' + b)))
-    def test_fuzzed_bytes_give_a_header_or_the_modules_error(data):
-        try:
-            header = read_image_header(data)
-        except ImageHeaderError as error:
-            assert str(error)
-            return
-        assert header.kind in ('jpeg', 'png') and header.pixels > 0 and header.channels > 0
-        if header.pixels <= 100_000:  # what the decoder reads is what the header said
-            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-            if decoded is not None:
-                assert decoded.shape[:2] == (header.height_px, header.width_px)
+@st.composite
+def _mangled(draw):
+    """Return a real JPEG/PNG with bytes overwritten, cut or inserted, as attackers send."""
+    data = bytearray(draw(st.sampled_from(_SAMPLES)))
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, 300))  # the headers, up to the JPEG frame header
+        data[at:at + 1] = draw(st.binary(min_size=0, max_size=3))
+    return bytes(data[:draw(st.integers(0, len(data)))])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(st.binary(max_size=64), _mangled(),
+                      st.binary(max_size=40).map(lambda b: b'\xff\xd8\xff' + b),
+                      st.binary(max_size=40).map(lambda b: b'\x89PNG\r\n\x1a\n' + b)))
+def test_fuzzed_bytes_give_a_header_or_the_modules_error(data):
+    try:
+        header = read_image_header(data)
+    except ImageHeaderError as error:
+        assert str(error)
+        return
+    assert header.kind in ('jpeg', 'png') and header.pixels > 0 and header.channels > 0
+    if header.pixels <= 100_000:  # what the decoder reads is what the header said
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is not None:
+            assert decoded.shape[:2] == (header.height_px, header.width_px)
 
 
 # --- where untrusted compressed bytes enter: DDS, bag files, the stream -----------------------

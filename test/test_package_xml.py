@@ -53,7 +53,7 @@ def test_every_import_is_an_exec_depend():
 
 def test_every_test_import_is_a_dependency():
     # colcon test on a ROS machine installs test_depends by rosdep: a test import missing
-    # there fails or silently skips (hypothesis's fuzz tests skip when it is absent).
+    # there fails (the fuzz tests import hypothesis).
     root = ET.parse(PACKAGE_ROOT / 'package.xml').getroot()
     depends = {e.text for tag in ('exec_depend', 'test_depend') for e in root.iter(tag)}
     missing = {ROSDEP_KEYS.get(m, m) for m in imported_modules('test')} - depends

@@ -19,6 +19,7 @@ import zlib
 
 import cv2
 from helpers import textured_pair
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 from raiv_stereo.core.calibration import raiv_nominal, StereoCalibration
@@ -278,14 +279,8 @@ def test_parallel_decoding_gives_the_same_pair(codec):
 
 # --- property-based fuzzing: whatever the bytes, the decoder raises only ProtocolError
 
-try:
-    from hypothesis import given, HealthCheck, settings, strategies as st
-except ImportError:  # the 'test' extra installs it; a bare ROS install may lack it
-    given = None
-
-needs_hypothesis = pytest.mark.skipif(given is None, reason='hypothesis is not installed')
 FUZZ = {'max_examples': 200, 'deadline': None,
-        'suppress_health_check': [HealthCheck.too_slow]} if given is not None else {}
+        'suppress_health_check': [HealthCheck.too_slow]}
 
 
 def _json_values():
@@ -302,67 +297,65 @@ def _only_protocol_errors(call, *args):
         pass
 
 
-if given is not None:
-    @needs_hypothesis
-    @settings(**FUZZ)
-    @given(st.binary(max_size=2048), st.integers(1, 64),
-           st.one_of(st.none(), st.integers(0, 9)))
-    def test_fuzz_feed_raises_only_protocol_errors(data, chunk, framed_type):
-        if framed_type is not None:  # a valid header around the fuzz: the payload decoders run
-            data = _message(framed_type, data)
-        decoder = sp.FrameDecoder()
-        try:
-            for start in range(0, len(data), chunk):
-                for message in decoder.feed(data[start:start + chunk]):
-                    for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject,
-                                   sp.decode_frame):
-                        _only_protocol_errors(decode, message)
-        except sp.ProtocolError:
-            pass
+@settings(**FUZZ)
+@given(st.binary(max_size=2048), st.integers(1, 64),
+       st.one_of(st.none(), st.integers(0, 9)))
+def test_fuzz_feed_raises_only_protocol_errors(data, chunk, framed_type):
+    if framed_type is not None:  # a valid header around the fuzz: the payload decoders run
+        data = _message(framed_type, data)
+    decoder = sp.FrameDecoder()
+    try:
+        for start in range(0, len(data), chunk):
+            for message in decoder.feed(data[start:start + chunk]):
+                for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject,
+                               sp.decode_frame):
+                    _only_protocol_errors(decode, message)
+    except sp.ProtocolError:
+        pass
 
-    @needs_hypothesis
-    @settings(**FUZZ)
-    @given(st.sampled_from([sp.HELLO, sp.CALIBRATION, sp.REJECT]),
-           st.one_of(_json_values(), st.binary(max_size=512).map(bytes.hex)),
-           st.booleans())
-    def test_fuzz_json_payloads_raise_only_protocol_errors(message_type, value, raw):
-        import json
-        text = value if raw and isinstance(value, str) else json.dumps(value)
-        message = sp.Message(message_type, text.encode('utf-8', 'surrogatepass'))
-        for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject):
-            _only_protocol_errors(decode, message)
 
-    @needs_hypothesis
-    @settings(**FUZZ)
-    @given(st.dictionaries(st.sampled_from(['width', 'height', 'K', 'D', 'R', 'P',
-                                            'distortion_model']), _json_values(), max_size=7),
-           st.sampled_from(['left', 'right']))
-    def test_fuzz_calibration_fields_raise_only_protocol_errors(changes, side):
-        data = raiv_nominal().to_dict()
-        data[side].update(changes)
-        message = sp.Message(sp.CALIBRATION, sp.to_bytes(sp.encode_calibration(data))[16:])
-        try:
-            checked = sp.decode_calibration(message)
-        except sp.ProtocolError:
-            return
-        for camera in (checked['left'], checked['right']):
-            assert 0 < camera['width'] <= sp.MAX_WIDTH_PX
-            assert 0 < camera['height'] <= sp.MAX_HEIGHT_PX
+@settings(**FUZZ)
+@given(st.sampled_from([sp.HELLO, sp.CALIBRATION, sp.REJECT]),
+       st.one_of(_json_values(), st.binary(max_size=512).map(bytes.hex)),
+       st.booleans())
+def test_fuzz_json_payloads_raise_only_protocol_errors(message_type, value, raw):
+    import json
+    text = value if raw and isinstance(value, str) else json.dumps(value)
+    message = sp.Message(message_type, text.encode('utf-8', 'surrogatepass'))
+    for decode in (sp.decode_hello, sp.decode_calibration, sp.decode_reject):
+        _only_protocol_errors(decode, message)
 
-    @needs_hypothesis
-    @settings(**FUZZ)
-    @given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
-    def test_fuzz_mutated_png_frames_raise_only_protocol_errors(position, patch):
-        left, right = _pair(12, 16)
-        data = bytearray(sp.to_bytes(sp.encode_frame(1, 2, left, right, 'png')))
-        position = min(position, len(data) - 1)
-        data[position:position + len(patch)] = patch
-        try:
-            for message in _decode_all(bytes(data)):
-                frame = sp.decode_frame(message)
-                assert frame.left.shape == frame.right.shape == (12, 16, 3)
-        except sp.ProtocolError:
-            pass
+
+@settings(**FUZZ)
+@given(st.dictionaries(st.sampled_from(['width', 'height', 'K', 'D', 'R', 'P',
+                                        'distortion_model']), _json_values(), max_size=7),
+       st.sampled_from(['left', 'right']))
+def test_fuzz_calibration_fields_raise_only_protocol_errors(changes, side):
+    data = raiv_nominal().to_dict()
+    data[side].update(changes)
+    message = sp.Message(sp.CALIBRATION, sp.to_bytes(sp.encode_calibration(data))[16:])
+    try:
+        checked = sp.decode_calibration(message)
+    except sp.ProtocolError:
+        return
+    for camera in (checked['left'], checked['right']):
+        assert 0 < camera['width'] <= sp.MAX_WIDTH_PX
+        assert 0 < camera['height'] <= sp.MAX_HEIGHT_PX
+
+
+@settings(**FUZZ)
+@given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
+def test_fuzz_mutated_png_frames_raise_only_protocol_errors(position, patch):
+    left, right = _pair(12, 16)
+    data = bytearray(sp.to_bytes(sp.encode_frame(1, 2, left, right, 'png')))
+    position = min(position, len(data) - 1)
+    data[position:position + len(patch)] = patch
+    try:
+        for message in _decode_all(bytes(data)):
+            frame = sp.decode_frame(message)
+            assert frame.left.shape == frame.right.shape == (12, 16, 3)
+    except sp.ProtocolError:
+        pass
 
 
 def test_deep_json_is_refused_without_recursion():
