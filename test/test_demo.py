@@ -27,16 +27,19 @@ import numpy as np
 import pytest
 from raiv_stereo.core.depth import colorize_depth, legend_bar_rows
 from raiv_stereo.eval.metrics import DepthAccuracy
-from raiv_stereo.ros.domain_probe import choose_domain, pick_free_domain
+from raiv_stereo.ros.domain_probe import (
+    choose_domain,
+    discovery_done,
+    DISCOVERY_MAX_S,
+    DISCOVERY_MIN_S,
+    DISCOVERY_SETTLE_S,
+    pick_free_domain,
+)
 from raiv_stereo.ros.namespace import namespace_problem
 from raiv_stereo.tools.cli import build_parser, CommandError
 from raiv_stereo.tools.demo import (
     demo_launch_arguments,
     DemoResult,
-    discovery_done,
-    DISCOVERY_MAX_S,
-    DISCOVERY_MIN_S,
-    DISCOVERY_SETTLE_S,
     keep_up_hint,
     option_problems,
     side_by_side,

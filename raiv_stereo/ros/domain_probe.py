@@ -22,10 +22,27 @@ import random
 import time
 
 from raiv_stereo.tools.cli import CommandError, domain_id_from_env
-from raiv_stereo.tools.demo import discovery_done, DISCOVERY_POLL_S, DOMAIN_CANDIDATES
 import rclpy
 from rclpy.context import Context
 from rclpy.signals import SignalHandlerOptions
+
+DISCOVERY_MIN_S = 3.5
+"""The probe listens to a domain at least this long: a participant that missed the probe's first
+announcements shows up at its next periodic one (Fast DDS announces every 3 s)."""
+DISCOVERY_SETTLE_S = 0.5
+"""After that, it listens until nothing new has shown up for this long (topics follow nodes)."""
+DISCOVERY_MAX_S = 10.0
+"""It never listens longer than this, even while the domain's graph keeps changing."""
+DISCOVERY_POLL_S = 0.05
+"""How often the probe reads the domain's graph while it listens."""
+DOMAIN_CANDIDATES = 4
+"""Random domains probed at once when the user set none; the first without participants wins."""
+
+
+def discovery_done(listened_s: float, unchanged_s: float) -> bool:
+    """Return whether the probe has listened enough: past the minimum and settled, or maxed."""
+    return listened_s >= DISCOVERY_MAX_S or (listened_s >= DISCOVERY_MIN_S
+                                             and unchanged_s >= DISCOVERY_SETTLE_S)
 
 
 def domain_participants(domains: list[int], enough=None

@@ -58,17 +58,6 @@ OPTIONS = ParamTable((
 
 KEEP_UP_SHARE = 0.9
 """Below this share of the camera rate, the demo's summary explains why the depth fell behind."""
-DISCOVERY_MIN_S = 3.5
-"""The demo listens to a domain at least this long: a participant that missed the probe's first
-announcements shows up at its next periodic one (Fast DDS announces every 3 s)."""
-DISCOVERY_SETTLE_S = 0.5
-"""After that, it listens until nothing new has shown up for this long (topics follow nodes)."""
-DISCOVERY_MAX_S = 10.0
-"""It never listens longer than this, even while the domain's graph keeps changing."""
-DISCOVERY_POLL_S = 0.05
-"""How often the demo reads the domain's graph while it listens."""
-DOMAIN_CANDIDATES = 4
-"""Random domains probed at once when the user set none; the first without participants wins."""
 LOCK_NAME = '.raiv-stereo-demo.lock'
 """Held in the output folder while a demo runs: a second demo refuses to share the folder."""
 
@@ -79,12 +68,6 @@ def ensure_local_dds() -> str:
     if domain_id_from_env() is None:
         os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
     return os.environ['ROS_DOMAIN_ID']
-
-
-def discovery_done(listened_s: float, unchanged_s: float) -> bool:
-    """Return whether the probe has listened enough: past the minimum and settled, or maxed."""
-    return listened_s >= DISCOVERY_MAX_S or (listened_s >= DISCOVERY_MIN_S
-                                             and unchanged_s >= DISCOVERY_SETTLE_S)
 
 
 def lock_output_folder(out: Path):
